@@ -1,0 +1,97 @@
+/* Node configuration: adnet.yaml, then ADNET_* environment variables, then
+ * command-line overrides, in rising order of strength (flags > env > file >
+ * defaults). Every value remembers where it came from, for `adnet config`.
+ * Bad configuration is refused with file:line:column (or the variable or
+ * flag name) and what was expected. */
+#ifndef ADNET_CONFIG_H
+#define ADNET_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_ERR_MAX 512
+#define CONFIG_LISTEN_MAX 64
+
+typedef struct {
+    bool enabled;               /* run this chain's worker under `adnet run` */
+    uint32_t block_interval_ms; /* target time between blocks */
+    char api_listen[CONFIG_LISTEN_MAX]; /* host:port of the HTTP API */
+} config_chain_t;
+
+typedef struct {
+    char log_level[16];         /* debug | info | warn | error */
+    config_chain_t alpha;
+    config_chain_t delta;
+    struct {
+        uint32_t restart_burst;       /* restarts allowed within restart_interval_s */
+        uint32_t restart_interval_s;  /* window of the crash-loop limit */
+        uint32_t stop_timeout_s;      /* SIGTERM to SIGKILL */
+        uint32_t backoff_initial_ms;  /* delay of the 2nd restart in a window; doubles */
+        uint32_t backoff_max_ms;      /* cap of the back-off delay */
+        uint32_t ready_timeout_ms;    /* a starting worker must be ready by then */
+        uint32_t heartbeat_interval_ms; /* how often workers report */
+        uint32_t heartbeat_timeout_ms;  /* silence after which a worker is killed */
+    } supervisor;
+} config_t;
+
+typedef enum {
+    CONFIG_SRC_DEFAULT = 0,
+    CONFIG_SRC_FILE,
+    CONFIG_SRC_ENV,
+    CONFIG_SRC_FLAG,
+} config_source_t;
+
+/* One command-line override, "key=value" split in two (not owned). */
+typedef struct {
+    const char *key;   /* dotted path, e.g. "alpha.block_interval_ms" */
+    const char *value; /* text as typed */
+} config_flag_t;
+
+/* Where each value came from; filled by config_load. */
+typedef struct config_sources config_sources_t;
+
+/* Fill *cfg with the defaults. Cannot fail. */
+void config_defaults(config_t *cfg);
+
+/* Load the effective configuration: defaults, then `path` (if non-NULL; a
+ * missing file is an error only if `must_exist`), then ADNET_* variables
+ * from `envp` (NULL-terminated, may be NULL), then `flags`. On success
+ * write *cfg (and *sources_out, if non-NULL: caller frees with
+ * config_sources_free) and return 0. On failure return -EINVAL (bad
+ * configuration) or -errno (I/O), write a one-line message naming the
+ * file:line:column, variable or flag and what was expected to err, and
+ * leave *cfg untouched. */
+int config_load(config_t *cfg, config_sources_t **sources_out, const char *path, bool must_exist,
+                char *const *envp, const config_flag_t *flags, size_t nflags,
+                char err[CONFIG_ERR_MAX]);
+
+/* Release sources; NULL-safe. */
+void config_sources_free(config_sources_t *s);
+
+/* Say where `key`'s effective value came from: write *src (if non-NULL) and,
+ * if where is non-NULL, a NUL-terminated description truncated to n bytes:
+ * "default", "file PATH:LINE", "env ADNET_X" or "flag --set". A NULL s
+ * means every value is a default. Return 0, or -ENOENT if key is not a
+ * configuration key. */
+int config_source_get(const config_sources_t *s, const char *key, config_source_t *src,
+                      char *where, size_t n);
+
+/* Print every key with its effective value and its source, one per line
+ * ("alpha.block_interval_ms = 200  # env ADNET_ALPHA_BLOCK_INTERVAL_MS",
+ * the "#" column aligned), or as one JSON object
+ * {"key":{"value":..,"source":".."}} if json (integers and booleans as JSON
+ * numbers and booleans). With sources NULL the source is left out. */
+void config_print(FILE *out, const config_t *cfg, const config_sources_t *sources, bool json);
+
+/* Write a commented default adnet.yaml to `path` (mode 0644): every key at
+ * its default, grouped, with its help line. Never overwrites: -EEXIST if
+ * path exists. Return 0 or -errno (a partly written file is removed). */
+int config_write_default(const char *path);
+
+/* Split "key=value" (in place: writes a NUL over '=') into *flag.
+ * Return 0, or -EINVAL if there is no '=' or the key is empty. */
+int config_flag_parse(char *arg, config_flag_t *flag);
+
+#endif

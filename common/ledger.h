@@ -1,0 +1,88 @@
+/* The ledger: one WAL-mode SQLite file per chain. A block and all its
+ * effects commit in one transaction, so a crash leaves the file at a block
+ * boundary. The schema is versioned with PRAGMA user_version and moved
+ * forward by an ordered list of migrations that the chain supplies (the
+ * base tables below come first). A file from a newer schema, one that
+ * fails PRAGMA quick_check, or one made for another chain is refused and
+ * left untouched. Errors keep SQLite's message on the handle. */
+#ifndef ADNET_LEDGER_H
+#define ADNET_LEDGER_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/block.h"
+
+#define LEDGER_ERR_MAX 512
+
+/* Base schema shared by both chains (migration 1 of every chain): meta,
+ * blocks, commits, txs. Chains list it first in their migrations. */
+extern const char LEDGER_SQL_BASE_V1[];
+
+typedef struct {
+    int version;       /* user_version after this step: 1, 2, 3 ... */
+    const char *sql;   /* statements run in one transaction */
+} ledger_migration_t;
+
+typedef struct {
+    const ledger_migration_t *migrations; /* ordered, versions 1..n */
+    size_t n;
+} ledger_schema_t;
+
+typedef struct ledger ledger_t;
+
+typedef struct {
+    uint64_t height;                 /* 0 if no block yet */
+    uint8_t hash[BLOCK_HASH_LEN];    /* zero if no block yet */
+    uint64_t time_ms;
+} ledger_tip_t;
+
+/* Open (creating if missing) the ledger at path for writing: refuse a
+ * newer schema (-EPROTO), a failed quick_check (-EILSEQ), or anything SQLite
+ * refuses (-EIO), before writing a byte; then set WAL, synchronous=FULL,
+ * and apply missing migrations. On failure return the code and put a
+ * message in err. The caller frees *out with ledger_close. */
+int ledger_open(ledger_t **out, const char *path, const ledger_schema_t *schema,
+                char err[LEDGER_ERR_MAX]);
+/* Open read-only (no migration, no write); same refusals. */
+int ledger_open_readonly(ledger_t **out, const char *path, const ledger_schema_t *schema,
+                         char err[LEDGER_ERR_MAX]);
+/* Close; NULL-safe. */
+void ledger_close(ledger_t *l);
+
+/* The underlying connection, for chain state code inside a block. */
+sqlite3 *ledger_db(ledger_t *l);
+/* The last error message (SQLite's where it came from SQLite). */
+const char *ledger_errmsg(const ledger_t *l);
+/* Schema version on disk. */
+int ledger_schema_version(ledger_t *l);
+
+/* meta table: small text key/value pairs (chain_id, genesis_hash, ...).
+ * ledger_meta_get writes out[cap] and returns 0, -ENOENT or -EIO. */
+int ledger_meta_get(ledger_t *l, const char *key, char *out, size_t cap);
+int ledger_meta_set(ledger_t *l, const char *key, const char *value);
+
+/* Last committed block, or height 0 if none. */
+int ledger_tip(ledger_t *l, ledger_tip_t *out);
+
+/* Block transaction: begin, write the block and the chain's effects, then
+ * commit (or rollback). Nested begin is a programming error. */
+int ledger_begin(ledger_t *l);
+int ledger_commit(ledger_t *l);
+void ledger_rollback(ledger_t *l);
+
+/* Insert the block row (readable columns plus the encoded header and
+ * certificate) and one commits row per signature. Must be inside
+ * ledger_begin; the height must be tip+1 and prev_hash the tip's hash
+ * (-EINVAL otherwise). */
+int ledger_put_block(ledger_t *l, const block_header_t *h, const uint8_t hash[BLOCK_HASH_LEN],
+                     const commit_cert_t *cert);
+
+/* Read block at height into *h / *hash / *cert (each may be NULL).
+ * Return 0, -ENOENT, or -EIO / -EBADMSG. */
+int ledger_get_block(ledger_t *l, uint64_t height, block_header_t *h,
+                     uint8_t hash[BLOCK_HASH_LEN], commit_cert_t *cert);
+
+#endif

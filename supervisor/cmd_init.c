@@ -1,0 +1,141 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "adnet_build.h"
+#include "common/config.h"
+#include "common/exitcode.h"
+#include "common/fsutil.h"
+#include "common/genesis.h"
+#include "common/hex.h"
+#include "common/keys.h"
+#include "supervisor/cli.h"
+
+#define GENESIS_SUPPLY 1000000000000ULL /* per chain, to the validator, on devnet */
+
+static int fail(const char *what, const char *path, int r)
+{
+    fprintf(stderr, "adnet init: %s %s: %s\n", what, path, strerror(-r));
+    return -r == EEXIST ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
+}
+
+/* Keep an old ledger (and its WAL) under a .bak name: --force never deletes data. */
+static int keep_old_ledger(const char *home, const char *chain, long stamp)
+{
+    static const char *const suffix[] = { "", "-wal", "-shm" };
+    for (int i = 0; i < 3; i++) {
+        char from[PATH_MAX], to[PATH_MAX];
+        if (fs_path(from, sizeof(from), "%s/%s/ledger.db%s", home, chain, suffix[i]) < 0 ||
+            fs_path(to, sizeof(to), "%s/%s/ledger.db.%ld.bak%s", home, chain, stamp, suffix[i]) < 0)
+            return -ENAMETOOLONG;
+        if (!fs_exists(from))
+            continue;
+        if (rename(from, to) < 0)
+            return -errno;
+        printf("kept old ledger   %s\n", to);
+    }
+    return 0;
+}
+
+static void genesis_fill(genesis_t *g, const char *chain, const keys_pair_t *key, uint64_t now)
+{
+    memset(g, 0, sizeof(*g));
+    snprintf(g->chain_id, sizeof(g->chain_id), "adnet-%s-%s", ADNET_NETWORK, chain);
+    snprintf(g->chain, sizeof(g->chain), "%s", chain);
+    snprintf(g->network, sizeof(g->network), "%s", ADNET_NETWORK);
+    g->genesis_time_ms = now;
+    g->protocol_version = 1;
+    g->n_validators = 1;
+    snprintf(g->validators[0].name, sizeof(g->validators[0].name), "validator");
+    memcpy(g->validators[0].pk, key->pk, BLOCK_KEY_LEN);
+    g->validators[0].power = 10;
+    /* A devnet's one node governs too; testnets list their governors. */
+    g->n_governors = 1;
+    memcpy(g->governors[0], key->pk, BLOCK_KEY_LEN);
+    g->n_balances = 1;
+    memcpy(g->balances[0].owner, key->pk, BLOCK_KEY_LEN);
+    snprintf(g->balances[0].asset, sizeof(g->balances[0].asset), "ADN");
+    g->balances[0].amount = GENESIS_SUPPLY;
+}
+
+int cmd_init(const char *home, bool force)
+{
+    char path[PATH_MAX], hex[2 * BLOCK_HASH_LEN + 1];
+    keys_pair_t key;
+    genesis_t *alpha = NULL, *delta = NULL;
+    int r, rc = ADNET_EXIT_SYSTEM;
+    struct timespec ts;
+
+    if (fs_path(path, sizeof(path), "%s/adnet.yaml", home) < 0) {
+        fprintf(stderr, "adnet init: home path too long\n");
+        return ADNET_EXIT_CONFIG;
+    }
+    if (fs_exists(path) && !force) {
+        fprintf(stderr, "adnet init: %s already holds a node (%s exists); use --force to "
+                "re-initialize it (old ledgers are kept as .bak files)\n", home, path);
+        return ADNET_EXIT_CONFIG;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    static const char *const dirs[] = { "", "/keys", "/alpha", "/delta", "/run" };
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        if (fs_path(path, sizeof(path), "%s%s", home, dirs[i]) < 0)
+            return ADNET_EXIT_CONFIG;
+        if ((r = fs_mkdir_p(path, 0700)) < 0)
+            return fail("cannot create", path, r);
+    }
+    if ((r = keep_old_ledger(home, "alpha", (long)ts.tv_sec)) < 0 ||
+        (r = keep_old_ledger(home, "delta", (long)ts.tv_sec)) < 0)
+        return fail("cannot move old ledger in", home, r);
+
+    fs_path(path, sizeof(path), "%s/adnet.yaml", home);
+    if (force)
+        unlink(path);
+    if ((r = config_write_default(path)) < 0)
+        return fail("cannot write", path, r);
+    printf("wrote config      %s\n", path);
+
+    fs_path(path, sizeof(path), "%s/keys/validator.json", home);
+    if ((r = keys_generate(&key, "validator")) < 0 || (r = keys_save(&key, path, force)) < 0) {
+        keys_wipe(&key);
+        return fail("cannot write", path, r);
+    }
+    hex_encode(hex, key.pk, BLOCK_KEY_LEN);
+    printf("wrote key         %s (mode 0600, public key %s)\n", path, hex);
+
+    alpha = malloc(sizeof(*alpha));
+    delta = malloc(sizeof(*delta));
+    if (!alpha || !delta)
+        goto out;
+    uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    genesis_fill(alpha, "alpha", &key, now);
+    fs_path(path, sizeof(path), "%s/alpha/genesis.json", home);
+    if ((r = genesis_save(alpha, path, force)) < 0) {
+        rc = fail("cannot write", path, r);
+        goto out;
+    }
+    hex_encode(hex, alpha->hash, BLOCK_HASH_LEN);
+    printf("wrote genesis     %s (chain %s, hash %s)\n", path, alpha->chain_id, hex);
+
+    genesis_fill(delta, "delta", &key, now);
+    delta->has_peer_genesis = 1;
+    memcpy(delta->peer_genesis_hash, alpha->hash, BLOCK_HASH_LEN);
+    fs_path(path, sizeof(path), "%s/delta/genesis.json", home);
+    if ((r = genesis_save(delta, path, force)) < 0) {
+        rc = fail("cannot write", path, r);
+        goto out;
+    }
+    hex_encode(hex, delta->hash, BLOCK_HASH_LEN);
+    printf("wrote genesis     %s (chain %s, hash %s)\n", path, delta->chain_id, hex);
+    printf("\nStart the node with:  adnet run --home %s\n", home);
+    rc = ADNET_EXIT_OK;
+out:
+    keys_wipe(&key);
+    free(alpha);
+    free(delta);
+    return rc;
+}

@@ -1,0 +1,29 @@
+/* The supervisor (`adnet run`): forks and execs one worker per enabled
+ * chain (alpha first, delta once alpha is ready), watches them (child
+ * exits, readiness, heartbeats), restarts a dead worker with exponential
+ * back-off under a crash-loop limit without touching the other, serves the
+ * control socket, speaks sd_notify, and on SIGTERM/SIGINT stops delta then
+ * alpha. Each worker's lifecycle is an explicit state machine:
+ *
+ *   stopped -> starting -> running -> (exit) -> backoff -> starting ...
+ *                                   -> (exit, limit or fatal code) -> failed
+ *   any live state -> stopping -> stopped
+ */
+#ifndef ADNET_SUPERVISOR_H
+#define ADNET_SUPERVISOR_H
+
+#include <stddef.h>
+
+#include "common/config.h"
+
+typedef struct {
+    const char *home;           /* absolute path of the node home */
+    const char *only;           /* NULL, "alpha" or "delta" */
+    const config_t *cfg;        /* effective configuration */
+    char *const *worker_args;   /* extra arguments for workers (--set k=v ...), NULL-terminated */
+} sup_options_t;
+
+/* Run until stopped. Return the process exit code (common/exitcode.h). */
+int sup_run(const sup_options_t *opt);
+
+#endif
