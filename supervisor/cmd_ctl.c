@@ -77,10 +77,13 @@ int cmd_status(const char *home, bool json)
     json_array_foreach(json_object_get(reply, "workers"), i, w) {
         fmt_duration(json_real_value(json_object_get(w, "uptime_s")), up, sizeof(up));
         const char *when = json_string_value(json_object_get(w, "last_block_time"));
-        printf("%-6s %-9s %8lld %9lld %9s %10lld  %-24s %s\n",
+        char pid[24] = "-";
+        if (json_is_integer(json_object_get(w, "pid")))
+            snprintf(pid, sizeof(pid), "%lld",
+                     (long long)json_integer_value(json_object_get(w, "pid")));
+        printf("%-6s %-9s %8s %9lld %9s %10lld  %-24s %s\n",
                json_string_value(json_object_get(w, "name")),
-               json_string_value(json_object_get(w, "state")),
-               (long long)json_integer_value(json_object_get(w, "pid")),
+               json_string_value(json_object_get(w, "state")), pid,
                (long long)json_integer_value(json_object_get(w, "restarts")), up,
                (long long)json_integer_value(json_object_get(w, "height")),
                when && *when ? when : "-",

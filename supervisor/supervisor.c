@@ -497,8 +497,10 @@ static json_t *worker_json(const sup_t *s, const worker_t *w, ev_tstamp now)
                  (unsigned)(w->block_time_ms % 1000));
     }
     double uptime = w->state == W_RUNNING ? now - w->ready_at : 0.;
-    return json_pack("{s:s, s:b, s:I, s:s, s:I, s:f, s:I, s:I, s:s, s:s}", "name", w->name,
-                     "enabled", w->enabled, "pid", (json_int_t)w->pid, "state",
+    /* pid is null, not 0, without a process: `kill -9 0` would hit a whole group. */
+    return json_pack("{s:s, s:b, s:o, s:s, s:I, s:f, s:I, s:I, s:s, s:s}", "name", w->name,
+                     "enabled", w->enabled, "pid",
+                     w->pid > 0 ? json_integer((json_int_t)w->pid) : json_null(), "state",
                      wstate_names[w->state], "restarts", (json_int_t)w->restarts, "uptime_s",
                      uptime, "height", (json_int_t)w->height, "last_block_time_ms",
                      (json_int_t)w->block_time_ms, "last_block_time", when, "last_exit", how);

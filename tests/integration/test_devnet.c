@@ -1,0 +1,359 @@
+/* Process-level tests: real supervisors and workers on temporary homes
+ * with 100-200 ms blocks. */
+#include <check.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/exitcode.h"
+#include "tests/integration/harness.h"
+
+Suite *test_suite(void);
+
+#define FAST "--set", "alpha.block_interval_ms=200", "--set", "delta.block_interval_ms=100"
+
+static node_t node;
+
+static void setup(void)
+{
+    ck_assert_msg(node_init(&node) == 0, "adnet init failed (ADNET_BIN=%s)", getenv("ADNET_BIN"));
+}
+
+static void teardown(void)
+{
+    node_cleanup(&node);
+}
+
+static void start_fast(const char *const *extra_env)
+{
+    const char *args[] = { FAST, NULL };
+    ck_assert_int_eq(node_start(&node, args, extra_env), 0);
+    ck_assert_msg(node_wait_running(&node, "alpha", 10000), "alpha never ran; see %s", node.log);
+    ck_assert_msg(node_wait_running(&node, "delta", 10000), "delta never ran; see %s", node.log);
+}
+
+static char *read_log(void)
+{
+    static char buf[1 << 20];
+    FILE *f = fopen(node.log, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Largest gap between consecutive block times in [from_ms, to_ms]. */
+static long long max_block_gap(const char *chain, long long from_ms, long long to_ms)
+{
+    char path[PATH_MAX + 32];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long prev = -1, gap = 0;
+    snprintf(path, sizeof(path), "%s/%s/ledger.db", node.home, chain);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT time_ms FROM blocks WHERE time_ms BETWEEN ? "
+                                            "AND ? ORDER BY height", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, from_ms);
+    sqlite3_bind_int64(st, 2, to_ms);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        long long t = sqlite3_column_int64(st, 0);
+        if (prev >= 0 && t - prev > gap)
+            gap = t - prev;
+        prev = t;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return gap;
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+START_TEST(blocks_status_and_clean_stop)
+{
+    start_fast(NULL);
+    ck_assert(node_wait_height(&node, "alpha", 5, 10000));
+    ck_assert(node_wait_height(&node, "delta", 10, 10000));
+
+    /* adnet status --json, through the real CLI */
+    char out[8192];
+    const char *args[] = { "status", "--home", node.home, "--json", NULL };
+    ck_assert_int_eq(node_cli(&node, out, sizeof(out), args), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    ck_assert_msg(j != NULL, "status --json is not JSON: %s", out);
+    json_t *ws = json_object_get(j, "workers");
+    ck_assert_int_eq(json_array_size(ws), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *w = json_array_get(ws, i);
+        ck_assert_str_eq(json_string_value(json_object_get(w, "name")), i ? "delta" : "alpha");
+        ck_assert_str_eq(json_string_value(json_object_get(w, "state")), "running");
+        ck_assert(json_integer_value(json_object_get(w, "pid")) > 0);
+        ck_assert_int_eq(json_integer_value(json_object_get(w, "restarts")), 0);
+        ck_assert(json_integer_value(json_object_get(w, "height")) >= 1);
+    }
+    json_decref(j);
+
+    /* The ledger is WAL, readable while the node writes, hashes as hex text. */
+    char path[PATH_MAX + 32];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    snprintf(path, sizeof(path), "%s/delta/ledger.db", node.home);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT hash, time FROM blocks ORDER BY height DESC "
+                                            "LIMIT 1", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(strlen((const char *)sqlite3_column_text(st, 0)), 64);
+    ck_assert_int_eq(strlen((const char *)sqlite3_column_text(st, 1)), 24); /* ISO-8601 ms Z */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    pid_t a = node_worker_pid(&node, "alpha"), d = node_worker_pid(&node, "delta");
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 15000), 0);
+    ck_assert(!pid_alive(a));
+    ck_assert(!pid_alive(d));
+    char why[256] = "";
+    ck_assert_msg(node_ledger_verify(&node, "alpha", why) >= 5, "%s", why);
+    ck_assert_msg(node_ledger_verify(&node, "delta", why) >= 10, "%s", why);
+    /* Stop order: delta first, then alpha. */
+    char *log = read_log();
+    char *ds = strstr(log, "event=worker_stopped worker=delta");
+    char *as = strstr(log, "event=worker_stopped worker=alpha");
+    ck_assert_msg(ds && as && ds < as, "expected delta to stop before alpha");
+    ck_assert_ptr_null(strstr(log, "level=error"));
+}
+END_TEST
+
+static void kill_one(const char *victim, const char *other)
+{
+    start_fast(NULL);
+    ck_assert(node_wait_height(&node, victim, 3, 10000));
+    uint64_t before = node_ledger_height(&node, victim);
+    pid_t old = node_worker_pid(&node, victim);
+    pid_t other_pid = node_worker_pid(&node, other);
+    long long killed_at = wall_ms();
+    ck_assert_int_eq(kill(old, SIGKILL), 0);
+
+    /* A new process, running, counted as one restart. */
+    double t0 = now_ms();
+    pid_t fresh = 0;
+    while (now_ms() - t0 < 5000) {
+        fresh = node_worker_pid(&node, victim);
+        if (fresh > 0 && fresh != old && node_worker_state_is(&node, victim, "running"))
+            break;
+    }
+    ck_assert_msg(fresh > 0 && fresh != old, "%s was not restarted", victim);
+    ck_assert_int_eq(node_worker_restarts(&node, victim), 1);
+    ck_assert_int_eq(node_worker_restarts(&node, other), 0);
+    ck_assert_int_eq(node_worker_pid(&node, other), other_pid);
+    /* It resumes from its ledger and keeps going. */
+    ck_assert(node_wait_height(&node, victim, before + 3, 10000));
+    ck_assert(node_wait_height(&node, other, node_ledger_height(&node, other) + 3, 10000));
+    long long until = wall_ms();
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 15000), 0);
+
+    char why[256] = "";
+    ck_assert_msg(node_ledger_verify(&node, victim, why) >= (int64_t)before + 3, "%s", why);
+    ck_assert_msg(node_ledger_verify(&node, other, why) > 0, "%s", why);
+    /* The other chain did not pause: no gap much beyond its interval. */
+    long long interval = strcmp(other, "alpha") == 0 ? 200 : 100;
+    long long gap = max_block_gap(other, killed_at - 1000, until);
+    ck_assert_msg(gap <= 3 * interval, "%s paused %lld ms around the kill", other, gap);
+    /* The first restart is immediate (no back-off). */
+    char *log = read_log();
+    char needle[96];
+    snprintf(needle, sizeof(needle), "event=worker_died worker=%s", victim);
+    char *died = strstr(log, needle);
+    ck_assert_msg(died, "no worker_died line");
+    ck_assert_msg(strstr(died, "signal=KILL(9)") && strstr(died, "restart_in_ms=0 "),
+                  "unexpected died line");
+}
+
+START_TEST(kill_alpha_delta_keeps_going)
+{
+    kill_one("alpha", "delta");
+}
+END_TEST
+
+START_TEST(kill_delta_alpha_keeps_going)
+{
+    kill_one("delta", "alpha");
+}
+END_TEST
+
+START_TEST(crash_loop_limit)
+{
+    const char *args[] = { FAST, "--set", "supervisor.restart_burst=2", "--set",
+                           "supervisor.backoff_initial_ms=20", NULL };
+    ck_assert_int_eq(node_start(&node, args, NULL), 0);
+    ck_assert(node_wait_running(&node, "delta", 10000));
+    pid_t delta = node_worker_pid(&node, "delta");
+    /* Two restarts are allowed; the third death inside the window fails alpha. */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(node_wait_running(&node, "alpha", 10000), "alpha not running (kill %d)", i);
+        pid_t a = node_worker_pid(&node, "alpha");
+        ck_assert(a > 0);
+        kill(a, SIGKILL);
+        double t0 = now_ms();
+        while (node_worker_pid(&node, "alpha") == a && now_ms() - t0 < 5000)
+            ;
+    }
+    int st = node_wait_exit(&node, 20000);
+    ck_assert_msg(st >= 0, "supervisor did not exit after the crash loop");
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), ADNET_EXIT_WORKER_FAILED);
+    ck_assert(!pid_alive(delta));
+    char *log = read_log();
+    ck_assert_ptr_nonnull(strstr(log, "reason=\"crash loop\""));
+}
+END_TEST
+
+START_TEST(supervisor_killed_leaves_no_orphans)
+{
+    start_fast(NULL);
+    pid_t a = node_worker_pid(&node, "alpha"), d = node_worker_pid(&node, "delta");
+    ck_assert(a > 0 && d > 0);
+    ck_assert_int_eq(node_stop(&node, SIGKILL, 5000), 128 + SIGKILL);
+    double t0 = now_ms();
+    while ((pid_alive(a) || pid_alive(d)) && now_ms() - t0 < 5000)
+        usleep(10000);
+    ck_assert_msg(!pid_alive(a) && !pid_alive(d), "workers outlived the supervisor");
+    char why[256] = "";
+    ck_assert_msg(node_ledger_verify(&node, "alpha", why) >= 0, "%s", why);
+    ck_assert_msg(node_ledger_verify(&node, "delta", why) >= 0, "%s", why);
+    /* A new supervisor takes over the same home and resumes. */
+    uint64_t h = node_ledger_height(&node, "delta");
+    start_fast(NULL);
+    ck_assert(node_wait_height(&node, "delta", h + 2, 10000));
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 15000), 0);
+    ck_assert_msg(node_ledger_verify(&node, "delta", why) >= (int64_t)h + 2, "%s", why);
+}
+END_TEST
+
+START_TEST(restart_command_and_second_supervisor)
+{
+    start_fast(NULL);
+    pid_t old = node_worker_pid(&node, "delta");
+    char out[1024];
+    const char *args[] = { "restart", "delta", "--home", node.home, NULL };
+    ck_assert_int_eq(node_cli(&node, out, sizeof(out), args), 0);
+    double t0 = now_ms();
+    while (now_ms() - t0 < 5000 &&
+           !(node_worker_pid(&node, "delta") != old && node_worker_state_is(&node, "delta", "running")))
+        usleep(10000);
+    ck_assert(node_worker_pid(&node, "delta") != old);
+    ck_assert_int_eq(node_worker_restarts(&node, "delta"), 0); /* on purpose, not a crash */
+    const char *bad[] = { "restart", "gamma", "--home", node.home, NULL };
+    ck_assert_int_eq(node_cli(&node, out, sizeof(out), bad), ADNET_EXIT_CONFIG);
+
+    /* A second supervisor on the same home is refused. */
+    const char *run[] = { "run", "--home", node.home, NULL };
+    ck_assert_int_eq(node_cli(&node, NULL, 0, run), ADNET_EXIT_CONFIG);
+    ck_assert_ptr_nonnull(strstr(read_log(), "event=already_running"));
+    ck_assert_int_eq(node_stop(&node, SIGINT, 15000), 0);
+}
+END_TEST
+
+START_TEST(only_one_chain)
+{
+    const char *args[] = { FAST, "--only", "delta", NULL };
+    ck_assert_int_eq(node_start(&node, args, NULL), 0);
+    ck_assert(node_wait_running(&node, "delta", 10000));
+    ck_assert(node_wait_height(&node, "delta", 5, 10000));
+    json_t *s = node_status(&node);
+    ck_assert_int_eq(json_array_size(json_object_get(s, "workers")), 1);
+    json_decref(s);
+    ck_assert_int_eq(node_ledger_height(&node, "alpha"), 0);
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 15000), 0);
+}
+END_TEST
+
+START_TEST(bad_configuration_stops_start_up)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/adnet.yaml", node.home);
+    FILE *f = fopen(path, "w");
+    fputs("alpha:\n  block_intervl_ms: 200\n", f);
+    fclose(f);
+    const char *run[] = { "run", "--home", node.home, NULL };
+    ck_assert_int_eq(node_cli(&node, NULL, 0, run), ADNET_EXIT_CONFIG);
+    char *log = read_log();
+    ck_assert_ptr_nonnull(strstr(log, "adnet.yaml:2:3"));
+    ck_assert_ptr_nonnull(strstr(log, "alpha.block_interval_ms"));
+
+    /* Environment beats file, and is checked the same way. */
+    f = fopen(path, "w");
+    fputs("delta:\n  block_interval_ms: 200\n", f);
+    fclose(f);
+    char out[8192];
+    const char *cfg[] = { "config", "--home", node.home, NULL };
+    setenv("ADNET_DELTA_BLOCK_INTERVAL_MS", "150", 1);
+    ck_assert_int_eq(node_cli(&node, out, sizeof(out), cfg), 0);
+    ck_assert_ptr_nonnull(strstr(out, "ADNET_DELTA_BLOCK_INTERVAL_MS"));
+    ck_assert_ptr_nonnull(strstr(out, "150"));
+    setenv("ADNET_DELTA_BLOCK_INTERVAL_MS", "fast", 1);
+    ck_assert_int_eq(node_cli(&node, NULL, 0, run), ADNET_EXIT_CONFIG);
+    unsetenv("ADNET_DELTA_BLOCK_INTERVAL_MS");
+}
+END_TEST
+
+START_TEST(newer_ledger_is_refused_untouched)
+{
+    start_fast(NULL);
+    ck_assert(node_wait_height(&node, "alpha", 2, 10000));
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 15000), 0);
+    char path[PATH_MAX + 32];
+    sqlite3 *db;
+    snprintf(path, sizeof(path), "%s/alpha/ledger.db", node.home);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA journal_mode=DELETE; PRAGMA user_version=99",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    struct stat before, after;
+    ck_assert_int_eq(stat(path, &before), 0);
+
+    const char *args[] = { FAST, NULL };
+    ck_assert_int_eq(node_start(&node, args, NULL), 0);
+    int st = node_wait_exit(&node, 15000);
+    ck_assert(st >= 0 && WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), ADNET_EXIT_LEDGER);
+    ck_assert_int_eq(stat(path, &after), 0);
+    ck_assert_int_eq(before.st_size, after.st_size);
+    ck_assert(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+              before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+    ck_assert_ptr_nonnull(strstr(read_log(), "event=ledger_refused"));
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("devnet");
+    TCase *tc = tcase_create("process");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, blocks_status_and_clean_stop);
+    tcase_add_test(tc, kill_alpha_delta_keeps_going);
+    tcase_add_test(tc, kill_delta_alpha_keeps_going);
+    tcase_add_test(tc, crash_loop_limit);
+    tcase_add_test(tc, supervisor_killed_leaves_no_orphans);
+    tcase_add_test(tc, restart_command_and_second_supervisor);
+    tcase_add_test(tc, only_one_chain);
+    tcase_add_test(tc, bad_configuration_stops_start_up);
+    tcase_add_test(tc, newer_ledger_is_refused_untouched);
+    suite_add_tcase(s, tc);
+    return s;
+}
