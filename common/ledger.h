@@ -40,13 +40,22 @@ typedef struct {
 } ledger_tip_t;
 
 /* Open (creating if missing) the ledger at path for writing: refuse a
- * newer schema (-EPROTO), a failed quick_check (-EILSEQ), or anything SQLite
- * refuses (-EIO), before writing a byte; then set WAL, synchronous=FULL,
- * and apply missing migrations. On failure return the code and put a
- * message in err. The caller frees *out with ledger_close. */
+ * newer schema (-EPROTO), a file that is not a database or fails
+ * PRAGMA quick_check (-EILSEQ), a database with tables but no schema
+ * version (-EPROTO: not made by adnet), or anything SQLite refuses (-EIO,
+ * or -EBUSY / -ENOSPC / -EROFS / -ENOMEM where SQLite's code says so),
+ * before writing a byte; then set WAL, synchronous=FULL, foreign_keys=ON,
+ * and apply missing migrations, each in its own transaction. A schema whose
+ * versions are not 1..n is -EINVAL. On failure return the code and put a
+ * message naming the file in err. The caller frees *out with ledger_close.
+ * The ledger does not check which chain the file is for: compare
+ * meta chain_id / genesis_hash after opening. */
 int ledger_open(ledger_t **out, const char *path, const ledger_schema_t *schema,
                 char err[LEDGER_ERR_MAX]);
-/* Open read-only (no migration, no write); same refusals. */
+/* Open read-only (no migration, no write); same refusals, plus -ENOENT if
+ * the file is missing and -EPROTO if its schema is older than the binary's
+ * ("needs migration"). Readers see committed blocks while a writer runs
+ * (WAL). A refused file is left as it was, with no -wal/-shm created. */
 int ledger_open_readonly(ledger_t **out, const char *path, const ledger_schema_t *schema,
                          char err[LEDGER_ERR_MAX]);
 /* Close; NULL-safe. */
@@ -54,21 +63,27 @@ void ledger_close(ledger_t *l);
 
 /* The underlying connection, for chain state code inside a block. */
 sqlite3 *ledger_db(ledger_t *l);
-/* The last error message (SQLite's where it came from SQLite). */
+/* The last error message (SQLite's where it came from SQLite); valid
+ * until the next call on l. */
 const char *ledger_errmsg(const ledger_t *l);
 /* Schema version on disk. */
 int ledger_schema_version(ledger_t *l);
 
 /* meta table: small text key/value pairs (chain_id, genesis_hash, ...).
- * ledger_meta_get writes out[cap] and returns 0, -ENOENT or -EIO. */
+ * ledger_meta_get writes out[cap] (NUL-terminated) and returns 0, -ENOENT,
+ * -ENOBUFS (value does not fit; out untouched) or -EIO. ledger_meta_set
+ * inserts or replaces. */
 int ledger_meta_get(ledger_t *l, const char *key, char *out, size_t cap);
 int ledger_meta_set(ledger_t *l, const char *key, const char *value);
 
 /* Last committed block, or height 0 if none. */
 int ledger_tip(ledger_t *l, ledger_tip_t *out);
 
-/* Block transaction: begin, write the block and the chain's effects, then
- * commit (or rollback). Nested begin is a programming error. */
+/* Block transaction: begin (BEGIN IMMEDIATE), write the block and the
+ * chain's effects, then commit (or rollback). Nested begin is a programming
+ * error and returns -EINVAL; begin on a read-only ledger is -EROFS. If
+ * commit fails the transaction stays open: call ledger_rollback. Rollback
+ * with no transaction open does nothing. */
 int ledger_begin(ledger_t *l);
 int ledger_commit(ledger_t *l);
 void ledger_rollback(ledger_t *l);
@@ -76,7 +91,11 @@ void ledger_rollback(ledger_t *l);
 /* Insert the block row (readable columns plus the encoded header and
  * certificate) and one commits row per signature. Must be inside
  * ledger_begin; the height must be tip+1 and prev_hash the tip's hash
- * (-EINVAL otherwise). */
+ * (any prev_hash at height 1: the caller checks the genesis hash). Also
+ * -EINVAL if the header fails block_header_check, hash is not
+ * block_header_hash(h), or cert is for another height/hash or not
+ * encodable (no signatures, validators out of order). Signatures are not
+ * verified here. On failure the caller rolls back. */
 int ledger_put_block(ledger_t *l, const block_header_t *h, const uint8_t hash[BLOCK_HASH_LEN],
                      const commit_cert_t *cert);
 
