@@ -1,6 +1,9 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -8,6 +11,7 @@
 
 static char log_component[32] = "adnet";
 static log_level_t log_min = LOG_INFO;
+static bool log_journal; /* stderr is a journald stream: prefix <priority> */
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -15,6 +19,13 @@ void log_init(const char *component, log_level_t level)
 {
     snprintf(log_component, sizeof(log_component), "%s", component ? component : "adnet");
     log_min = level;
+    /* systemd sets JOURNAL_STREAM=dev:ino for a stderr it connected to the
+     * journal; a "<N>" prefix then gives each line its syslog priority. */
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    log_journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+                  (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 void log_set_level(log_level_t level)
@@ -53,9 +64,10 @@ void log_emit(log_level_t level, const char *event, const char *fmt, ...)
     char line[2048];
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line),
+    static const char *const prio[] = { "<7>", "<6>", "<4>", "<3>" }; /* debug info warning err */
+    int n = snprintf(line, sizeof(line), "%s"
                      "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s comp=%s event=%s",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     log_journal ? prio[level & 3] : "", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                      tm.tm_sec, (long)(tv.tv_usec / 1000), log_level_name(level),
                      log_component, event);
     if (n < 0)
