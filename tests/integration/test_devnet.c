@@ -1,12 +1,15 @@
 /* Process-level tests: real supervisors and workers on temporary homes
  * with 100-200 ms blocks. */
 #include <check.h>
+#include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -339,6 +342,141 @@ START_TEST(newer_ledger_is_refused_untouched)
 }
 END_TEST
 
+START_TEST(unresponsive_worker_is_killed_and_restarted)
+{
+    const char *args[] = { FAST, "--set", "supervisor.heartbeat_interval_ms=50", "--set",
+                           "supervisor.heartbeat_timeout_ms=400", NULL };
+    ck_assert_int_eq(node_start(&node, args, NULL), 0);
+    ck_assert(node_wait_running(&node, "delta", 10000));
+    pid_t hung = node_worker_pid(&node, "alpha");
+    ck_assert_int_eq(kill(hung, SIGSTOP), 0);
+    double t0 = now_ms();
+    pid_t fresh = hung;
+    while (now_ms() - t0 < 10000 &&
+           !((fresh = node_worker_pid(&node, "alpha")) != hung && fresh > 0 &&
+             node_worker_state_is(&node, "alpha", "running")))
+        usleep(10000);
+    ck_assert_msg(fresh != hung && fresh > 0, "a stopped worker was not replaced");
+    ck_assert(!pid_alive(hung));
+    ck_assert_ptr_nonnull(strstr(read_log(), "event=worker_unresponsive worker=alpha"));
+    uint64_t h = node_ledger_height(&node, "alpha");
+    ck_assert(node_wait_height(&node, "alpha", h + 2, 10000));
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 15000), 0);
+}
+END_TEST
+
+/* Kill workers at random instants, many times: every ledger must stay at
+ * a block boundary with contiguous, hash-chained heights. */
+START_TEST(kill_storm_leaves_ledgers_at_block_boundaries)
+{
+    const char *args[] = { "--set", "alpha.block_interval_ms=50", "--set",
+                           "delta.block_interval_ms=50", "--set", "supervisor.backoff_initial_ms=0",
+                           "--set", "supervisor.restart_burst=1000", NULL };
+    ck_assert_int_eq(node_start(&node, args, NULL), 0);
+    ck_assert(node_wait_running(&node, "alpha", 10000));
+    ck_assert(node_wait_running(&node, "delta", 10000));
+    srand(42);
+    int kills = 0;
+    for (int i = 0; i < 30; i++) {
+        const char *victim = rand() % 2 ? "alpha" : "delta";
+        if (!node_wait_running(&node, victim, 10000))
+            ck_abort_msg("%s did not come back (kill %d)", victim, i);
+        usleep((useconds_t)(rand() % 60000));
+        pid_t p = node_worker_pid(&node, victim);
+        if (p > 0 && kill(p, SIGKILL) == 0)
+            kills++;
+    }
+    ck_assert_int_ge(kills, 25);
+    ck_assert(node_wait_running(&node, "alpha", 10000));
+    ck_assert(node_wait_running(&node, "delta", 10000));
+    uint64_t ha = node_ledger_height(&node, "alpha"), hd = node_ledger_height(&node, "delta");
+    ck_assert(node_wait_height(&node, "alpha", ha + 2, 10000));
+    ck_assert(node_wait_height(&node, "delta", hd + 2, 10000));
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 15000), 0);
+    char why[256] = "";
+    ck_assert_msg(node_ledger_verify(&node, "alpha", why) >= (int64_t)ha + 2, "%s", why);
+    ck_assert_msg(node_ledger_verify(&node, "delta", why) >= (int64_t)hd + 2, "%s", why);
+    for (int c = 0; c < 2; c++) {
+        char path[PATH_MAX + 32];
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        snprintf(path, sizeof(path), "%s/%s/ledger.db", node.home, c ? "delta" : "alpha");
+        ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+                         SQLITE_OK);
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+        ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+        sqlite3_finalize(st);
+        /* Every block has its commit signature row: no half-written block. */
+        ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM blocks b WHERE NOT EXISTS "
+                                                "(SELECT 1 FROM commits c WHERE c.height = "
+                                                "b.height)", -1, &st, NULL), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+        ck_assert_int_eq(sqlite3_column_int(st, 0), 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    }
+}
+END_TEST
+
+/* Collect sd_notify datagrams the way systemd would receive them. */
+static int notify_sock_open(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+static void notify_collect(int fd, char *all, size_t cap, const char *until, int timeout_ms)
+{
+    double t0 = now_ms();
+    while (!strstr(all, until) && now_ms() - t0 < timeout_ms) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        char buf[512];
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        size_t len = strlen(all);
+        snprintf(all + len, cap - len, "%s\n", buf);
+    }
+}
+
+START_TEST(systemd_notifications)
+{
+    char path[PATH_MAX + 32], env_sock[PATH_MAX + 64];
+    static char got[1 << 16];
+    got[0] = '\0';
+    snprintf(path, sizeof(path), "%s/notify.sock", node.home);
+    int fd = notify_sock_open(path);
+    snprintf(env_sock, sizeof(env_sock), "NOTIFY_SOCKET=%s", path);
+    const char *env[] = { env_sock, "WATCHDOG_USEC=200000", NULL };
+    const char *args[] = { FAST, NULL };
+    ck_assert_int_eq(node_start(&node, args, env), 0);
+    notify_collect(fd, got, sizeof(got), "READY=1", 10000);
+    ck_assert_msg(strstr(got, "READY=1"), "no READY=1; got: %s", got);
+    /* Both workers are running by the time READY=1 is sent. */
+    ck_assert(node_worker_state_is(&node, "alpha", "running"));
+    ck_assert(node_worker_state_is(&node, "delta", "running"));
+    notify_collect(fd, got, sizeof(got), "WATCHDOG=1", 5000);
+    ck_assert_msg(strstr(got, "WATCHDOG=1"), "no WATCHDOG=1; got: %s", got);
+    notify_collect(fd, got, sizeof(got), "STATUS=alpha running height", 5000);
+    ck_assert_msg(strstr(got, "STATUS=alpha running height") && strstr(got, "delta running height"),
+                  "no STATUS with both heights; got: %s", got);
+    kill(node.pid, SIGTERM);
+    notify_collect(fd, got, sizeof(got), "STOPPING=1", 10000);
+    ck_assert_msg(strstr(got, "STOPPING=1"), "no STOPPING=1; got: %s", got);
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 15000), 0);
+    close(fd);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("devnet");
@@ -354,6 +492,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, only_one_chain);
     tcase_add_test(tc, bad_configuration_stops_start_up);
     tcase_add_test(tc, newer_ledger_is_refused_untouched);
+    tcase_add_test(tc, unresponsive_worker_is_killed_and_restarted);
+    tcase_add_test(tc, kill_storm_leaves_ledgers_at_block_boundaries);
+    tcase_add_test(tc, systemd_notifications);
     suite_add_tcase(s, tc);
     return s;
 }
