@@ -1090,3 +1090,12 @@ int config_flag_parse(char *arg, config_flag_t *flag)
     flag->value = eq + 1;
     return 0;
 }
+
+const config_chain_t *config_chain(const config_t *cfg, const char *name)
+{
+    if (strcmp(name, "alpha") == 0)
+        return &cfg->alpha;
+    if (strcmp(name, "delta") == 0)
+        return &cfg->delta;
+    return NULL;
+}

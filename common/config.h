@@ -90,6 +90,9 @@ void config_print(FILE *out, const config_t *cfg, const config_sources_t *source
  * path exists. Return 0 or -errno (a partly written file is removed). */
 int config_write_default(const char *path);
 
+/* The settings of the chain named name ("alpha" or "delta"), or NULL. */
+const config_chain_t *config_chain(const config_t *cfg, const char *name);
+
 /* Split "key=value" (in place: writes a NUL over '=') into *flag.
  * Return 0, or -EINVAL if there is no '=' or the key is empty. */
 int config_flag_parse(char *arg, config_flag_t *flag);

@@ -237,7 +237,10 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
     log_level_t lvl;
     if (log_level_parse(w.cfg.log_level, &lvl) == 0)
         log_set_level(lvl);
-    w.ccfg = strcmp(ops->name, "alpha") == 0 ? &w.cfg.alpha : &w.cfg.delta;
+    if (!(w.ccfg = config_chain(&w.cfg, ops->name))) {
+        log_error("config_invalid", "reason=\"no configuration section for chain %s\"", ops->name);
+        return ADNET_EXIT_CONFIG;
+    }
 
     if (!(g = malloc(sizeof(*g)))) {
         w.exit_code = ADNET_EXIT_SYSTEM;

@@ -1,12 +1,12 @@
 /* Block header and commit certificate codecs; see block.h. */
-#include "block.h"
+#include "proto/block.h"
 
 #include <errno.h>
 #include <string.h>
 
 #include <sodium.h>
 
-#include "wire.h"
+#include "proto/wire.h"
 
 static const char BLOCK_HASH_TAG[] = "adnet/block/v1";
 static const char COMMIT_SIGN_TAG[] = "adnet/commit/v1";

@@ -1,5 +1,5 @@
 /* Big-endian reader/writer with sticky errors; see wire.h. */
-#include "wire.h"
+#include "proto/wire.h"
 
 #include <errno.h>
 #include <string.h>
