@@ -82,6 +82,11 @@ int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
     c->genesis = *g;
     c->key = *key;
 
+    if (strcmp(g->chain, ops->name) != 0) {
+        snprintf(err, CHAIN_ERR_MAX, "genesis is for chain %s, not %s", g->chain, ops->name);
+        r = -EINVAL;
+        goto out;
+    }
     uint64_t mine = genesis_power_of(g, key->pk), total = genesis_total_power(g);
     if (mine == 0 || mine * 3 < total * 2) { /* genesis caps total power at 2^60 */
         char pk[2 * BLOCK_KEY_LEN + 1];

@@ -86,6 +86,12 @@ static int genesis_compute_hash(const genesis_t *g, uint8_t out[BLOCK_HASH_LEN])
 
 int genesis_save(genesis_t *g, const char *path, int overwrite)
 {
+    /* JSON integers are signed 64-bit: refuse what would not load back. */
+    if (g->genesis_time_ms > INT64_MAX)
+        return -EINVAL;
+    for (size_t i = 0; i < g->n_balances; i++)
+        if (g->balances[i].amount > INT64_MAX)
+            return -EINVAL;
     int r = genesis_compute_hash(g, g->hash);
     if (r < 0)
         return r;
@@ -164,10 +170,17 @@ int genesis_load(genesis_t *g, const char *path, char err[GENESIS_ERR_MAX])
     if (get_str(o, "chain", tmp->chain, sizeof(tmp->chain)) < 0 ||
         (strcmp(tmp->chain, "alpha") != 0 && strcmp(tmp->chain, "delta") != 0))
         FAIL("%s: chain: expected \"alpha\" or \"delta\"", path);
-    if (get_str(o, "network", tmp->network, sizeof(tmp->network)) < 0)
+    if (get_str(o, "network", tmp->network, sizeof(tmp->network)) < 0 ||
+        (strcmp(tmp->network, "devnet") != 0 && strcmp(tmp->network, "testnet") != 0 &&
+         strcmp(tmp->network, "mainnet") != 0))
         FAIL("%s: network: expected devnet, testnet or mainnet", path);
     if (get_u64(o, "genesis_time_ms", &tmp->genesis_time_ms) < 0)
         FAIL("%s: genesis_time_ms: expected a non-negative integer", path);
+    const json_t *when = json_object_get(o, "genesis_time");
+    char want[48];
+    iso8601(want, tmp->genesis_time_ms);
+    if (when && (!json_is_string(when) || strcmp(json_string_value(when), want) != 0))
+        FAIL("%s: genesis_time: expected \"%s\" (it must agree with genesis_time_ms)", path, want);
     uint64_t pv;
     if (get_u64(o, "protocol_version", &pv) < 0 || pv == 0 || pv > UINT32_MAX)
         FAIL("%s: protocol_version: expected a positive integer", path);
@@ -213,6 +226,10 @@ int genesis_load(genesis_t *g, const char *path, char err[GENESIS_ERR_MAX])
             get_str(v, "asset", b->asset, sizeof(b->asset)) < 0 ||
             get_u64(v, "amount", &b->amount) < 0)
             FAIL("%s: balances[%zu]: expected owner (64 hex digits), asset, amount", path, i);
+        for (size_t j = 0; j < i; j++)
+            if (memcmp(tmp->balances[j].owner, b->owner, BLOCK_KEY_LEN) == 0 &&
+                strcmp(tmp->balances[j].asset, b->asset) == 0)
+                FAIL("%s: balances[%zu]: duplicate owner and asset (merge them)", path, i);
     }
     tmp->n_balances = json_array_size(arr);
 

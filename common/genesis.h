@@ -50,7 +50,8 @@ typedef struct {
  * message naming the file and field; *g is written only on success. */
 int genesis_load(genesis_t *g, const char *path, char err[GENESIS_ERR_MAX]);
 /* Compute g->hash and write the file (0644, atomically, never replacing
- * an existing file unless overwrite). Return 0 or -errno. */
+ * an existing file unless overwrite). Return 0, -EINVAL (a value JSON
+ * cannot carry: amount or time above 2^63-1), or -errno. */
 int genesis_save(genesis_t *g, const char *path, int overwrite);
 /* Total voting power. */
 uint64_t genesis_total_power(const genesis_t *g);

@@ -104,9 +104,16 @@ int keys_load(keys_pair_t *kp, const char *path, char err[KEYS_ERR_MAX])
         r = -EINVAL;
         goto out;
     }
-    uint8_t derived[crypto_sign_PUBLICKEYBYTES];
-    crypto_sign_ed25519_sk_to_pk(derived, tmp.sk);
-    if (memcmp(derived, tmp.pk, sizeof(derived)) != 0) {
+    /* Rebuild the pair from the seed: the sk's second half is only a copy of
+     * a public key, and a mismatched seed would sign for another key. */
+    uint8_t seed[crypto_sign_SEEDBYTES], dpk[crypto_sign_PUBLICKEYBYTES],
+        dsk[crypto_sign_SECRETKEYBYTES];
+    crypto_sign_ed25519_sk_to_seed(seed, tmp.sk);
+    crypto_sign_seed_keypair(dpk, dsk, seed);
+    int same = memcmp(dpk, tmp.pk, sizeof(dpk)) == 0 && sodium_memcmp(dsk, tmp.sk, sizeof(dsk)) == 0;
+    sodium_memzero(seed, sizeof(seed));
+    sodium_memzero(dsk, sizeof(dsk));
+    if (!same) {
         snprintf(err, KEYS_ERR_MAX, "%s: secret_key does not match public_key", path);
         r = -EINVAL;
         goto out;

@@ -23,7 +23,8 @@ typedef struct {
     uint64_t time_ms;  /* tip block time, unix ms (0 if no block yet) */
 } notify_msg_t;
 
-/* Encode into buf[NOTIFY_MSG_LEN]. Return NOTIFY_MSG_LEN or -EINVAL. */
+/* Encode into buf[cap]. Return NOTIFY_MSG_LEN, -EINVAL (unknown kind) or
+ * -ENOBUFS (cap < NOTIFY_MSG_LEN). */
 int notify_encode(const notify_msg_t *m, uint8_t *buf, size_t cap);
 /* Decode exactly len bytes; refuse unknown version (-EPROTONOSUPPORT),
  * unknown kind, short or long input (-EBADMSG). *m untouched on failure. */

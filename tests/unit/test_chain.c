@@ -1,0 +1,471 @@
+/* common/chain.c: opening a chain's ledger from a genesis, producing,
+ * signing and committing blocks, resuming, and refusing ledgers of other
+ * chains and keys that cannot commit alone. The chain state machine is a
+ * tiny kv table defined here. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "common/chain.h"
+#include "common/genesis.h"
+#include "common/hex.h"
+#include "common/keys.h"
+#include "common/ledger.h"
+#include "common/statehash.h"
+#include "proto/block.h"
+
+Suite *test_suite(void);
+
+#define T0_MS 1795647001123ULL /* 2026-11-25T22:50:01.123Z */
+
+static const ledger_migration_t KV_MIGRATIONS[] = {
+    {1, LEDGER_SQL_BASE_V1},
+    {2, "CREATE TABLE kv(k TEXT PRIMARY KEY, v INTEGER);"},
+};
+static const ledger_schema_t KV_SCHEMA = {KV_MIGRATIONS, 2};
+
+static const char *const KV_QUERIES[] = {"SELECT k, v FROM kv ORDER BY k"};
+
+static int kv_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int r = 0;
+    if (sqlite3_prepare_v2(db, "INSERT INTO kv(k, v) VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+        return -EIO;
+    }
+    for (size_t i = 0; i < g->n_balances; i++) {
+        char key[2 * BLOCK_KEY_LEN + 2 + GENESIS_ASSET_MAX];
+        hex_encode(key, g->balances[i].owner, BLOCK_KEY_LEN);
+        strcat(key, ":");
+        strcat(key, g->balances[i].asset);
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)g->balances[i].amount);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            snprintf(err, errlen, "insert: %s", sqlite3_errmsg(db));
+            r = -EIO;
+            break;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+static int kv_state_root(sqlite3 *db, uint8_t out[BLOCK_HASH_LEN])
+{
+    return statehash_queries(db, "adnet-test/kv/v1", KV_QUERIES, 1, out);
+}
+
+static const chain_ops_t KV_OPS = {"alpha", &KV_SCHEMA, kv_genesis_init, kv_state_root};
+
+static int failing_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t errlen)
+{
+    (void)db;
+    (void)g;
+    snprintf(err, errlen, "genesis state refused by test");
+    return -EINVAL;
+}
+
+static const chain_ops_t FAILING_OPS = {"alpha", &KV_SCHEMA, failing_genesis_init, kv_state_root};
+
+typedef struct {
+    char dir[64];
+    char db[128];
+    char gen[128];
+} tmpdir_t;
+
+static void tmp_init(tmpdir_t *t)
+{
+    strcpy(t->dir, "/tmp/adnet-test-chain-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(t->dir));
+    snprintf(t->db, sizeof t->db, "%s/ledger.db", t->dir);
+    snprintf(t->gen, sizeof t->gen, "%s/genesis.json", t->dir);
+}
+
+static void tmp_cleanup(const tmpdir_t *t)
+{
+    char p[160];
+    unlink(t->db);
+    snprintf(p, sizeof p, "%s-wal", t->db);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", t->db);
+    unlink(p);
+    unlink(t->gen);
+    rmdir(t->dir);
+}
+
+/* A genesis whose validators are key (first power) plus made-up keys with
+ * the remaining powers; one balance. Its hash is computed by saving it. */
+static genesis_t *make_genesis(const tmpdir_t *t, const keys_pair_t *key, const uint64_t *powers,
+                               size_t n, const char *chain_id, uint64_t time_ms)
+{
+    genesis_t *g = calloc(1, sizeof *g);
+    ck_assert_ptr_nonnull(g);
+    snprintf(g->chain_id, sizeof g->chain_id, "%s", chain_id);
+    strcpy(g->chain, "alpha");
+    strcpy(g->network, "devnet");
+    g->genesis_time_ms = time_ms;
+    g->protocol_version = 1;
+    g->n_validators = n;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(g->validators[i].name, sizeof g->validators[i].name, "v%zu", i);
+        if (i == 0)
+            memcpy(g->validators[i].pk, key->pk, BLOCK_KEY_LEN);
+        else
+            memset(g->validators[i].pk, (int)(0x30 + i), BLOCK_KEY_LEN);
+        g->validators[i].power = powers[i];
+    }
+    g->n_balances = 1;
+    memcpy(g->balances[0].owner, key->pk, BLOCK_KEY_LEN);
+    strcpy(g->balances[0].asset, "ADN");
+    g->balances[0].amount = 1000;
+    unlink(t->gen);
+    ck_assert_int_eq(genesis_save(g, t->gen, 1), 0);
+    return g;
+}
+
+static genesis_t *solo_genesis(const tmpdir_t *t, const keys_pair_t *key)
+{
+    static const uint64_t p[] = {10};
+    return make_genesis(t, key, p, 1, "adnet-test-1", T0_MS);
+}
+
+static long long kv_count(chain_t *c)
+{
+    sqlite3_stmt *st;
+    long long n = -1;
+    ck_assert_int_eq(sqlite3_prepare_v2(ledger_db(chain_ledger(c)), "SELECT count(*) FROM kv",
+                                        -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+START_TEST(test_open_creates_ledger)
+{
+    tmpdir_t t;
+    tmp_init(&t);
+    keys_pair_t key;
+    chain_t *c = NULL;
+    char err[CHAIN_ERR_MAX] = "";
+    ck_assert_int_eq(keys_generate(&key, "node"), 0);
+    genesis_t *g = solo_genesis(&t, &key);
+
+    ck_assert_int_eq(access(t.db, F_OK), -1);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(access(t.db, F_OK), 0);
+
+    ledger_tip_t tip;
+    memset(&tip, 0xa5, sizeof tip);
+    chain_tip(c, &tip);
+    ck_assert_uint_eq(tip.height, 0);
+
+    ledger_t *l = chain_ledger(c);
+    ck_assert_int_eq(ledger_schema_version(l), 2);
+    char v[128], hash[2 * BLOCK_HASH_LEN + 1];
+    ck_assert_int_eq(ledger_meta_get(l, "chain_id", v, sizeof v), 0);
+    ck_assert_str_eq(v, "adnet-test-1");
+    ck_assert_int_eq(ledger_meta_get(l, "chain", v, sizeof v), 0);
+    ck_assert_str_eq(v, "alpha");
+    ck_assert_int_eq(ledger_meta_get(l, "genesis_hash", v, sizeof v), 0);
+    hex_encode(hash, g->hash, BLOCK_HASH_LEN);
+    ck_assert_str_eq(v, hash);
+    ck_assert_int_eq(kv_count(c), 1); /* genesis_init ran, once */
+    chain_close(c);
+
+    /* Reopening does not run genesis_init again. */
+    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &key, err), 0);
+    ck_assert_int_eq(kv_count(c), 1);
+    chain_close(c);
+    chain_close(NULL);
+    free(g);
+    tmp_cleanup(&t);
+}
+END_TEST
+
+START_TEST(test_produce_blocks)
+{
+    tmpdir_t t;
+    tmp_init(&t);
+    keys_pair_t key;
+    chain_t *c = NULL;
+    char err[CHAIN_ERR_MAX] = "";
+    ck_assert_int_eq(keys_generate(&key, "node"), 0);
+    genesis_t *g = solo_genesis(&t, &key);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
+
+    /* now_ms before genesis, rising, falling back, zero, rising again. */
+    const uint64_t now[5] = {T0_MS - 1000, T0_MS + 5000, T0_MS + 100, 0, T0_MS + 10000};
+    const uint64_t want_time[5] = {T0_MS + 1, T0_MS + 5000, T0_MS + 5001, T0_MS + 5002,
+                                   T0_MS + 10000};
+    block_header_t out[5];
+    uint8_t roots[5][BLOCK_HASH_LEN];
+    for (size_t i = 0; i < 5; i++) {
+        /* Change the state between blocks so each root is distinct. */
+        if (i > 0) {
+            char sql[96];
+            snprintf(sql, sizeof sql, "INSERT INTO kv(k, v) VALUES ('k%zu', %zu)", i, i);
+            ck_assert_int_eq(sqlite3_exec(ledger_db(chain_ledger(c)), sql, NULL, NULL, NULL),
+                             SQLITE_OK);
+        }
+        ck_assert_int_eq(kv_state_root(ledger_db(chain_ledger(c)), roots[i]), 0);
+        memset(&out[i], 0, sizeof out[i]);
+        ck_assert_msg(chain_produce_block(c, now[i], &out[i], err) == 0, "%s", err);
+        ck_assert_uint_eq(out[i].height, i + 1);
+        ck_assert_uint_eq(out[i].time_ms, want_time[i]);
+    }
+    ledger_tip_t tip;
+    chain_tip(c, &tip);
+    ck_assert_uint_eq(tip.height, 5);
+    ck_assert_uint_eq(tip.time_ms, T0_MS + 10000);
+
+    commit_cert_t *cert = malloc(sizeof *cert);
+    ck_assert_ptr_nonnull(cert);
+    uint8_t prev[BLOCK_HASH_LEN], txs_root[BLOCK_HASH_LEN];
+    crypto_generichash(txs_root, BLOCK_HASH_LEN, (const unsigned char *)"adnet/txs/v1", 12, NULL, 0);
+    memcpy(prev, g->hash, BLOCK_HASH_LEN);
+    uint64_t last_time = g->genesis_time_ms;
+    for (uint64_t height = 1; height <= 5; height++) {
+        block_header_t h;
+        uint8_t hash[BLOCK_HASH_LEN], rehash[BLOCK_HASH_LEN];
+        ck_assert_int_eq(ledger_get_block(chain_ledger(c), height, &h, hash, cert), 0);
+        ck_assert_mem_eq(&h, &out[height - 1], sizeof h); /* *out is what was stored */
+        ck_assert_uint_eq(h.height, height);
+        ck_assert_str_eq(h.chain_id, "adnet-test-1");
+        ck_assert_uint_eq(h.protocol_version, 1);
+        ck_assert_uint_gt(h.time_ms, last_time);
+        last_time = h.time_ms;
+        ck_assert_mem_eq(h.prev_hash, prev, BLOCK_HASH_LEN); /* block 1: the genesis hash */
+        ck_assert_mem_eq(h.proposer, key.pk, BLOCK_KEY_LEN);
+        ck_assert_mem_eq(h.txs_root, txs_root, BLOCK_HASH_LEN);
+        ck_assert_uint_eq(h.tx_count, 0);
+        ck_assert_mem_eq(h.state_root, roots[height - 1], BLOCK_HASH_LEN);
+        ck_assert_int_eq(block_header_hash(&h, rehash), 0);
+        ck_assert_mem_eq(rehash, hash, BLOCK_HASH_LEN);
+
+        ck_assert_uint_eq(cert->height, height);
+        ck_assert_mem_eq(cert->block_hash, hash, BLOCK_HASH_LEN);
+        ck_assert_uint_eq(cert->n_sigs, 1);
+        ck_assert_mem_eq(cert->sigs[0].validator, key.pk, BLOCK_KEY_LEN);
+        uint8_t msg[128];
+        int n = commit_sign_bytes(h.chain_id, h.height, hash, msg, sizeof msg);
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_eq(crypto_sign_verify_detached(cert->sigs[0].sig, msg,
+                                                     (unsigned long long)n, key.pk), 0);
+        /* The signature is over this block only. */
+        msg[n - 1] ^= 1;
+        ck_assert_int_ne(crypto_sign_verify_detached(cert->sigs[0].sig, msg,
+                                                     (unsigned long long)n, key.pk), 0);
+        memcpy(prev, hash, BLOCK_HASH_LEN);
+    }
+    ck_assert_mem_eq(tip.hash, prev, BLOCK_HASH_LEN);
+    for (size_t i = 1; i < 5; i++)
+        ck_assert_int_ne(memcmp(roots[i], roots[i - 1], BLOCK_HASH_LEN), 0);
+    ck_assert_int_eq(ledger_get_block(chain_ledger(c), 6, NULL, NULL, NULL), -ENOENT);
+
+    /* out may be NULL. */
+    ck_assert_int_eq(chain_produce_block(c, T0_MS + 20000, NULL, err), 0);
+    chain_tip(c, &tip);
+    ck_assert_uint_eq(tip.height, 6);
+    free(cert);
+    chain_close(c);
+    free(g);
+    tmp_cleanup(&t);
+}
+END_TEST
+
+START_TEST(test_reopen_resumes)
+{
+    tmpdir_t t;
+    tmp_init(&t);
+    keys_pair_t key;
+    chain_t *c = NULL;
+    char err[CHAIN_ERR_MAX] = "";
+    block_header_t h5, h6;
+    ck_assert_int_eq(keys_generate(&key, "node"), 0);
+    genesis_t *g = solo_genesis(&t, &key);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(chain_produce_block(c, T0_MS + 1000 * (uint64_t)(i + 1), &h5, err), 0);
+    ledger_tip_t before, after;
+    chain_tip(c, &before);
+    chain_close(c);
+
+    c = NULL;
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
+    chain_tip(c, &after);
+    ck_assert_uint_eq(after.height, 5);
+    ck_assert_uint_eq(after.time_ms, T0_MS + 5000);
+    ck_assert_mem_eq(after.hash, before.hash, BLOCK_HASH_LEN);
+
+    /* The next block follows block 5, and its time still rises. */
+    ck_assert_int_eq(chain_produce_block(c, T0_MS, &h6, err), 0);
+    ck_assert_uint_eq(h6.height, 6);
+    ck_assert_uint_eq(h6.time_ms, T0_MS + 5001);
+    ck_assert_mem_eq(h6.prev_hash, before.hash, BLOCK_HASH_LEN);
+    chain_close(c);
+    free(g);
+    tmp_cleanup(&t);
+}
+END_TEST
+
+static void assert_other_genesis_refused(const char *chain_id, uint64_t time_ms)
+{
+    tmpdir_t t;
+    tmp_init(&t);
+    keys_pair_t key;
+    chain_t *c = NULL, *c2 = (chain_t *)&t; /* must stay as it is on failure */
+    char err[CHAIN_ERR_MAX] = "";
+    static const uint64_t p[] = {10};
+    ck_assert_int_eq(keys_generate(&key, "node"), 0);
+    genesis_t *g = solo_genesis(&t, &key);
+    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &key, err), 0);
+    ck_assert_int_eq(chain_produce_block(c, T0_MS + 1000, NULL, err), 0);
+    chain_close(c);
+
+    genesis_t *other = make_genesis(&t, &key, p, 1, chain_id, time_ms);
+    ck_assert_int_ne(memcmp(other->hash, g->hash, BLOCK_HASH_LEN), 0);
+    err[0] = '\0';
+    ck_assert_int_eq(chain_open(&c2, &KV_OPS, t.db, other, &key, err), -ENOTUNIQ);
+    ck_assert(c2 == (chain_t *)&t);
+    ck_assert_msg(strstr(err, "ledger belongs to chain adnet-test-1") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, other->chain_id) != NULL, "%s", err);
+
+    /* The ledger is left as it was: the right genesis still opens at height 1. */
+    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &key, err), 0);
+    ledger_tip_t tip;
+    chain_tip(c, &tip);
+    ck_assert_uint_eq(tip.height, 1);
+    chain_close(c);
+    free(g);
+    free(other);
+    tmp_cleanup(&t);
+}
+
+START_TEST(test_refuses_other_chain_id)
+{
+    assert_other_genesis_refused("adnet-test-2", T0_MS);
+}
+END_TEST
+
+START_TEST(test_refuses_other_genesis_time)
+{
+    /* Same chain_id, other genesis: still another chain. */
+    assert_other_genesis_refused("adnet-test-1", T0_MS + 1);
+}
+END_TEST
+
+START_TEST(test_refuses_non_validator)
+{
+    tmpdir_t t;
+    tmp_init(&t);
+    keys_pair_t key, stranger;
+    chain_t *c = (chain_t *)&t;
+    char err[CHAIN_ERR_MAX] = "";
+    ck_assert_int_eq(keys_generate(&key, "node"), 0);
+    ck_assert_int_eq(keys_generate(&stranger, "stranger"), 0);
+    genesis_t *g = solo_genesis(&t, &key);
+    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &stranger, err), -EPERM);
+    ck_assert(c == (chain_t *)&t);
+    ck_assert_msg(strstr(err, "holds 0 of 10 voting power") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "2/3") != NULL, "%s", err);
+    free(g);
+    tmp_cleanup(&t);
+}
+END_TEST
+
+/* Open with our key holding powers[0] of the listed powers. */
+static int open_with_powers(const uint64_t *powers, size_t n, char err[CHAIN_ERR_MAX])
+{
+    tmpdir_t t;
+    tmp_init(&t);
+    keys_pair_t key;
+    chain_t *c = NULL;
+    ck_assert_int_eq(keys_generate(&key, "node"), 0);
+    genesis_t *g = make_genesis(&t, &key, powers, n, "adnet-test-1", T0_MS);
+    err[0] = '\0';
+    int r = chain_open(&c, &KV_OPS, t.db, g, &key, err);
+    if (r == 0) {
+        /* It can commit alone. */
+        ck_assert_int_eq(chain_produce_block(c, T0_MS + 1, NULL, err), 0);
+        chain_close(c);
+    }
+    free(g);
+    tmp_cleanup(&t);
+    return r;
+}
+
+START_TEST(test_two_thirds_rule)
+{
+    char err[CHAIN_ERR_MAX];
+    static const uint64_t ten_five[] = {10, 5};        /* 10/15 = 2/3 exactly */
+    static const uint64_t ten_ten[] = {10, 10};        /* 1/2 */
+    static const uint64_t thirds[] = {10, 10, 10};     /* 1/3 */
+    static const uint64_t two_of_3[] = {20, 10};       /* 2/3 exactly */
+    static const uint64_t just_under[] = {199, 101};   /* 597 < 600 */
+    static const uint64_t big[] = {GENESIS_MAX_POWER, GENESIS_MAX_POWER / 2};
+    static const uint64_t big_under[] = {GENESIS_MAX_POWER - 1, GENESIS_MAX_POWER / 2};
+
+    ck_assert_msg(open_with_powers(ten_five, 2, err) == 0, "%s", err);
+    ck_assert_int_eq(open_with_powers(ten_ten, 2, err), -EPERM);
+    ck_assert_msg(strstr(err, "holds 10 of 20 voting power") != NULL, "%s", err);
+    ck_assert_int_eq(open_with_powers(thirds, 3, err), -EPERM);
+    ck_assert_msg(strstr(err, "holds 10 of 30 voting power") != NULL, "%s", err);
+    ck_assert_msg(open_with_powers(two_of_3, 2, err) == 0, "%s", err);
+    ck_assert_int_eq(open_with_powers(just_under, 2, err), -EPERM);
+    /* Near the power cap the arithmetic must not overflow. */
+    ck_assert_msg(open_with_powers(big, 2, err) == 0, "%s", err);
+    ck_assert_int_eq(open_with_powers(big_under, 2, err), -EPERM);
+}
+END_TEST
+
+START_TEST(test_genesis_init_failure)
+{
+    tmpdir_t t;
+    tmp_init(&t);
+    keys_pair_t key;
+    chain_t *c = NULL;
+    char err[CHAIN_ERR_MAX] = "";
+    ck_assert_int_eq(keys_generate(&key, "node"), 0);
+    genesis_t *g = solo_genesis(&t, &key);
+    ck_assert_int_eq(chain_open(&c, &FAILING_OPS, t.db, g, &key, err), -EINVAL);
+    ck_assert_ptr_null(c);
+    ck_assert_str_eq(err, "genesis state refused by test");
+
+    /* Nothing of the failed genesis was committed: a good open starts fresh. */
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
+    ck_assert_int_eq(kv_count(c), 1);
+    ledger_tip_t tip;
+    chain_tip(c, &tip);
+    ck_assert_uint_eq(tip.height, 0);
+    chain_close(c);
+    free(g);
+    tmp_cleanup(&t);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("chain");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_open_creates_ledger);
+    tcase_add_test(tc, test_produce_blocks);
+    tcase_add_test(tc, test_reopen_resumes);
+    tcase_add_test(tc, test_refuses_other_chain_id);
+    tcase_add_test(tc, test_refuses_other_genesis_time);
+    tcase_add_test(tc, test_refuses_non_validator);
+    tcase_add_test(tc, test_two_thirds_rule);
+    tcase_add_test(tc, test_genesis_init_failure);
+    suite_add_tcase(s, tc);
+    return s;
+}
