@@ -1,14 +1,23 @@
+/* Alpha's state machine: records, nullifiers, mint/transfer/burn, fee
+ * records, and the two sparse Merkle trees behind the state root. The
+ * tables are the truth; the trees are rebuilt from them at start-up and
+ * kept in step with every write through the undo journal. See
+ * docs/alpha.md for the rules. */
 #include "alpha-worker/alpha_chain.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/hex.h"
-#include "common/statehash.h"
-#include "proto/wire.h"
+#include "proto/alpha_tx.h"
 
+__extension__ typedef unsigned __int128 u128;
+
+/* Migration 2 is frozen: ledgers made with it migrate forward through 3. */
 static const char alpha_sql_v2[] =
     "CREATE TABLE records ("
     "  commitment TEXT PRIMARY KEY,"      /* hex BLAKE2b-256 of (owner, asset, amount, salt) */
@@ -25,38 +34,226 @@ static const char alpha_sql_v2[] =
     "  height INTEGER NOT NULL"
     ");";
 
+static const char alpha_sql_v3[] =
+    "ALTER TABLE nullifiers ADD COLUMN spender_tx TEXT;" /* hex id of the spending tx */
+    "CREATE INDEX records_unspent_asset ON records(asset, amount) WHERE spent_height IS NULL;"
+    "CREATE TABLE mints ("
+    "  txid TEXT PRIMARY KEY,"            /* hex id of the mint transaction */
+    "  height INTEGER NOT NULL,"
+    "  minter TEXT NOT NULL,"             /* hex public key */
+    "  commitment TEXT NOT NULL,"         /* the minted record */
+    "  asset TEXT NOT NULL,"
+    "  amount INTEGER NOT NULL CHECK (amount > 0),"
+    "  fee INTEGER NOT NULL CHECK (fee >= 0)" /* minted on top, in the fee asset, for the proposer */
+    ");"
+    "CREATE TABLE burns ("
+    "  txid TEXT PRIMARY KEY,"            /* hex id of the burn transaction */
+    "  height INTEGER NOT NULL,"
+    "  owner TEXT NOT NULL,"              /* hex public key of the burner */
+    "  asset TEXT NOT NULL,"
+    "  amount INTEGER NOT NULL CHECK (amount > 0),"
+    "  recipient TEXT NOT NULL"           /* hex delta account the bridge credits */
+    ");";
+
 static const ledger_migration_t alpha_migrations[] = {
-    { 1, LEDGER_SQL_BASE_V1 },
-    { 2, alpha_sql_v2 },
+    {1, LEDGER_SQL_BASE_V1},
+    {2, alpha_sql_v2},
+    {3, alpha_sql_v3},
 };
 
-static const ledger_schema_t alpha_schema = { alpha_migrations, 2 };
+static const ledger_schema_t alpha_schema = {alpha_migrations, 3};
 
-/* commitment = BLAKE2b-256("adnet/alpha/record/v1" || owner || str asset || u64 amount || salt) */
-static void record_commitment(const uint8_t owner[32], const char *asset, uint64_t amount,
-                              const uint8_t salt[32], uint8_t out[32])
+/* ---- state: two trees and a stack of marks ---------------------------- */
+
+typedef struct {
+    uint64_t records;       /* smt_mark of the records tree */
+    uint64_t nullifiers;    /* smt_mark of the nullifier tree */
+    uint64_t pending_fees;  /* alpha_state_t.pending_fees at the mark */
+} alpha_mark_t;
+
+typedef struct {
+    smt_t *records;         /* unspent commitments -> commitment */
+    smt_t *nullifiers;      /* nullifiers -> alpha_spent_value(height) */
+    alpha_mark_t *marks;    /* index = the value state_mark returned */
+    size_t n_marks, cap_marks;
+    int broken;             /* a mark could not be recorded: refuse changes until a rollback/commit */
+    uint64_t pending_fees;  /* fees of the transactions applied in the block being built */
+} alpha_state_t;
+
+#define MARK_NONE UINT64_MAX
+
+static const char *alpha_tx_kind_name(uint16_t kind)
 {
-    uint8_t buf[256];
-    static const char tag[] = "adnet/alpha/record/v1";
-    wire_writer_t w;
-    wire_writer_init(&w, buf, sizeof(buf));
-    wire_put_bytes(&w, tag, sizeof(tag) - 1);
-    wire_put_bytes(&w, owner, 32);
-    wire_put_str(&w, asset);
-    wire_put_u64(&w, amount);
-    wire_put_bytes(&w, salt, 32);
-    crypto_generichash(out, 32, buf, w.len, NULL, 0);
+    switch (kind) {
+    case ALPHA_TX_MINT:
+        return "mint";
+    case ALPHA_TX_TRANSFER:
+        return "transfer";
+    case ALPHA_TX_BURN:
+        return "burn";
+    default:
+        return NULL;
+    }
 }
+
+/* ---- small SQL helpers ------------------------------------------------ */
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+    return sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+static void bind_hex(sqlite3_stmt *st, int i, const uint8_t *p, size_t n)
+{
+    char hex[2 * 64 + 1];
+    hex_encode(hex, p, n);
+    sqlite3_bind_text(st, i, hex, (int)(2 * n), SQLITE_TRANSIENT);
+}
+
+static int column_hex(sqlite3_stmt *st, int i, uint8_t *out, size_t n)
+{
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    if (s == NULL || strlen(s) != 2 * n)
+        return -EBADMSG;
+    return hex_decode(out, n, s) == 0 ? 0 : -EBADMSG;
+}
+
+/* Run a prepared write statement once; 0 or -EIO. */
+static int step_done(sqlite3_stmt *st)
+{
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+}
+
+typedef struct {
+    uint8_t owner[32];
+    char asset[ALPHA_ASSET_MAX + 1];
+    uint64_t amount;
+    int spent;
+} record_row_t;
+
+/* Look a record up by commitment: 0 and *out, -ENOENT, or -EIO. */
+static int record_get(sqlite3 *db, const uint8_t cm[32], record_row_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    record_row_t row;
+    int rc = prepare(db,
+                     "SELECT owner, asset, amount, spent_height IS NOT NULL FROM records "
+                     "WHERE commitment = ?",
+                     &st);
+    if (rc != 0)
+        goto out;
+    bind_hex(st, 1, cm, 32);
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW:
+        break;
+    case SQLITE_DONE:
+        rc = -ENOENT;
+        goto out;
+    default:
+        rc = -EIO;
+        goto out;
+    }
+    memset(&row, 0, sizeof row);
+    const char *asset = (const char *)sqlite3_column_text(st, 1);
+    sqlite3_int64 amount = sqlite3_column_int64(st, 2);
+    if (column_hex(st, 0, row.owner, 32) != 0 || asset == NULL ||
+        strlen(asset) > ALPHA_ASSET_MAX || amount < 0) {
+        rc = -EIO;
+        goto out;
+    }
+    strcpy(row.asset, asset);
+    row.amount = (uint64_t)amount;
+    row.spent = sqlite3_column_int(st, 3);
+    *out = row;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* 1 if a row with this hex key exists in the query's table, 0 if not, -EIO. */
+static int exists(sqlite3 *db, const char *sql, const uint8_t key[32])
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(db, sql, &st);
+    if (rc != 0)
+        goto out;
+    bind_hex(st, 1, key, 32);
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW:
+        rc = 1;
+        break;
+    case SQLITE_DONE:
+        rc = 0;
+        break;
+    default:
+        rc = -EIO;
+    }
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int commitment_exists(sqlite3 *db, const uint8_t cm[32])
+{
+    return exists(db, "SELECT 1 FROM records WHERE commitment = ?", cm);
+}
+
+static int nullifier_exists(sqlite3 *db, const uint8_t nf[32])
+{
+    return exists(db, "SELECT 1 FROM nullifiers WHERE nullifier = ?", nf);
+}
+
+/* Sum of the unspent records of asset into *out: 0, or -EIO (also when
+ * SQLite's integer sum overflows, which the mint rule prevents). */
+static int asset_supply(sqlite3 *db, const char *asset, uint64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(db,
+                     "SELECT coalesce(sum(amount), 0) FROM records "
+                     "WHERE asset = ? AND spent_height IS NULL",
+                     &st);
+    if (rc != 0)
+        goto out;
+    sqlite3_bind_text(st, 1, asset, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) < 0) {
+        rc = -EIO;
+        goto out;
+    }
+    *out = (uint64_t)sqlite3_column_int64(st, 0);
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int insert_record(sqlite3 *db, const uint8_t cm[32], const uint8_t owner[32],
+                         const char *asset, uint64_t amount, const uint8_t salt[32],
+                         uint64_t height)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(db,
+                     "INSERT INTO records(commitment, owner, asset, amount, salt, created_height) "
+                     "VALUES (?, ?, ?, ?, ?, ?)",
+                     &st);
+    if (rc != 0)
+        goto out;
+    bind_hex(st, 1, cm, 32);
+    bind_hex(st, 2, owner, 32);
+    sqlite3_bind_text(st, 3, asset, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)amount);
+    bind_hex(st, 5, salt, 32);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)height);
+    rc = step_done(st);
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- genesis and trees -------------------------------------------------- */
 
 static int alpha_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     int r = 0;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO records(commitment, owner, asset, amount, salt, "
-                           "created_height) VALUES (?, ?, ?, ?, ?, 0)",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto sqlerr;
     for (size_t i = 0; i < g->n_balances; i++) {
         const genesis_balance_t *b = &g->balances[i];
         if (b->amount > INT64_MAX) {
@@ -67,23 +264,33 @@ static int alpha_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t
         /* Genesis salts derive from the genesis hash, so every validator
          * builds the same records. */
         uint8_t salt[32], seed[40], cm[32];
-        char cmhex[65], ownhex[65], salthex[65];
         memcpy(seed, g->hash, 32);
         for (int k = 0; k < 8; k++)
             seed[32 + k] = (uint8_t)((uint64_t)i >> (56 - 8 * k));
         crypto_generichash(salt, 32, seed, sizeof(seed), NULL, 0);
-        record_commitment(b->owner, b->asset, b->amount, salt, cm);
-        hex_encode(cmhex, cm, 32);
-        hex_encode(ownhex, b->owner, 32);
-        hex_encode(salthex, salt, 32);
-        sqlite3_bind_text(st, 1, cmhex, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, ownhex, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, b->asset, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)b->amount);
-        sqlite3_bind_text(st, 5, salthex, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) != SQLITE_DONE)
+        if (alpha_record_commitment(b->owner, b->asset, b->amount, salt, cm) != 0) {
+            snprintf(err, errlen, "genesis balance %zu: asset longer than %d bytes", i,
+                     ALPHA_ASSET_MAX);
+            r = -EINVAL;
+            goto out;
+        }
+        if (insert_record(db, cm, b->owner, b->asset, b->amount, salt, 0) != 0)
             goto sqlerr;
-        sqlite3_reset(st);
+    }
+    /* Every later sum (supply, balances, JSON integers) must fit in 2^63-1;
+     * SQLite's sum() fails on integer overflow. */
+    if (prepare(db, "SELECT asset, sum(amount) FROM records GROUP BY asset", &st) != 0)
+        goto sqlerr;
+    for (;;) {
+        int s = sqlite3_step(st);
+        if (s == SQLITE_DONE)
+            break;
+        if (s != SQLITE_ROW) {
+            snprintf(err, errlen, "genesis supply of an asset exceeds 2^63-1 (%s)",
+                     sqlite3_errmsg(db));
+            r = -EINVAL;
+            goto out;
+        }
     }
     goto out;
 sqlerr:
@@ -94,18 +301,532 @@ out:
     return r;
 }
 
-static int alpha_state_root(sqlite3 *db, uint8_t out[32])
+int alpha_trees_at(sqlite3 *db, uint64_t height, smt_t **records, smt_t **nullifiers,
+                   char *err, size_t errlen)
 {
-    static const char *const q[] = {
-        "SELECT commitment FROM records WHERE spent_height IS NULL ORDER BY commitment",
-        "SELECT nullifier FROM nullifiers ORDER BY nullifier",
-    };
-    return statehash_queries(db, "adnet/alpha/state/v1", q, 2, out);
+    smt_t *rec = smt_new(), *nul = smt_new();
+    sqlite3_stmt *st = NULL;
+    int rc = 0, s;
+    sqlite3_int64 h = height > INT64_MAX ? INT64_MAX : (sqlite3_int64)height;
+
+    if (rec == NULL || nul == NULL) {
+        snprintf(err, errlen, "out of memory");
+        rc = -ENOMEM;
+        goto out;
+    }
+    rc = prepare(db,
+                 "SELECT commitment FROM records WHERE created_height <= ?1 "
+                 "AND (spent_height IS NULL OR spent_height > ?1)",
+                 &st);
+    if (rc != 0)
+        goto sqlerr;
+    sqlite3_bind_int64(st, 1, h);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        uint8_t cm[32];
+        if (column_hex(st, 0, cm, 32) != 0) {
+            snprintf(err, errlen, "records: commitment '%s' is not 64 hex digits",
+                     (const char *)sqlite3_column_text(st, 0));
+            rc = -EBADMSG;
+            goto out;
+        }
+        if ((rc = smt_set(rec, cm, cm)) != 0) {
+            snprintf(err, errlen, "records tree: out of memory");
+            goto out;
+        }
+    }
+    if (s != SQLITE_DONE)
+        goto sqlerr;
+    sqlite3_finalize(st);
+    st = NULL;
+
+    rc = prepare(db, "SELECT nullifier, height FROM nullifiers WHERE height <= ?1", &st);
+    if (rc != 0)
+        goto sqlerr;
+    sqlite3_bind_int64(st, 1, h);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        uint8_t nf[32], v[32];
+        sqlite3_int64 at = sqlite3_column_int64(st, 1);
+        if (column_hex(st, 0, nf, 32) != 0 || at < 0) {
+            snprintf(err, errlen, "nullifiers: row '%s' is not a 64-hex-digit nullifier",
+                     (const char *)sqlite3_column_text(st, 0));
+            rc = -EBADMSG;
+            goto out;
+        }
+        alpha_spent_value((uint64_t)at, v);
+        if ((rc = smt_set(nul, nf, v)) != 0) {
+            snprintf(err, errlen, "nullifier tree: out of memory");
+            goto out;
+        }
+    }
+    if (s != SQLITE_DONE)
+        goto sqlerr;
+    smt_commit(rec);
+    smt_commit(nul);
+    *records = rec;
+    *nullifiers = nul;
+    rec = nul = NULL;
+    goto out;
+sqlerr:
+    snprintf(err, errlen, "reading records and nullifiers: %s", sqlite3_errmsg(db));
+    rc = -EIO;
+out:
+    sqlite3_finalize(st);
+    smt_free(rec);
+    smt_free(nul);
+    return rc;
+}
+
+static void alpha_state_close(void *state)
+{
+    alpha_state_t *s = state;
+    if (s == NULL)
+        return;
+    smt_free(s->records);
+    smt_free(s->nullifiers);
+    free(s->marks);
+    free(s);
+}
+
+static int alpha_state_open(void **state, sqlite3 *db, const genesis_t *g, char *err,
+                            size_t errlen)
+{
+    alpha_state_t *s = calloc(1, sizeof *s);
+    int rc;
+    (void)g;
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    rc = alpha_trees_at(db, ALPHA_HEIGHT_LATEST, &s->records, &s->nullifiers, err, errlen);
+    if (rc != 0)
+        goto out;
+    *state = s;
+    s = NULL;
+out:
+    alpha_state_close(s);
+    return rc;
+}
+
+static int alpha_state_root_fn(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN])
+{
+    alpha_state_t *s = state;
+    uint8_t r[SMT_HASH_LEN], n[SMT_HASH_LEN];
+    (void)db;
+    smt_root(s->records, r);
+    smt_root(s->nullifiers, n);
+    alpha_state_root(r, n, out);
+    return 0;
+}
+
+static uint64_t alpha_state_mark(void *state)
+{
+    alpha_state_t *s = state;
+    if (s->n_marks == s->cap_marks) {
+        size_t cap = s->cap_marks ? 2 * s->cap_marks : 64;
+        alpha_mark_t *m = realloc(s->marks, cap * sizeof *m);
+        if (m == NULL) {
+            /* apply_tx and end_block refuse to change anything while
+             * broken, so rolling back to MARK_NONE (a no-op) is exact. */
+            s->broken = 1;
+            return MARK_NONE;
+        }
+        s->marks = m;
+        s->cap_marks = cap;
+    }
+    s->marks[s->n_marks] = (alpha_mark_t){smt_mark(s->records), smt_mark(s->nullifiers),
+                                          s->pending_fees};
+    return s->n_marks++;
+}
+
+static void alpha_state_rollback(void *state, uint64_t mark)
+{
+    alpha_state_t *s = state;
+    if (mark >= s->n_marks)
+        return;
+    smt_rollback(s->records, s->marks[mark].records);
+    smt_rollback(s->nullifiers, s->marks[mark].nullifiers);
+    s->pending_fees = s->marks[mark].pending_fees;
+    s->n_marks = (size_t)mark + 1; /* the mark stays valid, like a SQLite savepoint */
+    s->broken = 0;
+}
+
+static void alpha_state_commit(void *state)
+{
+    alpha_state_t *s = state;
+    smt_commit(s->records);
+    smt_commit(s->nullifiers);
+    s->n_marks = 0;
+    s->pending_fees = 0;
+    s->broken = 0;
+}
+
+/* ---- transaction rules ---------------------------------------------------- */
+
+/* What validation learned, for apply to write. */
+typedef struct {
+    alpha_payload_t p;
+    uint8_t in_nf[ALPHA_MAX_INPUTS][32];   /* nullifiers of the inputs */
+    uint8_t out_cm[ALPHA_MAX_OUTPUTS][32]; /* commitments of the outputs */
+    const char *asset;                     /* the inputs' asset (transfer, burn) */
+} alpha_plan_t;
+
+/* Decimal digits of v into out[40]. */
+static void u128_str(u128 v, char out[40])
+{
+    char tmp[40];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+}
+
+static int sql_reject(reject_t *why, sqlite3 *db, const char *what)
+{
+    return reject(why, -EIO, "internal", "%s: %s", what, sqlite3_errmsg(db));
+}
+
+/* Check tx against the state visible through x->db (committed state at
+ * admission; the block so far when in_block) and fill *plan. Changes nothing. */
+static int alpha_validate(const alpha_state_t *s, const chain_exec_t *x, const tx_t *tx,
+                          int in_block, alpha_plan_t *plan, reject_t *why)
+{
+    const genesis_t *g = x->genesis;
+    alpha_payload_t *p = &plan->p;
+    const char *what = NULL;
+    const char *fa = g->fee_asset;
+    int rc;
+
+    if (alpha_tx_kind_name(tx->kind) == NULL)
+        return reject(why, -EINVAL, "unknown_kind", "alpha has no transaction kind %u",
+                      (unsigned)tx->kind);
+    rc = alpha_payload_decode(p, tx->kind, tx->payload, tx->payload_len, &what);
+    if (rc != 0)
+        return reject(why, -EINVAL, "malformed", "%s payload does not decode: %s (%s)",
+                      alpha_tx_kind_name(tx->kind), what,
+                      rc == -EBADMSG ? "truncated or trailing bytes" : "out of range");
+    if (tx->kind == ALPHA_TX_MINT &&
+        (!g->has_minter || sodium_memcmp(tx->sender, g->minter, 32) != 0))
+        return reject(why, -EPERM, "unauthorized", "only the genesis minter may mint");
+    if (tx->fee > INT64_MAX)
+        return reject(why, -EINVAL, "bad_amount", "fee %" PRIu64 " exceeds 2^63-1", tx->fee);
+    for (uint16_t i = 0; i < p->n_out; i++) {
+        const alpha_record_t *o = &p->out[i];
+        if (o->amount == 0 || o->amount > INT64_MAX)
+            return reject(why, -EINVAL, "bad_amount",
+                          "output %u amount %" PRIu64 " is not in 1..2^63-1", (unsigned)i,
+                          o->amount);
+        if (!alpha_asset_valid(o->asset))
+            return reject(why, -EINVAL, "bad_asset",
+                          "output %u asset '%s' is not 1-%d printable characters", (unsigned)i,
+                          o->asset, ALPHA_ASSET_MAX);
+        if (tx->kind != ALPHA_TX_MINT && strcmp(o->asset, fa) != 0)
+            return reject(why, -EINVAL, "bad_asset",
+                          "output %u asset %s: alpha transfers and burns move only %s",
+                          (unsigned)i, o->asset, fa);
+        if (alpha_record_commitment(o->owner, o->asset, o->amount, o->salt, plan->out_cm[i]) != 0)
+            return reject(why, -EINVAL, "malformed", "output %u asset too long", (unsigned)i);
+        for (uint16_t j = 0; j < i; j++)
+            if (memcmp(plan->out_cm[j], plan->out_cm[i], 32) == 0)
+                return reject(why, -EINVAL, "duplicate_commitment",
+                              "output %u has the same commitment as output %u", (unsigned)i,
+                              (unsigned)j);
+        rc = commitment_exists(x->db, plan->out_cm[i]);
+        if (rc < 0)
+            return sql_reject(why, x->db, "looking up an output commitment");
+        if (rc == 1) {
+            char hex[65];
+            hex_encode(hex, plan->out_cm[i], 32);
+            return reject(why, -EINVAL, "duplicate_commitment",
+                          "output %u commitment %s already exists (choose another salt)",
+                          (unsigned)i, hex);
+        }
+    }
+    if (tx->kind == ALPHA_TX_BURN && (p->burn_amount == 0 || p->burn_amount > INT64_MAX))
+        return reject(why, -EINVAL, "bad_amount", "burn amount %" PRIu64 " is not in 1..2^63-1",
+                      p->burn_amount);
+
+    if (tx->kind == ALPHA_TX_MINT) {
+        const alpha_record_t *o = &p->out[0];
+        uint64_t supply = 0, fee_supply = 0;
+        uint64_t pending = in_block ? s->pending_fees : 0;
+        /* Keep every asset's supply within 2^63-1 so sums never overflow.
+         * Fees of this block not yet paid out still count. */
+        if (asset_supply(x->db, o->asset, &supply) != 0)
+            return sql_reject(why, x->db, "summing supply");
+        if (strcmp(o->asset, fa) == 0) {
+            u128 total = (u128)supply + pending + o->amount + tx->fee;
+            if (total > INT64_MAX)
+                return reject(why, -EOVERFLOW, "overflow",
+                              "supply %" PRIu64 " %s + amount %" PRIu64 " + fee %" PRIu64
+                              " would exceed 2^63-1",
+                              supply + pending, fa, o->amount, tx->fee);
+        } else {
+            if ((u128)supply + o->amount > INT64_MAX)
+                return reject(why, -EOVERFLOW, "overflow",
+                              "supply %" PRIu64 " %s + amount %" PRIu64 " would exceed 2^63-1",
+                              supply, o->asset, o->amount);
+            if (asset_supply(x->db, fa, &fee_supply) != 0)
+                return sql_reject(why, x->db, "summing supply");
+            if ((u128)fee_supply + pending + tx->fee > INT64_MAX)
+                return reject(why, -EOVERFLOW, "overflow",
+                              "supply %" PRIu64 " %s + fee %" PRIu64 " would exceed 2^63-1",
+                              fee_supply + pending, fa, tx->fee);
+        }
+        return 0;
+    }
+
+    /* Transfer and burn: inputs. */
+    u128 sum_in = 0, sum_out = 0;
+    for (uint16_t i = 0; i < p->n_in; i++) {
+        record_row_t row;
+        char hex[65];
+        hex_encode(hex, p->in[i], 32);
+        for (uint16_t j = 0; j < i; j++)
+            if (memcmp(p->in[j], p->in[i], 32) == 0)
+                return reject(why, -EINVAL, "double_spend", "input %u repeats input %u (%s)",
+                              (unsigned)i, (unsigned)j, hex);
+        rc = record_get(x->db, p->in[i], &row);
+        if (rc == -ENOENT)
+            return reject(why, -EINVAL, "unknown_record", "input %u: no record %s",
+                          (unsigned)i, hex);
+        if (rc != 0)
+            return sql_reject(why, x->db, "looking up an input record");
+        if (sodium_memcmp(row.owner, tx->sender, 32) != 0)
+            return reject(why, -EPERM, "not_owner", "input %u: record %s is not the sender's",
+                          (unsigned)i, hex);
+        alpha_record_nullifier(p->in[i], plan->in_nf[i]);
+        rc = row.spent ? 1 : nullifier_exists(x->db, plan->in_nf[i]);
+        if (rc < 0)
+            return sql_reject(why, x->db, "looking up a nullifier");
+        if (rc == 1)
+            return reject(why, -EINVAL, "double_spend", "input %u: record %s is already spent",
+                          (unsigned)i, hex);
+        if (strcmp(row.asset, fa) != 0)
+            return reject(why, -EINVAL, "bad_asset",
+                          "input %u: record %s holds %s; alpha transfers and burns move only %s",
+                          (unsigned)i, hex, row.asset, fa);
+        sum_in += row.amount;
+    }
+    for (uint16_t i = 0; i < p->n_out; i++)
+        sum_out += p->out[i].amount;
+    plan->asset = fa;
+
+    /* Each term is below 2^63 and there are at most 34 of them, so the
+     * 128-bit sums cannot overflow. */
+    u128 burn = tx->kind == ALPHA_TX_BURN ? p->burn_amount : 0;
+    u128 need = sum_out + burn + tx->fee;
+    if (sum_in != need) {
+        char in[40], out[40];
+        u128_str(sum_in, in);
+        u128_str(sum_out, out);
+        if (sum_in < need)
+            return reject(why, -EINVAL, "overspend",
+                          "inputs %s %s < outputs %s + burn %" PRIu64 " + fee %" PRIu64, in, fa,
+                          out, (uint64_t)burn, tx->fee);
+        return reject(why, -EINVAL, "unbalanced",
+                      "inputs %s %s > outputs %s + burn %" PRIu64 " + fee %" PRIu64
+                      ": inputs must equal outputs + burn + fee exactly",
+                      in, fa, out, (uint64_t)burn, tx->fee);
+    }
+    return 0;
+}
+
+static int alpha_check_tx(void *state, const chain_exec_t *x, const tx_t *tx, reject_t *why)
+{
+    alpha_plan_t *plan = malloc(sizeof *plan);
+    int rc;
+    if (plan == NULL)
+        return reject(why, -ENOMEM, "internal", "out of memory");
+    rc = alpha_validate(state, x, tx, 0, plan, why);
+    free(plan);
+    return rc;
+}
+
+static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, reject_t *why)
+{
+    alpha_state_t *s = state;
+    alpha_plan_t *plan = NULL;
+    sqlite3_stmt *st = NULL;
+    uint8_t spent[32];
+    int rc;
+
+    if (s->broken)
+        return reject(why, -ENOMEM, "internal", "out of memory (state journal)");
+    if ((tx->kind == ALPHA_TX_MINT || tx->kind == ALPHA_TX_BURN) && x->txid == NULL)
+        return reject(why, -EINVAL, "internal", "apply_tx needs the transaction id");
+    plan = malloc(sizeof *plan);
+    if (plan == NULL) {
+        rc = reject(why, -ENOMEM, "internal", "out of memory");
+        goto out;
+    }
+    rc = alpha_validate(s, x, tx, 1, plan, why);
+    if (rc != 0)
+        goto out;
+    const alpha_payload_t *p = &plan->p;
+
+    /* Spend the inputs: mark the rows, publish the nullifiers. */
+    alpha_spent_value(x->height, spent);
+    for (uint16_t i = 0; i < p->n_in; i++) {
+        if (prepare(x->db,
+                    "UPDATE records SET spent_height = ? WHERE commitment = ? "
+                    "AND spent_height IS NULL",
+                    &st) != 0)
+            goto sqlerr;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)x->height);
+        bind_hex(st, 2, p->in[i], 32);
+        if (step_done(st) != 0)
+            goto sqlerr;
+        if (sqlite3_changes(x->db) != 1) {
+            rc = reject(why, -EIO, "internal", "input %u vanished while spending it", (unsigned)i);
+            goto out;
+        }
+        sqlite3_finalize(st);
+        if (prepare(x->db,
+                    "INSERT INTO nullifiers(nullifier, height, spender_tx) VALUES (?, ?, ?)",
+                    &st) != 0)
+            goto sqlerr;
+        bind_hex(st, 1, plan->in_nf[i], 32);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)x->height);
+        if (x->txid != NULL)
+            bind_hex(st, 3, x->txid, 32);
+        if (step_done(st) != 0)
+            goto sqlerr;
+        sqlite3_finalize(st);
+        st = NULL;
+        if (smt_delete(s->records, p->in[i]) != 0) {
+            rc = reject(why, -EIO, "internal", "input %u is missing from the records tree",
+                        (unsigned)i);
+            goto out;
+        }
+        if ((rc = smt_set(s->nullifiers, plan->in_nf[i], spent)) != 0) {
+            rc = reject(why, rc, "internal", "nullifier tree: out of memory");
+            goto out;
+        }
+    }
+    /* Create the outputs. */
+    for (uint16_t i = 0; i < p->n_out; i++) {
+        const alpha_record_t *o = &p->out[i];
+        if (insert_record(x->db, plan->out_cm[i], o->owner, o->asset, o->amount, o->salt,
+                          x->height) != 0)
+            goto sqlerr;
+        if ((rc = smt_set(s->records, plan->out_cm[i], plan->out_cm[i])) != 0) {
+            rc = reject(why, rc, "internal", "records tree: out of memory");
+            goto out;
+        }
+    }
+    if (tx->kind == ALPHA_TX_MINT) {
+        if (prepare(x->db,
+                    "INSERT INTO mints(txid, height, minter, commitment, asset, amount, fee) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    &st) != 0)
+            goto sqlerr;
+        bind_hex(st, 1, x->txid, 32);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)x->height);
+        bind_hex(st, 3, tx->sender, 32);
+        bind_hex(st, 4, plan->out_cm[0], 32);
+        sqlite3_bind_text(st, 5, p->out[0].asset, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)p->out[0].amount);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)tx->fee);
+        if (step_done(st) != 0)
+            goto sqlerr;
+    } else if (tx->kind == ALPHA_TX_BURN) {
+        if (prepare(x->db,
+                    "INSERT INTO burns(txid, height, owner, asset, amount, recipient) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    &st) != 0)
+            goto sqlerr;
+        bind_hex(st, 1, x->txid, 32);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)x->height);
+        bind_hex(st, 3, tx->sender, 32);
+        sqlite3_bind_text(st, 4, plan->asset, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)p->burn_amount);
+        bind_hex(st, 6, p->recipient, 32);
+        if (step_done(st) != 0)
+            goto sqlerr;
+    }
+    if (s->pending_fees > UINT64_MAX - tx->fee) {
+        rc = reject(why, -EOVERFLOW, "overflow", "block fees overflow");
+        goto out;
+    }
+    s->pending_fees += tx->fee;
+    rc = 0;
+    goto out;
+sqlerr:
+    rc = sql_reject(why, x->db, "writing the transaction's effects");
+out:
+    sqlite3_finalize(st);
+    free(plan);
+    return rc;
+}
+
+/* Pay the block's fees to the proposer as one new record. */
+static int alpha_end_block(void *state, const chain_exec_t *x, uint64_t fees, char *err,
+                           size_t errlen)
+{
+    alpha_state_t *s = state;
+    const char *fa = x->genesis->fee_asset;
+    uint8_t salt[32], cm[32];
+    int rc;
+
+    if (s->broken) {
+        snprintf(err, errlen, "out of memory (state journal)");
+        return -ENOMEM;
+    }
+    if (fees == 0)
+        return 0;
+    if (fees > INT64_MAX) {
+        snprintf(err, errlen, "block fees %" PRIu64 " exceed 2^63-1", fees);
+        return -EOVERFLOW;
+    }
+    /* The salt is alpha_fee_salt(height). Someone could create a record
+     * with that very commitment ahead of time (by giving the proposer
+     * exactly `fees`); then hash the salt again until the commitment is
+     * new, so nobody can block a height. */
+    alpha_fee_salt(x->height, salt);
+    for (;;) {
+        if (alpha_record_commitment(x->proposer, fa, fees, salt, cm) != 0) {
+            snprintf(err, errlen, "fee asset '%s' is too long", fa);
+            return -EINVAL;
+        }
+        rc = commitment_exists(x->db, cm);
+        if (rc < 0) {
+            snprintf(err, errlen, "looking up the fee record: %s", sqlite3_errmsg(x->db));
+            return -EIO;
+        }
+        if (rc == 0)
+            break;
+        crypto_generichash(salt, 32, salt, 32, NULL, 0);
+    }
+    if (insert_record(x->db, cm, x->proposer, fa, fees, salt, x->height) != 0) {
+        snprintf(err, errlen, "writing the fee record: %s", sqlite3_errmsg(x->db));
+        return -EIO;
+    }
+    rc = smt_set(s->records, cm, cm);
+    if (rc != 0) {
+        snprintf(err, errlen, "records tree: out of memory");
+        return rc;
+    }
+    return 0;
 }
 
 const chain_ops_t alpha_chain_ops = {
     .name = "alpha",
     .schema = &alpha_schema,
+    .tx_kind_name = alpha_tx_kind_name,
     .genesis_init = alpha_genesis_init,
-    .state_root = alpha_state_root,
+    .state_open = alpha_state_open,
+    .state_close = alpha_state_close,
+    .state_root = alpha_state_root_fn,
+    .state_mark = alpha_state_mark,
+    .state_rollback = alpha_state_rollback,
+    .state_commit = alpha_state_commit,
+    .check_tx = alpha_check_tx,
+    .apply_tx = alpha_apply_tx,
+    .end_block = alpha_end_block,
+    .routes = alpha_routes,
+    .n_routes = ALPHA_N_ROUTES,
 };

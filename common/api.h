@@ -80,5 +80,11 @@ int api_error(api_response_t *res, int status, const char *code, const char *fmt
     __attribute__((format(printf, 4, 5)));
 /* A query-string argument of the request, or NULL. */
 const char *api_query(const api_request_t *req, const char *key);
+/* A request header (case-insensitive name), or NULL. Valid for the
+ * duration of the handler call. */
+const char *api_header(const api_request_t *req, const char *name);
+/* The TCP port the server listens on (the chosen one when cfg->listen asked
+ * for port 0). */
+int api_port(const api_server_t *s);
 
 #endif

@@ -59,16 +59,34 @@ static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL}
  * YAML mapping once. */
 static const config_key_t config_keys[] = {
     KEY_ENUM("log.level", log_level, log_levels, "info", "Lowest severity that is logged."),
-    KEY_BOOL("alpha.enabled", alpha.enabled, "true", "Run the alpha worker under `adnet run`."),
-    KEY_UINT("alpha.block_interval_ms", alpha.block_interval_ms, 50, 3600000, "15000",
-             "Target time between alpha blocks, in milliseconds."),
-    KEY_LISTEN("alpha.api.listen", alpha.api_listen, "127.0.0.1:3030",
-               "host:port of alpha's HTTP API."),
-    KEY_BOOL("delta.enabled", delta.enabled, "true", "Run the delta worker under `adnet run`."),
-    KEY_UINT("delta.block_interval_ms", delta.block_interval_ms, 50, 3600000, "3000",
-             "Target time between delta blocks, in milliseconds."),
-    KEY_LISTEN("delta.api.listen", delta.api_listen, "127.0.0.1:4030",
-               "host:port of delta's HTTP API."),
+#define CHAIN_KEYS(c, interval)                                                                \
+    KEY_BOOL(#c ".enabled", c.enabled, "true", "Run the " #c " worker under `adnet run`."),        \
+    KEY_UINT(#c ".block_interval_ms", c.block_interval_ms, 50, 3600000, interval,                  \
+             "Target time between " #c " blocks, in milliseconds."),                               \
+    KEY_UINT(#c ".block_max_txs", c.block_max_txs, 1, 1000000, "5000",                            \
+             "Transactions in one block at most."),                                                \
+    KEY_LISTEN(#c ".api.listen", c.api_listen, c##_API_LISTEN, "host:port of " #c "'s HTTP API."),\
+    KEY_UINT(#c ".api.threads", c.api_threads, 1, 64, "2", "HTTP server threads."),               \
+    KEY_UINT(#c ".api.max_body_bytes", c.api_max_body_bytes, 1024, 16777216, "65536",             \
+             "Largest request body accepted (413 above), in bytes."),                             \
+    KEY_UINT(#c ".api.max_header_bytes", c.api_max_header_bytes, 1024, 1048576, "16384",          \
+             "Memory for one request's headers, in bytes."),                                      \
+    KEY_UINT(#c ".api.timeout_s", c.api_timeout_s, 1, 3600, "10",                                 \
+             "Idle HTTP connections are closed after this, in seconds."),                         \
+    KEY_UINT(#c ".api.rate_per_s", c.api_rate_per_s, 1, 1000000, "50",                            \
+             "Requests per second allowed per client address (429 above)."),                      \
+    KEY_UINT(#c ".api.rate_burst", c.api_rate_burst, 1, 1000000, "100",                           \
+             "Requests a client may send at once above its rate."),                               \
+    KEY_UINT(#c ".mempool.max_txs", c.mempool_max_txs, 1, 10000000, "50000",                      \
+             "Transactions waiting for a block at most."),                                        \
+    KEY_UINT(#c ".mempool.max_bytes", c.mempool_max_bytes, 1024, 2147483647, "67108864",          \
+             "Bytes of transactions waiting for a block at most."),                               \
+    KEY_UINT(#c ".mempool.max_per_sender", c.mempool_max_per_sender, 1, 10000000, "1000",         \
+             "Transactions of one sender waiting at most.")
+#define alpha_API_LISTEN "127.0.0.1:3030"
+#define delta_API_LISTEN "127.0.0.1:4030"
+    CHAIN_KEYS(alpha, "15000"),
+    CHAIN_KEYS(delta, "3000"),
     KEY_UINT("supervisor.restart_burst", supervisor.restart_burst, 1, 100000, "5",
              "Restarts of one worker allowed within restart_interval_s before it is failed."),
     KEY_UINT("supervisor.restart_interval_s", supervisor.restart_interval_s, 1, 86400, "60",

@@ -17,7 +17,17 @@
 typedef struct {
     bool enabled;               /* run this chain's worker under `adnet run` */
     uint32_t block_interval_ms; /* target time between blocks */
+    uint32_t block_max_txs;     /* transactions in one block at most */
     char api_listen[CONFIG_LISTEN_MAX]; /* host:port of the HTTP API */
+    uint32_t api_threads;       /* HTTP server threads */
+    uint32_t api_max_body_bytes;
+    uint32_t api_max_header_bytes;
+    uint32_t api_timeout_s;     /* idle connection timeout */
+    uint32_t api_rate_per_s;    /* requests per second per client address */
+    uint32_t api_rate_burst;    /* burst above that rate */
+    uint32_t mempool_max_txs;
+    uint32_t mempool_max_bytes;
+    uint32_t mempool_max_per_sender;
 } config_chain_t;
 
 typedef struct {

@@ -81,8 +81,12 @@ int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, b
         goto out;
     }
     fd = -1;
-    if (rename(tmp, path) < 0)
+    /* Without overwrite, link() fails with EEXIST if the name appeared
+     * meanwhile: no check-then-rename race between two writers. */
+    if (overwrite ? rename(tmp, path) < 0 : link(tmp, path) < 0)
         r = -errno;
+    else if (!overwrite)
+        unlink(tmp);
 out:
     if (fd >= 0)
         close(fd);

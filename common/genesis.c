@@ -49,6 +49,17 @@ static json_t *genesis_to_json(const genesis_t *g)
                                               g->balances[i].asset,
                                               "amount", (json_int_t)g->balances[i].amount));
     }
+    json_t *params = json_object();
+    if (!params)
+        goto fail;
+    json_object_set_new(params, "min_fee", json_integer((json_int_t)g->min_fee));
+    json_object_set_new(params, "fee_asset", json_string(g->fee_asset));
+    json_object_set_new(params, "unbonding_blocks", json_integer((json_int_t)g->unbonding_blocks));
+    if (g->has_minter) {
+        hex_encode(hex, g->minter, BLOCK_KEY_LEN);
+        json_object_set_new(params, "minter", json_string(hex));
+    }
+    json_object_set_new(o, "params", params);
     json_object_set_new(o, "validators", vals);
     json_object_set_new(o, "governors", govs);
     json_object_set_new(o, "balances", bals);
@@ -84,8 +95,19 @@ static int genesis_compute_hash(const genesis_t *g, uint8_t out[BLOCK_HASH_LEN])
     return 0;
 }
 
+void genesis_params_default(genesis_t *g)
+{
+    g->min_fee = GENESIS_DEFAULT_MIN_FEE;
+    snprintf(g->fee_asset, sizeof(g->fee_asset), "%s", GENESIS_DEFAULT_FEE_ASSET);
+    g->unbonding_blocks = GENESIS_DEFAULT_UNBONDING_BLOCKS;
+    g->has_minter = 0;
+    memset(g->minter, 0, sizeof(g->minter));
+}
+
 int genesis_save(genesis_t *g, const char *path, int overwrite)
 {
+    if (g->min_fee > INT64_MAX || g->unbonding_blocks > INT64_MAX || !g->fee_asset[0])
+        return -EINVAL;
     /* JSON integers are signed 64-bit: refuse what would not load back. */
     if (g->genesis_time_ms > INT64_MAX)
         return -EINVAL;
@@ -233,6 +255,25 @@ int genesis_load(genesis_t *g, const char *path, char err[GENESIS_ERR_MAX])
     }
     tmp->n_balances = json_array_size(arr);
 
+    genesis_params_default(tmp);
+    const json_t *params = json_object_get(o, "params");
+    if (params) {
+        if (!json_is_object(params))
+            FAIL("%s: params: expected an object", path);
+        if (json_object_get(params, "min_fee") && get_u64(params, "min_fee", &tmp->min_fee) < 0)
+            FAIL("%s: params.min_fee: expected a non-negative integer", path);
+        if (json_object_get(params, "fee_asset") &&
+            get_str(params, "fee_asset", tmp->fee_asset, sizeof(tmp->fee_asset)) < 0)
+            FAIL("%s: params.fee_asset: expected 1 to %d bytes", path, GENESIS_ASSET_MAX);
+        if (json_object_get(params, "unbonding_blocks") &&
+            get_u64(params, "unbonding_blocks", &tmp->unbonding_blocks) < 0)
+            FAIL("%s: params.unbonding_blocks: expected a non-negative integer", path);
+        if (json_object_get(params, "minter")) {
+            if (get_key(params, "minter", tmp->minter) < 0)
+                FAIL("%s: params.minter: expected 64 hex digits", path);
+            tmp->has_minter = 1;
+        }
+    }
     const json_t *peer = json_object_get(o, "alpha_genesis_hash");
     if (peer) {
         if (!json_is_string(peer) ||

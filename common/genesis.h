@@ -15,6 +15,9 @@
 #define GENESIS_MAX_BALANCES 1024
 #define GENESIS_ASSET_MAX 16
 #define GENESIS_ERR_MAX 512
+#define GENESIS_DEFAULT_MIN_FEE 1
+#define GENESIS_DEFAULT_FEE_ASSET "ADN"
+#define GENESIS_DEFAULT_UNBONDING_BLOCKS 10
 #define GENESIS_MAX_POWER (1ULL << 53) /* so total power * 3 never overflows */
 
 typedef struct {
@@ -35,6 +38,11 @@ typedef struct {
     char network[16];              /* devnet | testnet | mainnet */
     uint64_t genesis_time_ms;
     uint32_t protocol_version;
+    uint64_t min_fee;              /* smallest fee a transaction may pay */
+    char fee_asset[GENESIS_ASSET_MAX + 1]; /* asset fees are paid in */
+    int has_minter;                /* alpha: minter below may mint */
+    uint8_t minter[BLOCK_KEY_LEN];
+    uint64_t unbonding_blocks;     /* delta: blocks an unstaked amount stays locked */
     size_t n_validators;
     genesis_validator_t validators[GENESIS_MAX_VALIDATORS];
     size_t n_governors;
@@ -46,7 +54,12 @@ typedef struct {
     uint8_t hash[BLOCK_HASH_LEN];  /* computed on load/save */
 } genesis_t;
 
-/* Load and check a genesis file. On failure return -EINVAL/-errno with a
+/* Fill the chain parameters (min_fee, fee_asset, unbonding_blocks) with
+ * their defaults; no minter. */
+void genesis_params_default(genesis_t *g);
+
+/* Load and check a genesis file. A missing "params" object means the
+ * defaults. On failure return -EINVAL/-errno with a
  * message naming the file and field; *g is written only on success. */
 int genesis_load(genesis_t *g, const char *path, char err[GENESIS_ERR_MAX]);
 /* Compute g->hash and write the file (0644, atomically, never replacing

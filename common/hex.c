@@ -1,6 +1,7 @@
 #include "common/hex.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 void hex_encode(char *out, const uint8_t *in, size_t n)
@@ -26,15 +27,13 @@ static int hex_nibble(char c)
 
 int hex_decode(uint8_t *out, size_t n, const char *in)
 {
-    uint8_t tmp[256];
-    if (!in || n > sizeof(tmp) || strlen(in) != 2 * n)
+    /* Validate everything first, so that out stays untouched on failure. */
+    if (!in || n > SIZE_MAX / 2 || strlen(in) != 2 * n)
         return -EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        int hi = hex_nibble(in[2 * i]), lo = hex_nibble(in[2 * i + 1]);
-        if (hi < 0 || lo < 0)
+    for (size_t i = 0; i < 2 * n; i++)
+        if (hex_nibble(in[i]) < 0)
             return -EINVAL;
-        tmp[i] = (uint8_t)(hi << 4 | lo);
-    }
-    memcpy(out, tmp, n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)(hex_nibble(in[2 * i]) << 4 | hex_nibble(in[2 * i + 1]));
     return 0;
 }

@@ -10,7 +10,7 @@
 #include "common/fsutil.h"
 #include "common/hex.h"
 
-static int name_ok(const char *name)
+int keys_name_is_valid(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > KEYS_NAME_MAX)
@@ -26,7 +26,7 @@ static int name_ok(const char *name)
 
 int keys_generate(keys_pair_t *kp, const char *name)
 {
-    if (!name_ok(name))
+    if (!keys_name_is_valid(name))
         return -EINVAL;
     if (sodium_init() < 0)
         return -EIO;
@@ -97,7 +97,7 @@ int keys_load(keys_pair_t *kp, const char *path, char err[KEYS_ERR_MAX])
         goto out;
     }
     memset(&tmp, 0, sizeof(tmp));
-    if (!name_ok(name) || hex_decode(tmp.pk, sizeof(tmp.pk), pk) < 0 ||
+    if (!keys_name_is_valid(name) || hex_decode(tmp.pk, sizeof(tmp.pk), pk) < 0 ||
         hex_decode(tmp.sk, sizeof(tmp.sk), sk) < 0) {
         snprintf(err, KEYS_ERR_MAX, "%s: bad name, public_key (64 hex digits) or secret_key "
                  "(128 hex digits)", path);

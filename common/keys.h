@@ -17,6 +17,10 @@ typedef struct {
     uint8_t sk[crypto_sign_SECRETKEYBYTES];
 } keys_pair_t;
 
+/* True if name is a valid key name: 1 to 64 of [A-Za-z0-9._-], not
+ * starting with '.' (it names a file under <home>/keys). */
+int keys_name_is_valid(const char *name);
+
 /* Make a fresh key pair named name. Return 0 or -EINVAL (bad name). */
 int keys_generate(keys_pair_t *kp, const char *name);
 /* Write kp to path (mode 0600, atomically); refuse to replace a file

@@ -61,6 +61,8 @@ struct ledger {
     sqlite3_stmt *st_get_block;
     sqlite3_stmt *st_meta_get;
     sqlite3_stmt *st_meta_set;
+    sqlite3_stmt *st_has_tx;
+    sqlite3_stmt *st_put_tx;
     char err[LEDGER_ERR_MAX];    /* last error message */
 };
 
@@ -73,6 +75,9 @@ static const char SQL_PUT_BLOCK[] =
 static const char SQL_PUT_COMMIT[] =
     "INSERT INTO commits (height, validator, signature) VALUES (?1, ?2, ?3)";
 static const char SQL_GET_BLOCK[] = "SELECT hash, header, cert FROM blocks WHERE height = ?1";
+static const char SQL_HAS_TX[] = "SELECT 1 FROM txs WHERE id = ?1";
+static const char SQL_PUT_TX[] =
+    "INSERT INTO txs (id, height, idx, kind, sender, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char SQL_META_GET[] = "SELECT value FROM meta WHERE key = ?1";
 static const char SQL_META_SET[] =
     "INSERT INTO meta (key, value) VALUES (?1, ?2)"
@@ -470,6 +475,8 @@ void ledger_close(ledger_t *l)
     sqlite3_finalize(l->st_get_block);
     sqlite3_finalize(l->st_meta_get);
     sqlite3_finalize(l->st_meta_set);
+    sqlite3_finalize(l->st_has_tx);
+    sqlite3_finalize(l->st_put_tx);
     sqlite3_close_v2(l->db);
     free(l->path);
     free(l);
@@ -823,4 +830,45 @@ out:
     sqlite3_reset(st);
     free(tc);
     return rc;
+}
+
+int ledger_has_tx(ledger_t *l, const uint8_t id[32])
+{
+    sqlite3_stmt *st;
+    int rc = stmt(l, &l->st_has_tx, SQL_HAS_TX, &st);
+    if (rc < 0)
+        return rc;
+    bind_hex(st, 1, id, 32);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? 0 : sql_fail(l, "has_tx", rc);
+}
+
+int ledger_put_tx(ledger_t *l, const uint8_t id[32], uint64_t height, uint32_t idx,
+                  const char *kind, const uint8_t sender[BLOCK_KEY_LEN], const uint8_t *body,
+                  size_t len)
+{
+    sqlite3_stmt *st;
+    int rc;
+    if (sqlite3_get_autocommit(l->db)) {
+        errf(l->err, "ledger_put_tx: no transaction is open");
+        return -EINVAL;
+    }
+    if (height > INT64_MAX || len > INT32_MAX) {
+        errf(l->err, "ledger_put_tx: height or size out of range");
+        return -EINVAL;
+    }
+    if ((rc = stmt(l, &l->st_put_tx, SQL_PUT_TX, &st)) < 0)
+        return rc;
+    bind_hex(st, 1, id, 32);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)height);
+    sqlite3_bind_int64(st, 3, idx);
+    sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
+    bind_hex(st, 5, sender, BLOCK_KEY_LEN);
+    sqlite3_bind_blob(st, 6, body, (int)len, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sql_fail(l, "put_tx", rc);
 }

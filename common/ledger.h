@@ -99,6 +99,15 @@ void ledger_rollback(ledger_t *l);
 int ledger_put_block(ledger_t *l, const block_header_t *h, const uint8_t hash[BLOCK_HASH_LEN],
                      const commit_cert_t *cert);
 
+/* Return 1 if a committed transaction has this id, 0 if not, or -EIO. */
+int ledger_has_tx(ledger_t *l, const uint8_t id[32]);
+/* Insert a txs row (inside ledger_begin, after the block's own row, which
+ * the row references). kind is the chain's name for it. Return 0, -EEXIST
+ * (a transaction with that id is committed), or -EIO. */
+int ledger_put_tx(ledger_t *l, const uint8_t id[32], uint64_t height, uint32_t idx,
+                  const char *kind, const uint8_t sender[BLOCK_KEY_LEN], const uint8_t *body,
+                  size_t len);
+
 /* Read block at height into *h / *hash / *cert (each may be NULL).
  * Return 0, -ENOENT, or -EIO / -EBADMSG. */
 int ledger_get_block(ledger_t *l, uint64_t height, block_header_t *h,

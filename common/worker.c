@@ -4,6 +4,7 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,20 +23,49 @@
 #include "common/fsutil.h"
 #include "common/hex.h"
 #include "common/log.h"
+#include "common/api.h"
+#include "common/api_routes.h"
+#include "common/mempool.h"
+#include "common/metrics.h"
+#include "common/node.h"
 #include "proto/notify.h"
 
 #define MAX_FLAGS 64
+
+/* A transaction handed from an API thread to the loop: it lives on the
+ * API thread's stack until the loop marks it done. */
+typedef struct submission {
+    const uint8_t *bytes;
+    size_t len;
+    tx_t tx;                 /* decoded, signature checked */
+    uint8_t id[TX_ID_LEN];
+    int result;
+    reject_t why;
+    bool done;
+    struct submission *next;
+} submission_t;
 
 typedef struct {
     const chain_ops_t *ops;
     const config_chain_t *ccfg;
     config_t cfg;
     chain_t *chain;
+    mempool_t *pool;
+    metrics_t *metrics;
+    api_server_t *api;
+    node_api_t napi;
+    char ledger_path[PATH_MAX];
+    char genesis_path[PATH_MAX];
     struct ev_loop *loop;
     ev_timer block_timer;
     ev_timer heartbeat_timer;
     ev_io notify_watcher;   /* EOF here means the supervisor is gone */
     ev_signal sigterm, sigint;
+    ev_async inbox_async;   /* API threads wake the loop for new submissions */
+    pthread_mutex_t inbox_mu;
+    pthread_cond_t inbox_cv;
+    submission_t *inbox_head, *inbox_tail;
+    bool closing;           /* no more submissions: the node is stopping */
     int notify_fd;          /* -1 when run by hand without a supervisor */
     int exit_code;
 } worker_t;
@@ -68,6 +98,128 @@ static void worker_stop(worker_t *w, int code)
     ev_break(w->loop, EVBREAK_ALL);
 }
 
+/* ---- metrics ---- */
+
+static void count_reject(worker_t *w, const char *stage, const reject_t *why)
+{
+    char labels[160], code[64];
+    if (metrics_label_escape(why->code ? why->code : "unknown", code, sizeof(code)) < 0)
+        snprintf(code, sizeof(code), "other");
+    snprintf(labels, sizeof(labels), "reason=\"%s\",stage=\"%s\"", code, stage);
+    metrics_counter_add(w->metrics, "adnet_tx_rejected_total",
+                        "Transactions refused, by reason and pipeline stage.", labels, 1);
+}
+
+static void update_pool_gauges(worker_t *w)
+{
+    metrics_gauge_set(w->metrics, "adnet_mempool_txs", "Transactions waiting in the mempool.",
+                      NULL, (double)mempool_count(w->pool));
+    metrics_gauge_set(w->metrics, "adnet_mempool_bytes",
+                      "Bytes of transactions waiting in the mempool.", NULL,
+                      (double)mempool_bytes(w->pool));
+}
+
+/* Runs on the API thread that renders /metrics. */
+static void collect_files(metrics_t *m, void *ctx)
+{
+    worker_t *w = ctx;
+    char wal[PATH_MAX + 8];
+    struct stat st;
+    metrics_gauge_set(m, "adnet_ledger_bytes", "Size of the ledger file.", NULL,
+                      stat(w->ledger_path, &st) == 0 ? (double)st.st_size : 0);
+    snprintf(wal, sizeof(wal), "%s-wal", w->ledger_path);
+    metrics_gauge_set(m, "adnet_ledger_wal_bytes", "Size of the ledger's write-ahead log.", NULL,
+                      stat(wal, &st) == 0 ? (double)st.st_size : 0);
+}
+
+/* ---- submissions from the API threads ---- */
+
+static int worker_submit(node_api_t *n, const uint8_t *bytes, size_t len, uint8_t id[TX_ID_LEN],
+                         reject_t *why)
+{
+    worker_t *w = n->loop_ctx;
+    submission_t s;
+    memset(&s, 0, sizeof(s));
+    s.bytes = bytes;
+    s.len = len;
+    /* Decode and signature check here, in parallel on the API threads;
+     * the loop keeps only the checks that need state. */
+    int r = chain_precheck_tx(n->genesis, bytes, len, &s.tx, s.id, why);
+    if (r < 0) {
+        count_reject(w, "admission", why);
+        return r;
+    }
+    pthread_mutex_lock(&w->inbox_mu);
+    if (w->closing) {
+        pthread_mutex_unlock(&w->inbox_mu);
+        return reject(why, -ESHUTDOWN, "unavailable", "the node is stopping");
+    }
+    if (w->inbox_tail)
+        w->inbox_tail->next = &s;
+    else
+        w->inbox_head = &s;
+    w->inbox_tail = &s;
+    pthread_mutex_unlock(&w->inbox_mu);
+    ev_async_send(w->loop, &w->inbox_async);
+    pthread_mutex_lock(&w->inbox_mu);
+    while (!s.done)
+        pthread_cond_wait(&w->inbox_cv, &w->inbox_mu);
+    pthread_mutex_unlock(&w->inbox_mu);
+    if (s.result < 0)
+        *why = s.why;
+    else
+        memcpy(id, s.id, TX_ID_LEN);
+    return s.result;
+}
+
+static void on_inbox(struct ev_loop *loop, ev_async *a, int revents)
+{
+    worker_t *w = a->data;
+    pthread_mutex_lock(&w->inbox_mu);
+    submission_t *batch = w->inbox_head;
+    w->inbox_head = w->inbox_tail = NULL;
+    pthread_mutex_unlock(&w->inbox_mu);
+    uint64_t now = now_ms();
+    for (submission_t *s = batch; s; s = s->next) {
+        s->result = chain_admit_tx(w->chain, w->pool, &s->tx, s->id, s->bytes, s->len, now,
+                                   &s->why);
+        if (s->result < 0)
+            count_reject(w, "admission", &s->why);
+    }
+    update_pool_gauges(w);
+    pthread_mutex_lock(&w->inbox_mu);
+    for (submission_t *s = batch, *next; s; s = next) {
+        next = s->next;
+        s->done = true; /* after this the submission may vanish */
+    }
+    pthread_cond_broadcast(&w->inbox_cv);
+    pthread_mutex_unlock(&w->inbox_mu);
+}
+
+/* Refuse whatever is queued and everything after: the loop is ending. */
+static void inbox_close(worker_t *w)
+{
+    pthread_mutex_lock(&w->inbox_mu);
+    w->closing = true;
+    for (submission_t *s = w->inbox_head, *next; s; s = next) {
+        next = s->next;
+        s->result = reject(&s->why, -ESHUTDOWN, "unavailable", "the node is stopping");
+        s->done = true;
+    }
+    w->inbox_head = w->inbox_tail = NULL;
+    pthread_cond_broadcast(&w->inbox_cv);
+    pthread_mutex_unlock(&w->inbox_mu);
+}
+
+static void on_drop(void *ctx, const uint8_t id[TX_ID_LEN], const reject_t *why)
+{
+    worker_t *w = ctx;
+    char hex[2 * TX_ID_LEN + 1];
+    hex_encode(hex, id, TX_ID_LEN);
+    log_info("tx_dropped", "id=%.16s reason=%s msg=\"%s\"", hex, why->code, why->message);
+    count_reject(w, "block", why);
+}
+
 static void schedule_next_block(worker_t *w)
 {
     ledger_tip_t tip;
@@ -82,20 +234,33 @@ static void on_block_timer(struct ev_loop *loop, ev_timer *t, int revents)
 {
     worker_t *w = t->data;
     block_header_t h;
+    chain_block_stats_t st;
     char err[CHAIN_ERR_MAX];
     ev_tstamp start = ev_time();
-    int r = chain_produce_block(w->chain, now_ms(), &h, err);
+    int r = chain_produce_block(w->chain, now_ms(), w->pool, w->ccfg->block_max_txs, on_drop, w,
+                                &h, &st, err);
     if (r < 0) {
         log_error("block_failed", "reason=\"%s\"", err);
         worker_stop(w, ADNET_EXIT_SYSTEM);
         return;
     }
+    double took = ev_time() - start;
     char hash[2 * BLOCK_HASH_LEN + 1];
     ledger_tip_t tip;
     chain_tip(w->chain, &tip);
     hex_encode(hash, tip.hash, BLOCK_HASH_LEN);
-    log_info("block_committed", "height=%llu hash=%.16s txs=%u commit_us=%.0f",
-             (unsigned long long)h.height, hash, h.tx_count, (ev_time() - start) * 1e6);
+    log_info("block_committed", "height=%llu hash=%.16s txs=%u dropped=%u deferred=%u "
+             "pool=%zu commit_us=%.0f", (unsigned long long)h.height, hash, h.tx_count,
+             st.dropped, st.deferred, mempool_count(w->pool), took * 1e6);
+    metrics_gauge_set(w->metrics, "adnet_chain_height", "Height of the last committed block.",
+                      NULL, (double)h.height);
+    metrics_counter_add(w->metrics, "adnet_blocks_committed_total", "Blocks committed.", NULL, 1);
+    metrics_counter_add(w->metrics, "adnet_txs_committed_total",
+                        "Transactions committed in blocks.", NULL, h.tx_count);
+    metrics_observe(w->metrics, "adnet_block_commit_duration_seconds",
+                    "Time to build, apply, sign and commit one block.", NULL,
+                    METRICS_LATENCY_BUCKETS, METRICS_LATENCY_NBUCKETS, took);
+    update_pool_gauges(w);
     worker_notify(w, NOTIFY_BLOCK);
     ev_now_update(loop);
     schedule_next_block(w);
@@ -134,7 +299,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
 static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
-            "usage: %s --home DIR [--notify-fd N] [--log-level LEVEL] [--set KEY=VALUE]...\n"
+            "usage: %s --home DIR [--notify-fd N] [--restarts N] [--log-level LEVEL] [--set KEY=VALUE]...\n"
             "The %s chain worker. It is normally started by `adnet run`.\n",
             prog, prog);
 }
@@ -161,6 +326,7 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
         { "notify-fd", required_argument, NULL, 'n' },
         { "log-level", required_argument, NULL, 'l' },
         { "set", required_argument, NULL, 's' },
+        { "restarts", required_argument, NULL, 'r' },
         { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -173,9 +339,12 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
     genesis_t *g = NULL;
     keys_pair_t key;
     int lock_fd = -1, c;
+    uint32_t restarts = 0;
 
     memset(&w, 0, sizeof(w));
     memset(&key, 0, sizeof(key));
+    pthread_mutex_init(&w.inbox_mu, NULL);
+    pthread_cond_init(&w.inbox_cv, NULL);
     w.ops = ops;
     w.notify_fd = -1;
     w.exit_code = ADNET_EXIT_SYSTEM;
@@ -195,6 +364,7 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
             break;
         }
         case 'l': level_flag = optarg; break;
+        case 'r': restarts = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 's':
             if (nflags == MAX_FLAGS || config_flag_parse(optarg, &flags[nflags]) < 0) {
                 fprintf(stderr, "%s: --set: expected KEY=VALUE (at most %d)\n", argv[0], MAX_FLAGS);
@@ -246,8 +416,9 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
         w.exit_code = ADNET_EXIT_SYSTEM;
         goto out;
     }
-    if (fs_path(path, sizeof(path), "%s/%s/genesis.json", home, ops->name) < 0 ||
-        genesis_load(g, path, err) < 0) {
+    if (fs_path(w.genesis_path, sizeof(w.genesis_path), "%s/%s/genesis.json", home,
+                ops->name) < 0 ||
+        genesis_load(g, w.genesis_path, err) < 0) {
         log_error("genesis_invalid", "reason=\"%s\"", err);
         w.exit_code = ADNET_EXIT_CONFIG;
         goto out;
@@ -272,20 +443,57 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
         w.exit_code = ADNET_EXIT_SYSTEM;
         goto out;
     }
-    if (fs_path(path, sizeof(path), "%s/%s/ledger.db", home, ops->name) < 0) {
+    if (fs_path(w.ledger_path, sizeof(w.ledger_path), "%s/%s/ledger.db", home, ops->name) < 0) {
         w.exit_code = ADNET_EXIT_CONFIG;
         goto out;
     }
-    int r = chain_open(&w.chain, ops, path, g, &key, err);
+    int r = chain_open(&w.chain, ops, w.ledger_path, g, &key, err);
     if (r < 0) {
-        log_error("ledger_refused", "path=%s reason=\"%s\"", path, err);
+        log_error("ledger_refused", "path=%s reason=\"%s\"", w.ledger_path, err);
         w.exit_code = (r == -EPROTO || r == -EILSEQ || r == -ENOTUNIQ) ? ADNET_EXIT_LEDGER
                     : r == -EPERM ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
         goto out;
     }
     keys_wipe(&key);
 
+    mempool_limits_t lim = { w.ccfg->mempool_max_txs, w.ccfg->mempool_max_bytes,
+                             w.ccfg->mempool_max_per_sender };
+    if (!(w.pool = mempool_new(&lim)) || !(w.metrics = metrics_new())) {
+        log_error("out_of_memory", "what=mempool");
+        w.exit_code = ADNET_EXIT_SYSTEM;
+        goto out;
+    }
+    metrics_set_collector(w.metrics, collect_files, &w);
+    metrics_gauge_set(w.metrics, "adnet_worker_restarts",
+                      "Times the supervisor restarted this worker after a crash.", NULL, restarts);
+    update_pool_gauges(&w);
+
     w.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+    ev_async_init(&w.inbox_async, on_inbox);
+    w.inbox_async.data = &w;
+    ev_async_start(w.loop, &w.inbox_async);
+
+    w.napi = (node_api_t){ .chain = ops->name, .ops = ops, .genesis = chain_genesis(w.chain),
+                           .genesis_path = w.genesis_path, .ledger_path = w.ledger_path,
+                           .metrics = w.metrics, .restarts = restarts, .submit = worker_submit,
+                           .loop_ctx = &w };
+    const api_route_t *tables[] = { api_common_routes, ops->routes, NULL };
+    const size_t counts[] = { api_common_nroutes, ops->n_routes };
+    api_config_t acfg = {
+        .listen = w.ccfg->api_listen, .ledger_path = w.ledger_path, .route_tables = tables,
+        .route_counts = counts, .ctx = &w.napi, .metrics = w.metrics,
+        .max_body = w.ccfg->api_max_body_bytes, .max_header = w.ccfg->api_max_header_bytes,
+        .timeout_s = w.ccfg->api_timeout_s, .threads = w.ccfg->api_threads,
+        .rate_per_s = w.ccfg->api_rate_per_s, .rate_burst = w.ccfg->api_rate_burst,
+    };
+    char aerr[API_ERR_MAX];
+    if ((r = api_start(&w.api, &acfg, aerr)) < 0) {
+        log_error("api_failed", "listen=%s reason=\"%s\"", w.ccfg->api_listen, aerr);
+        w.exit_code = (r == -EADDRINUSE || r == -EACCES || r == -EADDRNOTAVAIL || r == -EINVAL)
+                          ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
+        goto out;
+    }
+    log_info("api_listening", "listen=%s port=%d", w.ccfg->api_listen, api_port(w.api));
     ev_timer_init(&w.block_timer, on_block_timer, 0., 0.);
     w.block_timer.data = &w;
     ev_signal_init(&w.sigterm, on_signal, SIGTERM);
@@ -318,12 +526,20 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
     log_info("stopped", "height=%llu exit=%d",
              (unsigned long long)(chain_tip(w.chain, &tip), tip.height), w.exit_code);
 out:
+    /* Order matters: no new submissions, then the API threads end (they
+     * may hold pointers into this worker), then the rest. */
+    inbox_close(&w);
+    api_stop(w.api);
     keys_wipe(&key);
     chain_close(w.chain);
+    mempool_free(w.pool);
+    metrics_free(w.metrics);
     if (w.loop)
         ev_loop_destroy(w.loop);
     if (lock_fd >= 0)
         close(lock_fd);
     free(g);
+    pthread_mutex_destroy(&w.inbox_mu);
+    pthread_cond_destroy(&w.inbox_cv);
     return w.exit_code;
 }

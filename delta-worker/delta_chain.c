@@ -1,11 +1,25 @@
+/* Delta's state machine: accounts, transfers, the AMM and staking; see
+ * delta_chain.h and docs/delta.md. Every amount is a u64 stored as a
+ * SQLite INTEGER, so no stored amount exceeds INT64_MAX; every sum and
+ * product is checked (products in 128 bits), and every rounding favours
+ * the pool. */
 #include "delta-worker/delta_chain.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/hex.h"
-#include "common/statehash.h"
+
+__extension__ typedef unsigned __int128 u128;
+
+#define ADDR_HEX (2 * DELTA_KEY_LEN + 1)
+#define NONCE_WINDOW 64 /* admission accepts nonces in [nonce, nonce + NONCE_WINDOW) */
+#define AMOUNT_MAX ((uint64_t)INT64_MAX)
 
 static const char delta_sql_v2[] =
     "CREATE TABLE accounts ("
@@ -19,17 +33,993 @@ static const char delta_sql_v2[] =
     "  PRIMARY KEY (address, asset)"
     ");";
 
+static const char delta_sql_v3[] =
+    "CREATE TABLE pools (\n"
+    "  asset_a TEXT NOT NULL,              -- canonical order: asset_a < asset_b\n"
+    "  asset_b TEXT NOT NULL,\n"
+    "  reserve_a INTEGER NOT NULL CHECK (reserve_a >= 0),\n"
+    "  reserve_b INTEGER NOT NULL CHECK (reserve_b >= 0),\n"
+    "  shares INTEGER NOT NULL CHECK (shares >= 0), -- incl. 1000 locked forever\n"
+    "  fee_bps INTEGER NOT NULL CHECK (fee_bps BETWEEN 0 AND 1000),\n"
+    "  created_height INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (asset_a, asset_b)\n"
+    ");\n"
+    "CREATE TABLE lp_shares (\n"
+    "  asset_a TEXT NOT NULL,\n"
+    "  asset_b TEXT NOT NULL,\n"
+    "  owner TEXT NOT NULL REFERENCES accounts(address), -- lowercase hex key\n"
+    "  shares INTEGER NOT NULL CHECK (shares >= 0),\n"
+    "  PRIMARY KEY (asset_a, asset_b, owner),\n"
+    "  FOREIGN KEY (asset_a, asset_b) REFERENCES pools(asset_a, asset_b)\n"
+    ");\n"
+    "CREATE TABLE stakes (\n"
+    "  address TEXT PRIMARY KEY REFERENCES accounts(address),\n"
+    "  staked INTEGER NOT NULL CHECK (staked >= 0) -- in the fee asset\n"
+    ");\n"
+    "CREATE TABLE unbonding (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  address TEXT NOT NULL REFERENCES accounts(address),\n"
+    "  amount INTEGER NOT NULL CHECK (amount > 0),\n"
+    "  release_height INTEGER NOT NULL    -- back to the balance at the end of this block\n"
+    ");\n"
+    "CREATE INDEX unbonding_release ON unbonding(release_height);\n"
+    "CREATE INDEX unbonding_address ON unbonding(address);\n";
+
 static const ledger_migration_t delta_migrations[] = {
-    { 1, LEDGER_SQL_BASE_V1 },
-    { 2, delta_sql_v2 },
+    {1, LEDGER_SQL_BASE_V1},
+    {2, delta_sql_v2},
+    {3, delta_sql_v3},
 };
 
-static const ledger_schema_t delta_schema = { delta_migrations, 2 };
+static const ledger_schema_t delta_schema = {delta_migrations, 3};
+
+typedef struct {
+    smt_t *tree;
+} delta_state_t;
+
+/* ---- SQL helpers ----
+ * Parameters are bound from a format: 't' a const char *, 'u' a uint64_t
+ * (the caller keeps it <= INT64_MAX), 'b' a 32-byte key bound as its hex. */
+
+static int sql_bind(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+    for (int i = 0; fmt && fmt[i]; i++) {
+        int rc;
+        if (fmt[i] == 't') {
+            rc = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+        } else if (fmt[i] == 'u') {
+            rc = sqlite3_bind_int64(st, i + 1, (sqlite3_int64)va_arg(ap, uint64_t));
+        } else {
+            char hx[ADDR_HEX];
+            hex_encode(hx, va_arg(ap, const uint8_t *), DELTA_KEY_LEN);
+            rc = sqlite3_bind_text(st, i + 1, hx, -1, SQLITE_TRANSIENT);
+        }
+        if (rc != SQLITE_OK)
+            return -EIO;
+    }
+    return 0;
+}
+
+static int sql_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql, const char *fmt,
+                       va_list ap)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+        return -EIO;
+    if (sql_bind(*st, fmt, ap) < 0) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Run a statement that returns no rows. */
+static int sql_exec(sqlite3 *db, const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *st = NULL;
+    va_list ap;
+    int r;
+    va_start(ap, fmt);
+    r = sql_prepare(db, &st, sql, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        return r;
+    r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Read one non-negative integer: 0 and *out, -ENOENT (no row or NULL),
+ * -EIO (SQLite, or a negative value). */
+static int sql_u64(sqlite3 *db, uint64_t *out, const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *st = NULL;
+    va_list ap;
+    int r;
+    va_start(ap, fmt);
+    r = sql_prepare(db, &st, sql, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        return r;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        sqlite3_int64 v = sqlite3_column_int64(st, 0);
+        if (v < 0) {
+            r = -EIO;
+        } else {
+            *out = (uint64_t)v;
+            r = 0;
+        }
+    } else {
+        r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? -ENOENT : -EIO;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Copy a TEXT column of at most DELTA_ASSET_MAX bytes; -EIO otherwise. */
+static int col_asset(sqlite3_stmt *st, int col, char out[DELTA_ASSET_MAX + 1])
+{
+    const unsigned char *s = sqlite3_column_text(st, col);
+    int n = sqlite3_column_bytes(st, col);
+    if (!s || n <= 0 || n > DELTA_ASSET_MAX)
+        return -EIO;
+    memcpy(out, s, (size_t)n);
+    out[n] = '\0';
+    return 0;
+}
+
+static int col_u64(sqlite3_stmt *st, int col, uint64_t *out)
+{
+    sqlite3_int64 v = sqlite3_column_int64(st, col);
+    if (v < 0)
+        return -EIO;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* ---- account and pool reads ---- */
+
+/* Grow *arr (elements of sz) so that it holds at least n + 1. */
+static int grow(void **arr, size_t *cap, size_t n, size_t sz)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 4;
+    void *p = realloc(*arr, ncap * sz);
+    if (!p)
+        return -ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+void delta_account_rows_free(delta_account_rows_t *a)
+{
+    if (!a)
+        return;
+    free(a->balances);
+    free(a->unbonding);
+    free(a->lp);
+    a->balances = NULL;
+    a->unbonding = NULL;
+    a->lp = NULL;
+    a->n_balances = a->n_unbonding = a->n_lp = 0;
+}
+
+void delta_account_view(const delta_account_rows_t *a, delta_account_t *out)
+{
+    memset(out, 0, sizeof *out);
+    memcpy(out->pk, a->pk, DELTA_KEY_LEN);
+    out->nonce = a->nonce;
+    out->balances = a->balances;
+    out->n_balances = a->n_balances;
+    out->staked = a->staked;
+    out->unbonding = a->unbonding;
+    out->n_unbonding = a->n_unbonding;
+    out->lp = a->lp;
+    out->n_lp = a->n_lp;
+}
+
+int delta_account_load(sqlite3 *db, const uint8_t pk[DELTA_KEY_LEN], delta_account_rows_t *out)
+{
+    delta_account_rows_t a;
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int r, rc;
+
+    memset(&a, 0, sizeof a);
+    memcpy(a.pk, pk, DELTA_KEY_LEN);
+    r = sql_u64(db, &a.nonce, "SELECT nonce FROM accounts WHERE address = ?", "b", pk);
+    if (r < 0 && r != -ENOENT)
+        goto out;
+    r = sql_u64(db, &a.staked, "SELECT staked FROM stakes WHERE address = ?", "b", pk);
+    if (r < 0 && r != -ENOENT)
+        goto out;
+
+    r = -EIO;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT asset, amount FROM balances WHERE address = ? AND amount > 0 "
+                           "ORDER BY asset",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    {
+        char hx[ADDR_HEX];
+        hex_encode(hx, pk, DELTA_KEY_LEN);
+        sqlite3_bind_text(st, 1, hx, -1, SQLITE_TRANSIENT);
+    }
+    cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((r = grow((void **)&a.balances, &cap, a.n_balances, sizeof *a.balances)) < 0)
+            goto out;
+        delta_balance_t *b = &a.balances[a.n_balances];
+        if ((r = col_asset(st, 0, b->asset)) < 0 || (r = col_u64(st, 1, &b->amount)) < 0)
+            goto out;
+        a.n_balances++;
+    }
+    if (rc != SQLITE_DONE) {
+        r = -EIO;
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    r = -EIO;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT amount, release_height FROM unbonding WHERE address = ? "
+                           "ORDER BY release_height, amount",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    {
+        char hx[ADDR_HEX];
+        hex_encode(hx, pk, DELTA_KEY_LEN);
+        sqlite3_bind_text(st, 1, hx, -1, SQLITE_TRANSIENT);
+    }
+    cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((r = grow((void **)&a.unbonding, &cap, a.n_unbonding, sizeof *a.unbonding)) < 0)
+            goto out;
+        delta_unbond_t *u = &a.unbonding[a.n_unbonding];
+        if ((r = col_u64(st, 0, &u->amount)) < 0 || (r = col_u64(st, 1, &u->release_height)) < 0)
+            goto out;
+        a.n_unbonding++;
+    }
+    if (rc != SQLITE_DONE) {
+        r = -EIO;
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    r = -EIO;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT asset_a, asset_b, shares FROM lp_shares WHERE owner = ? AND "
+                           "shares > 0 ORDER BY asset_a, asset_b",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    {
+        char hx[ADDR_HEX];
+        hex_encode(hx, pk, DELTA_KEY_LEN);
+        sqlite3_bind_text(st, 1, hx, -1, SQLITE_TRANSIENT);
+    }
+    cap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((r = grow((void **)&a.lp, &cap, a.n_lp, sizeof *a.lp)) < 0)
+            goto out;
+        delta_lp_t *l = &a.lp[a.n_lp];
+        if ((r = col_asset(st, 0, l->asset_a)) < 0 || (r = col_asset(st, 1, l->asset_b)) < 0 ||
+            (r = col_u64(st, 2, &l->shares)) < 0)
+            goto out;
+        a.n_lp++;
+    }
+    if (rc != SQLITE_DONE) {
+        r = -EIO;
+        goto out;
+    }
+    *out = a;
+    memset(&a, 0, sizeof a);
+    r = 0;
+out:
+    sqlite3_finalize(st);
+    delta_account_rows_free(&a);
+    return r;
+}
+
+static int pool_from_row(sqlite3_stmt *st, delta_pool_row_t *p)
+{
+    uint64_t fee = 0;
+    if (col_asset(st, 0, p->asset_a) < 0 || col_asset(st, 1, p->asset_b) < 0 ||
+        col_u64(st, 2, &p->reserve_a) < 0 || col_u64(st, 3, &p->reserve_b) < 0 ||
+        col_u64(st, 4, &p->shares) < 0 || col_u64(st, 5, &fee) < 0 ||
+        col_u64(st, 6, &p->created_height) < 0 || fee > DELTA_FEE_BPS_MAX)
+        return -EIO;
+    p->fee_bps = (uint16_t)fee;
+    return 0;
+}
+
+#define POOL_COLUMNS "asset_a, asset_b, reserve_a, reserve_b, shares, fee_bps, created_height"
+
+int delta_pool_load(sqlite3 *db, const char *asset_a, const char *asset_b, delta_pool_row_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    delta_pool_row_t p;
+    int r = -EIO;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT " POOL_COLUMNS " FROM pools WHERE asset_a = ? AND asset_b = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(st, 1, asset_a, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, asset_b, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        r = -ENOENT;
+        goto out;
+    }
+    if (rc != SQLITE_ROW || pool_from_row(st, &p) < 0)
+        goto out;
+    *out = p;
+    r = 0;
+out:
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* ---- the tree ---- */
+
+/* Recompute pk's leaf from db and put it in (or, if empty, take it out of) t. */
+static int tree_touch_account(smt_t *t, sqlite3 *db, const uint8_t pk[DELTA_KEY_LEN])
+{
+    delta_account_rows_t a;
+    delta_account_t v;
+    uint8_t key[DELTA_HASH_LEN], val[DELTA_HASH_LEN];
+    int r;
+
+    if ((r = delta_account_load(db, pk, &a)) < 0)
+        return r;
+    delta_account_view(&a, &v);
+    delta_account_key(pk, key);
+    if (delta_account_is_empty(&v)) {
+        r = smt_delete(t, key);
+        if (r == -ENOENT)
+            r = 0;
+    } else if ((r = delta_account_leaf(&v, val)) == 0) {
+        r = smt_set(t, key, val);
+    } else if (r == -EINVAL) {
+        r = -EIO; /* a stored asset name no transaction could have written */
+    }
+    delta_account_rows_free(&a);
+    return r;
+}
+
+static int tree_set_pool(smt_t *t, const delta_pool_row_t *p)
+{
+    uint8_t key[DELTA_HASH_LEN], val[DELTA_HASH_LEN];
+    delta_pool_key(p->asset_a, p->asset_b, key);
+    if (delta_pool_leaf(p->asset_a, p->asset_b, p->reserve_a, p->reserve_b, p->shares,
+                        p->fee_bps, val) < 0)
+        return -EIO;
+    return smt_set(t, key, val);
+}
+
+int delta_tree_build(sqlite3 *db, smt_t **out)
+{
+    sqlite3_stmt *st = NULL;
+    smt_t *t = smt_new();
+    int r = -ENOMEM, rc;
+
+    if (!t)
+        goto out;
+    r = -EIO;
+    if (sqlite3_prepare_v2(db, "SELECT address FROM accounts ORDER BY address", -1, &st, NULL) !=
+        SQLITE_OK)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint8_t pk[DELTA_KEY_LEN];
+        const char *hx = (const char *)sqlite3_column_text(st, 0);
+        if (!hx || hex_decode(pk, DELTA_KEY_LEN, hx) < 0) {
+            r = -EIO;
+            goto out;
+        }
+        if ((r = tree_touch_account(t, db, pk)) < 0)
+            goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        r = -EIO;
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    r = -EIO;
+    if (sqlite3_prepare_v2(db, "SELECT " POOL_COLUMNS " FROM pools ORDER BY asset_a, asset_b", -1,
+                           &st, NULL) != SQLITE_OK)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        delta_pool_row_t p;
+        if (pool_from_row(st, &p) < 0) {
+            r = -EIO;
+            goto out;
+        }
+        if ((r = tree_set_pool(t, &p)) < 0)
+            goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        r = -EIO;
+        goto out;
+    }
+    *out = t;
+    t = NULL;
+    r = 0;
+out:
+    sqlite3_finalize(st);
+    smt_free(t);
+    return r;
+}
+
+/* ---- arithmetic ---- */
+
+/* floor(sqrt(n)), bit by bit. */
+static uint64_t isqrt128(u128 n)
+{
+    u128 x = 0, bit = (u128)1 << 126;
+    while (bit > n)
+        bit >>= 2;
+    while (bit != 0) {
+        if (n >= x + bit) {
+            n -= x + bit;
+            x = (x >> 1) + bit;
+        } else {
+            x >>= 1;
+        }
+        bit >>= 2;
+    }
+    return (uint64_t)x;
+}
+
+/* floor(a * x / d) for x < d < 2^126 (so the result is < a), without the
+ * 192-bit product: binary long division keeping q*d + rem = prefix(a)*x. */
+static uint64_t mul_div_lt(uint64_t a, u128 x, u128 d)
+{
+    u128 q = 0, rem = 0;
+    for (int i = 63; i >= 0; i--) {
+        q <<= 1;
+        rem <<= 1;
+        if (rem >= d) {
+            q++;
+            rem -= d;
+        }
+        if ((a >> i) & 1) {
+            rem += x;
+            if (rem >= d) {
+                q++;
+                rem -= d;
+            }
+        }
+    }
+    return (uint64_t)q;
+}
+
+/* ---- execution ---- */
+
+typedef struct {
+    delta_state_t *st;
+    const chain_exec_t *x;
+    sqlite3 *db;
+    reject_t *why;
+    const char *fee_asset;
+    uint64_t fee;            /* this transaction's fee */
+    const uint8_t *sender;
+} exec_t;
+
+static int internal(reject_t *why, sqlite3 *db, int r)
+{
+    if (r == -ENOMEM)
+        return reject(why, -ENOMEM, "internal", "out of memory");
+    return reject(why, -EIO, "internal", "ledger: %s", sqlite3_errmsg(db));
+}
+
+static int balance_get(sqlite3 *db, const uint8_t *pk, const char *asset, uint64_t *out)
+{
+    int r = sql_u64(db, out, "SELECT amount FROM balances WHERE address = ? AND asset = ?", "bt",
+                    pk, asset);
+    if (r == -ENOENT) {
+        *out = 0;
+        r = 0;
+    }
+    return r;
+}
+
+static int account_ensure(sqlite3 *db, const uint8_t *pk)
+{
+    return sql_exec(db, "INSERT OR IGNORE INTO accounts(address, nonce) VALUES (?, 0)", "b", pk);
+}
+
+/* Refuse an amount of 0 (unless allow_zero) or above INT64_MAX. */
+static int amount_check(reject_t *why, const char *name, uint64_t v, bool allow_zero)
+{
+    if (v == 0 && !allow_zero)
+        return reject(why, -EINVAL, "bad_amount", "%s must be positive", name);
+    if (v > AMOUNT_MAX)
+        return reject(why, -EINVAL, "bad_amount", "%s %" PRIu64 " exceeds 2^63-1", name, v);
+    return 0;
+}
+
+/* Can the sender pay amount of asset, plus the fee when asset is the fee asset? */
+static int afford(exec_t *e, const char *asset, uint64_t amount)
+{
+    uint64_t bal;
+    int r = balance_get(e->db, e->sender, asset, &bal);
+    if (r < 0)
+        return internal(e->why, e->db, r);
+    bool with_fee = strcmp(asset, e->fee_asset) == 0;
+    u128 need = (u128)amount + (with_fee ? e->fee : 0);
+    if ((u128)bal < need) {
+        if (with_fee)
+            return reject(e->why, -EINVAL, "overspend",
+                          "balance %" PRIu64 " %s < amount %" PRIu64 " + fee %" PRIu64, bal,
+                          asset, amount, e->fee);
+        return reject(e->why, -EINVAL, "overspend", "balance %" PRIu64 " %s < amount %" PRIu64,
+                      bal, asset, amount);
+    }
+    return 0;
+}
+
+static int balance_sub(exec_t *e, const uint8_t *pk, const char *asset, uint64_t amount)
+{
+    uint64_t bal;
+    int r;
+    if (amount == 0)
+        return 0;
+    if ((r = balance_get(e->db, pk, asset, &bal)) < 0)
+        return internal(e->why, e->db, r);
+    if (bal < amount)
+        return reject(e->why, -EINVAL, "overspend", "balance %" PRIu64 " %s < %" PRIu64, bal,
+                      asset, amount);
+    if (bal == amount)
+        r = sql_exec(e->db, "DELETE FROM balances WHERE address = ? AND asset = ?", "bt", pk,
+                     asset);
+    else
+        r = sql_exec(e->db, "UPDATE balances SET amount = ? WHERE address = ? AND asset = ?",
+                     "ubt", bal - amount, pk, asset);
+    return r < 0 ? internal(e->why, e->db, r) : 0;
+}
+
+static int balance_add(exec_t *e, const uint8_t *pk, const char *asset, uint64_t amount)
+{
+    uint64_t bal;
+    int r;
+    if (amount == 0)
+        return 0;
+    if ((r = balance_get(e->db, pk, asset, &bal)) < 0)
+        return internal(e->why, e->db, r);
+    if (amount > AMOUNT_MAX - bal)
+        return reject(e->why, -EINVAL, "overflow",
+                      "balance %" PRIu64 " %s + %" PRIu64 " exceeds 2^63-1", bal, asset, amount);
+    if ((r = account_ensure(e->db, pk)) < 0 ||
+        (r = sql_exec(e->db,
+                      "INSERT INTO balances(address, asset, amount) VALUES (?, ?, ?) "
+                      "ON CONFLICT(address, asset) DO UPDATE SET amount = excluded.amount",
+                      "btu", pk, asset, bal + amount)) < 0)
+        return internal(e->why, e->db, r);
+    return 0;
+}
+
+static int touch_account(exec_t *e, const uint8_t *pk)
+{
+    int r = tree_touch_account(e->st->tree, e->db, pk);
+    return r < 0 ? internal(e->why, e->db, r) : 0;
+}
+
+static int pool_get(exec_t *e, const char *a, const char *b, delta_pool_row_t *p)
+{
+    int r = delta_pool_load(e->db, a, b, p);
+    if (r == -ENOENT)
+        return reject(e->why, -EINVAL, "no_pool", "no pool %s/%s", a, b);
+    if (r < 0)
+        return internal(e->why, e->db, r);
+    if (p->reserve_a == 0 || p->reserve_b == 0 || p->shares == 0)
+        return reject(e->why, -EINVAL, "internal", "pool %s/%s is empty", a, b);
+    return 0;
+}
+
+static int pool_put(exec_t *e, const delta_pool_row_t *p)
+{
+    int r = sql_exec(e->db,
+                     "UPDATE pools SET reserve_a = ?, reserve_b = ?, shares = ? "
+                     "WHERE asset_a = ? AND asset_b = ?",
+                     "uuutt", p->reserve_a, p->reserve_b, p->shares, p->asset_a, p->asset_b);
+    if (r == 0)
+        r = tree_set_pool(e->st->tree, p);
+    return r < 0 ? internal(e->why, e->db, r) : 0;
+}
+
+static int lp_get(exec_t *e, const char *a, const char *b, const uint8_t *pk, uint64_t *out)
+{
+    int r = sql_u64(e->db, out,
+                    "SELECT shares FROM lp_shares WHERE asset_a = ? AND asset_b = ? AND owner = ?",
+                    "ttb", a, b, pk);
+    if (r == -ENOENT) {
+        *out = 0;
+        r = 0;
+    }
+    return r < 0 ? internal(e->why, e->db, r) : 0;
+}
+
+static int lp_set(exec_t *e, const char *a, const char *b, const uint8_t *pk, uint64_t shares)
+{
+    int r;
+    if (shares == 0)
+        r = sql_exec(e->db, "DELETE FROM lp_shares WHERE asset_a = ? AND asset_b = ? AND owner = ?",
+                     "ttb", a, b, pk);
+    else
+        r = sql_exec(e->db,
+                     "INSERT INTO lp_shares(asset_a, asset_b, owner, shares) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT(asset_a, asset_b, owner) DO UPDATE SET shares = excluded.shares",
+                     "ttbu", a, b, pk, shares);
+    return r < 0 ? internal(e->why, e->db, r) : 0;
+}
+
+static int do_transfer(exec_t *e, const delta_transfer_t *t)
+{
+    int r;
+    if ((r = amount_check(e->why, "amount", t->amount, false)) < 0 ||
+        (r = afford(e, t->asset, t->amount)) < 0 ||
+        (r = balance_sub(e, e->sender, t->asset, t->amount)) < 0 ||
+        (r = balance_add(e, t->to, t->asset, t->amount)) < 0)
+        return r;
+    return touch_account(e, t->to);
+}
+
+static int do_pool_create(exec_t *e, const delta_pool_create_t *c)
+{
+    delta_pool_row_t p;
+    int r;
+    if ((r = amount_check(e->why, "amount_a", c->amount_a, false)) < 0 ||
+        (r = amount_check(e->why, "amount_b", c->amount_b, false)) < 0)
+        return r;
+    r = delta_pool_load(e->db, c->asset_a, c->asset_b, &p);
+    if (r == 0)
+        return reject(e->why, -EINVAL, "pool_exists", "pool %s/%s exists", c->asset_a,
+                      c->asset_b);
+    if (r != -ENOENT)
+        return internal(e->why, e->db, r);
+    uint64_t shares = isqrt128((u128)c->amount_a * c->amount_b);
+    if (shares <= DELTA_MINIMUM_LIQUIDITY)
+        return reject(e->why, -EINVAL, "bad_amount",
+                      "initial shares floor(sqrt(%" PRIu64 " * %" PRIu64 ")) = %" PRIu64
+                      " must exceed the %d locked shares",
+                      c->amount_a, c->amount_b, shares, DELTA_MINIMUM_LIQUIDITY);
+    if ((r = afford(e, c->asset_a, c->amount_a)) < 0 ||
+        (r = afford(e, c->asset_b, c->amount_b)) < 0 ||
+        (r = balance_sub(e, e->sender, c->asset_a, c->amount_a)) < 0 ||
+        (r = balance_sub(e, e->sender, c->asset_b, c->amount_b)) < 0)
+        return r;
+    memset(&p, 0, sizeof p);
+    snprintf(p.asset_a, sizeof p.asset_a, "%s", c->asset_a);
+    snprintf(p.asset_b, sizeof p.asset_b, "%s", c->asset_b);
+    p.reserve_a = c->amount_a;
+    p.reserve_b = c->amount_b;
+    p.shares = shares;
+    p.fee_bps = c->fee_bps;
+    p.created_height = e->x->height;
+    if ((r = sql_exec(e->db,
+                      "INSERT INTO pools(asset_a, asset_b, reserve_a, reserve_b, shares, fee_bps, "
+                      "created_height) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      "ttuuuuu", p.asset_a, p.asset_b, p.reserve_a, p.reserve_b, p.shares,
+                      (uint64_t)p.fee_bps, p.created_height)) < 0 ||
+        (r = account_ensure(e->db, e->sender)) < 0 || (r = tree_set_pool(e->st->tree, &p)) < 0)
+        return internal(e->why, e->db, r);
+    return lp_set(e, p.asset_a, p.asset_b, e->sender, shares - DELTA_MINIMUM_LIQUIDITY);
+}
+
+static int do_liquidity_add(exec_t *e, const delta_liquidity_add_t *a)
+{
+    delta_pool_row_t p;
+    uint64_t owned;
+    int r;
+    if ((r = amount_check(e->why, "max_a", a->max_a, true)) < 0 ||
+        (r = amount_check(e->why, "max_b", a->max_b, true)) < 0 ||
+        (r = pool_get(e, a->asset_a, a->asset_b, &p)) < 0)
+        return r;
+    u128 sa = (u128)a->max_a * p.shares / p.reserve_a;
+    u128 sb = (u128)a->max_b * p.shares / p.reserve_b;
+    u128 s = sa < sb ? sa : sb;
+    if (s == 0)
+        return reject(e->why, -EINVAL, "bad_amount",
+                      "deposit of at most %" PRIu64 " %s and %" PRIu64 " %s buys 0 of %" PRIu64
+                      " shares (reserves %" PRIu64 " / %" PRIu64 ")",
+                      a->max_a, p.asset_a, a->max_b, p.asset_b, p.shares, p.reserve_a,
+                      p.reserve_b);
+    if (s > AMOUNT_MAX - p.shares)
+        return reject(e->why, -EINVAL, "overflow", "pool shares %" PRIu64 " would exceed 2^63-1",
+                      p.shares);
+    uint64_t shares = (uint64_t)s;
+    if (shares < a->min_shares)
+        return reject(e->why, -EINVAL, "slippage",
+                      "deposit mints %" PRIu64 " shares < min_shares %" PRIu64, shares,
+                      a->min_shares);
+    /* ceil(shares * r / S): the depositor rounds up, the pool never loses. */
+    uint64_t amt_a = (uint64_t)(((u128)shares * p.reserve_a + p.shares - 1) / p.shares);
+    uint64_t amt_b = (uint64_t)(((u128)shares * p.reserve_b + p.shares - 1) / p.shares);
+    if (amt_a > a->max_a || amt_b > a->max_b)
+        return reject(e->why, -EINVAL, "internal",
+                      "deposit %" PRIu64 "/%" PRIu64 " exceeds max %" PRIu64 "/%" PRIu64, amt_a,
+                      amt_b, a->max_a, a->max_b);
+    if (amt_a > AMOUNT_MAX - p.reserve_a || amt_b > AMOUNT_MAX - p.reserve_b)
+        return reject(e->why, -EINVAL, "overflow", "pool reserves would exceed 2^63-1");
+    if ((r = afford(e, p.asset_a, amt_a)) < 0 || (r = afford(e, p.asset_b, amt_b)) < 0 ||
+        (r = lp_get(e, p.asset_a, p.asset_b, e->sender, &owned)) < 0)
+        return r;
+    if (shares > AMOUNT_MAX - owned)
+        return reject(e->why, -EINVAL, "overflow", "lp shares would exceed 2^63-1");
+    if ((r = balance_sub(e, e->sender, p.asset_a, amt_a)) < 0 ||
+        (r = balance_sub(e, e->sender, p.asset_b, amt_b)) < 0)
+        return r;
+    p.reserve_a += amt_a;
+    p.reserve_b += amt_b;
+    p.shares += shares;
+    if ((r = pool_put(e, &p)) < 0)
+        return r;
+    if ((r = account_ensure(e->db, e->sender)) < 0)
+        return internal(e->why, e->db, r);
+    return lp_set(e, p.asset_a, p.asset_b, e->sender, owned + shares);
+}
+
+static int do_liquidity_remove(exec_t *e, const delta_liquidity_remove_t *rm)
+{
+    delta_pool_row_t p;
+    uint64_t owned;
+    int r;
+    if ((r = amount_check(e->why, "shares", rm->shares, false)) < 0 ||
+        (r = pool_get(e, rm->asset_a, rm->asset_b, &p)) < 0 ||
+        (r = lp_get(e, p.asset_a, p.asset_b, e->sender, &owned)) < 0)
+        return r;
+    if (owned < rm->shares)
+        return reject(e->why, -EINVAL, "overspend",
+                      "lp shares %" PRIu64 " in %s/%s < %" PRIu64, owned, p.asset_a, p.asset_b,
+                      rm->shares);
+    if (rm->shares >= p.shares) /* the locked minimum keeps S above any owner's shares */
+        return reject(e->why, -EINVAL, "internal", "shares %" PRIu64 " >= pool shares %" PRIu64,
+                      rm->shares, p.shares);
+    /* floor(shares * r / S): the withdrawer rounds down. */
+    uint64_t out_a = (uint64_t)((u128)rm->shares * p.reserve_a / p.shares);
+    uint64_t out_b = (uint64_t)((u128)rm->shares * p.reserve_b / p.shares);
+    if (out_a == 0 && out_b == 0)
+        return reject(e->why, -EINVAL, "bad_amount",
+                      "burning %" PRIu64 " of %" PRIu64 " shares returns nothing", rm->shares,
+                      p.shares);
+    if (out_a < rm->min_a)
+        return reject(e->why, -EINVAL, "slippage",
+                      "withdrawal returns %" PRIu64 " %s < min_a %" PRIu64, out_a, p.asset_a,
+                      rm->min_a);
+    if (out_b < rm->min_b)
+        return reject(e->why, -EINVAL, "slippage",
+                      "withdrawal returns %" PRIu64 " %s < min_b %" PRIu64, out_b, p.asset_b,
+                      rm->min_b);
+    p.reserve_a -= out_a;
+    p.reserve_b -= out_b;
+    p.shares -= rm->shares;
+    if ((r = pool_put(e, &p)) < 0 ||
+        (r = lp_set(e, p.asset_a, p.asset_b, e->sender, owned - rm->shares)) < 0 ||
+        (r = balance_add(e, e->sender, p.asset_a, out_a)) < 0 ||
+        (r = balance_add(e, e->sender, p.asset_b, out_b)) < 0)
+        return r;
+    return 0;
+}
+
+static int do_swap(exec_t *e, const delta_swap_t *s)
+{
+    delta_pool_row_t p;
+    int r;
+    bool in_is_a = strcmp(s->asset_in, s->asset_out) < 0;
+    const char *a = in_is_a ? s->asset_in : s->asset_out;
+    const char *b = in_is_a ? s->asset_out : s->asset_in;
+    if ((r = amount_check(e->why, "amount_in", s->amount_in, false)) < 0 ||
+        (r = pool_get(e, a, b, &p)) < 0)
+        return r;
+    uint64_t r_in = in_is_a ? p.reserve_a : p.reserve_b;
+    uint64_t r_out = in_is_a ? p.reserve_b : p.reserve_a;
+    u128 in_after_fee = (u128)s->amount_in * (uint64_t)(DELTA_BPS_DENOM - p.fee_bps);
+    u128 denom = (u128)r_in * DELTA_BPS_DENOM + in_after_fee;
+    uint64_t out = mul_div_lt(r_out, in_after_fee, denom);
+    if (out == 0)
+        return reject(e->why, -EINVAL, "slippage",
+                      "%" PRIu64 " %s buys 0 %s (reserves %" PRIu64 " / %" PRIu64 ")",
+                      s->amount_in, s->asset_in, s->asset_out, r_in, r_out);
+    if (out < s->min_out)
+        return reject(e->why, -EINVAL, "slippage",
+                      "%" PRIu64 " %s buys %" PRIu64 " %s < min_out %" PRIu64, s->amount_in,
+                      s->asset_in, out, s->asset_out, s->min_out);
+    if (s->amount_in > AMOUNT_MAX - r_in)
+        return reject(e->why, -EINVAL, "overflow",
+                      "reserve %" PRIu64 " %s + %" PRIu64 " exceeds 2^63-1", r_in, s->asset_in,
+                      s->amount_in);
+    if (out >= r_out ||
+        (u128)(r_in + s->amount_in) * (r_out - out) < (u128)r_in * r_out)
+        return reject(e->why, -EINVAL, "internal",
+                      "swap would lower the constant product of %s/%s", a, b);
+    if ((r = afford(e, s->asset_in, s->amount_in)) < 0 ||
+        (r = balance_sub(e, e->sender, s->asset_in, s->amount_in)) < 0)
+        return r;
+    if (in_is_a) {
+        p.reserve_a += s->amount_in;
+        p.reserve_b -= out;
+    } else {
+        p.reserve_b += s->amount_in;
+        p.reserve_a -= out;
+    }
+    if ((r = pool_put(e, &p)) < 0)
+        return r;
+    return balance_add(e, e->sender, s->asset_out, out);
+}
+
+static int do_stake(exec_t *e, uint64_t amount)
+{
+    uint64_t staked = 0;
+    int r;
+    if ((r = amount_check(e->why, "amount", amount, false)) < 0 ||
+        (r = afford(e, e->fee_asset, amount)) < 0)
+        return r;
+    r = sql_u64(e->db, &staked, "SELECT staked FROM stakes WHERE address = ?", "b", e->sender);
+    if (r < 0 && r != -ENOENT)
+        return internal(e->why, e->db, r);
+    if (amount > AMOUNT_MAX - staked)
+        return reject(e->why, -EINVAL, "overflow",
+                      "stake %" PRIu64 " + %" PRIu64 " exceeds 2^63-1", staked, amount);
+    if ((r = balance_sub(e, e->sender, e->fee_asset, amount)) < 0)
+        return r;
+    if ((r = sql_exec(e->db,
+                      "INSERT INTO stakes(address, staked) VALUES (?, ?) "
+                      "ON CONFLICT(address) DO UPDATE SET staked = excluded.staked",
+                      "bu", e->sender, staked + amount)) < 0)
+        return internal(e->why, e->db, r);
+    return 0;
+}
+
+static int do_unstake(exec_t *e, uint64_t amount)
+{
+    uint64_t staked = 0, ub = e->x->genesis->unbonding_blocks;
+    int r;
+    if ((r = amount_check(e->why, "amount", amount, false)) < 0)
+        return r;
+    r = sql_u64(e->db, &staked, "SELECT staked FROM stakes WHERE address = ?", "b", e->sender);
+    if (r < 0 && r != -ENOENT)
+        return internal(e->why, e->db, r);
+    if (staked < amount)
+        return reject(e->why, -EINVAL, "overspend",
+                      "staked %" PRIu64 " %s < amount %" PRIu64, staked, e->fee_asset, amount);
+    if (ub > AMOUNT_MAX - e->x->height)
+        return reject(e->why, -EINVAL, "overflow",
+                      "release height %" PRIu64 " + %" PRIu64 " exceeds 2^63-1", e->x->height,
+                      ub);
+    if (staked == amount)
+        r = sql_exec(e->db, "DELETE FROM stakes WHERE address = ?", "b", e->sender);
+    else
+        r = sql_exec(e->db, "UPDATE stakes SET staked = ? WHERE address = ?", "ub",
+                     staked - amount, e->sender);
+    if (r == 0)
+        r = sql_exec(e->db,
+                     "INSERT INTO unbonding(address, amount, release_height) VALUES (?, ?, ?)",
+                     "buu", e->sender, amount, e->x->height + ub);
+    return r < 0 ? internal(e->why, e->db, r) : 0;
+}
+
+/* Decode, check and apply tx. At admission (admission = true) a nonce
+ * ahead of the account's (within the window) is accepted and checked
+ * against the current balances; the caller undoes every change. */
+static int execute(delta_state_t *st, const chain_exec_t *x, const tx_t *tx, reject_t *why,
+                   bool admission)
+{
+    delta_payload_t p;
+    const char *what = "payload", *reason = "";
+    exec_t e = {st, x, x->db, why, x->genesis->fee_asset, tx->fee, tx->sender};
+    uint64_t nonce = 0, feebal;
+    int r;
+
+    r = delta_payload_decode(&p, tx->kind, tx->payload, tx->payload_len, &what);
+    if (r == -EPROTONOSUPPORT)
+        return reject(why, -EINVAL, "unknown_kind", "unknown delta transaction kind %u",
+                      (unsigned)tx->kind);
+    if (r < 0)
+        return reject(why, -EINVAL, "malformed", "%s payload does not decode: %s %s",
+                      delta_kind_name(tx->kind), what ? what : "payload",
+                      r == -EMSGSIZE ? "truncated" : "invalid");
+    r = delta_payload_check(&p, &what, &reason);
+    if (r < 0)
+        return reject(why, -EINVAL, strcmp(what, "fee_bps") == 0 ? "bad_amount" : "bad_asset",
+                      "%s: %s", what, reason);
+    if ((r = amount_check(why, "fee", tx->fee, true)) < 0)
+        return r;
+
+    r = sql_u64(x->db, &nonce, "SELECT nonce FROM accounts WHERE address = ?", "b", tx->sender);
+    if (r < 0 && r != -ENOENT)
+        return internal(why, x->db, r);
+    if (tx->nonce < nonce)
+        return reject(why, -EINVAL, "bad_nonce",
+                      "nonce %" PRIu64 " already used (account nonce %" PRIu64 ")", tx->nonce,
+                      nonce);
+    if (admission && tx->nonce - nonce >= NONCE_WINDOW)
+        return reject(why, -EINVAL, "bad_nonce",
+                      "nonce %" PRIu64 " is %d or more ahead of account nonce %" PRIu64,
+                      tx->nonce, NONCE_WINDOW, nonce);
+    if (!admission && tx->nonce > nonce)
+        return reject(why, -EAGAIN, "bad_nonce",
+                      "nonce %" PRIu64 " is ahead of account nonce %" PRIu64 ", not yet",
+                      tx->nonce, nonce);
+    if (nonce >= AMOUNT_MAX)
+        return reject(why, -EINVAL, "overflow", "account nonce %" PRIu64 " exhausted", nonce);
+    if ((r = balance_get(x->db, tx->sender, e.fee_asset, &feebal)) < 0)
+        return internal(why, x->db, r);
+    if (feebal < tx->fee)
+        return reject(why, -EINVAL, "overspend", "balance %" PRIu64 " %s < fee %" PRIu64, feebal,
+                      e.fee_asset, tx->fee);
+
+    switch (p.kind) {
+    case DELTA_TX_TRANSFER:
+        r = do_transfer(&e, &p.u.transfer);
+        break;
+    case DELTA_TX_POOL_CREATE:
+        r = do_pool_create(&e, &p.u.pool_create);
+        break;
+    case DELTA_TX_LIQUIDITY_ADD:
+        r = do_liquidity_add(&e, &p.u.liquidity_add);
+        break;
+    case DELTA_TX_LIQUIDITY_REMOVE:
+        r = do_liquidity_remove(&e, &p.u.liquidity_remove);
+        break;
+    case DELTA_TX_SWAP:
+        r = do_swap(&e, &p.u.swap);
+        break;
+    case DELTA_TX_STAKE:
+        r = do_stake(&e, p.u.stake.amount);
+        break;
+    case DELTA_TX_UNSTAKE:
+        r = do_unstake(&e, p.u.stake.amount);
+        break;
+    default:
+        r = reject(why, -EINVAL, "unknown_kind", "unknown delta transaction kind %u",
+                   (unsigned)p.kind);
+        break;
+    }
+    if (r < 0)
+        return r;
+    if ((r = balance_sub(&e, tx->sender, e.fee_asset, tx->fee)) < 0)
+        return r;
+    /* The account now exists whatever the kind did (it paid, or at least bumped its nonce). */
+    if ((r = account_ensure(x->db, tx->sender)) < 0 ||
+        (r = sql_exec(x->db, "UPDATE accounts SET nonce = ? WHERE address = ?", "ub", nonce + 1,
+                      tx->sender)) < 0)
+        return internal(why, x->db, r);
+    return touch_account(&e, tx->sender);
+}
+
+/* ---- chain_ops ---- */
+
+static const char *delta_tx_kind_name(uint16_t kind)
+{
+    return delta_kind_name(kind);
+}
 
 static int delta_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t errlen)
 {
     sqlite3_stmt *acct = NULL, *bal = NULL;
     int r = 0;
+    for (size_t i = 0; i < g->n_balances; i++) {
+        const genesis_balance_t *b = &g->balances[i];
+        if (!delta_asset_is_valid(b->asset)) {
+            snprintf(err, errlen, "genesis balance %zu: asset \"%s\" is not 1 to 16 of A-Z 0-9 -",
+                     i, b->asset);
+            return -EINVAL;
+        }
+        /* A per-asset total within 2^63-1 keeps every later sum in range. */
+        u128 total = 0;
+        for (size_t j = 0; j < g->n_balances; j++)
+            if (strcmp(g->balances[j].asset, b->asset) == 0)
+                total += g->balances[j].amount;
+        if (total > AMOUNT_MAX) {
+            snprintf(err, errlen, "genesis balances of %s add up to more than 2^63-1", b->asset);
+            return -EINVAL;
+        }
+    }
     if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO accounts(address, nonce) VALUES (?, 0)",
                            -1, &acct, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db,
@@ -40,13 +1030,10 @@ static int delta_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t
         goto sqlerr;
     for (size_t i = 0; i < g->n_balances; i++) {
         const genesis_balance_t *b = &g->balances[i];
-        char addr[65];
-        if (b->amount > INT64_MAX) {
-            snprintf(err, errlen, "genesis balance %zu: amount exceeds 2^63-1", i);
-            r = -EINVAL;
-            goto out;
-        }
-        hex_encode(addr, b->owner, 32);
+        char addr[ADDR_HEX];
+        if (b->amount == 0)
+            continue;
+        hex_encode(addr, b->owner, DELTA_KEY_LEN);
         sqlite3_bind_text(acct, 1, addr, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(acct) != SQLITE_DONE)
             goto sqlerr;
@@ -68,18 +1055,154 @@ out:
     return r;
 }
 
-static int delta_state_root(sqlite3 *db, uint8_t out[32])
+static int delta_state_open(void **state, sqlite3 *db, const genesis_t *g, char *err,
+                            size_t errlen)
 {
-    static const char *const q[] = {
-        "SELECT address, nonce FROM accounts ORDER BY address",
-        "SELECT address, asset, amount FROM balances WHERE amount > 0 ORDER BY address, asset",
-    };
-    return statehash_queries(db, "adnet/delta/state/v1", q, 2, out);
+    delta_state_t *st = calloc(1, sizeof *st);
+    int r;
+    (void)g;
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    if ((r = delta_tree_build(db, &st->tree)) < 0) {
+        snprintf(err, errlen, "building the delta state tree: %s",
+                 r == -ENOMEM ? "out of memory" : sqlite3_errmsg(db));
+        free(st);
+        return r;
+    }
+    *state = st;
+    return 0;
+}
+
+static void delta_state_close(void *state)
+{
+    delta_state_t *st = state;
+    if (!st)
+        return;
+    smt_free(st->tree);
+    free(st);
+}
+
+static int delta_state_root(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN])
+{
+    delta_state_t *st = state;
+    (void)db;
+    if (!st || !st->tree)
+        return -EIO;
+    smt_root(st->tree, out);
+    return 0;
+}
+
+static uint64_t delta_state_mark(void *state)
+{
+    return smt_mark(((delta_state_t *)state)->tree);
+}
+
+static void delta_state_rollback(void *state, uint64_t mark)
+{
+    smt_rollback(((delta_state_t *)state)->tree, mark);
+}
+
+static void delta_state_commit(void *state)
+{
+    smt_commit(((delta_state_t *)state)->tree);
+}
+
+/* Admission runs the very code of apply inside a savepoint that it always
+ * rolls back (and the tree journal with it), so that what admission
+ * accepts and what a block applies cannot drift apart. */
+static int delta_check_tx(void *state, const chain_exec_t *x, const tx_t *tx, reject_t *why)
+{
+    delta_state_t *st = state;
+    int r;
+    if (sqlite3_exec(x->db, "SAVEPOINT delta_check", NULL, NULL, NULL) != SQLITE_OK)
+        return internal(why, x->db, -EIO);
+    uint64_t mark = smt_mark(st->tree);
+    r = execute(st, x, tx, why, true);
+    smt_rollback(st->tree, mark);
+    if (sqlite3_exec(x->db, "ROLLBACK TO delta_check; RELEASE delta_check", NULL, NULL, NULL) !=
+            SQLITE_OK &&
+        r == 0)
+        r = internal(why, x->db, -EIO);
+    return r;
+}
+
+static int delta_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, reject_t *why)
+{
+    return execute(state, x, tx, why, false);
+}
+
+static int delta_end_block(void *state, const chain_exec_t *x, uint64_t fees, char *err,
+                           size_t errlen)
+{
+    delta_state_t *st = state;
+    reject_t why = {0};
+    exec_t e = {st, x, x->db, &why, x->genesis->fee_asset, 0, x->proposer};
+    sqlite3_stmt *q = NULL;
+    int r = 0, rc;
+
+    if (fees > 0 && !x->proposer) {
+        r = reject(&why, -EINVAL, "internal", "fees of %" PRIu64 " but no proposer", fees);
+        goto fail;
+    }
+    if (fees > 0) {
+        if ((r = balance_add(&e, x->proposer, e.fee_asset, fees)) < 0 ||
+            (r = touch_account(&e, x->proposer)) < 0)
+            goto fail;
+    }
+    /* Matured unbonding entries go back to their owners' balances. */
+    if (sqlite3_prepare_v2(x->db,
+                           "SELECT id, address, amount FROM unbonding WHERE release_height <= ? "
+                           "ORDER BY id LIMIT 1",
+                           -1, &q, NULL) != SQLITE_OK) {
+        r = internal(&why, x->db, -EIO);
+        goto fail;
+    }
+    for (;;) {
+        uint8_t pk[DELTA_KEY_LEN];
+        uint64_t id, amount;
+        sqlite3_bind_int64(q, 1, (sqlite3_int64)x->height);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_DONE)
+            break;
+        const char *hx = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 1) : NULL;
+        if (!hx || hex_decode(pk, DELTA_KEY_LEN, hx) < 0 || col_u64(q, 0, &id) < 0 ||
+            col_u64(q, 2, &amount) < 0) {
+            r = internal(&why, x->db, -EIO);
+            goto fail;
+        }
+        sqlite3_reset(q);
+        if ((r = sql_exec(x->db, "DELETE FROM unbonding WHERE id = ?", "u", id)) < 0) {
+            r = internal(&why, x->db, r);
+            goto fail;
+        }
+        if ((r = balance_add(&e, pk, e.fee_asset, amount)) < 0 || (r = touch_account(&e, pk)) < 0)
+            goto fail;
+    }
+    goto out;
+fail:
+    snprintf(err, errlen, "end of block %" PRIu64 ": %s (%s)", x->height, why.message,
+             why.code ? why.code : "internal");
+out:
+    sqlite3_finalize(q);
+    return r;
 }
 
 const chain_ops_t delta_chain_ops = {
     .name = "delta",
     .schema = &delta_schema,
+    .tx_kind_name = delta_tx_kind_name,
     .genesis_init = delta_genesis_init,
+    .state_open = delta_state_open,
+    .state_close = delta_state_close,
     .state_root = delta_state_root,
+    .state_mark = delta_state_mark,
+    .state_rollback = delta_state_rollback,
+    .state_commit = delta_state_commit,
+    .check_tx = delta_check_tx,
+    .apply_tx = delta_apply_tx,
+    .end_block = delta_end_block,
+    .routes = delta_routes,
+    .n_routes = DELTA_N_ROUTES,
 };

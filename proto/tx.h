@@ -54,7 +54,7 @@ void tx_id(const uint8_t *buf, size_t len, uint8_t out[TX_ID_LEN]);
 
 /* Root of a block's transactions: BLAKE2b-256 Merkle root over their ids
  * (domain-tagged leaves and nodes; an odd node is promoted). The root of
- * no transactions is BLAKE2b-256("adnet/txs/v1"). */
-void tx_root(const uint8_t (*ids)[TX_ID_LEN], size_t n, uint8_t out[TX_ID_LEN]);
+ * no transactions is BLAKE2b-256("adnet/txs/v1"). Return 0 or -ENOMEM. */
+int tx_root(const uint8_t (*ids)[TX_ID_LEN], size_t n, uint8_t out[TX_ID_LEN]);
 
 #endif

@@ -16,4 +16,14 @@ int cmd_status(const char *home, bool json);
 int cmd_restart(const char *home, const char *worker);
 int cmd_stop(const char *home, bool wait);
 
+/* Verbs that parse their own arguments (argv[0] is the verb):
+ *   adnet keys new|show|list ...        (supervisor/cmd_keys.c)
+ *   adnet tx KIND ...                   (supervisor/cmd_tx.c)
+ *   adnet query WHAT ...                (supervisor/cmd_tx.c)
+ *   adnet verify-proof FILE|-           (supervisor/cmd_proof.c) */
+int cmd_keys(int argc, char **argv);
+int cmd_tx(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_verify_proof(int argc, char **argv);
+
 #endif

@@ -50,6 +50,11 @@ static void genesis_fill(genesis_t *g, const char *chain, const keys_pair_t *key
     snprintf(g->network, sizeof(g->network), "%s", ADNET_NETWORK);
     g->genesis_time_ms = now;
     g->protocol_version = 1;
+    genesis_params_default(g);
+    /* On a devnet the node's own key mints (alpha). */
+    g->has_minter = strcmp(chain, "alpha") == 0;
+    if (g->has_minter)
+        memcpy(g->minter, key->pk, BLOCK_KEY_LEN);
     g->n_validators = 1;
     snprintf(g->validators[0].name, sizeof(g->validators[0].name), "validator");
     memcpy(g->validators[0].pk, key->pk, BLOCK_KEY_LEN);

@@ -36,6 +36,10 @@ static void usage(FILE *f)
         "  config   --home DIR [--json] [--set KEY=VALUE]...\n"
         "                                         print the effective configuration and sources\n"
         "  version  [--json]                      print version, commit, network, protocols\n"
+        "  keys     new|show|list ...             manage keys (adnet keys --help)\n"
+        "  tx       KIND ...                      sign and submit a transaction (adnet tx --help)\n"
+        "  query    WHAT ...                      read balances, records, pools, blocks\n"
+        "  verify-proof FILE|-                    check a Merkle proof offline\n"
         "\n"
         "--home defaults to $ADNET_HOME. Exit codes: 0 ok, 100 configuration or usage\n"
         "error, 101 ledger refused, 111 system error, 112 upgrade needed, 113 a worker\n"
@@ -226,6 +230,16 @@ int main(int argc, char **argv)
     }
     if (strcmp(verb, "--version") == 0)
         verb = "version";
+    static const struct {
+        const char *verb;
+        int (*fn)(int, char **);
+    } own_args[] = {
+        { "keys", cmd_keys }, { "tx", cmd_tx }, { "query", cmd_query },
+        { "verify-proof", cmd_verify_proof },
+    };
+    for (size_t i = 0; i < sizeof(own_args) / sizeof(own_args[0]); i++)
+        if (strcmp(verb, own_args[i].verb) == 0)
+            return own_args[i].fn(argc - 1, argv + 1);
     if (parse_args(argc - 1, argv + 1, &a) < 0)
         return ADNET_EXIT_CONFIG;
     int rc;

@@ -255,13 +255,17 @@ static void worker_spawn(worker_t *w)
         log_error("spawn_failed", "worker=%s reason=\"socketpair: %s\"", w->name, strerror(errno));
         goto fail;
     }
+    char restarts[16];
     snprintf(fdarg, sizeof(fdarg), "%d", NOTIFY_FD);
+    snprintf(restarts, sizeof(restarts), "%u", w->restarts);
     argv[argc++] = w->exe;
     argv[argc++] = "--home";
     argv[argc++] = (char *)s->opt->home;
     argv[argc++] = "--notify-fd";
     argv[argc++] = fdarg;
-    for (char *const *a = s->opt->worker_args; a && *a && argc < 78; a++)
+    argv[argc++] = "--restarts";
+    argv[argc++] = restarts;
+    for (char *const *a = s->opt->worker_args; a && *a && argc < 76; a++)
         argv[argc++] = *a;
     argv[argc] = NULL;
 

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -94,9 +97,31 @@ int node_cli(node_t *n, char *out, size_t cap, const char *const *args)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* A port the kernel just handed out and released: free for a while. */
+static int free_port(void)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
 int node_init(node_t *n)
 {
     memset(n, 0, sizeof(*n));
+    static const char *const vars[2] = { "ADNET_ALPHA_API_LISTEN", "ADNET_DELTA_API_LISTEN" };
+    for (int i = 0; i < 2; i++) {
+        char listen[32];
+        if ((n->api_port[i] = free_port()) < 0)
+            return -1;
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", n->api_port[i]);
+        setenv(vars[i], listen, 1);
+    }
     n->bin = adnet_bin();
     const char *tmp = getenv("TMPDIR");
     snprintf(n->home, sizeof(n->home), "%s/adnet-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");

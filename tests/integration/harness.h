@@ -15,9 +15,13 @@ typedef struct {
     char log[PATH_MAX + 8];    /* supervisor's and workers' stderr */
     pid_t pid;             /* supervisor, 0 when not running */
     const char *bin;       /* adnet binary ($ADNET_BIN) */
+    int api_port[2];       /* alpha's and delta's HTTP ports, free when chosen */
 } node_t;
 
-/* Make a temporary home and run `adnet init` in it. Return 0 or -1. */
+/* Make a temporary home and run `adnet init` in it. Choose free loopback
+ * ports for both APIs and export them as ADNET_ALPHA_API_LISTEN and
+ * ADNET_DELTA_API_LISTEN, so that this process's children (the node and
+ * the CLI) agree on them. Return 0 or -1. */
 int node_init(node_t *n);
 /* Start `adnet run --home` with extra arguments (NULL-terminated, may be
  * NULL) and extra environment "K=V" entries (NULL-terminated, may be NULL). */

@@ -17,6 +17,7 @@
 #include "common/hex.h"
 #include "common/keys.h"
 #include "common/ledger.h"
+#include "common/mempool.h"
 #include "common/statehash.h"
 #include "proto/block.h"
 
@@ -58,12 +59,104 @@ static int kv_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t er
     return r;
 }
 
-static int kv_state_root(sqlite3 *db, uint8_t out[BLOCK_HASH_LEN])
+/* The kv chain: transaction kind 1 sets "key=value" (payload text).
+ * Payload "fail" is refused at apply, "later" is deferred (-EAGAIN),
+ * "bad" is refused at admission. */
+static const char *kv_kind_name(uint16_t kind)
 {
+    return kind == 1 ? "set" : NULL;
+}
+
+static int kv_state_open(void **state, sqlite3 *db, const genesis_t *g, char *err, size_t errlen)
+{
+    (void)db, (void)g, (void)err, (void)errlen;
+    static int token;
+    *state = &token; /* all state is in SQL; savepoints undo it */
+    return 0;
+}
+
+static void kv_state_close(void *state)
+{
+    (void)state;
+}
+
+static int kv_state_root(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN])
+{
+    (void)state;
     return statehash_queries(db, "adnet-test/kv/v1", KV_QUERIES, 1, out);
 }
 
-static const chain_ops_t KV_OPS = {"alpha", &KV_SCHEMA, kv_genesis_init, kv_state_root};
+static uint64_t kv_mark(void *state)
+{
+    (void)state;
+    return 0;
+}
+
+static void kv_rollback(void *state, uint64_t mark)
+{
+    (void)state, (void)mark;
+}
+
+static void kv_commit(void *state)
+{
+    (void)state;
+}
+
+static int kv_payload(const tx_t *tx, char *k, char *v, reject_t *why)
+{
+    char text[128];
+    if (tx->payload_len == 0 || tx->payload_len >= sizeof(text))
+        return reject(why, -EINVAL, "malformed", "payload length %zu", tx->payload_len);
+    memcpy(text, tx->payload, tx->payload_len);
+    text[tx->payload_len] = '\0';
+    if (strcmp(text, "bad") == 0)
+        return reject(why, -EINVAL, "bad_amount", "payload refused at admission");
+    char *eq = strchr(text, '=');
+    strcpy(k, text);
+    strcpy(v, "1");
+    if (eq) {
+        k[eq - text] = '\0';
+        strcpy(v, eq + 1);
+    }
+    return 0;
+}
+
+static int kv_check_tx(void *state, const chain_exec_t *x, const tx_t *tx, reject_t *why)
+{
+    char k[128], v[128];
+    (void)state, (void)x;
+    return kv_payload(tx, k, v, why);
+}
+
+static int kv_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, reject_t *why)
+{
+    char k[128], v[128];
+    sqlite3_stmt *st;
+    (void)state;
+    int r = kv_payload(tx, k, v, why);
+    if (r < 0)
+        return r;
+    if (strcmp(k, "later") == 0)
+        return -EAGAIN;
+    /* Write first, then fail: the savepoint must undo the write. */
+    ck_assert_int_eq(sqlite3_prepare_v2(x->db, "INSERT OR REPLACE INTO kv(k, v) VALUES (?, ?)",
+                                        -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, atoll(v));
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    if (strcmp(k, "fail") == 0)
+        return reject(why, -EINVAL, "overspend", "refused at apply");
+    return 0;
+}
+
+static const chain_ops_t KV_OPS = {
+    .name = "alpha", .schema = &KV_SCHEMA, .tx_kind_name = kv_kind_name,
+    .genesis_init = kv_genesis_init, .state_open = kv_state_open,
+    .state_close = kv_state_close, .state_root = kv_state_root, .state_mark = kv_mark,
+    .state_rollback = kv_rollback, .state_commit = kv_commit, .check_tx = kv_check_tx,
+    .apply_tx = kv_apply_tx,
+};
 
 static int failing_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t errlen)
 {
@@ -73,7 +166,13 @@ static int failing_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size
     return -EINVAL;
 }
 
-static const chain_ops_t FAILING_OPS = {"alpha", &KV_SCHEMA, failing_genesis_init, kv_state_root};
+static const chain_ops_t FAILING_OPS = {
+    .name = "alpha", .schema = &KV_SCHEMA, .tx_kind_name = kv_kind_name,
+    .genesis_init = failing_genesis_init, .state_open = kv_state_open,
+    .state_close = kv_state_close, .state_root = kv_state_root, .state_mark = kv_mark,
+    .state_rollback = kv_rollback, .state_commit = kv_commit, .check_tx = kv_check_tx,
+    .apply_tx = kv_apply_tx,
+};
 
 typedef struct {
     char dir[64];
@@ -113,6 +212,7 @@ static genesis_t *make_genesis(const tmpdir_t *t, const keys_pair_t *key, const 
     strcpy(g->network, "devnet");
     g->genesis_time_ms = time_ms;
     g->protocol_version = 1;
+    genesis_params_default(g);
     g->n_validators = n;
     for (size_t i = 0; i < n; i++) {
         snprintf(g->validators[i].name, sizeof g->validators[i].name, "v%zu", i);
@@ -217,9 +317,9 @@ START_TEST(test_produce_blocks)
             ck_assert_int_eq(sqlite3_exec(ledger_db(chain_ledger(c)), sql, NULL, NULL, NULL),
                              SQLITE_OK);
         }
-        ck_assert_int_eq(kv_state_root(ledger_db(chain_ledger(c)), roots[i]), 0);
+        ck_assert_int_eq(kv_state_root(NULL, ledger_db(chain_ledger(c)), roots[i]), 0);
         memset(&out[i], 0, sizeof out[i]);
-        ck_assert_msg(chain_produce_block(c, now[i], &out[i], err) == 0, "%s", err);
+        ck_assert_msg(chain_produce_block(c, now[i], NULL, 0, NULL, NULL, &out[i], NULL, err) == 0, "%s", err);
         ck_assert_uint_eq(out[i].height, i + 1);
         ck_assert_uint_eq(out[i].time_ms, want_time[i]);
     }
@@ -273,7 +373,7 @@ START_TEST(test_produce_blocks)
     ck_assert_int_eq(ledger_get_block(chain_ledger(c), 6, NULL, NULL, NULL), -ENOENT);
 
     /* out may be NULL. */
-    ck_assert_int_eq(chain_produce_block(c, T0_MS + 20000, NULL, err), 0);
+    ck_assert_int_eq(chain_produce_block(c, T0_MS + 20000, NULL, 0, NULL, NULL, NULL, NULL, err), 0);
     chain_tip(c, &tip);
     ck_assert_uint_eq(tip.height, 6);
     free(cert);
@@ -295,7 +395,7 @@ START_TEST(test_reopen_resumes)
     genesis_t *g = solo_genesis(&t, &key);
     ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
     for (int i = 0; i < 5; i++)
-        ck_assert_int_eq(chain_produce_block(c, T0_MS + 1000 * (uint64_t)(i + 1), &h5, err), 0);
+        ck_assert_int_eq(chain_produce_block(c, T0_MS + 1000 * (uint64_t)(i + 1), NULL, 0, NULL, NULL, &h5, NULL, err), 0);
     ledger_tip_t before, after;
     chain_tip(c, &before);
     chain_close(c);
@@ -308,7 +408,7 @@ START_TEST(test_reopen_resumes)
     ck_assert_mem_eq(after.hash, before.hash, BLOCK_HASH_LEN);
 
     /* The next block follows block 5, and its time still rises. */
-    ck_assert_int_eq(chain_produce_block(c, T0_MS, &h6, err), 0);
+    ck_assert_int_eq(chain_produce_block(c, T0_MS, NULL, 0, NULL, NULL, &h6, NULL, err), 0);
     ck_assert_uint_eq(h6.height, 6);
     ck_assert_uint_eq(h6.time_ms, T0_MS + 5001);
     ck_assert_mem_eq(h6.prev_hash, before.hash, BLOCK_HASH_LEN);
@@ -329,7 +429,7 @@ static void assert_other_genesis_refused(const char *chain_id, uint64_t time_ms)
     ck_assert_int_eq(keys_generate(&key, "node"), 0);
     genesis_t *g = solo_genesis(&t, &key);
     ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &key, err), 0);
-    ck_assert_int_eq(chain_produce_block(c, T0_MS + 1000, NULL, err), 0);
+    ck_assert_int_eq(chain_produce_block(c, T0_MS + 1000, NULL, 0, NULL, NULL, NULL, NULL, err), 0);
     chain_close(c);
 
     genesis_t *other = make_genesis(&t, &key, p, 1, chain_id, time_ms);
@@ -396,7 +496,7 @@ static int open_with_powers(const uint64_t *powers, size_t n, char err[CHAIN_ERR
     int r = chain_open(&c, &KV_OPS, t.db, g, &key, err);
     if (r == 0) {
         /* It can commit alone. */
-        ck_assert_int_eq(chain_produce_block(c, T0_MS + 1, NULL, err), 0);
+        ck_assert_int_eq(chain_produce_block(c, T0_MS + 1, NULL, 0, NULL, NULL, NULL, NULL, err), 0);
         chain_close(c);
     }
     free(g);
@@ -453,6 +553,223 @@ START_TEST(test_genesis_init_failure)
 }
 END_TEST
 
+/* ---- the transaction pipeline ---- */
+
+static size_t make_tx(uint8_t *buf, const keys_pair_t *k, const char *chain_id, uint16_t kind,
+                      const char *payload, uint64_t nonce, uint64_t fee, uint64_t expiry)
+{
+    tx_t t;
+    size_t len;
+    memset(&t, 0, sizeof t);
+    snprintf(t.chain_id, sizeof t.chain_id, "%s", chain_id);
+    t.kind = kind;
+    memcpy(t.sender, k->pk, 32);
+    t.fee = fee;
+    t.nonce = nonce;
+    t.expiry_height = expiry;
+    t.payload = (const uint8_t *)payload;
+    t.payload_len = strlen(payload);
+    ck_assert_int_eq(tx_sign_encode(&t, k->sk, buf, TX_MAX_BYTES, &len), 0);
+    return len;
+}
+
+/* Precheck, then admit; return the result and the reason code. */
+static int submit(chain_t *c, mempool_t *pool, const uint8_t *buf, size_t len, reject_t *why)
+{
+    tx_t tx;
+    uint8_t id[TX_ID_LEN];
+    memset(why, 0, sizeof *why);
+    int r = chain_precheck_tx(chain_genesis(c), buf, len, &tx, id, why);
+    if (r < 0)
+        return r;
+    return chain_admit_tx(c, pool, &tx, id, buf, len, 1000, why);
+}
+
+typedef struct {
+    int n;
+    char codes[8][32];
+} drops_t;
+
+static void record_drop(void *ctx, const uint8_t id[TX_ID_LEN], const reject_t *why)
+{
+    drops_t *d = ctx;
+    (void)id;
+    if (d->n < 8)
+        snprintf(d->codes[d->n++], 32, "%s", why->code);
+}
+
+static long long kv_get(chain_t *c, const char *k)
+{
+    sqlite3_stmt *st;
+    long long v = -1;
+    ck_assert_int_eq(sqlite3_prepare_v2(ledger_db(chain_ledger(c)), "SELECT v FROM kv WHERE k = ?",
+                                        -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+START_TEST(test_transactions_pipeline)
+{
+    tmpdir_t t;
+    tmp_init(&t);
+    keys_pair_t key, other;
+    chain_t *c = NULL;
+    char err[CHAIN_ERR_MAX] = "";
+    ck_assert_int_eq(keys_generate(&key, "node"), 0);
+    ck_assert_int_eq(keys_generate(&other, "other"), 0);
+    genesis_t *g = solo_genesis(&t, &key);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
+    mempool_limits_t lim = { 100, 1 << 20, 100 };
+    mempool_t *pool = mempool_new(&lim);
+    static uint8_t b[12][TX_MAX_BYTES];
+    size_t n[12];
+    reject_t why;
+
+    /* First half: refusals that need no state. */
+    n[0] = make_tx(b[0], &key, "adnet-other", 1, "a=1", 0, 5, 100);
+    ck_assert_int_lt(submit(c, pool, b[0], n[0], &why), 0);
+    ck_assert_str_eq(why.code, "wrong_chain");
+    n[0] = make_tx(b[0], &key, "adnet-test-1", 1, "a=1", 0, 0, 100);
+    ck_assert_int_lt(submit(c, pool, b[0], n[0], &why), 0);
+    ck_assert_str_eq(why.code, "fee_too_low");
+    n[0] = make_tx(b[0], &key, "adnet-test-1", 1, "a=1", 0, 5, 100);
+    b[0][n[0] - 1] ^= 1;
+    ck_assert_int_lt(submit(c, pool, b[0], n[0], &why), 0);
+    ck_assert_str_eq(why.code, "bad_signature");
+    ck_assert_int_lt(submit(c, pool, b[0], n[0] - 3, &why), 0);
+    ck_assert_str_eq(why.code, "malformed");
+    ck_assert_ptr_nonnull(strstr(why.message, "signature"));
+    /* Second half: state, expiry, kinds, the chain's own check. */
+    n[0] = make_tx(b[0], &key, "adnet-test-1", 9, "a=1", 0, 5, 100);
+    ck_assert_int_lt(submit(c, pool, b[0], n[0], &why), 0);
+    ck_assert_str_eq(why.code, "unknown_kind");
+    n[0] = make_tx(b[0], &key, "adnet-test-1", 1, "a=1", 0, 5, 0);
+    ck_assert_int_lt(submit(c, pool, b[0], n[0], &why), 0);
+    ck_assert_str_eq(why.code, "expired");
+    n[0] = make_tx(b[0], &key, "adnet-test-1", 1, "bad", 0, 5, 100);
+    ck_assert_int_lt(submit(c, pool, b[0], n[0], &why), 0);
+    ck_assert_str_eq(why.code, "bad_amount");
+    ck_assert_uint_eq(mempool_count(pool), 0);
+
+    /* Admitted: two good, one that fails at apply, one deferred, one that
+     * expires before its block. */
+    n[1] = make_tx(b[1], &key, "adnet-test-1", 1, "a=5", 1, 5, 100);
+    n[2] = make_tx(b[2], &other, "adnet-test-1", 1, "fail=9", 1, 2, 100);
+    n[3] = make_tx(b[3], &other, "adnet-test-1", 1, "later", 2, 2, 100);
+    n[4] = make_tx(b[4], &key, "adnet-test-1", 1, "b=7", 2, 3, 100);
+    n[5] = make_tx(b[5], &key, "adnet-test-1", 1, "old=1", 3, 3, 1);
+    for (int i = 1; i <= 5; i++)
+        ck_assert_msg(submit(c, pool, b[i], n[i], &why) == 0, "tx %d: %s", i, why.message);
+    ck_assert_int_lt(submit(c, pool, b[1], n[1], &why), 0);
+    ck_assert_str_eq(why.code, "duplicate");
+    ck_assert_uint_eq(mempool_count(pool), 5);
+
+    /* Block 1 without the pool, so that tx 5 (expiry 1) expires. */
+    ck_assert_int_eq(chain_produce_block(c, T0_MS + 1000, NULL, 0, NULL, NULL, NULL, NULL, err), 0);
+    drops_t drops = { 0 };
+    block_header_t h;
+    chain_block_stats_t st;
+    ck_assert_msg(chain_produce_block(c, T0_MS + 2000, pool, 100, record_drop, &drops, &h, &st,
+                                      err) == 0, "%s", err);
+    ck_assert_uint_eq(st.included, 2);
+    ck_assert_uint_eq(st.dropped, 2);
+    ck_assert_uint_eq(st.deferred, 1);
+    ck_assert_uint_eq(st.fees, 8);
+    ck_assert_int_eq(drops.n, 2);
+    ck_assert_str_eq(drops.codes[0], "overspend");
+    ck_assert_str_eq(drops.codes[1], "expired");
+    ck_assert_uint_eq(h.tx_count, 2);
+    ck_assert_int_eq(kv_get(c, "a"), 5);
+    ck_assert_int_eq(kv_get(c, "b"), 7);
+    ck_assert_int_eq(kv_get(c, "fail"), -1); /* the savepoint undid its write */
+    ck_assert_uint_eq(mempool_count(pool), 1); /* the deferred one */
+    uint8_t later_id[TX_ID_LEN];
+    tx_id(b[3], n[3], later_id);
+    ck_assert_mem_eq(mempool_first(pool)->id, later_id, TX_ID_LEN);
+
+    /* The txs rows, in block order, and the root over their ids. */
+    uint8_t ids[2][TX_ID_LEN], root[32];
+    tx_id(b[1], n[1], ids[0]);
+    tx_id(b[4], n[4], ids[1]);
+    ck_assert_int_eq(tx_root((const uint8_t(*)[TX_ID_LEN])ids, 2, root), 0);
+    ck_assert_mem_eq(h.txs_root, root, 32);
+    sqlite3_stmt *q;
+    ck_assert_int_eq(sqlite3_prepare_v2(ledger_db(chain_ledger(c)),
+                                        "SELECT id, height, idx, kind, sender FROM txs ORDER BY idx",
+                                        -1, &q, NULL), SQLITE_OK);
+    for (int i = 0; i < 2; i++) {
+        char hex[65];
+        ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+        hex_encode(hex, ids[i], 32);
+        ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), hex);
+        ck_assert_int_eq(sqlite3_column_int(q, 1), 2);
+        ck_assert_int_eq(sqlite3_column_int(q, 2), i);
+        ck_assert_str_eq((const char *)sqlite3_column_text(q, 3), "set");
+        hex_encode(hex, key.pk, 32);
+        ck_assert_str_eq((const char *)sqlite3_column_text(q, 4), hex);
+    }
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+
+    /* A committed transaction cannot be replayed. */
+    ck_assert_int_lt(submit(c, pool, b[1], n[1], &why), 0);
+    ck_assert_str_eq(why.code, "replay");
+
+    mempool_free(pool);
+    chain_close(c);
+    free(g);
+    tmp_cleanup(&t);
+}
+END_TEST
+
+/* A block whose sealing fails leaves the ledger, the state and the
+ * included transactions as they were. */
+static int broken_root(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN])
+{
+    (void)state, (void)db, (void)out;
+    return -EIO;
+}
+
+START_TEST(test_failed_block_changes_nothing)
+{
+    tmpdir_t t;
+    tmp_init(&t);
+    keys_pair_t key;
+    chain_t *c = NULL;
+    char err[CHAIN_ERR_MAX] = "";
+    ck_assert_int_eq(keys_generate(&key, "node"), 0);
+    genesis_t *g = solo_genesis(&t, &key);
+    chain_ops_t ops = KV_OPS;
+    ck_assert_msg(chain_open(&c, &ops, t.db, g, &key, err) == 0, "%s", err);
+    mempool_limits_t lim = { 10, 1 << 20, 10 };
+    mempool_t *pool = mempool_new(&lim);
+    static uint8_t b[TX_MAX_BYTES];
+    reject_t why;
+    size_t n = make_tx(b, &key, "adnet-test-1", 1, "x=3", 0, 1, 100);
+    ck_assert_int_eq(submit(c, pool, b, n, &why), 0);
+    ops.state_root = broken_root; /* chain_t keeps a pointer to ops */
+    ck_assert_int_lt(chain_produce_block(c, T0_MS + 10, pool, 10, NULL, NULL, NULL, NULL, err), 0);
+    ck_assert_ptr_nonnull(strstr(err, "block 1"));
+    ledger_tip_t tip;
+    chain_tip(c, &tip);
+    ck_assert_uint_eq(tip.height, 0);
+    ck_assert_int_eq(kv_get(c, "x"), -1);
+    ck_assert_uint_eq(mempool_count(pool), 1);
+    ops.state_root = kv_state_root;
+    ck_assert_msg(chain_produce_block(c, T0_MS + 20, pool, 10, NULL, NULL, NULL, NULL, err) == 0,
+                  "%s", err);
+    ck_assert_int_eq(kv_get(c, "x"), 3);
+    ck_assert_uint_eq(mempool_count(pool), 0);
+    mempool_free(pool);
+    chain_close(c);
+    free(g);
+    tmp_cleanup(&t);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("chain");
@@ -466,6 +783,8 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_refuses_non_validator);
     tcase_add_test(tc, test_two_thirds_rule);
     tcase_add_test(tc, test_genesis_init_failure);
+    tcase_add_test(tc, test_transactions_pipeline);
+    tcase_add_test(tc, test_failed_block_changes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -110,8 +110,15 @@ static void assert_is_defaults(const config_t *c)
 }
 
 static const char *const all_keys[] = {
-    "log.level", "alpha.enabled", "alpha.block_interval_ms", "alpha.api.listen",
-    "delta.enabled", "delta.block_interval_ms", "delta.api.listen",
+    "log.level",
+    "alpha.enabled", "alpha.block_interval_ms", "alpha.block_max_txs", "alpha.api.listen",
+    "alpha.api.threads", "alpha.api.max_body_bytes", "alpha.api.max_header_bytes", "alpha.api.timeout_s",
+    "alpha.api.rate_per_s", "alpha.api.rate_burst", "alpha.mempool.max_txs", "alpha.mempool.max_bytes",
+    "alpha.mempool.max_per_sender",
+    "delta.enabled", "delta.block_interval_ms", "delta.block_max_txs", "delta.api.listen",
+    "delta.api.threads", "delta.api.max_body_bytes", "delta.api.max_header_bytes", "delta.api.timeout_s",
+    "delta.api.rate_per_s", "delta.api.rate_burst", "delta.mempool.max_txs", "delta.mempool.max_bytes",
+    "delta.mempool.max_per_sender",
     "supervisor.restart_burst", "supervisor.restart_interval_s", "supervisor.stop_timeout_s",
     "supervisor.backoff_initial_ms", "supervisor.backoff_max_ms",
     "supervisor.ready_timeout_ms", "supervisor.heartbeat_interval_ms",

@@ -56,6 +56,7 @@ static genesis_t *sample(void)
     strcpy(g->network, "devnet");
     g->genesis_time_ms = T0_MS;
     g->protocol_version = 1;
+    genesis_params_default(g);
     g->n_validators = 2;
     strcpy(g->validators[0].name, "v0");
     fill_key(g->validators[0].pk, 0x10);

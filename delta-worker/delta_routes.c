@@ -1,0 +1,427 @@
+/* Delta's HTTP routes; see delta_chain.h and docs/delta.md. Handlers run
+ * on the API's threads and read only through req->db (a read-only ledger
+ * connection), each inside one read transaction so that every number in
+ * an answer belongs to the same height. Proofs rebuild the state tree from
+ * the tables (O(accounts + pools) per request). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/api.h"
+#include "common/bech32.h"
+#include "common/hex.h"
+#include "common/node.h"
+#include "common/smt.h"
+#include "delta-worker/delta_chain.h"
+
+__extension__ typedef unsigned __int128 u128;
+
+static const char *fee_asset_of(const api_request_t *req)
+{
+    const node_api_t *n = req->ctx;
+    return n && n->genesis ? n->genesis->fee_asset : GENESIS_DEFAULT_FEE_ASSET;
+}
+
+static json_t *jint(uint64_t v)
+{
+    return json_integer((json_int_t)v);
+}
+
+/* Begin the one read transaction of a request. */
+static int read_begin(sqlite3 *db)
+{
+    return sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+static void read_end(sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+}
+
+static int internal_error(api_response_t *res, sqlite3 *db, int r)
+{
+    if (r == -ENOMEM)
+        return api_error(res, 500, "internal", "out of memory");
+    return api_error(res, 500, "internal", "ledger: %s", sqlite3_errmsg(db));
+}
+
+/* Height of the last block (0 before the first) and, if any, its state root. */
+static int tip_read(sqlite3 *db, uint64_t *height, char root_hex[2 * DELTA_HASH_LEN + 1])
+{
+    sqlite3_stmt *st = NULL;
+    int r = -EIO;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT height, state_root FROM blocks ORDER BY height DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        *height = 0;
+        root_hex[0] = '\0';
+        r = 0;
+    } else if (rc == SQLITE_ROW) {
+        const char *s = (const char *)sqlite3_column_text(st, 1);
+        sqlite3_int64 h = sqlite3_column_int64(st, 0);
+        if (!s || strlen(s) != 2 * DELTA_HASH_LEN || h < 0)
+            goto out;
+        *height = (uint64_t)h;
+        memcpy(root_hex, s, 2 * DELTA_HASH_LEN + 1);
+        r = 0;
+    }
+out:
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* The account as JSON (new reference, NULL on out of memory). */
+static json_t *account_json(const delta_account_rows_t *a)
+{
+    char addr[ADDRESS_MAX];
+    json_t *o = json_object(), *bal = json_object(), *unb = json_array(), *lp = json_array();
+    if (!o || !bal || !unb || !lp) {
+        json_decref(o);
+        json_decref(bal);
+        json_decref(unb);
+        json_decref(lp);
+        return NULL;
+    }
+    /* The _new setters take their reference even when they fail, so o owns
+     * the three containers from here on and one decref frees everything. */
+    if (json_object_set_new(o, "balances", bal) < 0 || json_object_set_new(o, "unbonding", unb) < 0 ||
+        json_object_set_new(o, "lp_shares", lp) < 0 || address_encode(addr, a->pk) < 0 ||
+        json_object_set_new(o, "address", json_string(addr)) < 0 ||
+        json_object_set_new(o, "nonce", jint(a->nonce)) < 0 ||
+        json_object_set_new(o, "staked", jint(a->staked)) < 0)
+        goto fail;
+    for (size_t i = 0; i < a->n_balances; i++)
+        if (json_object_set_new(bal, a->balances[i].asset, jint(a->balances[i].amount)) < 0)
+            goto fail;
+    for (size_t i = 0; i < a->n_unbonding; i++)
+        if (json_array_append_new(unb, json_pack("{s:I,s:I}", "amount",
+                                                 (json_int_t)a->unbonding[i].amount,
+                                                 "release_height",
+                                                 (json_int_t)a->unbonding[i].release_height)) < 0)
+            goto fail;
+    for (size_t i = 0; i < a->n_lp; i++) {
+        char pool[2 * DELTA_ASSET_MAX + 2];
+        snprintf(pool, sizeof pool, "%s/%s", a->lp[i].asset_a, a->lp[i].asset_b);
+        if (json_array_append_new(lp, json_pack("{s:s,s:I}", "pool", pool, "shares",
+                                                (json_int_t)a->lp[i].shares)) < 0)
+            goto fail;
+    }
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+/* Decode the {address} parameter into pk, or set res to a 400 and return -EINVAL. */
+static int parse_address(const api_request_t *req, api_response_t *res, uint8_t pk[32])
+{
+    const char *why = "invalid";
+    if (req->n_params < 1 || address_decode(pk, req->params[0], &why) < 0) {
+        api_error(res, 400, "bad_address", "address %s: %s", req->n_params ? req->params[0] : "",
+                  why ? why : "invalid");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int get_account(const api_request_t *req, api_response_t *res)
+{
+    uint8_t pk[DELTA_KEY_LEN];
+    delta_account_rows_t a;
+    json_t *o;
+    int r;
+
+    if (parse_address(req, res, pk) < 0)
+        return 0;
+    if (read_begin(req->db) < 0)
+        return internal_error(res, req->db, -EIO);
+    r = delta_account_load(req->db, pk, &a);
+    read_end(req->db);
+    if (r < 0)
+        return internal_error(res, req->db, r);
+    o = account_json(&a);
+    delta_account_rows_free(&a);
+    if (!o)
+        return internal_error(res, req->db, -ENOMEM);
+    return api_json(res, 200, o);
+}
+
+static int get_account_proof(const api_request_t *req, api_response_t *res)
+{
+    uint8_t pk[DELTA_KEY_LEN], key[DELTA_HASH_LEN], root[DELTA_HASH_LEN], leaf[DELTA_HASH_LEN];
+    char state_hex[2 * DELTA_HASH_LEN + 1], root_hex[2 * DELTA_HASH_LEN + 1];
+    char leaf_hex[2 * DELTA_HASH_LEN + 1];
+    delta_account_rows_t a;
+    delta_account_t v;
+    smt_t *t = NULL;
+    smt_proof_t *proof = NULL;
+    json_t *doc = NULL, *value = NULL, *pj = NULL;
+    uint64_t height = 0;
+    int r;
+
+    memset(&a, 0, sizeof a);
+    if (parse_address(req, res, pk) < 0)
+        return 0;
+    if (!(proof = malloc(sizeof *proof)))
+        return internal_error(res, req->db, -ENOMEM);
+    if (read_begin(req->db) < 0) {
+        r = internal_error(res, req->db, -EIO);
+        goto out;
+    }
+    if ((r = tip_read(req->db, &height, state_hex)) < 0 ||
+        (r = delta_tree_build(req->db, &t)) < 0 || (r = delta_account_load(req->db, pk, &a)) < 0) {
+        r = internal_error(res, req->db, r);
+        goto out;
+    }
+    read_end(req->db);
+    smt_root(t, root);
+    hex_encode(root_hex, root, DELTA_HASH_LEN);
+    if (height == 0)
+        memcpy(state_hex, root_hex, sizeof root_hex);
+    delta_account_key(pk, key);
+    if ((r = smt_prove(t, key, proof)) < 0 || !(pj = smt_proof_to_json(root, key, proof))) {
+        r = internal_error(res, req->db, -ENOMEM);
+        goto out;
+    }
+    delta_account_view(&a, &v);
+    if (delta_account_is_empty(&v)) {
+        value = json_null();
+    } else {
+        if (delta_account_leaf(&v, leaf) < 0 || !(value = account_json(&a))) {
+            r = internal_error(res, req->db, -ENOMEM);
+            goto out;
+        }
+        hex_encode(leaf_hex, leaf, DELTA_HASH_LEN);
+        json_object_set_new(value, "leaf_value", json_string(leaf_hex));
+    }
+    doc = json_pack("{s:s,s:I,s:s,s:s,s:s,s:o,s:o}", "chain", "delta", "height",
+                    (json_int_t)height, "state_root", state_hex, "tree", "accounts", "tree_root",
+                    root_hex, "proof", pj, "value", value);
+    pj = value = NULL; /* json_pack "o" steals them, even on failure */
+    if (!doc) {
+        r = internal_error(res, req->db, -ENOMEM);
+        goto out;
+    }
+    r = api_json(res, 200, doc);
+out:
+    read_end(req->db);
+    json_decref(pj);
+    json_decref(value);
+    delta_account_rows_free(&a);
+    smt_free(t);
+    free(proof);
+    return r;
+}
+
+/* reserve_b / reserve_a as a decimal string with up to 18 fraction digits
+ * (truncated), trailing zeros dropped: "2", "0.5", "0.333333333333333333". */
+static void price_string(uint64_t ra, uint64_t rb, char out[64])
+{
+    if (ra == 0) {
+        snprintf(out, 64, "0");
+        return;
+    }
+    uint64_t ip = rb / ra;
+    u128 frac = (u128)(rb % ra) * 1000000000000000000ULL / ra; /* < 10^18 */
+    int n = snprintf(out, 64, "%" PRIu64 ".%018" PRIu64, ip, (uint64_t)frac);
+    while (n > 0 && out[n - 1] == '0')
+        out[--n] = '\0';
+    if (n > 0 && out[n - 1] == '.')
+        out[--n] = '\0';
+}
+
+static json_t *pool_json(const delta_pool_row_t *p)
+{
+    char price[64];
+    price_string(p->reserve_a, p->reserve_b, price);
+    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:i,s:s,s:I}", "asset_a", p->asset_a, "asset_b",
+                     p->asset_b, "reserve_a", (json_int_t)p->reserve_a, "reserve_b",
+                     (json_int_t)p->reserve_b, "shares", (json_int_t)p->shares, "fee_bps",
+                     (int)p->fee_bps, "price_a_in_b", price, "created_height",
+                     (json_int_t)p->created_height);
+}
+
+static int get_pools(const api_request_t *req, api_response_t *res)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *list = json_array();
+    int r, rc;
+
+    if (!list)
+        return internal_error(res, req->db, -ENOMEM);
+    if (read_begin(req->db) < 0 ||
+        sqlite3_prepare_v2(req->db,
+                           "SELECT asset_a, asset_b FROM pools ORDER BY asset_a, asset_b", -1,
+                           &st, NULL) != SQLITE_OK) {
+        r = internal_error(res, req->db, -EIO);
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        delta_pool_row_t p;
+        const char *a = (const char *)sqlite3_column_text(st, 0);
+        const char *b = (const char *)sqlite3_column_text(st, 1);
+        json_t *j;
+        if (!a || !b || (r = delta_pool_load(req->db, a, b, &p)) < 0) {
+            r = internal_error(res, req->db, -EIO);
+            goto out;
+        }
+        if (!(j = pool_json(&p)) || json_array_append_new(list, j) < 0) {
+            r = internal_error(res, req->db, -ENOMEM);
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        r = internal_error(res, req->db, -EIO);
+        goto out;
+    }
+    r = api_json(res, 200, json_pack("{s:o}", "pools", list));
+    list = NULL;
+out:
+    sqlite3_finalize(st);
+    read_end(req->db);
+    json_decref(list);
+    return r;
+}
+
+static int get_pool(const api_request_t *req, api_response_t *res)
+{
+    delta_pool_row_t p;
+    const char *a, *b;
+    int r;
+
+    if (req->n_params < 2)
+        return api_error(res, 400, "bad_asset", "expected /pools/{asset_a}/{asset_b}");
+    a = req->params[0];
+    b = req->params[1];
+    if (!delta_asset_is_valid(a) || !delta_asset_is_valid(b))
+        return api_error(res, 400, "bad_asset",
+                         "asset names are 1 to 16 characters of A-Z, 0-9, -");
+    if (strcmp(a, b) == 0)
+        return api_error(res, 400, "bad_asset", "a pool joins two different assets");
+    if (strcmp(a, b) > 0) { /* either order names the same pool */
+        const char *t = a;
+        a = b;
+        b = t;
+    }
+    if (read_begin(req->db) < 0)
+        return internal_error(res, req->db, -EIO);
+    r = delta_pool_load(req->db, a, b, &p);
+    read_end(req->db);
+    if (r == -ENOENT)
+        return api_error(res, 404, "no_pool", "no pool %s/%s", a, b);
+    if (r < 0)
+        return internal_error(res, req->db, r);
+    json_t *j = pool_json(&p);
+    if (!j)
+        return internal_error(res, req->db, -ENOMEM);
+    return api_json(res, 200, j);
+}
+
+static const char *const SUPPLY_PARTS[] = {"balances", "pools", "staked", "unbonding"};
+
+/* Add v to supply[asset][part], creating the asset's entry with zeros. */
+static int supply_add(json_t *supply, const char *asset, const char *part, uint64_t v)
+{
+    json_t *e = json_object_get(supply, asset);
+    if (!e) {
+        e = json_object();
+        if (!e || json_object_set_new(supply, asset, e) < 0)
+            return -ENOMEM;
+        for (size_t i = 0; i < 4; i++)
+            if (json_object_set_new(e, SUPPLY_PARTS[i], json_integer(0)) < 0)
+                return -ENOMEM;
+    }
+    u128 sum = (u128)(uint64_t)json_integer_value(json_object_get(e, part)) + v;
+    if (sum > INT64_MAX)
+        return -EOVERFLOW;
+    return json_object_set_new(e, part, jint((uint64_t)sum)) < 0 ? -ENOMEM : 0;
+}
+
+static int supply_query(sqlite3 *db, json_t *supply, const char *sql, const char *part,
+                        const char *fixed_asset)
+{
+    sqlite3_stmt *st = NULL;
+    int r = -EIO, rc;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *asset = fixed_asset ? fixed_asset : (const char *)sqlite3_column_text(st, 0);
+        int col = fixed_asset ? 0 : 1;
+        if (sqlite3_column_type(st, col) == SQLITE_NULL)
+            continue;
+        sqlite3_int64 v = sqlite3_column_int64(st, col);
+        if (!asset || v < 0) {
+            r = -EIO;
+            goto out;
+        }
+        if (v > 0 && (r = supply_add(supply, asset, part, (uint64_t)v)) < 0)
+            goto out;
+    }
+    r = rc == SQLITE_DONE ? 0 : -EIO;
+out:
+    sqlite3_finalize(st);
+    return r;
+}
+
+static int get_supply(const api_request_t *req, api_response_t *res)
+{
+    const char *fee_asset = fee_asset_of(req);
+    json_t *supply = json_object();
+    char root_hex[2 * DELTA_HASH_LEN + 1];
+    uint64_t height = 0;
+    int r = -EIO;
+
+    if (!supply)
+        return internal_error(res, req->db, -ENOMEM);
+    if (read_begin(req->db) < 0 || (r = tip_read(req->db, &height, root_hex)) < 0 ||
+        (r = supply_query(req->db, supply,
+                          "SELECT asset, sum(amount) FROM balances GROUP BY asset", "balances",
+                          NULL)) < 0 ||
+        (r = supply_query(req->db, supply,
+                          "SELECT asset_a, sum(reserve_a) FROM pools GROUP BY asset_a", "pools",
+                          NULL)) < 0 ||
+        (r = supply_query(req->db, supply,
+                          "SELECT asset_b, sum(reserve_b) FROM pools GROUP BY asset_b", "pools",
+                          NULL)) < 0 ||
+        (r = supply_query(req->db, supply, "SELECT sum(staked) FROM stakes", "staked",
+                          fee_asset)) < 0 ||
+        (r = supply_query(req->db, supply, "SELECT sum(amount) FROM unbonding", "unbonding",
+                          fee_asset)) < 0) {
+        read_end(req->db);
+        json_decref(supply);
+        if (r == -EOVERFLOW)
+            return api_error(res, 500, "overflow", "a supply total exceeds 2^63-1");
+        return internal_error(res, req->db, r);
+    }
+    read_end(req->db);
+    const char *asset;
+    json_t *e;
+    json_object_foreach(supply, asset, e) {
+        u128 total = 0;
+        for (size_t i = 0; i < 4; i++)
+            total += (uint64_t)json_integer_value(json_object_get(e, SUPPLY_PARTS[i]));
+        if (total > INT64_MAX) {
+            json_decref(supply);
+            return api_error(res, 500, "overflow", "the supply of %s exceeds 2^63-1", asset);
+        }
+        json_object_set_new(e, "total", jint((uint64_t)total));
+    }
+    return api_json(res, 200, json_pack("{s:I,s:o}", "height", (json_int_t)height, "supply",
+                                        supply));
+}
+
+const api_route_t delta_routes[DELTA_N_ROUTES] = {
+    {"GET", "/accounts/{}", "/accounts/{address}", get_account},
+    {"GET", "/accounts/{}/proof", "/accounts/{address}/proof", get_account_proof},
+    {"GET", "/pools", "/pools", get_pools},
+    {"GET", "/pools/{}/{}", "/pools/{asset_a}/{asset_b}", get_pool},
+    {"GET", "/supply", "/supply", get_supply},
+};
+
+const size_t delta_n_routes = DELTA_N_ROUTES;

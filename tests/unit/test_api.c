@@ -1,0 +1,1202 @@
+/* common/api.c + common/api_routes.c: a real server on 127.0.0.1, port 0,
+ * over a temporary ledger, driven with libcurl. */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "common/api.h"
+#include "common/api_routes.h"
+#include "common/bech32.h"
+#include "common/hex.h"
+#include "common/ledger.h"
+#include "common/metrics.h"
+#include "common/node.h"
+#include "proto/tx.h"
+
+Suite *test_suite(void);
+
+#define T0_MS 1795647001123ULL /* 2026-11-25T22:50:01.123Z */
+#define MAX_BODY 4096
+
+static const ledger_migration_t BASE_ONLY[] = {{1, LEDGER_SQL_BASE_V1}};
+static const ledger_schema_t SCHEMA1 = {BASE_ONLY, 1};
+static const char GENESIS_TEXT[] = "{\n  \"chain_id\": \"adnet-test\",\n  \"chain\": \"alpha\"\n}\n";
+
+/* ---- fixture ------------------------------------------------------------ */
+
+typedef struct {
+    char dir[64];
+    char db[96];
+    char genesis_path[96];
+    ledger_t *ledger;            /* writer connection, kept open */
+    genesis_t *g;
+    node_api_t node;
+    metrics_t *metrics;
+    api_server_t *server;
+    char base[64];               /* http://127.0.0.1:port */
+    uint8_t hash[3][BLOCK_HASH_LEN]; /* hashes of blocks 1..2 at [1], [2] */
+    char txid[2][2 * TX_ID_LEN + 1]; /* ids of block 2's transactions, by index */
+    uint8_t sender_pk[32];
+    uint8_t tx0[TX_MAX_BYTES];
+    size_t tx0_len;
+} env_t;
+
+static env_t E;
+
+/* What the fake submit saw and should say. */
+static struct {
+    const char *refuse_code;     /* NULL: accept */
+    uint8_t got[TX_MAX_BYTES];
+    size_t got_len;
+    int calls;
+} SUB;
+
+static int fake_submit(node_api_t *n, const uint8_t *tx, size_t len, uint8_t id[TX_ID_LEN],
+                       reject_t *why)
+{
+    SUB.calls++;
+    SUB.got_len = len < sizeof SUB.got ? len : sizeof SUB.got;
+    memcpy(SUB.got, tx, SUB.got_len);
+    if (SUB.refuse_code != NULL)
+        return reject(why, -EINVAL, SUB.refuse_code, "refused: %s", SUB.refuse_code);
+    tx_id(tx, len, id);
+    return 0;
+}
+
+static void make_block(uint64_t height, const uint8_t prev[BLOCK_HASH_LEN], block_header_t *h,
+                       uint8_t hash[BLOCK_HASH_LEN], commit_cert_t *c)
+{
+    memset(h, 0, sizeof *h);
+    h->protocol_version = 1;
+    strcpy(h->chain_id, "adnet-test");
+    h->height = height;
+    h->time_ms = T0_MS + (height - 1) * 1000;
+    memcpy(h->prev_hash, prev, BLOCK_HASH_LEN);
+    memset(h->txs_root, (int)height, BLOCK_HASH_LEN);
+    memset(h->state_root, (int)(0x80 + height), BLOCK_HASH_LEN);
+    memset(h->proposer, 0xab, BLOCK_KEY_LEN);
+    h->tx_count = height == 2 ? 2 : 0;
+    ck_assert_int_eq(block_header_hash(h, hash), 0);
+    memset(c, 0, sizeof *c);
+    c->height = height;
+    memcpy(c->block_hash, hash, BLOCK_HASH_LEN);
+    c->n_sigs = 2;
+    memset(c->sigs[0].validator, 0x01, BLOCK_KEY_LEN);
+    memset(c->sigs[1].validator, 0x02, BLOCK_KEY_LEN);
+    memset(c->sigs[0].sig, (int)height, BLOCK_SIG_LEN);
+    memset(c->sigs[1].sig, (int)(height + 100), BLOCK_SIG_LEN);
+}
+
+/* Begin a block transaction and put block `height` on the tip (not committed). */
+static void put_block_open(uint64_t height)
+{
+    static commit_cert_t c;
+    block_header_t h;
+    uint8_t prev[BLOCK_HASH_LEN];
+    if (height == 1)
+        memset(prev, 0xee, sizeof prev);
+    else
+        memcpy(prev, E.hash[height - 1], sizeof prev);
+    uint8_t hash[BLOCK_HASH_LEN];
+    make_block(height, prev, &h, hash, &c);
+    ck_assert_int_eq(ledger_begin(E.ledger), 0);
+    ck_assert_msg(ledger_put_block(E.ledger, &h, hash, &c) == 0, "%s", ledger_errmsg(E.ledger));
+    if (height < 3)
+        memcpy(E.hash[height], hash, BLOCK_HASH_LEN);
+}
+
+static void put_tx_row(uint64_t height, uint32_t idx, const uint8_t *body, size_t len,
+                       char idhex[2 * TX_ID_LEN + 1])
+{
+    uint8_t id[TX_ID_LEN];
+    sqlite3_stmt *st = NULL;
+    tx_id(body, len, id);
+    hex_encode(idhex, id, TX_ID_LEN);
+    ck_assert_int_eq(sqlite3_prepare_v2(ledger_db(E.ledger),
+                                        "INSERT INTO txs (id, height, idx, kind, sender, body)"
+                                        " VALUES (?1, ?2, ?3, 'mint', NULL, ?4)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, idhex, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)height);
+    sqlite3_bind_int64(st, 3, idx);
+    sqlite3_bind_blob(st, 4, body, (int)len, SQLITE_TRANSIENT);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
+static void make_tx(uint64_t nonce, uint64_t expiry, uint8_t *out, size_t *len)
+{
+    static uint8_t pk[32], sk[64];
+    static int have_key;
+    if (!have_key) {
+        crypto_sign_seed_keypair(pk, sk, (const uint8_t *)"adnet-test-api-seed-0123456789ab");
+        have_key = 1;
+    }
+    memcpy(E.sender_pk, pk, 32);
+    static const uint8_t payload[] = {0xde, 0xad, 0xbe, 0xef};
+    tx_t tx;
+    memset(&tx, 0, sizeof tx);
+    strcpy(tx.chain_id, "adnet-test");
+    tx.kind = 3;
+    memcpy(tx.sender, pk, 32);
+    tx.fee = 5;
+    tx.nonce = nonce;
+    tx.expiry_height = expiry;
+    tx.payload = payload;
+    tx.payload_len = sizeof payload;
+    ck_assert_int_eq(tx_sign_encode(&tx, sk, out, TX_MAX_BYTES, len), 0);
+}
+
+typedef struct {
+    const char *ledger_path;     /* NULL: the fixture's */
+    double rate_per_s, rate_burst;
+    int blocks;                  /* blocks to commit: 0 or 2 */
+    const api_route_t *extra;    /* an extra route table */
+    size_t n_extra;
+} opts_t;
+
+static void env_start(const opts_t *o)
+{
+    char err[API_ERR_MAX];
+    char lerr[LEDGER_ERR_MAX];
+    memset(&E, 0, sizeof E);
+    memset(&SUB, 0, sizeof SUB);
+    ck_assert_int_ge(sodium_init(), 0);
+    strcpy(E.dir, "/tmp/adnet-test-api-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(E.dir));
+    snprintf(E.db, sizeof E.db, "%s/ledger.db", E.dir);
+    snprintf(E.genesis_path, sizeof E.genesis_path, "%s/genesis.json", E.dir);
+    FILE *f = fopen(E.genesis_path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(GENESIS_TEXT, f);
+    fclose(f);
+
+    ck_assert_msg(ledger_open(&E.ledger, E.db, &SCHEMA1, lerr) == 0, "%s", lerr);
+    if (o->blocks >= 1) {
+        put_block_open(1);
+        ck_assert_int_eq(ledger_commit(E.ledger), 0);
+    }
+    if (o->blocks >= 2) {
+        uint8_t body[TX_MAX_BYTES];
+        size_t len;
+        put_block_open(2);
+        make_tx(7, 100, E.tx0, &E.tx0_len);
+        put_tx_row(2, 0, E.tx0, E.tx0_len, E.txid[0]);
+        make_tx(8, UINT64_MAX, body, &len); /* expiry above 2^63-1 */
+        put_tx_row(2, 1, body, len, E.txid[1]);
+        ck_assert_int_eq(ledger_commit(E.ledger), 0);
+    }
+
+    E.g = calloc(1, sizeof *E.g);
+    ck_assert_ptr_nonnull(E.g);
+    genesis_params_default(E.g);
+    strcpy(E.g->chain_id, "adnet-test");
+    strcpy(E.g->chain, "alpha");
+    strcpy(E.g->network, "devnet");
+    E.g->protocol_version = 4;
+    E.g->n_governors = 3;
+    for (int i = 0; i < 3; i++)
+        memset(E.g->governors[i], 0x10 + i, BLOCK_KEY_LEN);
+    memset(E.g->hash, 0x5a, BLOCK_HASH_LEN);
+
+    E.metrics = metrics_new();
+    ck_assert_ptr_nonnull(E.metrics);
+    E.node.chain = "alpha";
+    E.node.genesis = E.g;
+    E.node.genesis_path = E.genesis_path;
+    E.node.ledger_path = E.db;
+    E.node.metrics = E.metrics;
+    E.node.restarts = 3;
+    E.node.submit = fake_submit;
+
+    static const api_route_t *tables[3];
+    static size_t counts[3];
+    tables[0] = api_common_routes;
+    counts[0] = api_common_nroutes;
+    tables[1] = o->extra;
+    counts[1] = o->n_extra;
+    tables[2] = NULL;
+    api_config_t cfg = {
+        .listen = "127.0.0.1:0",
+        .ledger_path = o->ledger_path ? o->ledger_path : E.db,
+        .route_tables = tables,
+        .route_counts = counts,
+        .ctx = &E.node,
+        .metrics = E.metrics,
+        .max_body = MAX_BODY,
+        .max_header = 8192,
+        .timeout_s = 5,
+        .threads = 2,
+        .rate_per_s = o->rate_per_s > 0 ? o->rate_per_s : 10000,
+        .rate_burst = o->rate_burst > 0 ? o->rate_burst : 10000,
+    };
+    ck_assert_msg(api_start(&E.server, &cfg, err) == 0, "api_start: %s", err);
+    ck_assert_int_gt(api_port(E.server), 0);
+    snprintf(E.base, sizeof E.base, "http://127.0.0.1:%d", api_port(E.server));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void env_stop(void)
+{
+    api_stop(E.server);
+    ledger_close(E.ledger);
+    metrics_free(E.metrics);
+    free(E.g);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", E.dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* ---- HTTP client -------------------------------------------------------- */
+
+typedef struct {
+    long status;
+    char *body;
+    size_t len;
+    char headers[8192];
+    size_t hlen;
+    json_t *json;                /* parsed body, if JSON */
+} http_t;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+{
+    http_t *r = ud;
+    size_t k = sz * n;
+    r->body = realloc(r->body, r->len + k + 1);
+    memcpy(r->body + r->len, p, k);
+    r->len += k;
+    r->body[r->len] = '\0';
+    return k;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+{
+    http_t *r = ud;
+    size_t k = sz * n;
+    if (r->hlen + k < sizeof r->headers) {
+        memcpy(r->headers + r->hlen, p, k);
+        r->hlen += k;
+        r->headers[r->hlen] = '\0';
+    }
+    return k;
+}
+
+/* The value of response header name (case-insensitive), into out; 0 or -1. */
+static int header_of(const http_t *r, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *eol = strstr(line, "\r\n");
+        if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+            const char *v = line + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t vl = (size_t)((eol ? eol : v + strlen(v)) - v);
+            snprintf(out, cap, "%.*s", (int)vl, v);
+            return 0;
+        }
+        line = eol ? eol + 2 : NULL;
+    }
+    return -1;
+}
+
+typedef struct {
+    size_t left;
+} chunk_src_t;
+
+static size_t chunk_read(char *buf, size_t sz, size_t n, void *ud)
+{
+    chunk_src_t *s = ud;
+    size_t k = sz * n < s->left ? sz * n : s->left;
+    memset(buf, 'x', k);
+    s->left -= k;
+    return k;
+}
+
+/* Perform a request; extra_header may be NULL; chunked > 0 streams that many
+ * bytes with Transfer-Encoding: chunked. */
+static void http_do(http_t *r, const char *method, const char *path, const char *ctype,
+                    const void *body, size_t blen, const char *extra_header, size_t chunked)
+{
+    char url[512], ct[128];
+    struct curl_slist *hdrs = NULL;
+    chunk_src_t src = {chunked};
+    memset(r, 0, sizeof *r);
+    CURL *c = curl_easy_init();
+    ck_assert_ptr_nonnull(c);
+    snprintf(url, sizeof url, "%s%s", E.base, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (ctype != NULL) {
+        snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+        hdrs = curl_slist_append(hdrs, ct);
+    }
+    if (extra_header != NULL)
+        hdrs = curl_slist_append(hdrs, extra_header);
+    if (chunked > 0) {
+        hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, chunk_read);
+        curl_easy_setopt(c, CURLOPT_READDATA, &src);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    } else if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode cc = curl_easy_perform(c);
+    ck_assert_msg(cc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(cc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    if (r->body != NULL)
+        r->json = json_loadb(r->body, r->len, 0, NULL);
+}
+
+static void http_get(http_t *r, const char *path)
+{
+    http_do(r, "GET", path, NULL, NULL, 0, NULL, 0);
+}
+
+static void http_free(http_t *r)
+{
+    json_decref(r->json);
+    free(r->body);
+}
+
+/* Assert the standard error shape: exactly {"error":{"code","message"}}. */
+static void assert_error(const http_t *r, long status, const char *code)
+{
+    char ct[128];
+    ck_assert_msg(r->status == status, "status %ld, want %ld; body %s", r->status, status,
+                  r->body ? r->body : "(none)");
+    ck_assert_int_eq(header_of(r, "Content-Type", ct, sizeof ct), 0);
+    ck_assert_str_eq(ct, "application/json");
+    ck_assert_ptr_nonnull(r->json);
+    ck_assert_uint_eq(json_object_size(r->json), 1);
+    json_t *e = json_object_get(r->json, "error");
+    ck_assert_uint_eq(json_object_size(e), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "code")), code);
+    ck_assert(json_string_length(json_object_get(e, "message")) > 0);
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    ck_assert_msg(json_is_string(v), "%s is not a string", key);
+    return json_string_value(v);
+}
+
+static long long jint(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    ck_assert_msg(json_is_integer(v), "%s is not an integer", key);
+    return json_integer_value(v);
+}
+
+static void hexof(char *out, const uint8_t *p, size_t n)
+{
+    hex_encode(out, p, n);
+}
+
+static void addr_of_byte(char out[ADDRESS_MAX], int b)
+{
+    uint8_t pk[32];
+    memset(pk, b, 32);
+    ck_assert_int_eq(address_encode(out, pk), 0);
+}
+
+static char *render_metrics(void)
+{
+    char *m = metrics_render(E.metrics);
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static const opts_t WITH_BLOCKS = {.blocks = 2};
+
+START_TEST(test_health)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    char ct[128];
+    http_get(&r, "/health");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(header_of(&r, "Content-Type", ct, sizeof ct), 0);
+    ck_assert_str_eq(ct, "application/json");
+    ck_assert_str_eq(r.body, "{\"status\":\"ok\",\"chain\":\"alpha\"}");
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_health_unreadable)
+{
+    opts_t o = {.blocks = 0, .ledger_path = "/nonexistent/adnet/ledger.db"};
+    env_start(&o);
+    http_t r;
+    http_get(&r, "/health");
+    assert_error(&r, 503, "ledger_unavailable");
+    ck_assert_ptr_nonnull(strstr(r.body, "/nonexistent/adnet/ledger.db"));
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_status)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    char hx[65];
+    http_get(&r, "/status");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "chain"), "alpha");
+    ck_assert_str_eq(jstr(r.json, "chain_id"), "adnet-test");
+    ck_assert_str_eq(jstr(r.json, "network"), "devnet");
+    ck_assert_int_eq(jint(r.json, "protocol_version"), 1); /* the block's, not genesis' 4 */
+    ck_assert_str_eq(jstr(r.json, "genesis_hash"),
+                     "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a");
+    ck_assert_int_eq(jint(r.json, "height"), 2);
+    hexof(hx, E.hash[2], 32);
+    ck_assert_str_eq(jstr(r.json, "hash"), hx);
+    ck_assert_str_eq(jstr(r.json, "time"), "2026-11-25T22:50:02.123Z");
+    ck_assert_int_eq(jint(r.json, "time_ms"), (long long)T0_MS + 1000);
+    ck_assert_int_eq(jint(r.json, "restarts"), 3);
+    ck_assert_uint_eq(json_object_size(r.json), 10);
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_status_empty_ledger)
+{
+    opts_t o = {.blocks = 0};
+    env_start(&o);
+    http_t r;
+    http_get(&r, "/status");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(jint(r.json, "height"), 0);
+    ck_assert(json_is_null(json_object_get(r.json, "hash")));
+    ck_assert(json_is_null(json_object_get(r.json, "time")));
+    ck_assert(json_is_null(json_object_get(r.json, "time_ms")));
+    ck_assert_int_eq(jint(r.json, "protocol_version"), 4); /* genesis' */
+    http_free(&r);
+    http_get(&r, "/blocks/latest");
+    assert_error(&r, 404, "not_found");
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+static void check_block2(json_t *b)
+{
+    char hx[129], addr[ADDRESS_MAX];
+    ck_assert_int_eq(jint(b, "height"), 2);
+    hexof(hx, E.hash[2], 32);
+    ck_assert_str_eq(jstr(b, "hash"), hx);
+    hexof(hx, E.hash[1], 32);
+    ck_assert_str_eq(jstr(b, "prev_hash"), hx);
+    ck_assert_str_eq(jstr(b, "time"), "2026-11-25T22:50:02.123Z");
+    ck_assert_int_eq(jint(b, "time_ms"), (long long)T0_MS + 1000);
+    ck_assert_str_eq(jstr(b, "chain_id"), "adnet-test");
+    ck_assert_int_eq(jint(b, "protocol_version"), 1);
+    addr_of_byte(addr, 0xab);
+    ck_assert_str_eq(jstr(b, "proposer"), addr);
+    ck_assert(strncmp(addr, "ad1", 3) == 0);
+    ck_assert_str_eq(jstr(b, "txs_root"),
+                     "0202020202020202020202020202020202020202020202020202020202020202");
+    ck_assert_str_eq(jstr(b, "state_root"),
+                     "8282828282828282828282828282828282828282828282828282828282828282");
+    ck_assert_int_eq(jint(b, "tx_count"), 2);
+    json_t *txs = json_object_get(b, "txs");
+    ck_assert_uint_eq(json_array_size(txs), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(txs, 0)), E.txid[0]);
+    ck_assert_str_eq(json_string_value(json_array_get(txs, 1)), E.txid[1]);
+    json_t *sigs = json_object_get(json_object_get(b, "commit"), "signatures");
+    ck_assert_uint_eq(json_array_size(sigs), 2);
+    addr_of_byte(addr, 0x01);
+    ck_assert_str_eq(jstr(json_array_get(sigs, 0), "validator"), addr);
+    memset(hx, '0', 128);
+    hx[128] = '\0';
+    for (int i = 0; i < 64; i++)
+        hx[2 * i + 1] = '2'; /* 0x02 repeated */
+    ck_assert_str_eq(jstr(json_array_get(sigs, 0), "signature"), hx);
+    addr_of_byte(addr, 0x02);
+    ck_assert_str_eq(jstr(json_array_get(sigs, 1), "validator"), addr);
+}
+
+START_TEST(test_blocks)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    http_get(&r, "/blocks/latest");
+    ck_assert_int_eq(r.status, 200);
+    check_block2(r.json);
+    http_free(&r);
+    http_get(&r, "/blocks/2");
+    ck_assert_int_eq(r.status, 200);
+    check_block2(r.json);
+    http_free(&r);
+    http_get(&r, "/blocks/1");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(jint(r.json, "height"), 1);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "txs")), 0);
+    ck_assert_str_eq(jstr(r.json, "prev_hash"),
+                     "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_blocks_errors)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    http_get(&r, "/blocks/3");
+    assert_error(&r, 404, "not_found");
+    http_free(&r);
+    http_get(&r, "/blocks/0");
+    assert_error(&r, 404, "not_found");
+    http_free(&r);
+    static const char *bad[] = {"/blocks/abc", "/blocks/-1", "/blocks/1x", "/blocks/+1",
+                                "/blocks/9223372036854775808", "/blocks/99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        http_get(&r, bad[i]);
+        assert_error(&r, 400, "bad_height");
+        http_free(&r);
+    }
+    http_get(&r, "/blocks/9223372036854775807"); /* in range, just absent */
+    assert_error(&r, 404, "not_found");
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_tx_get)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    char path[128], addr[ADDRESS_MAX];
+    snprintf(path, sizeof path, "/txs/%s", E.txid[0]);
+    http_get(&r, path);
+    ck_assert_msg(r.status == 200, "%s", r.body);
+    ck_assert_str_eq(jstr(r.json, "id"), E.txid[0]);
+    ck_assert_int_eq(jint(r.json, "height"), 2);
+    ck_assert_int_eq(jint(r.json, "index"), 0);
+    ck_assert_str_eq(jstr(r.json, "kind"), "mint");
+    ck_assert_int_eq(address_encode(addr, E.sender_pk), 0);
+    ck_assert_str_eq(jstr(r.json, "sender"), addr);
+    ck_assert_int_eq(jint(r.json, "fee"), 5);
+    ck_assert_int_eq(jint(r.json, "nonce"), 7);
+    ck_assert_int_eq(jint(r.json, "expiry_height"), 100);
+    ck_assert_str_eq(jstr(r.json, "payload"), "deadbeef");
+    ck_assert_str_eq(jstr(r.json, "status"), "committed");
+    http_free(&r);
+
+    /* Upper-case ids find the same row; an expiry above 2^63-1 is a string. */
+    char upper[65];
+    for (int i = 0; i <= 64; i++)
+        upper[i] = (char)((E.txid[1][i] >= 'a' && E.txid[1][i] <= 'f') ? E.txid[1][i] - 32
+                                                                       : E.txid[1][i]);
+    snprintf(path, sizeof path, "/txs/%s", upper);
+    http_get(&r, path);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "id"), E.txid[1]);
+    ck_assert_int_eq(jint(r.json, "index"), 1);
+    ck_assert_str_eq(jstr(r.json, "expiry_height"), "18446744073709551615");
+    http_free(&r);
+
+    http_get(&r, "/txs/abc");
+    assert_error(&r, 400, "bad_id");
+    http_free(&r);
+    http_get(&r, "/txs/zz00000000000000000000000000000000000000000000000000000000000000");
+    assert_error(&r, 400, "bad_id");
+    http_free(&r);
+    http_get(&r, "/txs/00000000000000000000000000000000000000000000000000000000000000000");
+    assert_error(&r, 400, "bad_id"); /* 65 digits */
+    http_free(&r);
+    http_get(&r, "/txs/0000000000000000000000000000000000000000000000000000000000000000");
+    assert_error(&r, 404, "not_found");
+    ck_assert_ptr_nonnull(strstr(r.body, "may still be pending"));
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_tx_submit_accept)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    uint8_t id[TX_ID_LEN];
+    char idhex[65];
+    tx_id(E.tx0, E.tx0_len, id);
+    hexof(idhex, id, TX_ID_LEN);
+
+    /* Raw bytes. */
+    http_do(&r, "POST", "/txs", "application/octet-stream", E.tx0, E.tx0_len, NULL, 0);
+    ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "id"), idhex);
+    ck_assert_str_eq(jstr(r.json, "status"), "pending");
+    ck_assert_int_eq(SUB.calls, 1);
+    ck_assert_uint_eq(SUB.got_len, E.tx0_len);
+    ck_assert_mem_eq(SUB.got, E.tx0, E.tx0_len);
+    http_free(&r);
+
+    /* JSON with upper-case hex. */
+    char *hex = malloc(2 * E.tx0_len + 1);
+    hexof(hex, E.tx0, E.tx0_len);
+    for (char *p = hex; *p; p++)
+        if (*p >= 'a' && *p <= 'f')
+            *p = (char)(*p - 32);
+    char *doc = malloc(2 * E.tx0_len + 16);
+    sprintf(doc, "{\"tx\":\"%s\"}", hex);
+    memset(SUB.got, 0, sizeof SUB.got);
+    http_do(&r, "POST", "/txs", "application/json; charset=utf-8", doc, strlen(doc), NULL, 0);
+    ck_assert_int_eq(r.status, 202);
+    ck_assert_str_eq(jstr(r.json, "id"), idhex);
+    ck_assert_int_eq(SUB.calls, 2);
+    ck_assert_mem_eq(SUB.got, E.tx0, E.tx0_len);
+    http_free(&r);
+    free(hex);
+    free(doc);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_tx_submit_refusals)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    char v[32];
+    static const struct {
+        const char *code;
+        long status;
+    } cases[] = {{"mempool_full", 503}, {"duplicate", 409},    {"replay", 409},
+                 {"bad_signature", 400}, {"fee_too_low", 400}, {"expired", 400}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        SUB.refuse_code = cases[i].code;
+        http_do(&r, "POST", "/txs", "application/octet-stream", E.tx0, E.tx0_len, NULL, 0);
+        assert_error(&r, cases[i].status, cases[i].code);
+        char want[64];
+        snprintf(want, sizeof want, "refused: %s", cases[i].code);
+        ck_assert_str_eq(jstr(json_object_get(r.json, "error"), "message"), want);
+        int has_ra = header_of(&r, "Retry-After", v, sizeof v) == 0;
+        ck_assert_int_eq(has_ra, cases[i].status == 503);
+        if (has_ra)
+            ck_assert_str_eq(v, "1");
+        http_free(&r);
+    }
+    int calls = SUB.calls;
+    ck_assert_int_eq(calls, 6);
+
+    /* Refused before submit. */
+    http_do(&r, "POST", "/txs", "application/json", "{\"tx\": ", 7, NULL, 0);
+    assert_error(&r, 400, "invalid_json");
+    http_free(&r);
+    http_do(&r, "POST", "/txs", NULL, "not json", 8, NULL, 0);
+    assert_error(&r, 400, "invalid_json");
+    http_free(&r);
+    http_do(&r, "POST", "/txs", "application/json", "{\"tx\":\"abc\"}", 12, NULL, 0);
+    assert_error(&r, 400, "malformed"); /* odd length */
+    http_free(&r);
+    http_do(&r, "POST", "/txs", "application/json", "{\"tx\":\"zz\"}", 11, NULL, 0);
+    assert_error(&r, 400, "malformed");
+    http_free(&r);
+    static const char ctl[] = "{\"tx\":\"\\u00100\"}";
+    http_do(&r, "POST", "/txs", "application/json", ctl, strlen(ctl), NULL, 0);
+    assert_error(&r, 400, "malformed"); /* a control character is no digit */
+    http_free(&r);
+    http_do(&r, "POST", "/txs", "application/json", "{\"hex\":\"00\"}", 12, NULL, 0);
+    assert_error(&r, 400, "malformed");
+    http_free(&r);
+    http_do(&r, "POST", "/txs", "application/json", "[1,2]", 5, NULL, 0);
+    assert_error(&r, 400, "malformed");
+    http_free(&r);
+    http_do(&r, "POST", "/txs", "application/octet-stream", "", 0, NULL, 0);
+    assert_error(&r, 400, "malformed");
+    http_free(&r);
+    ck_assert_int_eq(SUB.calls, calls);
+
+    /* No submit function: the node takes no transactions now. */
+    E.node.submit = NULL;
+    http_do(&r, "POST", "/txs", "application/octet-stream", E.tx0, E.tx0_len, NULL, 0);
+    assert_error(&r, 503, "unavailable");
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_network)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    char ct[128], addr[ADDRESS_MAX];
+    http_get(&r, "/network/genesis");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, GENESIS_TEXT); /* the file's bytes, as is */
+    ck_assert_int_eq(header_of(&r, "Content-Type", ct, sizeof ct), 0);
+    ck_assert_str_eq(ct, "application/json");
+    http_free(&r);
+
+    http_get(&r, "/network/genesis/hash");
+    ck_assert_int_eq(r.status, 200);
+    char want[128] = "{\"hash\":\"";
+    for (int i = 0; i < 32; i++)
+        strcat(want, "5a");
+    strcat(want, "\",\"chain_id\":\"adnet-test\"}");
+    ck_assert_str_eq(r.body, want);
+    http_free(&r);
+
+    http_get(&r, "/network/governors");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(jint(r.json, "threshold_percent"), 67);
+    ck_assert_int_eq(jint(r.json, "count"), 3);
+    json_t *gov = json_object_get(r.json, "governors");
+    ck_assert_uint_eq(json_array_size(gov), 3);
+    ck_assert_str_eq(jstr(json_array_get(gov, 2), "public_key"),
+                     "1212121212121212121212121212121212121212121212121212121212121212");
+    addr_of_byte(addr, 0x12);
+    ck_assert_str_eq(jstr(json_array_get(gov, 2), "address"), addr);
+    http_free(&r);
+
+    /* A genesis file that vanished is a server fault. */
+    unlink(E.genesis_path);
+    http_get(&r, "/network/genesis");
+    assert_error(&r, 500, "internal");
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_not_found_and_method)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    char allow[64];
+    http_get(&r, "/nope");
+    assert_error(&r, 404, "not_found");
+    http_free(&r);
+    http_get(&r, "/health/");
+    assert_error(&r, 404, "not_found");
+    http_free(&r);
+    http_get(&r, "/blocks/1/extra");
+    assert_error(&r, 404, "not_found");
+    http_free(&r);
+
+    http_do(&r, "POST", "/health", "application/json", "{}", 2, NULL, 0);
+    assert_error(&r, 405, "method_not_allowed");
+    ck_assert_int_eq(header_of(&r, "Allow", allow, sizeof allow), 0);
+    ck_assert_str_eq(allow, "GET");
+    http_free(&r);
+    http_get(&r, "/txs");
+    assert_error(&r, 405, "method_not_allowed");
+    ck_assert_int_eq(header_of(&r, "Allow", allow, sizeof allow), 0);
+    ck_assert_str_eq(allow, "POST");
+    http_free(&r);
+    http_do(&r, "DELETE", "/txs/00", NULL, NULL, 0, NULL, 0);
+    assert_error(&r, 405, "method_not_allowed");
+    ck_assert_int_eq(header_of(&r, "Allow", allow, sizeof allow), 0);
+    ck_assert_str_eq(allow, "GET");
+    http_free(&r);
+
+    char *m = render_metrics();
+    ck_assert_ptr_nonnull(strstr(m, "adnet_api_requests_total{route=\"unmatched\",status=\"404\"} 3\n"));
+    ck_assert_ptr_nonnull(strstr(m, "adnet_api_requests_total{route=\"unmatched\",status=\"405\"} 3\n"));
+    free(m);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_limits)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    char *big = malloc(MAX_BODY + 1);
+    memset(big, 'a', MAX_BODY + 1);
+
+    /* Content-Length over the limit: answered before the body is read. */
+    http_do(&r, "POST", "/txs", "application/octet-stream", big, MAX_BODY + 1, NULL, 0);
+    assert_error(&r, 413, "body_too_large");
+    http_free(&r);
+    /* Chunked, so no Content-Length: drained, then 413. */
+    http_do(&r, "POST", "/txs", "application/octet-stream", NULL, 0, NULL, 3 * MAX_BODY);
+    assert_error(&r, 413, "body_too_large");
+    http_free(&r);
+    ck_assert_int_eq(SUB.calls, 0);
+    /* Exactly the limit is accepted and handed to submit. */
+    http_do(&r, "POST", "/txs", "application/octet-stream", big, MAX_BODY, NULL, 0);
+    ck_assert_int_eq(r.status, 202);
+    ck_assert_uint_eq(SUB.got_len, MAX_BODY);
+    http_free(&r);
+    /* Chunked under the limit works too. */
+    http_do(&r, "POST", "/txs", "application/octet-stream", NULL, 0, NULL, 1000);
+    ck_assert_int_eq(r.status, 202);
+    ck_assert_uint_eq(SUB.got_len, 1000);
+    http_free(&r);
+
+    /* Headers beyond the connection memory (max_header 8 KiB + slack): MHD's 431. */
+    char *hdr = malloc(32 * 1024);
+    strcpy(hdr, "X-Big: ");
+    memset(hdr + 7, 'h', 32 * 1024 - 8);
+    hdr[32 * 1024 - 1] = '\0';
+    http_do(&r, "GET", "/health", NULL, NULL, 0, hdr, 0);
+    ck_assert_int_eq(r.status, 431);
+    http_free(&r);
+    /* A header well inside the limit is fine. */
+    hdr[4000] = '\0';
+    http_do(&r, "GET", "/health", NULL, NULL, 0, hdr, 0);
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+    free(hdr);
+    free(big);
+
+    char *m = render_metrics();
+    ck_assert_ptr_nonnull(strstr(m, "adnet_api_requests_total{route=\"/txs\",status=\"413\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(m, "adnet_api_requests_total{route=\"/txs\",status=\"202\"} 2\n"));
+    free(m);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_rate_limit)
+{
+    opts_t o = {.blocks = 2, .rate_per_s = 0.5, .rate_burst = 3};
+    env_start(&o);
+    http_t r;
+    char v[32];
+    for (int i = 0; i < 3; i++) {
+        http_get(&r, "/health");
+        ck_assert_int_eq(r.status, 200);
+        http_free(&r);
+    }
+    http_get(&r, "/health");
+    assert_error(&r, 429, "rate_limited");
+    ck_assert_int_eq(header_of(&r, "Retry-After", v, sizeof v), 0);
+    ck_assert_str_eq(v, "2"); /* one token at 0.5/s */
+    http_free(&r);
+    http_get(&r, "/nope"); /* unknown paths spend tokens too */
+    assert_error(&r, 429, "rate_limited");
+    http_free(&r);
+    char *m = render_metrics();
+    ck_assert_ptr_nonnull(strstr(m, "adnet_api_requests_total{route=\"/health\",status=\"200\"} 3\n"));
+    ck_assert_ptr_nonnull(strstr(m, "adnet_api_requests_total{route=\"/health\",status=\"429\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(m, "adnet_api_requests_total{route=\"unmatched\",status=\"429\"} 1\n"));
+    free(m);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_rate_limit_refills)
+{
+    opts_t o = {.blocks = 0, .rate_per_s = 20, .rate_burst = 1};
+    env_start(&o);
+    http_t r;
+    http_get(&r, "/health");
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+    http_get(&r, "/health");
+    ck_assert_int_eq(r.status, 429);
+    http_free(&r);
+    usleep(120 * 1000); /* 20/s: a token every 50 ms */
+    http_get(&r, "/health");
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_read_during_write)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    /* The writer holds an open block transaction with block 3 in it. */
+    put_block_open(3);
+    http_get(&r, "/status");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(jint(r.json, "height"), 2);
+    http_free(&r);
+    http_get(&r, "/blocks/3");
+    assert_error(&r, 404, "not_found");
+    http_free(&r);
+    http_get(&r, "/blocks/latest");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(jint(r.json, "height"), 2);
+    http_free(&r);
+    http_get(&r, "/health");
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+    /* Once committed, the next request sees it (no stale snapshot kept). */
+    ck_assert_int_eq(ledger_commit(E.ledger), 0);
+    http_get(&r, "/status");
+    ck_assert_int_eq(jint(r.json, "height"), 3);
+    http_free(&r);
+    http_get(&r, "/blocks/3");
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_metrics_route)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    char ct[128];
+    http_get(&r, "/health");
+    http_free(&r);
+    http_get(&r, "/health");
+    http_free(&r);
+    http_get(&r, "/blocks/9");
+    http_free(&r);
+    http_get(&r, "/metrics");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(header_of(&r, "Content-Type", ct, sizeof ct), 0);
+    ck_assert_str_eq(ct, "text/plain; version=0.0.4; charset=utf-8");
+    ck_assert_ptr_nonnull(strstr(r.body, "# TYPE adnet_api_requests_total counter\n"));
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "adnet_api_requests_total{route=\"/health\",status=\"200\"} 2\n"));
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "adnet_api_requests_total{route=\"/blocks/{height}\",status=\"404\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(r.body, "# TYPE adnet_api_request_duration_seconds histogram\n"));
+    ck_assert_ptr_nonnull(strstr(
+        r.body, "adnet_api_request_duration_seconds_bucket{route=\"/health\",le=\"+Inf\"} 2\n"));
+    ck_assert_ptr_nonnull(
+        strstr(r.body, "adnet_api_request_duration_seconds_count{route=\"/health\"} 2\n"));
+    /* The /metrics request itself is counted after its body was rendered. */
+    ck_assert_ptr_null(strstr(r.body, "route=\"/metrics\""));
+    http_free(&r);
+    char *m = render_metrics();
+    ck_assert_ptr_nonnull(strstr(m, "adnet_api_requests_total{route=\"/metrics\",status=\"200\"} 1\n"));
+    free(m);
+    env_stop();
+}
+END_TEST
+
+/* Extra routes exercising the server's handling of handlers. */
+static int h_fail_bare(const api_request_t *req, api_response_t *res)
+{
+    return -EIO;
+}
+
+static int h_fail_with_response(const api_request_t *req, api_response_t *res)
+{
+    return api_error(res, 418, "teapot", "short and stout"), -EPERM;
+}
+
+static int h_no_status(const api_request_t *req, api_response_t *res)
+{
+    return 0;
+}
+
+static int h_echo(const api_request_t *req, api_response_t *res)
+{
+    const char *q = api_query(req, "q");
+    const char *h = api_header(req, "x-echo");
+    /* A handler that leaves a transaction open is tidied up after it. */
+    sqlite3_exec(req->db, "BEGIN; SELECT count(*) FROM blocks;", NULL, NULL, NULL);
+    return api_json(res, 200,
+                    json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s,s:I,s:b}", "method", req->method,
+                              "path", req->path, "a", req->params[0], "q", q, "h", h, "b",
+                              req->params[1], "n", (json_int_t)req->n_params, "body",
+                              req->body != NULL));
+}
+
+static const api_route_t EXTRA[] = {
+    {"GET", "/test/fail", "/test/fail", h_fail_bare},
+    {"GET", "/test/fail2", "/test/fail2", h_fail_with_response},
+    {"GET", "/test/nostatus", "/test/nostatus", h_no_status},
+    {"GET", "/test/{}/echo/{}", "/test/{a}/echo/{b}", h_echo},
+    {"POST", "/health", "/health (post)", h_no_status}, /* a method the common table lacks */
+};
+
+START_TEST(test_handler_contract)
+{
+    opts_t o = {.blocks = 2, .extra = EXTRA, .n_extra = sizeof EXTRA / sizeof EXTRA[0]};
+    env_start(&o);
+    http_t r;
+    http_get(&r, "/test/fail");
+    assert_error(&r, 500, "internal");
+    http_free(&r);
+    http_get(&r, "/test/fail2");
+    assert_error(&r, 418, "teapot");
+    http_free(&r);
+    http_get(&r, "/test/nostatus");
+    assert_error(&r, 500, "internal");
+    http_free(&r);
+    for (int i = 0; i < 4; i++) { /* both threads see no leftover transaction */
+        http_do(&r, "GET", "/test/x1/echo/y2?q=hello%20there", NULL, NULL, 0, "X-Echo: yes", 0);
+        ck_assert_msg(r.status == 200, "%s", r.body);
+        ck_assert_str_eq(r.body, "{\"method\":\"GET\",\"path\":\"/test/x1/echo/y2\",\"a\":\"x1\","
+                                 "\"q\":\"hello there\",\"h\":\"yes\",\"b\":\"y2\",\"n\":2,"
+                                 "\"body\":false}");
+        http_free(&r);
+    }
+    /* The writer can still commit: no reader pinned a snapshot forever. */
+    put_block_open(3);
+    ck_assert_int_eq(ledger_commit(E.ledger), 0);
+    ck_assert_int_eq(sqlite3_wal_checkpoint_v2(ledger_db(E.ledger), NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                               NULL, NULL),
+                     SQLITE_OK);
+    /* A later table adds methods to a path of an earlier one. */
+    http_do(&r, "POST", "/health", NULL, "", 0, NULL, 0);
+    assert_error(&r, 500, "internal");
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_start_errors)
+{
+    char err[API_ERR_MAX];
+    api_server_t *s = NULL;
+    static const api_route_t *tables[] = {api_common_routes, NULL};
+    static const size_t counts[] = {0};
+    api_config_t cfg = {.ledger_path = "/tmp/none.db", .route_tables = tables,
+                        .route_counts = counts};
+    static const char *bad[] = {"127.0.0.1",    "127.0.0.1:",   "127.0.0.1:65536",
+                                "::1:3030",     "[::1]3030",    ":3030",
+                                "127.0.0.1:x1", "[::1:3030",    "[]:3030"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cfg.listen = bad[i];
+        err[0] = '\0';
+        ck_assert_msg(api_start(&s, &cfg, err) == -EINVAL, "%s accepted", bad[i]);
+        ck_assert_ptr_null(s);
+        ck_assert_msg(strstr(err, bad[i]) != NULL, "%s: %s", bad[i], err);
+    }
+    cfg.listen = NULL;
+    ck_assert_int_eq(api_start(&s, &cfg, err), -EINVAL);
+
+    /* Address in use. */
+    cfg.listen = "127.0.0.1:0";
+    api_server_t *first = NULL;
+    ck_assert_int_eq(api_start(&first, &cfg, err), 0);
+    char busy[64];
+    snprintf(busy, sizeof busy, "127.0.0.1:%d", api_port(first));
+    cfg.listen = busy;
+    ck_assert_int_eq(api_start(&s, &cfg, err), -EADDRINUSE);
+    ck_assert_ptr_nonnull(strstr(err, "Address already in use"));
+    ck_assert_ptr_null(s);
+    api_stop(first);
+    api_stop(NULL);
+    ck_assert_int_eq(api_port(NULL), -EINVAL);
+
+    /* An incomplete route is refused. */
+    static const api_route_t broken[] = {{"GET", "nope", "x", h_no_status}};
+    static const api_route_t *t2[] = {broken, NULL};
+    static const size_t c2[] = {1};
+    cfg.listen = "127.0.0.1:0";
+    cfg.route_tables = t2;
+    cfg.route_counts = c2;
+    ck_assert_int_eq(api_start(&s, &cfg, err), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_ipv6)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0)
+        return; /* no IPv6 in this sandbox */
+    close(fd);
+    char err[API_ERR_MAX];
+    api_server_t *s = NULL;
+    static const api_route_t *tables[] = {api_common_routes, NULL};
+    static const size_t counts[] = {0};
+    api_config_t cfg = {.listen = "[::1]:0", .ledger_path = "/tmp/none.db",
+                        .route_tables = tables, .route_counts = counts};
+    int rc = api_start(&s, &cfg, err);
+    if (rc == -EADDRNOTAVAIL)
+        return; /* IPv6 present but no ::1 */
+    ck_assert_msg(rc == 0, "%s", err);
+    snprintf(E.base, sizeof E.base, "http://[::1]:%d", api_port(s));
+    http_t r;
+    http_get(&r, "/nope");
+    assert_error(&r, 404, "not_found");
+    http_free(&r);
+    api_stop(s);
+}
+END_TEST
+
+/* Many clients at once over two threads: every answer is right. */
+static void *client_thread(void *arg)
+{
+    long *ok = arg;
+    for (int i = 0; i < 25; i++) {
+        http_t r;
+        http_get(&r, (i % 2) ? "/blocks/2" : "/status");
+        if (r.status == 200 && r.json != NULL &&
+            json_integer_value(json_object_get(r.json, "height")) == 2)
+            (*ok)++;
+        http_free(&r);
+    }
+    return NULL;
+}
+
+START_TEST(test_concurrent)
+{
+    env_start(&WITH_BLOCKS);
+    pthread_t t[6];
+    long ok[6] = {0};
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, client_thread, &ok[i]), 0);
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(ok[i], 25);
+    }
+    char *m = render_metrics();
+    /* 6 threads x 13 even iterations */
+    ck_assert_ptr_nonnull(
+        strstr(m, "adnet_api_requests_total{route=\"/status\",status=\"200\"} 78\n"));
+    free(m);
+    env_stop();
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("server");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_health);
+    tcase_add_test(tc, test_health_unreadable);
+    tcase_add_test(tc, test_status);
+    tcase_add_test(tc, test_status_empty_ledger);
+    tcase_add_test(tc, test_blocks);
+    tcase_add_test(tc, test_blocks_errors);
+    tcase_add_test(tc, test_tx_get);
+    tcase_add_test(tc, test_tx_submit_accept);
+    tcase_add_test(tc, test_tx_submit_refusals);
+    tcase_add_test(tc, test_network);
+    tcase_add_test(tc, test_not_found_and_method);
+    tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_rate_limit);
+    tcase_add_test(tc, test_rate_limit_refills);
+    tcase_add_test(tc, test_read_during_write);
+    tcase_add_test(tc, test_metrics_route);
+    tcase_add_test(tc, test_handler_contract);
+    tcase_add_test(tc, test_start_errors);
+    tcase_add_test(tc, test_ipv6);
+    tcase_add_test(tc, test_concurrent);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,1563 @@
+/* delta-worker/delta_chain.c, delta_routes.c and proto/delta_tx.c: payload
+ * codecs and leaves, every transaction kind's accept and reject paths (with
+ * their codes and messages), AMM rounding and edge cases, staking and
+ * unbonding maturity, nonces, fees, conservation, root determinism,
+ * rollback, and the HTTP routes. The chain's functions are called directly,
+ * the way the pipeline calls them (savepoint per transaction, end_block,
+ * state_root, commit). */
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "common/api.h"
+#include "common/bech32.h"
+#include "common/chain.h"
+#include "common/genesis.h"
+#include "common/hex.h"
+#include "common/ledger.h"
+#include "common/node.h"
+#include "common/smt.h"
+#include "delta-worker/delta_chain.h"
+#include "proto/delta_tx.h"
+
+Suite *test_suite(void);
+
+__extension__ typedef unsigned __int128 u128;
+
+#define I64MAX ((uint64_t)INT64_MAX)
+
+static const chain_ops_t *OPS = &delta_chain_ops;
+
+static uint8_t ALICE[32], BOB[32], CAROL[32], PROP[32];
+
+static void keys_init(void)
+{
+    memset(ALICE, 0xa1, 32);
+    memset(BOB, 0xb0, 32);
+    memset(CAROL, 0xc4, 32);
+    memset(PROP, 0xee, 32);
+}
+
+typedef struct {
+    char dir[64];
+    char path[128];
+    ledger_t *l;
+    sqlite3 *db;
+    genesis_t *g;
+    void *st;
+    uint64_t height;          /* last committed height */
+    int in_block;
+    chain_exec_t x;
+} env_t;
+
+static genesis_t *genesis_new(void)
+{
+    genesis_t *g = calloc(1, sizeof *g);
+    ck_assert_ptr_nonnull(g);
+    strcpy(g->chain_id, "delta-test-1");
+    strcpy(g->chain, "delta");
+    strcpy(g->network, "devnet");
+    g->genesis_time_ms = 1795647001123ULL;
+    g->protocol_version = 1;
+    genesis_params_default(g); /* min_fee 1, fee asset ADN, unbonding 10 */
+    return g;
+}
+
+static void genesis_add(genesis_t *g, const uint8_t *owner, const char *asset, uint64_t amount)
+{
+    genesis_balance_t *b = &g->balances[g->n_balances++];
+    memcpy(b->owner, owner, 32);
+    snprintf(b->asset, sizeof b->asset, "%s", asset);
+    b->amount = amount;
+}
+
+/* The default world: alice and bob hold ADN and USD, carol a little ADN. */
+static genesis_t *genesis_default(void)
+{
+    genesis_t *g = genesis_new();
+    genesis_add(g, ALICE, "ADN", 1000000);
+    genesis_add(g, ALICE, "USD", 1000000);
+    genesis_add(g, BOB, "ADN", 1000000);
+    genesis_add(g, BOB, "USD", 1000000);
+    genesis_add(g, CAROL, "ADN", 100);
+    return g;
+}
+
+static void env_open_with(env_t *e, genesis_t *g)
+{
+    char err[LEDGER_ERR_MAX];
+    memset(e, 0, sizeof *e);
+    keys_init();
+    strcpy(e->dir, "/tmp/adnet-test-delta-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(e->dir));
+    snprintf(e->path, sizeof e->path, "%s/ledger.db", e->dir);
+    e->g = g;
+    ck_assert_int_eq(ledger_open(&e->l, e->path, OPS->schema, err), 0);
+    e->db = ledger_db(e->l);
+    ck_assert_int_eq(ledger_begin(e->l), 0);
+    ck_assert_int_eq(OPS->genesis_init(e->db, g, err, sizeof err), 0);
+    ck_assert_int_eq(ledger_commit(e->l), 0);
+    ck_assert_int_eq(OPS->state_open(&e->st, e->db, g, err, sizeof err), 0);
+}
+
+static void env_open(env_t *e)
+{
+    keys_init();
+    env_open_with(e, genesis_default());
+}
+
+static void env_close(env_t *e)
+{
+    char p[200];
+    OPS->state_close(e->st);
+    ledger_close(e->l);
+    unlink(e->path);
+    snprintf(p, sizeof p, "%s-wal", e->path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", e->path);
+    unlink(p);
+    rmdir(e->dir);
+    free(e->g);
+}
+
+static void block_begin(env_t *e)
+{
+    ck_assert(!e->in_block);
+    ck_assert_int_eq(ledger_begin(e->l), 0);
+    e->in_block = 1;
+    memset(&e->x, 0, sizeof e->x);
+    e->x.db = e->db;
+    e->x.genesis = e->g;
+    e->x.height = e->height + 1;
+    e->x.time_ms = e->g->genesis_time_ms + 1000 * e->x.height;
+    e->x.proposer = PROP;
+}
+
+/* Apply one transaction the way the pipeline does: savepoint + journal mark,
+ * undone on failure. */
+static int block_apply(env_t *e, const tx_t *tx, reject_t *why)
+{
+    static const uint8_t txid[32] = {1};
+    ck_assert(e->in_block);
+    e->x.txid = txid;
+    ck_assert_int_eq(sqlite3_exec(e->db, "SAVEPOINT tx", NULL, NULL, NULL), SQLITE_OK);
+    uint64_t mark = OPS->state_mark(e->st);
+    int r = OPS->apply_tx(e->st, &e->x, tx, why);
+    if (r < 0) {
+        ck_assert_int_eq(sqlite3_exec(e->db, "ROLLBACK TO tx", NULL, NULL, NULL), SQLITE_OK);
+        OPS->state_rollback(e->st, mark);
+    }
+    ck_assert_int_eq(sqlite3_exec(e->db, "RELEASE tx", NULL, NULL, NULL), SQLITE_OK);
+    e->x.index++;
+    return r;
+}
+
+static void block_end(env_t *e, uint64_t fees)
+{
+    char err[CHAIN_ERR_MAX];
+    uint8_t root[32];
+    e->x.txid = NULL;
+    ck_assert_msg(OPS->end_block(e->st, &e->x, fees, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(OPS->state_root(e->st, e->db, root), 0);
+    ck_assert_int_eq(ledger_commit(e->l), 0);
+    OPS->state_commit(e->st);
+    e->in_block = 0;
+    e->height++;
+}
+
+/* One transaction in a block of its own; fees are paid if it applied. */
+static int run1(env_t *e, const tx_t *tx, reject_t *why)
+{
+    block_begin(e);
+    int r = block_apply(e, tx, why);
+    block_end(e, r == 0 ? tx->fee : 0);
+    return r;
+}
+
+static void empty_block(env_t *e)
+{
+    block_begin(e);
+    block_end(e, 0);
+}
+
+static int check(env_t *e, const tx_t *tx, reject_t *why)
+{
+    chain_exec_t x = {0};
+    x.db = e->db;
+    x.genesis = e->g;
+    x.height = e->height + 1;
+    x.proposer = PROP;
+    return OPS->check_tx(e->st, &x, tx, why);
+}
+
+typedef struct {
+    tx_t tx;
+    uint8_t buf[DELTA_PAYLOAD_MAX];
+} txb_t;
+
+static const tx_t *mk(txb_t *t, const uint8_t *sender, uint64_t nonce, uint64_t fee,
+                      const delta_payload_t *p)
+{
+    size_t len = 0;
+    memset(t, 0, sizeof *t);
+    ck_assert_int_eq(delta_payload_encode(p, t->buf, sizeof t->buf, &len), 0);
+    strcpy(t->tx.chain_id, "delta-test-1");
+    t->tx.kind = p->kind;
+    memcpy(t->tx.sender, sender, 32);
+    t->tx.fee = fee;
+    t->tx.nonce = nonce;
+    t->tx.expiry_height = 1000000;
+    t->tx.payload = t->buf;
+    t->tx.payload_len = len;
+    return &t->tx;
+}
+
+static const tx_t *transfer(txb_t *t, const uint8_t *from, uint64_t nonce, const uint8_t *to,
+                            const char *asset, uint64_t amount)
+{
+    delta_payload_t p = {.kind = DELTA_TX_TRANSFER};
+    memcpy(p.u.transfer.to, to, 32);
+    strcpy(p.u.transfer.asset, asset);
+    p.u.transfer.amount = amount;
+    return mk(t, from, nonce, 1, &p);
+}
+
+static const tx_t *pool_create(txb_t *t, const uint8_t *from, uint64_t nonce, const char *a,
+                               const char *b, uint64_t amount_a, uint64_t amount_b, uint16_t fee)
+{
+    delta_payload_t p = {.kind = DELTA_TX_POOL_CREATE};
+    strcpy(p.u.pool_create.asset_a, a);
+    strcpy(p.u.pool_create.asset_b, b);
+    p.u.pool_create.amount_a = amount_a;
+    p.u.pool_create.amount_b = amount_b;
+    p.u.pool_create.fee_bps = fee;
+    return mk(t, from, nonce, 1, &p);
+}
+
+static const tx_t *liq_add(txb_t *t, const uint8_t *from, uint64_t nonce, const char *a,
+                           const char *b, uint64_t max_a, uint64_t max_b, uint64_t min_shares)
+{
+    delta_payload_t p = {.kind = DELTA_TX_LIQUIDITY_ADD};
+    strcpy(p.u.liquidity_add.asset_a, a);
+    strcpy(p.u.liquidity_add.asset_b, b);
+    p.u.liquidity_add.max_a = max_a;
+    p.u.liquidity_add.max_b = max_b;
+    p.u.liquidity_add.min_shares = min_shares;
+    return mk(t, from, nonce, 1, &p);
+}
+
+static const tx_t *liq_remove(txb_t *t, const uint8_t *from, uint64_t nonce, const char *a,
+                              const char *b, uint64_t shares, uint64_t min_a, uint64_t min_b)
+{
+    delta_payload_t p = {.kind = DELTA_TX_LIQUIDITY_REMOVE};
+    strcpy(p.u.liquidity_remove.asset_a, a);
+    strcpy(p.u.liquidity_remove.asset_b, b);
+    p.u.liquidity_remove.shares = shares;
+    p.u.liquidity_remove.min_a = min_a;
+    p.u.liquidity_remove.min_b = min_b;
+    return mk(t, from, nonce, 1, &p);
+}
+
+static const tx_t *swap(txb_t *t, const uint8_t *from, uint64_t nonce, const char *in,
+                        const char *out, uint64_t amount_in, uint64_t min_out)
+{
+    delta_payload_t p = {.kind = DELTA_TX_SWAP};
+    strcpy(p.u.swap.asset_in, in);
+    strcpy(p.u.swap.asset_out, out);
+    p.u.swap.amount_in = amount_in;
+    p.u.swap.min_out = min_out;
+    return mk(t, from, nonce, 1, &p);
+}
+
+static const tx_t *stake(txb_t *t, const uint8_t *from, uint64_t nonce, uint16_t kind,
+                         uint64_t amount)
+{
+    delta_payload_t p = {.kind = kind};
+    p.u.stake.amount = amount;
+    return mk(t, from, nonce, 1, &p);
+}
+
+/* ---- SQL probes ---- */
+
+static int64_t q_int(env_t *e, const char *sql, const char *text1, const char *text2)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    ck_assert_int_eq(sqlite3_prepare_v2(e->db, sql, -1, &st, NULL), SQLITE_OK);
+    if (text1)
+        sqlite3_bind_text(st, 1, text1, -1, SQLITE_TRANSIENT);
+    if (text2)
+        sqlite3_bind_text(st, 2, text2, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        v = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 0);
+    else
+        v = 0;
+    sqlite3_finalize(st);
+    return v;
+}
+
+static int64_t bal(env_t *e, const uint8_t *pk, const char *asset)
+{
+    char hx[65];
+    hex_encode(hx, pk, 32);
+    return q_int(e, "SELECT amount FROM balances WHERE address = ? AND asset = ?", hx, asset);
+}
+
+static int64_t nonce_of(env_t *e, const uint8_t *pk)
+{
+    char hx[65];
+    hex_encode(hx, pk, 32);
+    return q_int(e, "SELECT nonce FROM accounts WHERE address = ?", hx, NULL);
+}
+
+static int64_t staked_of(env_t *e, const uint8_t *pk)
+{
+    char hx[65];
+    hex_encode(hx, pk, 32);
+    return q_int(e, "SELECT staked FROM stakes WHERE address = ?", hx, NULL);
+}
+
+static int64_t lp_of(env_t *e, const uint8_t *pk, const char *a)
+{
+    char hx[65];
+    hex_encode(hx, pk, 32);
+    return q_int(e, "SELECT shares FROM lp_shares WHERE owner = ? AND asset_a = ?", hx, a);
+}
+
+static delta_pool_row_t pool_of(env_t *e, const char *a, const char *b)
+{
+    delta_pool_row_t p;
+    ck_assert_int_eq(delta_pool_load(e->db, a, b, &p), 0);
+    return p;
+}
+
+/* balances + pools + stakes + unbonding of asset, as 128 bits. */
+static u128 total_of(env_t *e, const char *asset)
+{
+    u128 t = (u128)q_int(e, "SELECT sum(amount) FROM balances WHERE asset = ?", asset, NULL);
+    t += (u128)q_int(e, "SELECT sum(reserve_a) FROM pools WHERE asset_a = ?", asset, NULL);
+    t += (u128)q_int(e, "SELECT sum(reserve_b) FROM pools WHERE asset_b = ?", asset, NULL);
+    if (strcmp(asset, e->g->fee_asset) == 0) {
+        t += (u128)q_int(e, "SELECT sum(staked) FROM stakes", NULL, NULL);
+        t += (u128)q_int(e, "SELECT sum(amount) FROM unbonding", NULL, NULL);
+    }
+    return t;
+}
+
+static void root_of(env_t *e, uint8_t out[32])
+{
+    ck_assert_int_eq(OPS->state_root(e->st, e->db, out), 0);
+}
+
+/* The incremental tree equals one rebuilt from the tables. */
+static void assert_tree_matches_tables(env_t *e)
+{
+    smt_t *t = NULL;
+    uint8_t a[32], b[32];
+    ck_assert_int_eq(delta_tree_build(e->db, &t), 0);
+    smt_root(t, a);
+    root_of(e, b);
+    ck_assert_mem_eq(a, b, 32);
+    smt_free(t);
+}
+
+/* Run r = expr with a reject_t named why in scope, then check rc, code and
+ * that the message contains substr. */
+#define EXPECT_REJECT(why, r, rc, code_, substr)                                            \
+    do {                                                                                    \
+        ck_assert_int_eq((r), (rc));                                                        \
+        ck_assert_ptr_nonnull((why).code);                                                  \
+        ck_assert_str_eq((why).code, (code_));                                              \
+        ck_assert_msg(strstr((why).message, (substr)) != NULL, "message \"%s\" lacks \"%s\"", \
+                      (why).message, (substr));                                             \
+    } while (0)
+
+/* ================= codecs ================= */
+
+START_TEST(codec_transfer_layout)
+{
+    delta_payload_t p = {.kind = DELTA_TX_TRANSFER}, q;
+    uint8_t buf[DELTA_PAYLOAD_MAX], want[32 + 4 + 3 + 8];
+    size_t len = 0;
+    const char *what = NULL;
+    memset(p.u.transfer.to, 0x42, 32);
+    strcpy(p.u.transfer.asset, "ADN");
+    p.u.transfer.amount = 0x0102030405060708ULL;
+    ck_assert_int_eq(delta_payload_encode(&p, buf, sizeof buf, &len), 0);
+    memset(want, 0x42, 32);
+    memcpy(want + 32, "\0\0\0\3ADN\1\2\3\4\5\6\7\10", 15);
+    ck_assert_uint_eq(len, sizeof want);
+    ck_assert_mem_eq(buf, want, sizeof want);
+    ck_assert_int_eq(delta_payload_decode(&q, DELTA_TX_TRANSFER, buf, len, &what), 0);
+    ck_assert_str_eq(q.u.transfer.asset, "ADN");
+    ck_assert_uint_eq(q.u.transfer.amount, 0x0102030405060708ULL);
+    ck_assert_mem_eq(q.u.transfer.to, p.u.transfer.to, 32);
+}
+END_TEST
+
+static const char *const KIND_NAMES[7] = {"transfer", "pool_create", "liquidity_add",
+                                          "liquidity_remove", "swap", "stake", "unstake"};
+
+START_TEST(codec_roundtrip_all_kinds)
+{
+    delta_payload_t ps[7];
+    memset(ps, 0, sizeof ps);
+    ps[0].kind = DELTA_TX_TRANSFER;
+    strcpy(ps[0].u.transfer.asset, "USD-C");
+    ps[0].u.transfer.amount = 5;
+    ps[1].kind = DELTA_TX_POOL_CREATE;
+    strcpy(ps[1].u.pool_create.asset_a, "ADN");
+    strcpy(ps[1].u.pool_create.asset_b, "USD");
+    ps[1].u.pool_create.amount_a = 1;
+    ps[1].u.pool_create.amount_b = 2;
+    ps[1].u.pool_create.fee_bps = 30;
+    ps[2].kind = DELTA_TX_LIQUIDITY_ADD;
+    strcpy(ps[2].u.liquidity_add.asset_a, "A");
+    strcpy(ps[2].u.liquidity_add.asset_b, "B");
+    ps[2].u.liquidity_add.max_a = 7;
+    ps[2].u.liquidity_add.max_b = 8;
+    ps[2].u.liquidity_add.min_shares = 9;
+    ps[3].kind = DELTA_TX_LIQUIDITY_REMOVE;
+    strcpy(ps[3].u.liquidity_remove.asset_a, "A");
+    strcpy(ps[3].u.liquidity_remove.asset_b, "B");
+    ps[3].u.liquidity_remove.shares = 10;
+    ps[4].kind = DELTA_TX_SWAP;
+    strcpy(ps[4].u.swap.asset_in, "B");
+    strcpy(ps[4].u.swap.asset_out, "A");
+    ps[4].u.swap.amount_in = UINT64_MAX;
+    ps[5].kind = DELTA_TX_STAKE;
+    ps[5].u.stake.amount = 3;
+    ps[6].kind = DELTA_TX_UNSTAKE;
+    ps[6].u.stake.amount = 4;
+    static const size_t lens[7] = {32 + 4 + 5 + 8, 4 + 3 + 4 + 3 + 8 + 8 + 2, 5 + 5 + 24, 5 + 5 + 24,
+                                   5 + 5 + 16, 8, 8};
+    for (int i = 0; i < 7; i++) {
+        uint8_t buf[DELTA_PAYLOAD_MAX], buf2[DELTA_PAYLOAD_MAX];
+        size_t len = 0, len2 = 0;
+        delta_payload_t q;
+        const char *what = NULL, *why = NULL;
+        ck_assert_int_eq(delta_payload_encode(&ps[i], buf, sizeof buf, &len), 0);
+        ck_assert_uint_eq(len, lens[i]);
+        ck_assert_int_eq(delta_payload_decode(&q, ps[i].kind, buf, len, &what), 0);
+        ck_assert_int_eq(delta_payload_check(&q, &what, &why), 0);
+        ck_assert_int_eq(delta_payload_encode(&q, buf2, sizeof buf2, &len2), 0);
+        ck_assert_uint_eq(len2, len);
+        ck_assert_mem_eq(buf, buf2, len);
+        /* one byte more is trailing; one byte less is truncated */
+        buf[len] = 0;
+        what = NULL;
+        ck_assert_int_eq(delta_payload_decode(&q, ps[i].kind, buf, len + 1, &what), -EBADMSG);
+        ck_assert_str_eq(what, "trailing bytes");
+        what = NULL;
+        ck_assert_int_eq(delta_payload_decode(&q, ps[i].kind, buf, len - 1, &what), -EMSGSIZE);
+        ck_assert_ptr_nonnull(what);
+        ck_assert_str_eq(delta_kind_name(ps[i].kind), KIND_NAMES[i]);
+    }
+    ck_assert_ptr_null(delta_kind_name(0));
+    ck_assert_ptr_null(delta_kind_name(8));
+}
+END_TEST
+
+START_TEST(codec_refusals)
+{
+    uint8_t buf[DELTA_PAYLOAD_MAX] = {0};
+    size_t len = 0;
+    const char *what = NULL, *why = NULL;
+    delta_payload_t p = {.kind = DELTA_TX_STAKE}, q;
+
+    /* unknown kind */
+    ck_assert_int_eq(delta_payload_decode(&q, 99, buf, 8, &what), -EPROTONOSUPPORT);
+    ck_assert_str_eq(what, "kind");
+    p.kind = 0;
+    ck_assert_int_eq(delta_payload_encode(&p, buf, sizeof buf, &len), -EPROTONOSUPPORT);
+    /* a 17-byte asset */
+    static const uint8_t long_asset[] = {0, 0, 0, 17, 'A', 'A', 'A', 'A', 'A', 'A', 'A', 'A', 'A',
+                                         'A', 'A', 'A', 'A', 'A', 'A', 'A', 'A', 0, 0, 0, 0, 0,
+                                         0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+    ck_assert_int_eq(delta_payload_decode(&q, DELTA_TX_SWAP, long_asset, sizeof long_asset, &what),
+                     -EBADMSG);
+    ck_assert_str_eq(what, "asset_in");
+    /* a NUL inside an asset */
+    static const uint8_t nul_asset[] = {0, 0, 0, 2, 'A', 0, 0, 0, 0, 1, 'B', 0, 0, 0, 0,
+                                        0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+    ck_assert_int_eq(delta_payload_decode(&q, DELTA_TX_SWAP, nul_asset, sizeof nul_asset, &what),
+                     -EBADMSG);
+    /* encoder refuses an over-long asset and a too-small buffer */
+    p.kind = DELTA_TX_TRANSFER;
+    memset(p.u.transfer.asset, 'A', sizeof p.u.transfer.asset); /* no NUL within 16 */
+    p.u.transfer.asset[DELTA_ASSET_MAX] = '\0';
+    ck_assert_int_eq(delta_payload_encode(&p, buf, 10, &len), -ENOBUFS);
+
+    /* check: names, order, fee */
+    memset(&p, 0, sizeof p);
+    p.kind = DELTA_TX_TRANSFER;
+    strcpy(p.u.transfer.asset, "adn");
+    ck_assert_int_eq(delta_payload_check(&p, &what, &why), -EINVAL);
+    ck_assert_str_eq(what, "asset");
+    p.u.transfer.asset[0] = '\0';
+    ck_assert_int_eq(delta_payload_check(&p, &what, &why), -EINVAL);
+    p.kind = DELTA_TX_POOL_CREATE;
+    strcpy(p.u.pool_create.asset_a, "USD");
+    strcpy(p.u.pool_create.asset_b, "ADN");
+    ck_assert_int_eq(delta_payload_check(&p, &what, &why), -EINVAL);
+    ck_assert_str_eq(what, "pair order");
+    strcpy(p.u.pool_create.asset_b, "USD");
+    ck_assert_int_eq(delta_payload_check(&p, &what, &why), -EINVAL);
+    strcpy(p.u.pool_create.asset_a, "ADN");
+    p.u.pool_create.fee_bps = 1000;
+    ck_assert_int_eq(delta_payload_check(&p, &what, &why), 0);
+    p.u.pool_create.fee_bps = 1001;
+    ck_assert_int_eq(delta_payload_check(&p, &what, &why), -EINVAL);
+    ck_assert_str_eq(what, "fee_bps");
+    memset(&p, 0, sizeof p);
+    p.kind = DELTA_TX_SWAP;
+    strcpy(p.u.swap.asset_in, "ADN");
+    strcpy(p.u.swap.asset_out, "ADN");
+    ck_assert_int_eq(delta_payload_check(&p, &what, &why), -EINVAL);
+    ck_assert_str_eq(what, "asset_out");
+    ck_assert(delta_asset_is_valid("A-1"));
+    ck_assert(delta_asset_is_valid("ABCDEFGHIJKLMNOP"));
+    ck_assert(!delta_asset_is_valid("ABCDEFGHIJKLMNOPQ"));
+    ck_assert(!delta_asset_is_valid("A B"));
+}
+END_TEST
+
+static void put_u32(crypto_generichash_state *st, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    crypto_generichash_update(st, b, 4);
+}
+
+static void put_u64(crypto_generichash_state *st, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (56 - 8 * i));
+    crypto_generichash_update(st, b, 8);
+}
+
+static void put_str(crypto_generichash_state *st, const char *s)
+{
+    put_u32(st, (uint32_t)strlen(s));
+    crypto_generichash_update(st, (const uint8_t *)s, strlen(s));
+}
+
+START_TEST(account_leaf_encoding)
+{
+    keys_init();
+    delta_balance_t b[3] = {{"USD", 7}, {"ZERO", 0}, {"ADN", 5}};
+    delta_unbond_t u[2] = {{9, 30}, {4, 20}};
+    delta_lp_t l[1] = {{"ADN", "USD", 11}};
+    delta_account_t a = {.nonce = 3, .balances = b, .n_balances = 3, .staked = 6,
+                         .unbonding = u, .n_unbonding = 2, .lp = l, .n_lp = 1};
+    memcpy(a.pk, ALICE, 32);
+    uint8_t got[32], want[32];
+    ck_assert_int_eq(delta_account_leaf(&a, got), 0);
+
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const uint8_t *)"adnet/delta/account/v1", 22);
+    crypto_generichash_update(&st, ALICE, 32);
+    put_u64(&st, 3);
+    put_u32(&st, 2);
+    put_str(&st, "ADN");
+    put_u64(&st, 5);
+    put_str(&st, "USD");
+    put_u64(&st, 7);
+    put_u64(&st, 6);
+    put_u32(&st, 2);
+    put_u64(&st, 4);
+    put_u64(&st, 20);
+    put_u64(&st, 9);
+    put_u64(&st, 30);
+    put_u32(&st, 1);
+    put_str(&st, "ADN");
+    put_str(&st, "USD");
+    put_u64(&st, 11);
+    crypto_generichash_final(&st, want, 32);
+    ck_assert_mem_eq(got, want, 32);
+
+    /* the same account with its arrays in another order, zero entries dropped */
+    delta_balance_t b2[2] = {{"ADN", 5}, {"USD", 7}};
+    delta_unbond_t u2[2] = {{4, 20}, {9, 30}};
+    a.balances = b2;
+    a.n_balances = 2;
+    a.unbonding = u2;
+    uint8_t got2[32];
+    ck_assert_int_eq(delta_account_leaf(&a, got2), 0);
+    ck_assert_mem_eq(got, got2, 32);
+    /* a duplicate asset or a bad name is refused */
+    delta_balance_t dup[2] = {{"ADN", 5}, {"ADN", 1}};
+    a.balances = dup;
+    ck_assert_int_eq(delta_account_leaf(&a, got2), -EINVAL);
+    delta_balance_t bad[1] = {{"adn", 5}};
+    a.balances = bad;
+    a.n_balances = 1;
+    ck_assert_int_eq(delta_account_leaf(&a, got2), -EINVAL);
+
+    delta_account_t empty = {0};
+    ck_assert(delta_account_is_empty(&empty));
+    empty.staked = 1;
+    ck_assert(!delta_account_is_empty(&empty));
+    /* pool leaf refuses an unordered pair */
+    ck_assert_int_eq(delta_pool_leaf("USD", "ADN", 1, 1, 1, 0, got), -EINVAL);
+    ck_assert_int_eq(delta_pool_leaf("ADN", "USD", 1, 1, 1, 0, got), 0);
+}
+END_TEST
+
+/* ================= genesis, schema ================= */
+
+START_TEST(genesis_state_and_tree)
+{
+    env_t e;
+    env_open(&e);
+    ck_assert_int_eq(bal(&e, ALICE, "ADN"), 1000000);
+    ck_assert_int_eq(bal(&e, CAROL, "ADN"), 100);
+    ck_assert_int_eq(ledger_schema_version(e.l), 3);
+    /* three accounts in the tree, with the documented key and leaf */
+    delta_account_rows_t a;
+    delta_account_t v;
+    uint8_t key[32], leaf[32], proof_leaf[32];
+    ck_assert_int_eq(delta_account_load(e.db, ALICE, &a), 0);
+    ck_assert_uint_eq(a.n_balances, 2);
+    delta_account_view(&a, &v);
+    ck_assert_int_eq(delta_account_leaf(&v, leaf), 0);
+    delta_account_rows_free(&a);
+    delta_account_key(ALICE, key);
+    smt_t *t = NULL;
+    ck_assert_int_eq(delta_tree_build(e.db, &t), 0);
+    ck_assert_uint_eq(smt_count(t), 3);
+    ck_assert_int_eq(smt_get(t, key, proof_leaf), 0);
+    ck_assert_mem_eq(leaf, proof_leaf, 32);
+    smt_free(t);
+    assert_tree_matches_tables(&e);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(genesis_refuses_bad_assets_and_totals)
+{
+    char err[LEDGER_ERR_MAX];
+    env_t e;
+    keys_init();
+    genesis_t *g = genesis_new();
+    genesis_add(g, ALICE, "ADN", I64MAX);
+    genesis_add(g, BOB, "ADN", 1);
+    memset(&e, 0, sizeof e);
+    strcpy(e.dir, "/tmp/adnet-test-delta-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(e.dir));
+    snprintf(e.path, sizeof e.path, "%s/ledger.db", e.dir);
+    ck_assert_int_eq(ledger_open(&e.l, e.path, OPS->schema, err), 0);
+    ck_assert_int_eq(ledger_begin(e.l), 0);
+    ck_assert_int_eq(OPS->genesis_init(ledger_db(e.l), g, err, sizeof err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "ADN add up to more than 2^63-1"));
+    g->n_balances = 1;
+    strcpy(g->balances[0].asset, "adn");
+    ck_assert_int_eq(OPS->genesis_init(ledger_db(e.l), g, err, sizeof err), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "\"adn\""));
+    ledger_rollback(e.l);
+    e.g = g;
+    e.st = NULL;
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(schema_migrates_v2_ledger)
+{
+    char err[LEDGER_ERR_MAX], dir[64] = "/tmp/adnet-test-delta-XXXXXX", path[128], p[160];
+    ledger_t *l = NULL;
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/ledger.db", dir);
+    ledger_schema_t v2 = {OPS->schema->migrations, 2};
+    ck_assert_int_eq(ledger_open(&l, path, &v2, err), 0);
+    ck_assert_int_eq(sqlite3_exec(ledger_db(l),
+                                  "INSERT INTO accounts VALUES ('aa', 4);"
+                                  "INSERT INTO balances VALUES ('aa', 'ADN', 9);",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    ledger_close(l);
+    ck_assert_int_eq(ledger_open(&l, path, OPS->schema, err), 0);
+    ck_assert_int_eq(ledger_schema_version(l), 3);
+    ck_assert_int_eq(sqlite3_exec(ledger_db(l), "SELECT * FROM pools, lp_shares, stakes, unbonding",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(ledger_db(l), "SELECT amount FROM balances", -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int64(st, 0), 9);
+    sqlite3_finalize(st);
+    ledger_close(l);
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+    rmdir(dir);
+}
+END_TEST
+
+/* ================= transfer, nonces, fees ================= */
+
+START_TEST(transfer_accept)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, transfer(&t, ALICE, 0, BOB, "USD", 250), &why), 0);
+    ck_assert_int_eq(bal(&e, ALICE, "USD"), 1000000 - 250);
+    ck_assert_int_eq(bal(&e, BOB, "USD"), 1000000 + 250);
+    ck_assert_int_eq(bal(&e, ALICE, "ADN"), 1000000 - 1); /* the fee */
+    ck_assert_int_eq(bal(&e, PROP, "ADN"), 1);            /* paid to the proposer */
+    ck_assert_int_eq(nonce_of(&e, ALICE), 1);
+    ck_assert_int_eq(nonce_of(&e, BOB), 0);
+    /* to a new account, in the fee asset: amount and fee both leave */
+    uint8_t dave[32];
+    memset(dave, 0xd0, 32);
+    ck_assert_int_eq(run1(&e, transfer(&t, ALICE, 1, dave, "ADN", 10), &why), 0);
+    ck_assert_int_eq(bal(&e, dave, "ADN"), 10);
+    ck_assert_int_eq(bal(&e, ALICE, "ADN"), 1000000 - 1 - 11);
+    ck_assert_int_eq(bal(&e, PROP, "ADN"), 2);
+    /* carol sends everything she has but the fee: her balance row goes */
+    ck_assert_int_eq(run1(&e, transfer(&t, CAROL, 0, BOB, "ADN", 99), &why), 0);
+    ck_assert_int_eq(bal(&e, CAROL, "ADN"), 0);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM balances WHERE amount = 0", NULL, NULL), 0);
+    assert_tree_matches_tables(&e);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(transfer_rejects)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    uint8_t root0[32], root1[32];
+    env_open(&e);
+    root_of(&e, root0);
+    EXPECT_REJECT(why, run1(&e, transfer(&t, CAROL, 0, BOB, "ADN", 100), &why), -EINVAL,
+                  "overspend", "balance 100 ADN < amount 100 + fee 1");
+    EXPECT_REJECT(why, run1(&e, transfer(&t, CAROL, 0, BOB, "USD", 5), &why), -EINVAL, "overspend",
+                  "balance 0 USD < amount 5");
+    EXPECT_REJECT(why, run1(&e, transfer(&t, ALICE, 0, BOB, "USD", 0), &why), -EINVAL,
+                  "bad_amount", "amount must be positive");
+    EXPECT_REJECT(why, run1(&e, transfer(&t, ALICE, 0, BOB, "USD", I64MAX + 1), &why), -EINVAL,
+                  "bad_amount", "exceeds 2^63-1");
+    EXPECT_REJECT(why, run1(&e, transfer(&t, ALICE, 0, BOB, "usd", 1), &why), -EINVAL,
+                  "bad_asset", "asset");
+    /* no fee money at all */
+    uint8_t dave[32];
+    memset(dave, 0xd0, 32);
+    EXPECT_REJECT(why, run1(&e, transfer(&t, dave, 0, BOB, "USD", 1), &why), -EINVAL, "overspend",
+                  "balance 0 ADN < fee 1");
+    /* a truncated payload, an unknown kind */
+    transfer(&t, ALICE, 0, BOB, "USD", 1);
+    t.tx.payload_len -= 1;
+    EXPECT_REJECT(why, run1(&e, &t.tx, &why), -EINVAL, "malformed", "amount truncated");
+    transfer(&t, ALICE, 0, BOB, "USD", 1);
+    t.tx.kind = 42;
+    EXPECT_REJECT(why, run1(&e, &t.tx, &why), -EINVAL, "unknown_kind", "42");
+    /* a credit that would pass 2^63-1 */
+    genesis_t *g = genesis_new();
+    env_t e2;
+    keys_init();
+    genesis_add(g, ALICE, "ADN", 1000);
+    genesis_add(g, ALICE, "BIG", 10);
+    genesis_add(g, BOB, "BIG", I64MAX - 10);
+    env_open_with(&e2, g);
+    ck_assert_int_eq(run1(&e2, transfer(&t, ALICE, 0, BOB, "BIG", 10), &why), 0);
+    ck_assert_int_eq(bal(&e2, BOB, "BIG"), (int64_t)I64MAX);
+    env_close(&e2);
+
+    /* nothing changed by the refusals */
+    root_of(&e, root1);
+    ck_assert_mem_eq(root0, root1, 32);
+    ck_assert_int_eq(nonce_of(&e, ALICE), 0);
+    ck_assert_int_eq(bal(&e, PROP, "ADN"), 0);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(nonce_rules)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    env_open(&e);
+    /* ahead: -EAGAIN at apply (stays pooled), accepted at admission within 64 */
+    EXPECT_REJECT(why, run1(&e, transfer(&t, ALICE, 1, BOB, "USD", 1), &why), -EAGAIN, "bad_nonce",
+                  "nonce 1 is ahead of account nonce 0");
+    memset(&why, 0, sizeof why);
+    ck_assert_int_eq(check(&e, transfer(&t, ALICE, 63, BOB, "USD", 1), &why), 0);
+    EXPECT_REJECT(why, check(&e, transfer(&t, ALICE, 64, BOB, "USD", 1), &why), -EINVAL,
+                  "bad_nonce", "64 or more ahead");
+    ck_assert_int_eq(run1(&e, transfer(&t, ALICE, 0, BOB, "USD", 1), &why), 0);
+    /* used: bad_nonce at both */
+    EXPECT_REJECT(why, run1(&e, transfer(&t, ALICE, 0, BOB, "USD", 1), &why), -EINVAL, "bad_nonce",
+                  "nonce 0 already used (account nonce 1)");
+    EXPECT_REJECT(why, check(&e, transfer(&t, ALICE, 0, BOB, "USD", 1), &why), -EINVAL,
+                  "bad_nonce", "already used");
+    /* in order within one block */
+    block_begin(&e);
+    ck_assert_int_eq(block_apply(&e, transfer(&t, ALICE, 2, BOB, "USD", 1), &why), -EAGAIN);
+    ck_assert_int_eq(block_apply(&e, transfer(&t, ALICE, 1, BOB, "USD", 1), &why), 0);
+    ck_assert_int_eq(block_apply(&e, transfer(&t, ALICE, 2, BOB, "USD", 1), &why), 0);
+    block_end(&e, 2);
+    ck_assert_int_eq(nonce_of(&e, ALICE), 3);
+    ck_assert_int_eq(bal(&e, BOB, "USD"), 1000003);
+    ck_assert_int_eq(bal(&e, PROP, "ADN"), 3);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(check_tx_changes_nothing)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    uint8_t r0[32], r1[32];
+    env_open(&e);
+    root_of(&e, r0);
+    ck_assert_int_eq(check(&e, transfer(&t, ALICE, 0, BOB, "USD", 5), &why), 0);
+    ck_assert_int_eq(check(&e, pool_create(&t, ALICE, 0, "ADN", "USD", 5000, 5000, 30), &why), 0);
+    ck_assert_int_eq(check(&e, stake(&t, ALICE, 0, DELTA_TX_STAKE, 500), &why), 0);
+    EXPECT_REJECT(why, check(&e, transfer(&t, CAROL, 0, BOB, "ADN", 100), &why), -EINVAL,
+                  "overspend", "balance 100 ADN < amount 100 + fee 1");
+    root_of(&e, r1);
+    ck_assert_mem_eq(r0, r1, 32);
+    ck_assert_int_eq(bal(&e, ALICE, "USD"), 1000000);
+    ck_assert_int_eq(nonce_of(&e, ALICE), 0);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM pools", NULL, NULL), 0);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM stakes", NULL, NULL), 0);
+    ck_assert(sqlite3_get_autocommit(e.db)); /* no transaction left open */
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(fees_to_proposer)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    env_open(&e);
+    block_begin(&e);
+    delta_payload_t p = {.kind = DELTA_TX_TRANSFER};
+    memcpy(p.u.transfer.to, CAROL, 32);
+    strcpy(p.u.transfer.asset, "USD");
+    p.u.transfer.amount = 3;
+    ck_assert_int_eq(block_apply(&e, mk(&t, ALICE, 0, 7, &p), &why), 0);
+    ck_assert_int_eq(block_apply(&e, mk(&t, BOB, 0, 5, &p), &why), 0);
+    block_end(&e, 12);
+    ck_assert_int_eq(bal(&e, PROP, "ADN"), 12);
+    ck_assert_int_eq(bal(&e, ALICE, "ADN"), 1000000 - 7);
+    ck_assert_int_eq(bal(&e, BOB, "ADN"), 1000000 - 5);
+    ck_assert_int_eq(bal(&e, CAROL, "USD"), 6);
+    /* a fee above 2^63-1 is refused */
+    EXPECT_REJECT(why, run1(&e, mk(&t, ALICE, 1, I64MAX + 1, &p), &why), -EINVAL, "bad_amount",
+                  "fee");
+    assert_tree_matches_tables(&e);
+    env_close(&e);
+}
+END_TEST
+
+/* ================= AMM ================= */
+
+START_TEST(pool_create_accept_and_reject)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, 0, "ADN", "USD", 10000, 40000, 30), &why), 0);
+    delta_pool_row_t p = pool_of(&e, "ADN", "USD");
+    ck_assert_uint_eq(p.reserve_a, 10000);
+    ck_assert_uint_eq(p.reserve_b, 40000);
+    ck_assert_uint_eq(p.shares, 20000); /* sqrt(4e8) */
+    ck_assert_uint_eq(p.fee_bps, 30);
+    ck_assert_uint_eq(p.created_height, 1);
+    ck_assert_int_eq(lp_of(&e, ALICE, "ADN"), 19000); /* 1000 locked */
+    ck_assert_int_eq(bal(&e, ALICE, "ADN"), 1000000 - 10000 - 1);
+    ck_assert_int_eq(bal(&e, ALICE, "USD"), 1000000 - 40000);
+
+    EXPECT_REJECT(why, run1(&e, pool_create(&t, BOB, 0, "ADN", "USD", 5000, 5000, 30), &why),
+                  -EINVAL, "pool_exists", "pool ADN/USD exists");
+    EXPECT_REJECT(why, run1(&e, pool_create(&t, BOB, 0, "USD", "ZZZ", 1000, 1000, 30), &why),
+                  -EINVAL, "bad_amount", "= 1000 must exceed the 1000 locked shares");
+    EXPECT_REJECT(why, run1(&e, pool_create(&t, BOB, 0, "USD", "ADN", 5000, 5000, 30), &why),
+                  -EINVAL, "bad_asset", "pair order");
+    EXPECT_REJECT(why, run1(&e, pool_create(&t, BOB, 0, "ADN", "EUR", 5000, 5000, 1001), &why),
+                  -EINVAL, "bad_amount", "fee_bps");
+    EXPECT_REJECT(why, run1(&e, pool_create(&t, BOB, 0, "ADN", "EUR", 0, 5000, 30), &why), -EINVAL,
+                  "bad_amount", "amount_a must be positive");
+    EXPECT_REJECT(why, run1(&e, pool_create(&t, BOB, 0, "ADN", "EUR", 5000, 5000, 30), &why),
+                  -EINVAL, "overspend", "balance 0 EUR < amount 5000");
+    EXPECT_REJECT(why, run1(&e, pool_create(&t, BOB, 0, "ADN", "USD", 1000000, 5000, 30), &why),
+                  -EINVAL, "pool_exists", "exists");
+    EXPECT_REJECT(why, run1(&e, pool_create(&t, BOB, 0, "ADN", "EUR2", 1000000, 5000, 30), &why),
+                  -EINVAL, "overspend", "balance 1000000 ADN < amount 1000000 + fee 1");
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM pools", NULL, NULL), 1);
+    assert_tree_matches_tables(&e);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(liquidity_add_rounds_for_the_pool)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, 0, "ADN", "USD", 3000, 7001, 0), &why), 0);
+    ck_assert_uint_eq(pool_of(&e, "ADN", "USD").shares, 4582);
+    /* shares = min(10*4582/3000 = 15, 1000*4582/7001 = 654) = 15;
+     * deposit ceil(15*3000/4582) = 10 ADN, ceil(15*7001/4582) = 23 USD */
+    EXPECT_REJECT(why, run1(&e, liq_add(&t, BOB, 0, "ADN", "USD", 10, 1000, 16), &why), -EINVAL,
+                  "slippage", "deposit mints 15 shares < min_shares 16");
+    ck_assert_int_eq(run1(&e, liq_add(&t, BOB, 0, "ADN", "USD", 10, 1000, 15), &why), 0);
+    delta_pool_row_t p = pool_of(&e, "ADN", "USD");
+    ck_assert_uint_eq(p.reserve_a, 3010);
+    ck_assert_uint_eq(p.reserve_b, 7024);
+    ck_assert_uint_eq(p.shares, 4597);
+    ck_assert_int_eq(lp_of(&e, BOB, "ADN"), 15);
+    ck_assert_int_eq(bal(&e, BOB, "ADN"), 1000000 - 10 - 1);
+    ck_assert_int_eq(bal(&e, BOB, "USD"), 1000000 - 23);
+    /* value per share never fell: r_new / S_new >= r_old / S_old */
+    ck_assert((u128)3010 * 4582 >= (u128)3000 * 4597);
+    ck_assert((u128)7024 * 4582 >= (u128)7001 * 4597);
+
+    EXPECT_REJECT(why, run1(&e, liq_add(&t, BOB, 1, "ADN", "USD", 0, 1000, 0), &why), -EINVAL,
+                  "bad_amount", "buys 0 of 4597 shares");
+    EXPECT_REJECT(why, run1(&e, liq_add(&t, BOB, 1, "ADN", "EUR", 10, 10, 0), &why), -EINVAL,
+                  "no_pool", "no pool ADN/EUR");
+    EXPECT_REJECT(why, run1(&e, liq_add(&t, CAROL, 0, "ADN", "USD", 99, 1000, 0), &why), -EINVAL,
+                  "overspend", "USD");
+    assert_tree_matches_tables(&e);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(liquidity_remove_to_the_locked_minimum)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, 0, "ADN", "USD", 10000, 40000, 30), &why), 0);
+    EXPECT_REJECT(why, run1(&e, liq_remove(&t, ALICE, 1, "ADN", "USD", 19001, 0, 0), &why),
+                  -EINVAL, "overspend", "lp shares 19000 in ADN/USD < 19001");
+    EXPECT_REJECT(why, run1(&e, liq_remove(&t, ALICE, 1, "ADN", "USD", 19000, 9501, 0), &why),
+                  -EINVAL, "slippage", "returns 9500 ADN < min_a 9501");
+    EXPECT_REJECT(why, run1(&e, liq_remove(&t, ALICE, 1, "ADN", "USD", 19000, 0, 38001), &why),
+                  -EINVAL, "slippage", "returns 38000 USD < min_b 38001");
+    EXPECT_REJECT(why, run1(&e, liq_remove(&t, ALICE, 1, "ADN", "USD", 0, 0, 0), &why), -EINVAL,
+                  "bad_amount", "shares must be positive");
+    EXPECT_REJECT(why, run1(&e, liq_remove(&t, BOB, 0, "ADN", "USD", 1, 0, 0), &why), -EINVAL,
+                  "overspend", "lp shares 0");
+    ck_assert_int_eq(run1(&e, liq_remove(&t, ALICE, 1, "ADN", "USD", 19000, 9500, 38000), &why),
+                     0);
+    delta_pool_row_t p = pool_of(&e, "ADN", "USD");
+    ck_assert_uint_eq(p.shares, 1000);
+    ck_assert_uint_eq(p.reserve_a, 500);
+    ck_assert_uint_eq(p.reserve_b, 2000);
+    ck_assert_int_eq(lp_of(&e, ALICE, "ADN"), 0);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM lp_shares", NULL, NULL), 0);
+    ck_assert_int_eq(bal(&e, ALICE, "ADN"), 1000000 - 500 - 2);
+    ck_assert_int_eq(bal(&e, ALICE, "USD"), 1000000 - 2000);
+    /* the pool still works at its minimum: add, then remove with floor rounding */
+    ck_assert_int_eq(run1(&e, liq_add(&t, BOB, 0, "ADN", "USD", 3, 3, 1), &why), 0);
+    p = pool_of(&e, "ADN", "USD");
+    /* shares = min(3*1000/500, 3*1000/2000) = 1; deposit ceil(0.5) = 1, ceil(2) = 2 */
+    ck_assert_uint_eq(p.shares, 1001);
+    ck_assert_uint_eq(p.reserve_a, 501);
+    ck_assert_uint_eq(p.reserve_b, 2002);
+    /* burning 1 of 1001 returns floor(501/1001) = 0 ADN, floor(2002/1001) = 2 USD */
+    ck_assert_int_eq(run1(&e, liq_remove(&t, BOB, 1, "ADN", "USD", 1, 0, 2), &why), 0);
+    p = pool_of(&e, "ADN", "USD");
+    ck_assert_uint_eq(p.reserve_a, 501);
+    ck_assert_uint_eq(p.reserve_b, 2000);
+    assert_tree_matches_tables(&e);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(swap_amounts_and_fees)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    env_open(&e);
+    /* three pools of 1e6/1e6 at 30, 0 and 1000 bps; bob swaps 1000 in each */
+    genesis_t *g = genesis_new();
+    keys_init();
+    const char *quote[3] = {"Q30", "Q0", "Q1000"};
+    const uint16_t fees[3] = {30, 0, 1000};
+    const uint64_t want[3] = {996, 999, 899};
+    genesis_add(g, ALICE, "ADN", 10000000);
+    genesis_add(g, BOB, "ADN", 10000000);
+    for (int i = 0; i < 3; i++) {
+        genesis_add(g, ALICE, quote[i], 1000000);
+        genesis_add(g, BOB, quote[i], 10000);
+    }
+    env_close(&e);
+    env_open_with(&e, g);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, (uint64_t)i, "ADN", quote[i], 1000000,
+                                              1000000, fees[i]), &why), 0);
+    for (int i = 0; i < 3; i++) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "buys %" PRIu64 " ADN < min_out %" PRIu64, want[i], want[i] + 1);
+        EXPECT_REJECT(why, run1(&e, swap(&t, BOB, (uint64_t)i, quote[i], "ADN", 1000, want[i] + 1),
+                                &why), -EINVAL, "slippage", msg);
+        int64_t before = bal(&e, BOB, "ADN");
+        ck_assert_int_eq(run1(&e, swap(&t, BOB, (uint64_t)i, quote[i], "ADN", 1000, want[i]), &why),
+                         0);
+        ck_assert_int_eq(bal(&e, BOB, "ADN"), before + (int64_t)want[i] - 1);
+        ck_assert_int_eq(bal(&e, BOB, quote[i]), 10000 - 1000);
+        delta_pool_row_t p = pool_of(&e, "ADN", quote[i]);
+        ck_assert_uint_eq(p.reserve_a, 1000000 - want[i]);
+        ck_assert_uint_eq(p.reserve_b, 1000000 + 1000);
+    }
+    /* the other direction (asset_in sorts first) */
+    int64_t q0 = bal(&e, BOB, "Q0");
+    ck_assert_int_eq(run1(&e, swap(&t, BOB, 3, "ADN", "Q0", 500, 1), &why), 0);
+    ck_assert_int_gt(bal(&e, BOB, "Q0"), q0);
+    /* 1 in a 1e6 pool at 30 bps buys nothing */
+    EXPECT_REJECT(why, run1(&e, swap(&t, BOB, 4, "Q30", "ADN", 1, 0), &why), -EINVAL, "slippage",
+                  "buys 0 ADN");
+    EXPECT_REJECT(why, run1(&e, swap(&t, BOB, 4, "Q30", "XYZ", 1, 0), &why), -EINVAL, "no_pool",
+                  "no pool Q30/XYZ");
+    EXPECT_REJECT(why, run1(&e, swap(&t, BOB, 4, "Q30", "ADN", 0, 0), &why), -EINVAL, "bad_amount",
+                  "amount_in must be positive");
+    EXPECT_REJECT(why, run1(&e, swap(&t, BOB, 4, "Q30", "ADN", 9001, 0), &why), -EINVAL,
+                  "overspend", "balance 9000 Q30 < amount 9001");
+    EXPECT_REJECT(why, run1(&e, swap(&t, BOB, 4, "ADN", "ADN", 5, 0), &why), -EINVAL, "bad_asset",
+                  "asset_out");
+    assert_tree_matches_tables(&e);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(swap_tiny_reserves)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, 0, "ADN", "USD", 1001, 1001, 0), &why), 0);
+    ck_assert_uint_eq(pool_of(&e, "ADN", "USD").shares, 1001);
+    ck_assert_int_eq(lp_of(&e, ALICE, "ADN"), 1);
+    /* 1 in buys floor(1001/1002) = 0 */
+    EXPECT_REJECT(why, run1(&e, swap(&t, BOB, 0, "USD", "ADN", 1, 0), &why), -EINVAL, "slippage",
+                  "buys 0 ADN");
+    /* 1001 in buys floor(1001*1001/2002) = 500 */
+    ck_assert_int_eq(run1(&e, swap(&t, BOB, 0, "USD", "ADN", 1001, 500), &why), 0);
+    delta_pool_row_t p = pool_of(&e, "ADN", "USD");
+    ck_assert_uint_eq(p.reserve_a, 501);
+    ck_assert_uint_eq(p.reserve_b, 2002);
+    ck_assert((u128)p.reserve_a * p.reserve_b >= (u128)1001 * 1001);
+    /* a huge swap never drains the pool: out < reserve */
+    ck_assert_int_eq(run1(&e, swap(&t, BOB, 1, "USD", "ADN", 900000, 1), &why), 0);
+    p = pool_of(&e, "ADN", "USD");
+    ck_assert_uint_ge(p.reserve_a, 1);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(swap_huge_reserves)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    genesis_t *g = genesis_new();
+    keys_init();
+    genesis_add(g, ALICE, "ADN", 1000);
+    genesis_add(g, ALICE, "BIG", I64MAX);
+    genesis_add(g, ALICE, "HUGE", (uint64_t)1 << 62);
+    genesis_add(g, BOB, "HUGE", ((uint64_t)1 << 62) - 1);
+    genesis_add(g, BOB, "ADN", 1000);
+    env_open_with(&e, g);
+    const uint64_t r = (uint64_t)1 << 62;
+    ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, 0, "BIG", "HUGE", r, r, 30), &why), 0);
+    ck_assert_uint_eq(pool_of(&e, "BIG", "HUGE").shares, r); /* isqrt(2^124) */
+    /* 2^61 in at 30 bps: floor(2^61*9970*2^62 / (2^62*10000 + 2^61*9970)), the
+     * numerator needing 140 bits */
+    ck_assert_int_eq(run1(&e, swap(&t, ALICE, 1, "BIG", "HUGE", (uint64_t)1 << 61, 1), &why), 0);
+    ck_assert_int_eq(bal(&e, ALICE, "HUGE"), 1534151137928630543LL);
+    delta_pool_row_t p = pool_of(&e, "BIG", "HUGE");
+    ck_assert_uint_eq(p.reserve_a, r + ((uint64_t)1 << 61));
+    ck_assert_uint_eq(p.reserve_b, r - 1534151137928630543ULL);
+    ck_assert((u128)p.reserve_a * p.reserve_b >= (u128)r * r);
+    /* bob's 2^62-1 HUGE in the other direction */
+    ck_assert_int_eq(run1(&e, swap(&t, BOB, 0, "HUGE", "BIG", r - 1, 1), &why), 0);
+    delta_pool_row_t q = pool_of(&e, "BIG", "HUGE");
+    ck_assert_uint_eq(q.reserve_b, p.reserve_b + r - 1);
+    ck_assert((u128)q.reserve_a * q.reserve_b >= (u128)p.reserve_a * p.reserve_b);
+    /* conservation at the edge */
+    ck_assert(total_of(&e, "BIG") == I64MAX);
+    ck_assert(total_of(&e, "HUGE") == (u128)r + r - 1);
+    env_close(&e);
+}
+END_TEST
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+START_TEST(swap_product_never_decreases)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    uint64_t seed = 0x9e3779b97f4a7c15ULL, nonce_a = 0;
+    genesis_t *g = genesis_new();
+    keys_init();
+    genesis_add(g, ALICE, "ADN", 100000000);
+    genesis_add(g, ALICE, "USD", 100000000);
+    env_open_with(&e, g);
+    const u128 adn0 = total_of(&e, "ADN"), usd0 = total_of(&e, "USD");
+    ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, nonce_a++, "ADN", "USD", 5000000, 7000000,
+                                          (uint16_t)(_i * 500)), &why), 0);
+    delta_pool_row_t p = pool_of(&e, "ADN", "USD");
+    u128 k = (u128)p.reserve_a * p.reserve_b;
+    int ok = 0;
+    for (int i = 0; i < 1000; i++) {
+        int dir = (int)(rng_next(&seed) & 1);
+        uint64_t range = (rng_next(&seed) % 4 == 0) ? 3000000 : 5000;
+        uint64_t amount = 1 + rng_next(&seed) % range;
+        block_begin(&e);
+        int r = block_apply(&e, swap(&t, ALICE, nonce_a, dir ? "ADN" : "USD", dir ? "USD" : "ADN",
+                                     amount, 0), &why);
+        block_end(&e, r == 0 ? 1 : 0);
+        if (r == 0) {
+            nonce_a++;
+            ok++;
+        } else {
+            ck_assert_str_eq(why.code, "slippage"); /* only tiny amounts may fail */
+        }
+        p = pool_of(&e, "ADN", "USD");
+        u128 k2 = (u128)p.reserve_a * p.reserve_b;
+        ck_assert(k2 >= k);
+        k = k2;
+    }
+    ck_assert_int_gt(ok, 900);
+    ck_assert(total_of(&e, "ADN") == adn0);
+    ck_assert(total_of(&e, "USD") == usd0);
+    assert_tree_matches_tables(&e);
+    env_close(&e);
+}
+END_TEST
+
+/* ================= staking ================= */
+
+START_TEST(staking_and_unbonding_maturity)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, stake(&t, ALICE, 0, DELTA_TX_STAKE, 500), &why), 0); /* height 1 */
+    ck_assert_int_eq(staked_of(&e, ALICE), 500);
+    ck_assert_int_eq(bal(&e, ALICE, "ADN"), 1000000 - 501);
+    EXPECT_REJECT(why, run1(&e, stake(&t, CAROL, 0, DELTA_TX_STAKE, 100), &why), -EINVAL,
+                  "overspend", "balance 100 ADN < amount 100 + fee 1");
+    EXPECT_REJECT(why, run1(&e, stake(&t, ALICE, 1, DELTA_TX_UNSTAKE, 501), &why), -EINVAL,
+                  "overspend", "staked 500 ADN < amount 501");
+    EXPECT_REJECT(why, run1(&e, stake(&t, ALICE, 1, DELTA_TX_STAKE, 0), &why), -EINVAL,
+                  "bad_amount", "amount must be positive");
+    ck_assert_uint_eq(e.height, 4);
+    ck_assert_int_eq(run1(&e, stake(&t, ALICE, 1, DELTA_TX_UNSTAKE, 200), &why), 0); /* height 5 */
+    ck_assert_int_eq(staked_of(&e, ALICE), 300);
+    ck_assert_int_eq(q_int(&e, "SELECT release_height FROM unbonding", NULL, NULL), 15);
+    int64_t before = bal(&e, ALICE, "ADN");
+    while (e.height < 14) {
+        empty_block(&e);
+        ck_assert_int_eq(bal(&e, ALICE, "ADN"), before);
+    }
+    empty_block(&e); /* height 15: released at the end of exactly this block */
+    ck_assert_uint_eq(e.height, 15);
+    ck_assert_int_eq(bal(&e, ALICE, "ADN"), before + 200);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM unbonding", NULL, NULL), 0);
+    /* unstake everything: the stakes row goes, two entries mature together */
+    ck_assert_int_eq(run1(&e, stake(&t, ALICE, 2, DELTA_TX_UNSTAKE, 100), &why), 0);
+    ck_assert_int_eq(run1(&e, stake(&t, ALICE, 3, DELTA_TX_UNSTAKE, 200), &why), 0);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM stakes", NULL, NULL), 0);
+    assert_tree_matches_tables(&e);
+    while (e.height < 26)
+        empty_block(&e);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM unbonding", NULL, NULL), 1);
+    empty_block(&e); /* 27 */
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM unbonding", NULL, NULL), 0);
+    ck_assert_int_eq(bal(&e, ALICE, "ADN"), 1000000 - 501 - 1 - 1 - 1 + 500);
+    assert_tree_matches_tables(&e);
+    env_close(&e);
+}
+END_TEST
+
+/* ================= whole-state properties ================= */
+
+START_TEST(conservation_over_mixed_sequence)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    uint64_t seed = 12345, nonce[3] = {0, 0, 0};
+    const uint8_t *who[3];
+    env_open(&e);
+    who[0] = ALICE;
+    who[1] = BOB;
+    who[2] = CAROL;
+    const u128 adn0 = total_of(&e, "ADN"), usd0 = total_of(&e, "USD");
+    ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, nonce[0]++, "ADN", "USD", 100000, 300000, 30),
+                          &why), 0);
+    int applied = 0;
+    for (int i = 0; i < 300; i++) {
+        int s = (int)(rng_next(&seed) % 3), k = (int)(rng_next(&seed) % 7);
+        uint64_t amt = 1 + rng_next(&seed) % 20000;
+        const tx_t *tx;
+        switch (k) {
+        case 0: tx = transfer(&t, who[s], nonce[s], who[(s + 1) % 3], "USD", amt); break;
+        case 1: tx = swap(&t, who[s], nonce[s], "ADN", "USD", amt, 0); break;
+        case 2: tx = swap(&t, who[s], nonce[s], "USD", "ADN", amt, 0); break;
+        case 3: tx = liq_add(&t, who[s], nonce[s], "ADN", "USD", amt, amt * 3, 0); break;
+        case 4: tx = liq_remove(&t, who[s], nonce[s], "ADN", "USD", amt / 4 + 1, 0, 0); break;
+        case 5: tx = stake(&t, who[s], nonce[s], DELTA_TX_STAKE, amt / 10 + 1); break;
+        default: tx = stake(&t, who[s], nonce[s], DELTA_TX_UNSTAKE, amt / 20 + 1); break;
+        }
+        block_begin(&e);
+        int r = block_apply(&e, tx, &why);
+        block_end(&e, r == 0 ? 1 : 0);
+        if (r == 0) {
+            nonce[s]++;
+            applied++;
+        } else {
+            ck_assert_msg(r == -EINVAL && strcmp(why.code, "internal") != 0, "%d %s: %s", r,
+                          why.code, why.message);
+        }
+        ck_assert(total_of(&e, "ADN") == adn0);
+        ck_assert(total_of(&e, "USD") == usd0);
+    }
+    ck_assert_int_gt(applied, 100);
+    assert_tree_matches_tables(&e);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(root_determinism)
+{
+    env_t e1, e2;
+    txb_t t;
+    reject_t why = {0};
+    uint8_t r1[32], r2[32];
+    env_open(&e1);
+    env_open(&e2);
+    root_of(&e1, r1);
+    root_of(&e2, r2);
+    ck_assert_mem_eq(r1, r2, 32);
+    /* ledger 1: one block, alice then bob */
+    block_begin(&e1);
+    ck_assert_int_eq(block_apply(&e1, transfer(&t, ALICE, 0, CAROL, "USD", 10), &why), 0);
+    ck_assert_int_eq(block_apply(&e1, pool_create(&t, BOB, 0, "ADN", "USD", 4000, 9000, 5), &why),
+                     0);
+    ck_assert_int_eq(block_apply(&e1, stake(&t, CAROL, 0, DELTA_TX_STAKE, 7), &why), 0);
+    block_end(&e1, 3);
+    /* ledger 2: the same transactions in the other order, over three blocks */
+    ck_assert_int_eq(run1(&e2, stake(&t, CAROL, 0, DELTA_TX_STAKE, 7), &why), 0);
+    ck_assert_int_eq(run1(&e2, pool_create(&t, BOB, 0, "ADN", "USD", 4000, 9000, 5), &why), 0);
+    root_of(&e2, r2);
+    ck_assert_mem_ne(r1, r2, 32);
+    ck_assert_int_eq(run1(&e2, transfer(&t, ALICE, 0, CAROL, "USD", 10), &why), 0);
+    root_of(&e1, r1);
+    root_of(&e2, r2);
+    ck_assert_mem_eq(r1, r2, 32);
+    /* and a tree rebuilt by state_open from the tables agrees */
+    char err[256];
+    void *st = NULL;
+    uint8_t r3[32];
+    ck_assert_int_eq(OPS->state_open(&st, e2.db, e2.g, err, sizeof err), 0);
+    ck_assert_int_eq(OPS->state_root(st, e2.db, r3), 0);
+    ck_assert_mem_eq(r2, r3, 32);
+    OPS->state_close(st);
+    env_close(&e1);
+    env_close(&e2);
+}
+END_TEST
+
+START_TEST(rollback_restores_sql_and_root)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    uint8_t r0[32], r1[32], r2[32];
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, 0, "ADN", "USD", 10000, 10000, 30), &why), 0);
+    root_of(&e, r0);
+    block_begin(&e);
+    ck_assert_int_eq(sqlite3_exec(e.db, "SAVEPOINT tx", NULL, NULL, NULL), SQLITE_OK);
+    uint64_t mark = OPS->state_mark(e.st);
+    ck_assert_int_eq(OPS->apply_tx(e.st, &e.x, swap(&t, BOB, 0, "USD", "ADN", 500, 1), &why), 0);
+    ck_assert_int_eq(OPS->apply_tx(e.st, &e.x, stake(&t, BOB, 1, DELTA_TX_STAKE, 50), &why), 0);
+    root_of(&e, r1);
+    ck_assert_mem_ne(r0, r1, 32);
+    ck_assert_int_eq(sqlite3_exec(e.db, "ROLLBACK TO tx; RELEASE tx", NULL, NULL, NULL), SQLITE_OK);
+    OPS->state_rollback(e.st, mark);
+    root_of(&e, r2);
+    ck_assert_mem_eq(r0, r2, 32);
+    ck_assert_int_eq(bal(&e, BOB, "USD"), 1000000);
+    ck_assert_int_eq(nonce_of(&e, BOB), 0);
+    ck_assert_uint_eq(pool_of(&e, "ADN", "USD").reserve_b, 10000);
+    ck_assert_int_eq(staked_of(&e, BOB), 0);
+    assert_tree_matches_tables(&e);
+    /* a whole block undone: SQL rollback + journal back to the block mark */
+    uint64_t bmark = OPS->state_mark(e.st);
+    ck_assert_int_eq(block_apply(&e, transfer(&t, BOB, 0, CAROL, "USD", 5), &why), 0);
+    ledger_rollback(e.l);
+    OPS->state_rollback(e.st, bmark);
+    e.in_block = 0;
+    root_of(&e, r2);
+    ck_assert_mem_eq(r0, r2, 32);
+    ck_assert_int_eq(bal(&e, CAROL, "USD"), 0);
+    env_close(&e);
+}
+END_TEST
+
+/* ================= routes ================= */
+
+static json_t *call(env_t *e, const char *pattern, const char *p0, const char *p1, int want_status)
+{
+    sqlite3 *ro = NULL;
+    node_api_t n;
+    api_request_t req;
+    api_response_t res;
+    const api_route_t *route = NULL;
+    memset(&n, 0, sizeof n);
+    memset(&req, 0, sizeof req);
+    memset(&res, 0, sizeof res);
+    for (size_t i = 0; i < delta_n_routes; i++)
+        if (strcmp(delta_routes[i].pattern, pattern) == 0)
+            route = &delta_routes[i];
+    ck_assert_ptr_nonnull(route);
+    ck_assert_ptr_eq(delta_chain_ops.routes, delta_routes);
+    ck_assert_uint_eq(delta_chain_ops.n_routes, delta_n_routes);
+    ck_assert_int_eq(sqlite3_open_v2(e->path, &ro, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    n.chain = "delta";
+    n.genesis = e->g;
+    req.method = "GET";
+    req.params[0] = p0;
+    req.params[1] = p1;
+    req.n_params = p1 ? 2 : p0 ? 1 : 0;
+    req.db = ro;
+    req.ctx = &n;
+    ck_assert_int_eq(route->fn(&req, &res), 0);
+    ck_assert_ptr_nonnull(res.json);
+    ck_assert_msg(res.status == want_status, "status %d: %s", res.status,
+                  json_dumps(res.json, JSON_COMPACT));
+    ck_assert(sqlite3_get_autocommit(ro));
+    sqlite3_close(ro);
+    return res.json;
+}
+
+static int64_t jget(const json_t *o, const char *path1, const char *path2)
+{
+    const json_t *v = json_object_get(o, path1);
+    if (path2)
+        v = json_object_get(v, path2);
+    ck_assert_msg(json_is_integer(v), "%s.%s is not an integer", path1, path2 ? path2 : "");
+    return json_integer_value(v);
+}
+
+START_TEST(routes_account_pools_supply)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    char addr[ADDRESS_MAX];
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, 0, "ADN", "USD", 10000, 25000, 30), &why), 0);
+    ck_assert_int_eq(run1(&e, stake(&t, ALICE, 1, DELTA_TX_STAKE, 40), &why), 0);
+    ck_assert_int_eq(run1(&e, stake(&t, ALICE, 2, DELTA_TX_UNSTAKE, 15), &why), 0);
+
+    ck_assert_int_eq(address_encode(addr, ALICE), 0);
+    json_t *j = call(&e, "/accounts/{}", addr, NULL, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "address")), addr);
+    ck_assert_int_eq(jget(j, "nonce", NULL), 3);
+    ck_assert_int_eq(jget(j, "balances", "ADN"), 1000000 - 10000 - 40 - 3);
+    ck_assert_int_eq(jget(j, "balances", "USD"), 1000000 - 25000);
+    ck_assert_int_eq(jget(j, "staked", NULL), 25);
+    json_t *u = json_array_get(json_object_get(j, "unbonding"), 0);
+    ck_assert_int_eq(jget(u, "amount", NULL), 15);
+    ck_assert_int_eq(jget(u, "release_height", NULL), 13);
+    json_t *l = json_array_get(json_object_get(j, "lp_shares"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(l, "pool")), "ADN/USD");
+    ck_assert_int_eq(jget(l, "shares", NULL), 15811 - 1000); /* isqrt(2.5e8) */
+    json_decref(j);
+
+    uint8_t nobody[32];
+    memset(nobody, 0x77, 32);
+    ck_assert_int_eq(address_encode(addr, nobody), 0);
+    j = call(&e, "/accounts/{}", addr, NULL, 200);
+    ck_assert_int_eq(jget(j, "nonce", NULL), 0);
+    ck_assert_uint_eq(json_object_size(json_object_get(j, "balances")), 0);
+    json_decref(j);
+    j = call(&e, "/accounts/{}", "ad1notanaddress", NULL, 400);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                     "bad_address");
+    json_decref(j);
+    addr[strlen(addr) - 1] ^= 1; /* a mistyped address fails its checksum */
+    j = call(&e, "/accounts/{}/proof", addr, NULL, 400);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                     "bad_address");
+    json_decref(j);
+
+    j = call(&e, "/pools/{}/{}", "USD", "ADN", 200); /* either order */
+    ck_assert_str_eq(json_string_value(json_object_get(j, "asset_a")), "ADN");
+    ck_assert_int_eq(jget(j, "reserve_a", NULL), 10000);
+    ck_assert_int_eq(jget(j, "reserve_b", NULL), 25000);
+    ck_assert_int_eq(jget(j, "shares", NULL), 15811);
+    ck_assert_int_eq(jget(j, "fee_bps", NULL), 30);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "price_a_in_b")), "2.5");
+    json_decref(j);
+    j = call(&e, "/pools/{}/{}", "ADN", "EUR", 404);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                     "no_pool");
+    json_decref(j);
+    j = call(&e, "/pools/{}/{}", "adn", "EUR", 400);
+    json_decref(j);
+    j = call(&e, "/pools", NULL, NULL, 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(j, "pools")), 1);
+    json_decref(j);
+
+    j = call(&e, "/supply", NULL, NULL, 200);
+    ck_assert_int_eq(jget(j, "height", NULL), 0); /* no block rows in this test ledger */
+    json_t *adn = json_object_get(json_object_get(j, "supply"), "ADN");
+    ck_assert_int_eq(jget(adn, "pools", NULL), 10000);
+    ck_assert_int_eq(jget(adn, "staked", NULL), 25);
+    ck_assert_int_eq(jget(adn, "unbonding", NULL), 15);
+    ck_assert_int_eq(jget(adn, "total", NULL), 2000100);
+    ck_assert_int_eq(jget(adn, "balances", NULL), 2000100 - 10000 - 40);
+    json_t *usd = json_object_get(json_object_get(j, "supply"), "USD");
+    ck_assert_int_eq(jget(usd, "total", NULL), 2000000);
+    ck_assert_int_eq(jget(usd, "pools", NULL), 25000);
+    json_decref(j);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(routes_account_proof)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    char addr[ADDRESS_MAX];
+    uint8_t root[32], key[32], leaf[32], want_key[32], state_root[32];
+    const char *what = NULL;
+    smt_proof_t *p = malloc(sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, transfer(&t, ALICE, 0, BOB, "USD", 3), &why), 0);
+    root_of(&e, state_root);
+
+    ck_assert_int_eq(address_encode(addr, ALICE), 0);
+    json_t *j = call(&e, "/accounts/{}/proof", addr, NULL, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "chain")), "delta");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "tree")), "accounts");
+    ck_assert_int_eq(smt_proof_from_json(json_object_get(j, "proof"), root, key, p, &what), 0);
+    ck_assert_mem_eq(root, state_root, 32);
+    char hx[65];
+    hex_encode(hx, state_root, 32);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "tree_root")), hx);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "state_root")), hx);
+    delta_account_key(ALICE, want_key);
+    ck_assert_mem_eq(key, want_key, 32);
+    ck_assert_int_eq(smt_verify(root, key, p, leaf), 1);
+    json_t *v = json_object_get(j, "value");
+    ck_assert_int_eq(jget(v, "nonce", NULL), 1);
+    hex_encode(hx, leaf, 32);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "leaf_value")), hx);
+    /* the leaf recomputed from the JSON alone */
+    delta_balance_t b[2];
+    size_t nb = 0;
+    const char *asset;
+    json_t *amt;
+    json_object_foreach(json_object_get(v, "balances"), asset, amt) {
+        snprintf(b[nb].asset, sizeof b[nb].asset, "%s", asset);
+        b[nb++].amount = (uint64_t)json_integer_value(amt);
+    }
+    delta_account_t acc = {.nonce = 1, .balances = b, .n_balances = nb};
+    memcpy(acc.pk, ALICE, 32);
+    uint8_t leaf2[32];
+    ck_assert_int_eq(delta_account_leaf(&acc, leaf2), 0);
+    ck_assert_mem_eq(leaf, leaf2, 32);
+    json_decref(j);
+
+    /* an account that does not exist: a non-inclusion proof and a null value */
+    uint8_t nobody[32];
+    memset(nobody, 0x77, 32);
+    ck_assert_int_eq(address_encode(addr, nobody), 0);
+    j = call(&e, "/accounts/{}/proof", addr, NULL, 200);
+    ck_assert(json_is_null(json_object_get(j, "value")));
+    ck_assert_int_eq(smt_proof_from_json(json_object_get(j, "proof"), root, key, p, &what), 0);
+    ck_assert_int_eq(smt_verify(root, key, p, NULL), 0);
+    json_decref(j);
+    free(p);
+    env_close(&e);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("delta");
+    TCase *tc = tcase_create("codec");
+    tcase_add_test(tc, codec_transfer_layout);
+    tcase_add_test(tc, codec_roundtrip_all_kinds);
+    tcase_add_test(tc, codec_refusals);
+    tcase_add_test(tc, account_leaf_encoding);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("chain");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, genesis_state_and_tree);
+    tcase_add_test(tc, genesis_refuses_bad_assets_and_totals);
+    tcase_add_test(tc, schema_migrates_v2_ledger);
+    tcase_add_test(tc, transfer_accept);
+    tcase_add_test(tc, transfer_rejects);
+    tcase_add_test(tc, nonce_rules);
+    tcase_add_test(tc, check_tx_changes_nothing);
+    tcase_add_test(tc, fees_to_proposer);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("amm");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, pool_create_accept_and_reject);
+    tcase_add_test(tc, liquidity_add_rounds_for_the_pool);
+    tcase_add_test(tc, liquidity_remove_to_the_locked_minimum);
+    tcase_add_test(tc, swap_amounts_and_fees);
+    tcase_add_test(tc, swap_tiny_reserves);
+    tcase_add_test(tc, swap_huge_reserves);
+    tcase_add_loop_test(tc, swap_product_never_decreases, 0, 3); /* fee 0, 500, 1000 bps */
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("state");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, staking_and_unbonding_maturity);
+    tcase_add_test(tc, conservation_over_mixed_sequence);
+    tcase_add_test(tc, root_determinism);
+    tcase_add_test(tc, rollback_restores_sql_and_root);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("routes");
+    tcase_add_test(tc, routes_account_pools_supply);
+    tcase_add_test(tc, routes_account_proof);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,141 @@
+/* common/mempool: order, limits, duplicates, removal under churn. */
+#include <check.h>
+#include <errno.h>
+#include <string.h>
+
+#include "common/mempool.h"
+
+Suite *test_suite(void);
+
+static void key(uint8_t out[32], unsigned n, unsigned salt)
+{
+    memset(out, 0, 32);
+    /* Same first 8 bytes for many keys: probe chains must still work. */
+    out[8] = (uint8_t)salt;
+    out[28] = (uint8_t)(n >> 24);
+    out[29] = (uint8_t)(n >> 16);
+    out[30] = (uint8_t)(n >> 8);
+    out[31] = (uint8_t)n;
+}
+
+static mempool_t *pool(size_t txs, size_t bytes, size_t per)
+{
+    mempool_limits_t l = { txs, bytes, per };
+    mempool_t *p = mempool_new(&l);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+START_TEST(fifo_order_and_contents)
+{
+    mempool_t *p = pool(100, 1 << 20, 100);
+    uint8_t id[32], s[32], body[3] = { 1, 2, 3 };
+    key(s, 1, 9);
+    for (unsigned i = 0; i < 10; i++) {
+        key(id, i, 0);
+        body[0] = (uint8_t)i;
+        ck_assert_int_eq(mempool_add(p, id, s, body, sizeof(body), 100 + i, NULL), 0);
+    }
+    ck_assert_uint_eq(mempool_count(p), 10);
+    ck_assert_uint_eq(mempool_bytes(p), 30);
+    unsigned i = 0;
+    for (const mempool_entry_t *e = mempool_first(p); e; e = mempool_next(e), i++) {
+        key(id, i, 0);
+        ck_assert_mem_eq(e->id, id, 32);
+        ck_assert_uint_eq(e->bytes[0], i);
+        ck_assert_uint_eq(e->added_ms, 100 + i);
+    }
+    ck_assert_uint_eq(i, 10);
+    /* Remove from the middle, the head and the tail. */
+    key(id, 5, 0);
+    ck_assert_int_eq(mempool_remove(p, id), 0);
+    ck_assert_int_eq(mempool_remove(p, id), -ENOENT);
+    ck_assert(!mempool_contains(p, id));
+    key(id, 0, 0);
+    ck_assert_int_eq(mempool_remove(p, id), 0);
+    key(id, 9, 0);
+    ck_assert_int_eq(mempool_remove(p, id), 0);
+    unsigned expect[] = { 1, 2, 3, 4, 6, 7, 8 }, k = 0;
+    for (const mempool_entry_t *e = mempool_first(p); e; e = mempool_next(e), k++)
+        ck_assert_uint_eq(e->bytes[0], expect[k]);
+    ck_assert_uint_eq(k, 7);
+    ck_assert_uint_eq(mempool_bytes(p), 21);
+    mempool_free(p);
+}
+END_TEST
+
+START_TEST(limits_and_duplicates)
+{
+    mempool_t *p = pool(3, 100, 2);
+    uint8_t id[32], a[32], b[32], body[40] = { 0 };
+    reject_t why;
+    key(a, 1, 1);
+    key(b, 2, 2);
+    key(id, 1, 0);
+    ck_assert_int_eq(mempool_add(p, id, a, body, 10, 0, &why), 0);
+    ck_assert_int_eq(mempool_add(p, id, b, body, 10, 0, &why), -EEXIST);
+    ck_assert_str_eq(why.code, "duplicate");
+    key(id, 2, 0);
+    ck_assert_int_eq(mempool_add(p, id, a, body, 10, 0, &why), 0);
+    key(id, 3, 0);
+    ck_assert_int_eq(mempool_add(p, id, a, body, 10, 0, &why), -EDQUOT);
+    ck_assert_str_eq(why.code, "sender_limit");
+    ck_assert_ptr_nonnull(strstr(why.message, "limit 2"));
+    /* Bytes: 20 held, 90 more would pass 100. */
+    ck_assert_int_eq(mempool_add(p, id, b, body, 90, 0, &why), -ENOSPC);
+    ck_assert_str_eq(why.code, "mempool_full");
+    ck_assert_int_eq(mempool_add(p, id, b, body, 40, 0, &why), 0);
+    key(id, 4, 0);
+    ck_assert_int_eq(mempool_add(p, id, b, body, 1, 0, &why), -ENOSPC); /* count */
+    ck_assert_uint_eq(mempool_count(p), 3);
+    /* Removing frees the sender's quota. */
+    key(id, 1, 0);
+    ck_assert_int_eq(mempool_remove(p, id), 0);
+    key(id, 5, 0);
+    ck_assert_int_eq(mempool_add(p, id, a, body, 10, 0, &why), 0);
+    mempool_free(p);
+}
+END_TEST
+
+START_TEST(churn_keeps_tables_consistent)
+{
+    mempool_t *p = pool(64, 1 << 20, 1000);
+    uint8_t id[32], s[32], body[1] = { 0 };
+    key(s, 7, 7);
+    /* Many more adds and removes than capacity: tombstones must be reclaimed. */
+    for (unsigned round = 0; round < 200; round++) {
+        for (unsigned i = 0; i < 50; i++) {
+            key(id, round * 50 + i, 3);
+            ck_assert_int_eq(mempool_add(p, id, s, body, 1, 0, NULL), 0);
+        }
+        for (unsigned i = 0; i < 50; i++) {
+            key(id, round * 50 + i, 3);
+            ck_assert(mempool_contains(p, id));
+            ck_assert_int_eq(mempool_remove(p, id), 0);
+        }
+        ck_assert_uint_eq(mempool_count(p), 0);
+        ck_assert_ptr_null(mempool_first(p));
+    }
+    mempool_free(p);
+}
+END_TEST
+
+START_TEST(zero_limits_refused)
+{
+    mempool_limits_t l = { 0, 10, 10 };
+    ck_assert_ptr_null(mempool_new(&l));
+    mempool_free(NULL);
+}
+END_TEST
+
+Suite *test_suite(void)
+{
+    Suite *s = suite_create("mempool");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, fifo_order_and_contents);
+    tcase_add_test(tc, limits_and_duplicates);
+    tcase_add_test(tc, churn_keeps_tables_consistent);
+    tcase_add_test(tc, zero_limits_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
