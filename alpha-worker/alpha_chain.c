@@ -519,7 +519,7 @@ static int alpha_validate(const alpha_state_t *s, const chain_exec_t *x, const t
             return reject(why, -EINVAL, "bad_amount",
                           "output %u amount %" PRIu64 " is not in 1..2^63-1", (unsigned)i,
                           o->amount);
-        if (!alpha_asset_valid(o->asset))
+        if (!tx_asset_is_valid(o->asset))
             return reject(why, -EINVAL, "bad_asset",
                           "output %u asset '%s' is not 1-%d printable characters", (unsigned)i,
                           o->asset, ALPHA_ASSET_MAX);

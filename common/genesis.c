@@ -10,6 +10,7 @@
 
 #include "common/fsutil.h"
 #include "common/hex.h"
+#include "proto/tx.h"
 
 static void iso8601(char out[48], uint64_t ms)
 {
@@ -248,6 +249,9 @@ int genesis_load(genesis_t *g, const char *path, char err[GENESIS_ERR_MAX])
             get_str(v, "asset", b->asset, sizeof(b->asset)) < 0 ||
             get_u64(v, "amount", &b->amount) < 0)
             FAIL("%s: balances[%zu]: expected owner (64 hex digits), asset, amount", path, i);
+        if (!tx_asset_is_valid(b->asset))
+            FAIL("%s: balances[%zu]: asset \"%s\": expected 1 to %d of A-Z 0-9 -", path, i,
+                 b->asset, TX_ASSET_MAX);
         for (size_t j = 0; j < i; j++)
             if (memcmp(tmp->balances[j].owner, b->owner, BLOCK_KEY_LEN) == 0 &&
                 strcmp(tmp->balances[j].asset, b->asset) == 0)
@@ -265,6 +269,8 @@ int genesis_load(genesis_t *g, const char *path, char err[GENESIS_ERR_MAX])
         if (json_object_get(params, "fee_asset") &&
             get_str(params, "fee_asset", tmp->fee_asset, sizeof(tmp->fee_asset)) < 0)
             FAIL("%s: params.fee_asset: expected 1 to %d bytes", path, GENESIS_ASSET_MAX);
+        if (!tx_asset_is_valid(tmp->fee_asset))
+            FAIL("%s: params.fee_asset: expected 1 to %d of A-Z 0-9 -", path, TX_ASSET_MAX);
         if (json_object_get(params, "unbonding_blocks") &&
             get_u64(params, "unbonding_blocks", &tmp->unbonding_blocks) < 0)
             FAIL("%s: params.unbonding_blocks: expected a non-negative integer", path);

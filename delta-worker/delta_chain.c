@@ -1005,7 +1005,7 @@ static int delta_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t
     int r = 0;
     for (size_t i = 0; i < g->n_balances; i++) {
         const genesis_balance_t *b = &g->balances[i];
-        if (!delta_asset_is_valid(b->asset)) {
+        if (!tx_asset_is_valid(b->asset)) {
             snprintf(err, errlen, "genesis balance %zu: asset \"%s\" is not 1 to 16 of A-Z 0-9 -",
                      i, b->asset);
             return -EINVAL;

@@ -299,7 +299,7 @@ static int get_pool(const api_request_t *req, api_response_t *res)
         return api_error(res, 400, "bad_asset", "expected /pools/{asset_a}/{asset_b}");
     a = req->params[0];
     b = req->params[1];
-    if (!delta_asset_is_valid(a) || !delta_asset_is_valid(b))
+    if (!tx_asset_is_valid(a) || !tx_asset_is_valid(b))
         return api_error(res, 400, "bad_asset",
                          "asset names are 1 to 16 characters of A-Z, 0-9, -");
     if (strcmp(a, b) == 0)

@@ -145,25 +145,13 @@ out:
     return rc;
 }
 
-int alpha_asset_valid(const char *s)
-{
-    size_t n = 0;
-    for (; s[n] != '\0'; n++) {
-        if (n >= ALPHA_ASSET_MAX)
-            return 0;
-        if ((unsigned char)s[n] < 0x21 || (unsigned char)s[n] > 0x7e)
-            return 0;
-    }
-    return n > 0;
-}
-
 int alpha_payload_check(const alpha_payload_t *p, const char **what)
 {
     const char *bad = NULL;
     for (uint16_t i = 0; i < p->n_out && bad == NULL; i++) {
         if (p->out[i].amount == 0 || p->out[i].amount > INT64_MAX)
             bad = "amount";
-        else if (!alpha_asset_valid(p->out[i].asset))
+        else if (!tx_asset_is_valid(p->out[i].asset))
             bad = "asset";
     }
     if (bad == NULL && p->kind == ALPHA_TX_BURN &&

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "proto/tx.h"
 
 #define ALPHA_TX_MINT 1
 #define ALPHA_TX_TRANSFER 2
@@ -71,12 +72,8 @@ int alpha_payload_decode(alpha_payload_t *p, uint16_t kind, const uint8_t *buf, 
 
 /* Check the rules a decoded payload must meet apart from the ledger:
  * every output amount and the burn amount in 1..INT64_MAX, every asset a
- * valid symbol (alpha_asset_valid). Return 0 or -EINVAL with *what. */
+ * valid symbol (tx_asset_is_valid). Return 0 or -EINVAL with *what. */
 int alpha_payload_check(const alpha_payload_t *p, const char **what);
-
-/* 1 if s is 1..ALPHA_ASSET_MAX bytes of printable ASCII without spaces
- * (0x21..0x7e), else 0. */
-int alpha_asset_valid(const char *s);
 
 /* The record's commitment. Return 0, or -EINVAL (asset too long). */
 int alpha_record_commitment(const uint8_t owner[ALPHA_KEY_LEN], const char *asset,

@@ -26,19 +26,6 @@ const char *delta_kind_name(uint16_t kind)
     return KIND_NAMES[kind];
 }
 
-bool delta_asset_is_valid(const char *s)
-{
-    size_t n = strnlen(s, DELTA_ASSET_MAX + 1);
-    if (n == 0 || n > DELTA_ASSET_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 /* A string field that fits the wire limit (the encoder refuses others). */
 static bool str_fits(const char *s)
 {
@@ -188,7 +175,7 @@ static int check_fail(const char **what, const char **why, const char *w, const 
 /* Check a named asset field. */
 #define CHECK_ASSET(field, name)                                                           \
     do {                                                                                   \
-        if (!delta_asset_is_valid(field))                                                  \
+        if (!tx_asset_is_valid(field))                                                  \
             return check_fail(what, why, name, "not 1 to 16 characters of A-Z, 0-9, -"); \
     } while (0)
 
@@ -380,13 +367,13 @@ int delta_account_leaf(const delta_account_t *a, uint8_t out[DELTA_HASH_LEN])
     const delta_unbond_t *u = unb;
     const delta_lp_t *l = lp;
     for (size_t i = 0; i < nbal; i++) {
-        if (!delta_asset_is_valid(b[i].asset) || (i > 0 && cmp_balance(&b[i - 1], &b[i]) == 0)) {
+        if (!tx_asset_is_valid(b[i].asset) || (i > 0 && cmp_balance(&b[i - 1], &b[i]) == 0)) {
             r = -EINVAL;
             goto out;
         }
     }
     for (size_t i = 0; i < nlp; i++) {
-        if (!delta_asset_is_valid(l[i].asset_a) || !delta_asset_is_valid(l[i].asset_b) ||
+        if (!tx_asset_is_valid(l[i].asset_a) || !tx_asset_is_valid(l[i].asset_b) ||
             strcmp(l[i].asset_a, l[i].asset_b) >= 0 || (i > 0 && cmp_lp(&l[i - 1], &l[i]) == 0)) {
             r = -EINVAL;
             goto out;
@@ -436,7 +423,7 @@ int delta_pool_leaf(const char *asset_a, const char *asset_b, uint64_t reserve_a
                     uint8_t out[DELTA_HASH_LEN])
 {
     crypto_generichash_state st;
-    if (!delta_asset_is_valid(asset_a) || !delta_asset_is_valid(asset_b) ||
+    if (!tx_asset_is_valid(asset_a) || !tx_asset_is_valid(asset_b) ||
         strcmp(asset_a, asset_b) >= 0)
         return -EINVAL;
     hash_tag(&st, POOL_LEAF_TAG);

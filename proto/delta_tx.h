@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "proto/tx.h"
 
 #define DELTA_ASSET_MAX 16
 #define DELTA_KEY_LEN 32
@@ -98,9 +99,6 @@ typedef struct {
 /* Name of a kind ("transfer", "pool_create", "liquidity_add",
  * "liquidity_remove", "swap", "stake", "unstake"), or NULL if unknown. */
 const char *delta_kind_name(uint16_t kind);
-
-/* True if s is an asset name: 1..DELTA_ASSET_MAX bytes of [A-Z0-9-]. */
-bool delta_asset_is_valid(const char *s);
 
 /* Encode p into buf[cap] and set *len. Return 0, -EPROTONOSUPPORT (unknown
  * kind), -EINVAL (a string longer than DELTA_ASSET_MAX) or -ENOBUFS.

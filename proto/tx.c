@@ -166,3 +166,16 @@ int tx_root(const uint8_t (*ids)[TX_ID_LEN], size_t n, uint8_t out[TX_ID_LEN])
     free(level);
     return 0;
 }
+
+bool tx_asset_is_valid(const char *s)
+{
+    size_t n = s ? strnlen(s, TX_ASSET_MAX + 1) : 0;
+    if (n == 0 || n > TX_ASSET_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'))
+            return false;
+    }
+    return true;
+}

@@ -12,6 +12,7 @@
 #ifndef ADNET_TX_H
 #define ADNET_TX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,12 @@ int tx_decode(tx_t *tx, const uint8_t *buf, size_t len, const char **what);
 /* Check the signature of an encoded transaction buf[len] whose decoded
  * form is tx. Return 0 or -EBADMSG. */
 int tx_verify(const tx_t *tx, const uint8_t *buf, size_t len);
+
+#define TX_ASSET_MAX 16
+
+/* True if s is an asset symbol: 1 to TX_ASSET_MAX characters of
+ * [A-Z0-9-]. One rule for both chains, genesis files and the CLI. */
+bool tx_asset_is_valid(const char *s);
 
 /* id = BLAKE2b-256(buf[len]). */
 void tx_id(const uint8_t *buf, size_t len, uint8_t out[TX_ID_LEN]);

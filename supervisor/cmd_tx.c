@@ -478,7 +478,7 @@ static int need(cli_t *c, const char *kind, int opt)
 
 static int check_asset(cli_t *c, int opt, const char *s)
 {
-    if (delta_asset_is_valid(s))
+    if (tx_asset_is_valid(s))
         return -1;
     return usage_error(c, "--%s: \"%s\" is not an asset name (1-%d of A-Z 0-9 -)",
                        long_opts[opt].name, s, DELTA_ASSET_MAX);
@@ -723,7 +723,7 @@ static int build_alpha(cli_t *c, const char *kind, const chain_facts_t *f, tx_t 
         if ((rc = resolve_address(c, "--to", c->str[O_TO], p->out[0].owner)) >= 0)
             return rc;
         const char *asset = has(c, O_ASSET) ? c->str[O_ASSET] : f->fee_asset;
-        if (!alpha_asset_valid(asset))
+        if (!tx_asset_is_valid(asset))
             return usage_error(c, "--asset: \"%s\" is not an asset symbol", asset);
         snprintf(p->out[0].asset, sizeof(p->out[0].asset), "%s", asset);
         p->out[0].amount = c->num[O_AMOUNT];
@@ -1049,7 +1049,7 @@ int cmd_query(int argc, char **argv)
         if (c.npos != 3)
             return usage_error(&c, "usage: adnet query pool ASSET ASSET");
         const char *a = c.pos[1], *b = c.pos[2];
-        if (!delta_asset_is_valid(a) || !delta_asset_is_valid(b) || strcmp(a, b) == 0)
+        if (!tx_asset_is_valid(a) || !tx_asset_is_valid(b) || strcmp(a, b) == 0)
             return usage_error(&c, "a pool is two different assets (1-%d of A-Z 0-9 -)",
                                DELTA_ASSET_MAX);
         if ((rc = connect_chain(&c, "delta")) >= 0)

@@ -440,9 +440,9 @@ START_TEST(test_codec_layouts)
     strcpy(p.out[0].asset, "A B");
     ck_assert_int_eq(alpha_payload_check(&p, &what), -EINVAL);
     ck_assert_str_eq(what, "asset");
-    ck_assert_int_eq(alpha_asset_valid(""), 0);
-    ck_assert_int_eq(alpha_asset_valid("ABCDEFGHIJKLMNOPQ"), 0); /* 17 bytes */
-    ck_assert_int_eq(alpha_asset_valid("ABCDEFGHIJKLMNOP"), 1);
+    ck_assert_int_eq(tx_asset_is_valid(""), 0);
+    ck_assert_int_eq(tx_asset_is_valid("ABCDEFGHIJKLMNOPQ"), 0); /* 17 bytes */
+    ck_assert_int_eq(tx_asset_is_valid("ABCDEFGHIJKLMNOP"), 1);
 }
 END_TEST
 

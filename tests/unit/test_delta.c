@@ -523,10 +523,10 @@ START_TEST(codec_refusals)
     strcpy(p.u.swap.asset_out, "ADN");
     ck_assert_int_eq(delta_payload_check(&p, &what, &why), -EINVAL);
     ck_assert_str_eq(what, "asset_out");
-    ck_assert(delta_asset_is_valid("A-1"));
-    ck_assert(delta_asset_is_valid("ABCDEFGHIJKLMNOP"));
-    ck_assert(!delta_asset_is_valid("ABCDEFGHIJKLMNOPQ"));
-    ck_assert(!delta_asset_is_valid("A B"));
+    ck_assert(tx_asset_is_valid("A-1"));
+    ck_assert(tx_asset_is_valid("ABCDEFGHIJKLMNOP"));
+    ck_assert(!tx_asset_is_valid("ABCDEFGHIJKLMNOPQ"));
+    ck_assert(!tx_asset_is_valid("A B"));
 }
 END_TEST
 

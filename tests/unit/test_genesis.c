@@ -404,6 +404,7 @@ static void owner_bad(json_t *o) { json_object_set_new(balance0(o), "owner", jso
 static void asset_long(json_t *o) { json_object_set_new(balance0(o), "asset", json_string("ABCDEFGHIJKLMNOPQ")); }
 static void time_disagrees(json_t *o) { json_object_set_new(o, "genesis_time", json_string("2026-11-25T22:50:02.123Z")); }
 static void balance_dup(json_t *o) { json_array_append(json_object_get(o, "balances"), balance0(o)); }
+static void asset_lower(json_t *o) { json_object_set_new(balance0(o), "asset", json_string("adn")); }
 static void peer_bad(json_t *o) { json_object_set_new(o, "alpha_genesis_hash", json_string("1234")); }
 
 START_TEST(test_refusals)
@@ -436,6 +437,7 @@ START_TEST(test_refusals)
     assert_refused(owner_bad, "balances[0]", "owner");
     assert_refused(asset_long, "balances[0]", "asset");
     assert_refused(peer_bad, "alpha_genesis_hash", NULL);
+    assert_refused(asset_lower, "balances[0]", "A-Z 0-9 -");
 }
 END_TEST
 
