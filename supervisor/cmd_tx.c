@@ -767,7 +767,8 @@ static int build_alpha(cli_t *c, const char *kind, const chain_facts_t *f, tx_t 
     }
     for (uint16_t i = 0; i < p->n_out; i++)
         if (note_output(outputs, &p->out[i]) < 0)
-            return usage_error(c, "bad output record");
+            return usage_error(c, "output record: amount %" PRIu64 " is above %" PRId64,
+                               p->out[i].amount, INT64_MAX);
     tx->kind = p->kind;
     tx->nonce = 0;
     return -1;
@@ -892,6 +893,10 @@ int cmd_tx(int argc, char **argv)
     memset(&c, 0, sizeof(c));
     memset(&kp, 0, sizeof(kp));
     c.verb = "tx";
+    if (argc < 2) {
+        tx_usage(stderr);
+        return ADNET_EXIT_CONFIG;
+    }
     if ((rc = parse(&c, argc, argv)) >= 0)
         return rc;
     if (c.npos != 1) {
@@ -906,6 +911,11 @@ int cmd_tx(int argc, char **argv)
     if ((rc = connect_chain(&c, default_chain_of(kind))) >= 0)
         goto out;
     if ((rc = load_key(&c, has(&c, O_FROM) ? c.str[O_FROM] : "validator", &kp)) >= 0)
+        goto out;
+    /* A delta payload needs nothing from the node: check the user's input first. */
+    delta_payload_t dp;
+    bool delta = strcmp(c.chain, "delta") == 0;
+    if (delta && (rc = build_delta(&c, kind, &dp)) >= 0)
         goto out;
     if ((rc = fetch_facts(&c, &f)) >= 0)
         goto out;
@@ -923,7 +933,7 @@ int cmd_tx(int argc, char **argv)
     tx.expiry_height = f.height + blocks;
 
     size_t plen = 0;
-    if (strcmp(c.chain, "alpha") == 0) {
+    if (!delta) {
         rc = ADNET_EXIT_SYSTEM;
         if (!(outputs = json_array()) || !(ap = malloc(sizeof(*ap))))
             goto out;
@@ -931,9 +941,6 @@ int cmd_tx(int argc, char **argv)
             goto out;
         r = alpha_payload_encode(ap, payload, sizeof(payload), &plen);
     } else {
-        delta_payload_t dp;
-        if ((rc = build_delta(&c, kind, &dp)) >= 0)
-            goto out;
         tx.kind = dp.kind;
         if (has(&c, O_NONCE))
             tx.nonce = c.num[O_NONCE];
@@ -1019,6 +1026,10 @@ int cmd_query(int argc, char **argv)
 
     memset(&c, 0, sizeof(c));
     c.verb = "query";
+    if (argc < 2) {
+        query_usage(stderr);
+        return ADNET_EXIT_CONFIG;
+    }
     if ((rc = parse(&c, argc, argv)) >= 0)
         return rc;
     if (c.npos < 1) {

@@ -664,11 +664,13 @@ START_TEST(test_tx_submit_accept)
 
     /* JSON with upper-case hex. */
     char *hex = malloc(2 * E.tx0_len + 1);
+    ck_assert_ptr_nonnull(hex);
     hexof(hex, E.tx0, E.tx0_len);
     for (char *p = hex; *p; p++)
         if (*p >= 'a' && *p <= 'f')
             *p = (char)(*p - 32);
     char *doc = malloc(2 * E.tx0_len + 16);
+    ck_assert_ptr_nonnull(doc);
     sprintf(doc, "{\"tx\":\"%s\"}", hex);
     memset(SUB.got, 0, sizeof SUB.got);
     http_do(&r, "POST", "/txs", "application/json; charset=utf-8", doc, strlen(doc), NULL, 0);
