@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/stmtcache.h"
 #include "common/hex.h"
 #include "proto/alpha_tx.h"
 
@@ -100,7 +101,7 @@ static const char *alpha_tx_kind_name(uint16_t kind)
 
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 {
-    return sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -EIO;
+    return stmt_prepare(db, sql, st) == 0 ? 0 : -EIO;
 }
 
 static void bind_hex(sqlite3_stmt *st, int i, const uint8_t *p, size_t n)
@@ -166,7 +167,7 @@ static int record_get(sqlite3 *db, const uint8_t cm[32], record_row_t *out)
     row.spent = sqlite3_column_int(st, 3);
     *out = row;
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     return rc;
 }
 
@@ -189,7 +190,7 @@ static int exists(sqlite3 *db, const char *sql, const uint8_t key[32])
         rc = -EIO;
     }
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     return rc;
 }
 
@@ -221,7 +222,7 @@ static int asset_supply(sqlite3 *db, const char *asset, uint64_t *out)
     }
     *out = (uint64_t)sqlite3_column_int64(st, 0);
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     return rc;
 }
 
@@ -244,7 +245,7 @@ static int insert_record(sqlite3 *db, const uint8_t cm[32], const uint8_t owner[
     sqlite3_bind_int64(st, 6, (sqlite3_int64)height);
     rc = step_done(st);
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     return rc;
 }
 
@@ -297,7 +298,7 @@ sqlerr:
     snprintf(err, errlen, "writing genesis records: %s", sqlite3_errmsg(db));
     r = -EIO;
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     return r;
 }
 
@@ -336,7 +337,7 @@ int alpha_trees_at(sqlite3 *db, uint64_t height, smt_t **records, smt_t **nullif
     }
     if (s != SQLITE_DONE)
         goto sqlerr;
-    sqlite3_finalize(st);
+    stmt_release(st);
     st = NULL;
 
     rc = prepare(db, "SELECT nullifier, height FROM nullifiers WHERE height <= ?1", &st);
@@ -370,7 +371,7 @@ sqlerr:
     snprintf(err, errlen, "reading records and nullifiers: %s", sqlite3_errmsg(db));
     rc = -EIO;
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     smt_free(rec);
     smt_free(nul);
     return rc;
@@ -684,7 +685,7 @@ static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
             rc = reject(why, -EIO, "internal", "input %u vanished while spending it", (unsigned)i);
             goto out;
         }
-        sqlite3_finalize(st);
+        stmt_release(st);
         if (prepare(x->db,
                     "INSERT INTO nullifiers(nullifier, height, spender_tx) VALUES (?, ?, ?)",
                     &st) != 0)
@@ -695,7 +696,7 @@ static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
             bind_hex(st, 3, x->txid, 32);
         if (step_done(st) != 0)
             goto sqlerr;
-        sqlite3_finalize(st);
+        stmt_release(st);
         st = NULL;
         if (smt_delete(s->records, p->in[i]) != 0) {
             rc = reject(why, -EIO, "internal", "input %u is missing from the records tree",
@@ -758,7 +759,7 @@ static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
 sqlerr:
     rc = sql_reject(why, x->db, "writing the transaction's effects");
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     free(plan);
     return rc;
 }

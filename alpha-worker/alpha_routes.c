@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/stmtcache.h"
 #include "common/bech32.h"
 #include "common/hex.h"
 #include "proto/alpha_tx.h"
@@ -100,8 +101,7 @@ static int get_record(const api_request_t *req, api_response_t *res)
     if (parse_key(req->params[0], cm) != 0)
         return api_error(res, 400, "bad_commitment", "commitment must be 64 hex digits");
     hex_encode(hex, cm, 32);
-    if (sqlite3_prepare_v2(req->db, "SELECT " RECORD_COLUMNS " FROM records WHERE commitment = ?",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (stmt_prepare(req->db, "SELECT " RECORD_COLUMNS " FROM records WHERE commitment = ?", &st) != 0) {
         rc = db_error(res, req->db);
         goto out;
     }
@@ -118,7 +118,7 @@ static int get_record(const api_request_t *req, api_response_t *res)
         rc = db_error(res, req->db);
     }
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     return rc;
 }
 
@@ -155,13 +155,11 @@ static int get_owner_records(const api_request_t *req, api_response_t *res)
         goto out;
     }
     in_tx = 1;
-    if (sqlite3_prepare_v2(req->db,
-                           unspent ? "SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? "
+    if (stmt_prepare(req->db, unspent ? "SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? "
                                      "AND spent_height IS NULL "
                                      "ORDER BY created_height DESC, commitment LIMIT ?"
                                    : "SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? "
-                                     "ORDER BY created_height DESC, commitment LIMIT ?",
-                           -1, &st, NULL) != SQLITE_OK) {
+                                     "ORDER BY created_height DESC, commitment LIMIT ?", &st) != 0) {
         rc = db_error(res, req->db);
         goto out;
     }
@@ -180,11 +178,9 @@ static int get_owner_records(const api_request_t *req, api_response_t *res)
         rc = db_error(res, req->db);
         goto out;
     }
-    sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(req->db,
-                           "SELECT asset, sum(amount) FROM records WHERE owner = ? "
-                           "AND spent_height IS NULL GROUP BY asset ORDER BY asset",
-                           -1, &st, NULL) != SQLITE_OK) {
+    stmt_release(st);
+    if (stmt_prepare(req->db, "SELECT asset, sum(amount) FROM records WHERE owner = ? "
+                           "AND spent_height IS NULL GROUP BY asset ORDER BY asset", &st) != 0) {
         rc = db_error(res, req->db);
         goto out;
     }
@@ -201,7 +197,7 @@ static int get_owner_records(const api_request_t *req, api_response_t *res)
                             bal, "truncated", n > OWNER_RECORDS_MAX));
     list = bal = NULL;
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     if (in_tx)
         sqlite3_exec(req->db, "COMMIT", NULL, NULL, NULL);
     json_decref(list);
@@ -219,8 +215,7 @@ static int get_nullifier(const api_request_t *req, api_response_t *res)
     if (parse_key(req->params[0], nf) != 0)
         return api_error(res, 400, "bad_nullifier", "nullifier must be 64 hex digits");
     hex_encode(hex, nf, 32);
-    if (sqlite3_prepare_v2(req->db, "SELECT height FROM nullifiers WHERE nullifier = ?", -1,
-                           &st, NULL) != SQLITE_OK) {
+    if (stmt_prepare(req->db, "SELECT height FROM nullifiers WHERE nullifier = ?", &st) != 0) {
         rc = db_error(res, req->db);
         goto out;
     }
@@ -238,7 +233,7 @@ static int get_nullifier(const api_request_t *req, api_response_t *res)
         rc = db_error(res, req->db);
     }
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     return rc;
 }
 
@@ -252,7 +247,7 @@ static int sum_by_asset(sqlite3 *db, const char *sql, json_t **out)
         rc = -ENOMEM;
         goto out;
     }
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    if (stmt_prepare(db, sql, &st) != 0) {
         rc = -EIO;
         goto out;
     }
@@ -266,7 +261,7 @@ static int sum_by_asset(sqlite3 *db, const char *sql, json_t **out)
     *out = o;
     o = NULL;
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     json_decref(o);
     return rc;
 }
@@ -276,15 +271,14 @@ static int tip_height(sqlite3 *db, uint64_t *out)
 {
     sqlite3_stmt *st = NULL;
     int rc = 0;
-    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(height), 0) FROM blocks", -1, &st, NULL) !=
-            SQLITE_OK ||
+    if (stmt_prepare(db, "SELECT coalesce(max(height), 0) FROM blocks", &st) != 0 ||
         sqlite3_step(st) != SQLITE_ROW) {
         rc = -EIO;
         goto out;
     }
     *out = (uint64_t)sqlite3_column_int64(st, 0);
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     return rc;
 }
 
@@ -322,11 +316,9 @@ static int proof_value(sqlite3 *db, alpha_tree_t tree, const uint8_t key[32], js
 {
     sqlite3_stmt *st = NULL;
     int rc = 0;
-    if (sqlite3_prepare_v2(db,
-                           tree == ALPHA_TREE_RECORDS
+    if (stmt_prepare(db, tree == ALPHA_TREE_RECORDS
                                ? "SELECT " RECORD_COLUMNS " FROM records WHERE commitment = ?"
-                               : "SELECT nullifier, height FROM nullifiers WHERE nullifier = ?",
-                           -1, &st, NULL) != SQLITE_OK) {
+                               : "SELECT nullifier, height FROM nullifiers WHERE nullifier = ?", &st) != 0) {
         rc = -EIO;
         goto out;
     }
@@ -347,7 +339,7 @@ static int proof_value(sqlite3 *db, alpha_tree_t tree, const uint8_t key[32], js
     }
     *out = v;
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     return rc;
 }
 
@@ -375,8 +367,7 @@ int alpha_proof_build(sqlite3 *db, alpha_tree_t tree, const uint8_t key[SMT_KEY_
         rc = -ENOENT;
         goto out;
     }
-    if (sqlite3_prepare_v2(db, "SELECT state_root FROM blocks WHERE height = ?", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (stmt_prepare(db, "SELECT state_root FROM blocks WHERE height = ?", &st) != 0)
         goto sqlerr;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)height);
     if (sqlite3_step(st) != SQLITE_ROW) {
@@ -451,7 +442,7 @@ sqlerr:
     snprintf(msg, msglen, "reading the ledger: %s", sqlite3_errmsg(db));
     rc = -EIO;
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     if (in_tx)
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     smt_free(rec);

@@ -8,6 +8,7 @@
 
 #include "common/hex.h"
 #include "common/mempool.h"
+#include "common/stmtcache.h"
 
 struct chain {
     const chain_ops_t *ops;
@@ -17,6 +18,7 @@ struct chain {
     ledger_tip_t tip;
     void *state;                 /* the chain's in-memory state (ops->state_open) */
     sqlite3_stmt *sp_begin, *sp_release, *sp_rollback; /* the per-transaction savepoint */
+    sqlite3_stmt *check_begin, *check_rollback; /* admission checks run in a transaction never committed */
     /* Scratch for one block: ids and pool entries of included transactions. */
     uint8_t (*ids)[TX_ID_LEN];
     const mempool_entry_t **picked;
@@ -135,9 +137,16 @@ int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
         goto out;
     }
     sqlite3 *db = ledger_db(c->ledger);
+    /* The writer's hot path runs the same statements every transaction. */
+    if ((r = stmt_cache_attach(db)) < 0) {
+        snprintf(err, CHAIN_ERR_MAX, "statement cache: %s", strerror(-r));
+        goto out;
+    }
     if (sqlite3_prepare_v2(db, "SAVEPOINT tx", -1, &c->sp_begin, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "RELEASE tx", -1, &c->sp_release, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "ROLLBACK TO tx", -1, &c->sp_rollback, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db, "ROLLBACK TO tx", -1, &c->sp_rollback, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "BEGIN", -1, &c->check_begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "ROLLBACK", -1, &c->check_rollback, NULL) != SQLITE_OK) {
         snprintf(err, CHAIN_ERR_MAX, "ledger: %s", sqlite3_errmsg(db));
         r = -EIO;
         goto out;
@@ -160,6 +169,10 @@ void chain_close(chain_t *c)
     sqlite3_finalize(c->sp_begin);
     sqlite3_finalize(c->sp_release);
     sqlite3_finalize(c->sp_rollback);
+    sqlite3_finalize(c->check_begin);
+    sqlite3_finalize(c->check_rollback);
+    if (c->ledger)
+        stmt_cache_detach(ledger_db(c->ledger));
     ledger_close(c->ledger);
     keys_wipe(&c->key);
     free(c->ids);
@@ -220,6 +233,13 @@ static void chain_exec_init(const chain_t *c, chain_exec_t *x, uint64_t height, 
     x->proposer = c->key.pk;
 }
 
+static int step(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 int chain_admit_tx(chain_t *c, mempool_t *pool, const tx_t *tx, const uint8_t id[TX_ID_LEN],
                    const uint8_t *bytes, size_t len, uint64_t now_ms, reject_t *why)
 {
@@ -242,17 +262,21 @@ int chain_admit_tx(chain_t *c, mempool_t *pool, const tx_t *tx, const uint8_t id
     chain_exec_t x;
     chain_exec_init(c, &x, next, now_ms);
     x.txid = id;
-    if ((r = c->ops->check_tx(c->state, &x, tx, why)) < 0)
+    /* The chain's check may try the transaction out on the state; it runs
+     * inside a transaction that is always rolled back, so nothing it does
+     * is ever committed (or synced to disk), and its tree journal is
+     * rolled back too. */
+    uint64_t mark = c->ops->state_mark(c->state);
+    if (step(c->check_begin) < 0)
+        return reject(why, -EIO, "internal", "ledger: %s", sqlite3_errmsg(ledger_db(c->ledger)));
+    r = c->ops->check_tx(c->state, &x, tx, why);
+    step(c->check_rollback);
+    c->ops->state_rollback(c->state, mark);
+    if (r < 0)
         return r;
     return mempool_add(pool, id, tx->sender, bytes, len, now_ms, why);
 }
 
-static int step(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -EIO;
-}
 
 static int chain_scratch(chain_t *c, size_t n)
 {

@@ -57,7 +57,8 @@ int smt_verify(const uint8_t root[SMT_HASH_LEN], const uint8_t key[SMT_KEY_LEN],
                const smt_proof_t *p, uint8_t value[SMT_HASH_LEN]);
 
 /* Proofs as JSON: {"key":hex,"root":hex,"siblings":[hex,...],"leaf":{"key":hex,"value":hex}|null}.
- * smt_proof_to_json returns a new object (NULL on out of memory);
+ * smt_proof_to_json returns a new object (NULL on out of memory, or if
+ * p->n_siblings > SMT_DEPTH);
  * smt_proof_from_json returns 0 or -EINVAL with the field in *what. */
 json_t *smt_proof_to_json(const uint8_t root[SMT_HASH_LEN], const uint8_t key[SMT_KEY_LEN],
                           const smt_proof_t *p);

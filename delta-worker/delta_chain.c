@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/stmtcache.h"
 #include "common/hex.h"
 
 __extension__ typedef unsigned __int128 u128;
@@ -103,10 +104,10 @@ static int sql_bind(sqlite3_stmt *st, const char *fmt, va_list ap)
 static int sql_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql, const char *fmt,
                        va_list ap)
 {
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+    if (stmt_prepare(db, sql, st) != 0)
         return -EIO;
     if (sql_bind(*st, fmt, ap) < 0) {
-        sqlite3_finalize(*st);
+        stmt_release(*st);
         *st = NULL;
         return -EIO;
     }
@@ -125,7 +126,7 @@ static int sql_exec(sqlite3 *db, const char *sql, const char *fmt, ...)
     if (r < 0)
         return r;
     r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-    sqlite3_finalize(st);
+    stmt_release(st);
     return r;
 }
 
@@ -153,7 +154,7 @@ static int sql_u64(sqlite3 *db, uint64_t *out, const char *sql, const char *fmt,
     } else {
         r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? -ENOENT : -EIO;
     }
-    sqlite3_finalize(st);
+    stmt_release(st);
     return r;
 }
 
@@ -238,10 +239,8 @@ int delta_account_load(sqlite3 *db, const uint8_t pk[DELTA_KEY_LEN], delta_accou
         goto out;
 
     r = -EIO;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT asset, amount FROM balances WHERE address = ? AND amount > 0 "
-                           "ORDER BY asset",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (stmt_prepare(db, "SELECT asset, amount FROM balances WHERE address = ? AND amount > 0 "
+                           "ORDER BY asset", &st) != 0)
         goto out;
     {
         char hx[ADDR_HEX];
@@ -261,14 +260,12 @@ int delta_account_load(sqlite3 *db, const uint8_t pk[DELTA_KEY_LEN], delta_accou
         r = -EIO;
         goto out;
     }
-    sqlite3_finalize(st);
+    stmt_release(st);
     st = NULL;
 
     r = -EIO;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT amount, release_height FROM unbonding WHERE address = ? "
-                           "ORDER BY release_height, amount",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (stmt_prepare(db, "SELECT amount, release_height FROM unbonding WHERE address = ? "
+                           "ORDER BY release_height, amount", &st) != 0)
         goto out;
     {
         char hx[ADDR_HEX];
@@ -288,14 +285,12 @@ int delta_account_load(sqlite3 *db, const uint8_t pk[DELTA_KEY_LEN], delta_accou
         r = -EIO;
         goto out;
     }
-    sqlite3_finalize(st);
+    stmt_release(st);
     st = NULL;
 
     r = -EIO;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT asset_a, asset_b, shares FROM lp_shares WHERE owner = ? AND "
-                           "shares > 0 ORDER BY asset_a, asset_b",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (stmt_prepare(db, "SELECT asset_a, asset_b, shares FROM lp_shares WHERE owner = ? AND "
+                           "shares > 0 ORDER BY asset_a, asset_b", &st) != 0)
         goto out;
     {
         char hx[ADDR_HEX];
@@ -320,7 +315,7 @@ int delta_account_load(sqlite3 *db, const uint8_t pk[DELTA_KEY_LEN], delta_accou
     memset(&a, 0, sizeof a);
     r = 0;
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     delta_account_rows_free(&a);
     return r;
 }
@@ -344,9 +339,7 @@ int delta_pool_load(sqlite3 *db, const char *asset_a, const char *asset_b, delta
     sqlite3_stmt *st = NULL;
     delta_pool_row_t p;
     int r = -EIO;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT " POOL_COLUMNS " FROM pools WHERE asset_a = ? AND asset_b = ?",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (stmt_prepare(db, "SELECT " POOL_COLUMNS " FROM pools WHERE asset_a = ? AND asset_b = ?", &st) != 0)
         goto out;
     sqlite3_bind_text(st, 1, asset_a, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, asset_b, -1, SQLITE_TRANSIENT);
@@ -360,7 +353,7 @@ int delta_pool_load(sqlite3 *db, const char *asset_a, const char *asset_b, delta
     *out = p;
     r = 0;
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     return r;
 }
 
@@ -410,8 +403,7 @@ int delta_tree_build(sqlite3 *db, smt_t **out)
     if (!t)
         goto out;
     r = -EIO;
-    if (sqlite3_prepare_v2(db, "SELECT address FROM accounts ORDER BY address", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (stmt_prepare(db, "SELECT address FROM accounts ORDER BY address", &st) != 0)
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         uint8_t pk[DELTA_KEY_LEN];
@@ -427,11 +419,10 @@ int delta_tree_build(sqlite3 *db, smt_t **out)
         r = -EIO;
         goto out;
     }
-    sqlite3_finalize(st);
+    stmt_release(st);
     st = NULL;
     r = -EIO;
-    if (sqlite3_prepare_v2(db, "SELECT " POOL_COLUMNS " FROM pools ORDER BY asset_a, asset_b", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (stmt_prepare(db, "SELECT " POOL_COLUMNS " FROM pools ORDER BY asset_a, asset_b", &st) != 0)
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         delta_pool_row_t p;
@@ -450,7 +441,7 @@ int delta_tree_build(sqlite3 *db, smt_t **out)
     t = NULL;
     r = 0;
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     smt_free(t);
     return r;
 }
@@ -1020,13 +1011,10 @@ static int delta_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t
             return -EINVAL;
         }
     }
-    if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO accounts(address, nonce) VALUES (?, 0)",
-                           -1, &acct, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO balances(address, asset, amount) VALUES (?, ?, ?) "
+    if (stmt_prepare(db, "INSERT OR IGNORE INTO accounts(address, nonce) VALUES (?, 0)", &acct) != 0 ||
+        stmt_prepare(db, "INSERT INTO balances(address, asset, amount) VALUES (?, ?, ?) "
                            "ON CONFLICT(address, asset) DO UPDATE SET amount = amount + "
-                           "excluded.amount",
-                           -1, &bal, NULL) != SQLITE_OK)
+                           "excluded.amount", &bal) != 0)
         goto sqlerr;
     for (size_t i = 0; i < g->n_balances; i++) {
         const genesis_balance_t *b = &g->balances[i];
@@ -1050,8 +1038,8 @@ sqlerr:
     snprintf(err, errlen, "writing genesis accounts: %s", sqlite3_errmsg(db));
     r = -EIO;
 out:
-    sqlite3_finalize(acct);
-    sqlite3_finalize(bal);
+    stmt_release(acct);
+    stmt_release(bal);
     return r;
 }
 
@@ -1152,10 +1140,8 @@ static int delta_end_block(void *state, const chain_exec_t *x, uint64_t fees, ch
             goto fail;
     }
     /* Matured unbonding entries go back to their owners' balances. */
-    if (sqlite3_prepare_v2(x->db,
-                           "SELECT id, address, amount FROM unbonding WHERE release_height <= ? "
-                           "ORDER BY id LIMIT 1",
-                           -1, &q, NULL) != SQLITE_OK) {
+    if (stmt_prepare(x->db, "SELECT id, address, amount FROM unbonding WHERE release_height <= ? "
+                           "ORDER BY id LIMIT 1", &q) != 0) {
         r = internal(&why, x->db, -EIO);
         goto fail;
     }
@@ -1185,7 +1171,7 @@ fail:
     snprintf(err, errlen, "end of block %" PRIu64 ": %s (%s)", x->height, why.message,
              why.code ? why.code : "internal");
 out:
-    sqlite3_finalize(q);
+    stmt_release(q);
     return r;
 }
 

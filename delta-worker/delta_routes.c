@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/stmtcache.h"
 #include "common/api.h"
 #include "common/bech32.h"
 #include "common/hex.h"
@@ -53,9 +54,7 @@ static int tip_read(sqlite3 *db, uint64_t *height, char root_hex[2 * DELTA_HASH_
 {
     sqlite3_stmt *st = NULL;
     int r = -EIO;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT height, state_root FROM blocks ORDER BY height DESC LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (stmt_prepare(db, "SELECT height, state_root FROM blocks ORDER BY height DESC LIMIT 1", &st) != 0)
         goto out;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
@@ -72,7 +71,7 @@ static int tip_read(sqlite3 *db, uint64_t *height, char root_hex[2 * DELTA_HASH_
         r = 0;
     }
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     return r;
 }
 
@@ -256,9 +255,7 @@ static int get_pools(const api_request_t *req, api_response_t *res)
     if (!list)
         return internal_error(res, req->db, -ENOMEM);
     if (read_begin(req->db) < 0 ||
-        sqlite3_prepare_v2(req->db,
-                           "SELECT asset_a, asset_b FROM pools ORDER BY asset_a, asset_b", -1,
-                           &st, NULL) != SQLITE_OK) {
+        stmt_prepare(req->db, "SELECT asset_a, asset_b FROM pools ORDER BY asset_a, asset_b", &st) != 0) {
         r = internal_error(res, req->db, -EIO);
         goto out;
     }
@@ -283,7 +280,7 @@ static int get_pools(const api_request_t *req, api_response_t *res)
     r = api_json(res, 200, json_pack("{s:o}", "pools", list));
     list = NULL;
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     read_end(req->db);
     json_decref(list);
     return r;
@@ -348,7 +345,7 @@ static int supply_query(sqlite3 *db, json_t *supply, const char *sql, const char
 {
     sqlite3_stmt *st = NULL;
     int r = -EIO, rc;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (stmt_prepare(db, sql, &st) != 0)
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *asset = fixed_asset ? fixed_asset : (const char *)sqlite3_column_text(st, 0);
@@ -365,7 +362,7 @@ static int supply_query(sqlite3 *db, json_t *supply, const char *sql, const char
     }
     r = rc == SQLITE_DONE ? 0 : -EIO;
 out:
-    sqlite3_finalize(st);
+    stmt_release(st);
     return r;
 }
 

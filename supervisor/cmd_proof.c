@@ -5,7 +5,8 @@
  *    "tree":"records"|"nullifiers"|"accounts", "tree_root":hex,
  *    "proof":{smt proof JSON, common/smt.h}, "value":{...}|null,
  *    "tree_roots":{"records":hex,"nullifiers":hex}   (alpha; optional)}
- * Other fields are ignored. The proof must hold against proof.root, that
+ * Other fields are ignored. If value carries "leaf_value" (delta does), it
+ * must be the proven leaf value. The proof must hold against proof.root, that
  * root must be tree_root, and tree_root must lead to state_root: for delta
  * the state root is the accounts tree root; for alpha it is
  * BLAKE2b-256("adnet/alpha/state/v2" || records_root || nullifiers_root),
@@ -38,6 +39,8 @@ typedef struct {
     smt_proof_t proof;
     bool has_value;                   /* the document has a "value" field */
     bool value_null;                  /* ... and it is null */
+    bool has_value_leaf;              /* value.leaf_value given (delta serves it) */
+    uint8_t value_leaf[SMT_HASH_LEN];
     bool has_tree_roots;
     uint8_t records_root[SMT_HASH_LEN];    /* alpha: tree_roots.records */
     uint8_t nullifiers_root[SMT_HASH_LEN]; /* alpha: tree_roots.nullifiers */
@@ -131,6 +134,13 @@ static int doc_parse(const json_t *doc, proof_doc_t *d, char *err, size_t errlen
         }
         d->has_value = true;
         d->value_null = json_is_null(v);
+        if (json_object_get(v, "leaf_value") != NULL) {
+            if (get_hex32(v, "leaf_value", d->value_leaf) < 0) {
+                snprintf(err, errlen, "\"value.leaf_value\" must be 64 hex digits");
+                goto out;
+            }
+            d->has_value_leaf = true;
+        }
     }
     v = json_object_get(doc, "tree_roots");
     if (v != NULL && !json_is_null(v)) {
@@ -224,6 +234,11 @@ static int doc_verify(const proof_doc_t *d, proof_result_t *r, char *why, size_t
     }
     if (d->has_value && !res.inclusion && !d->value_null) {
         snprintf(why, whylen, "the proof shows the key absent but \"value\" is not null");
+        goto out;
+    }
+    if (res.inclusion && d->has_value_leaf &&
+        sodium_memcmp(d->value_leaf, res.leaf_value, SMT_HASH_LEN) != 0) {
+        snprintf(why, whylen, "value.leaf_value is not the leaf value the proof shows");
         goto out;
     }
     *r = res;

@@ -20,6 +20,14 @@ typedef struct {
 
 static const uint8_t zero32[32];
 
+/* Check records every passing ck_assert with a write(2); inside loops of
+ * thousands use REQUIRE, which calls into Check only on failure. */
+#define REQUIRE(cond)                                                              \
+    do {                                                                           \
+        if (!(cond))                                                               \
+            ck_abort_msg("%s:%d: requirement failed: %s", __FILE__, __LINE__, #cond); \
+    } while (0)
+
 /* ---- helpers: hashes written out from the definition ---- */
 
 static void h_leaf(const uint8_t *k, const uint8_t *v, uint8_t out[32])
@@ -59,8 +67,7 @@ static void ref_root(const kv_t *const *kv, size_t n, unsigned d, uint8_t out[32
     }
     const kv_t **l = malloc(n * sizeof(*l)), **r = malloc(n * sizeof(*r));
     size_t nl = 0, nr = 0;
-    ck_assert_ptr_nonnull(l);
-    ck_assert_ptr_nonnull(r);
+    REQUIRE(l != NULL && r != NULL);
     for (size_t i = 0; i < n; i++) {
         if (bit(kv[i]->key, d))
             r[nr++] = kv[i];
@@ -78,7 +85,7 @@ static void ref_root(const kv_t *const *kv, size_t n, unsigned d, uint8_t out[32
 static void ref_root_of(const kv_t *kv, size_t n, uint8_t out[32])
 {
     const kv_t **p = malloc((n ? n : 1) * sizeof(*p));
-    ck_assert_ptr_nonnull(p);
+    REQUIRE(p != NULL);
     for (size_t i = 0; i < n; i++)
         p[i] = &kv[i];
     ref_root(p, n, 0, out);
@@ -129,7 +136,7 @@ static smt_t *tree_of(const kv_t *kv, size_t n)
     smt_t *t = smt_new();
     ck_assert_ptr_nonnull(t);
     for (size_t i = 0; i < n; i++)
-        ck_assert_int_eq(smt_set(t, kv[i].key, kv[i].value), 0);
+        REQUIRE(smt_set(t, kv[i].key, kv[i].value) == 0);
     return t;
 }
 
@@ -221,17 +228,17 @@ START_TEST(test_matches_reference)
     uint8_t want[32], root[32];
     smt_t *t = smt_new();
     for (size_t i = 0; i < 1000; i++) {
-        ck_assert_int_eq(smt_set(t, kv[i].key, kv[i].value), 0);
+        REQUIRE(smt_set(t, kv[i].key, kv[i].value) == 0);
         if (i % 97 == 0 || i < 5) { /* roots along the way, with cached hashes */
             smt_root(t, root);
             ref_root_of(kv, i + 1, want);
-            ck_assert_mem_eq(root, want, 32);
+            REQUIRE(memcmp(root, want, 32) == 0);
         }
     }
     smt_root(t, root);
     ref_root_of(kv, 1000, want);
-    ck_assert_mem_eq(root, want, 32);
-    ck_assert_uint_eq(smt_count(t), 1000);
+    REQUIRE(memcmp(root, want, 32) == 0);
+    REQUIRE(smt_count(t) == 1000);
     smt_free(t);
     free(kv);
 }
@@ -264,25 +271,25 @@ START_TEST(test_root_independent_of_deletions)
     smt_root(t, root); /* cache hashes before deleting */
     shuffle(kv, 1000);
     for (size_t i = 500; i < 1000; i++)
-        ck_assert_int_eq(smt_delete(t, kv[i].key), 0);
-    ck_assert_uint_eq(smt_count(t), 500);
+        REQUIRE(smt_delete(t, kv[i].key) == 0);
+    REQUIRE(smt_count(t) == 500);
     smt_root(t, root);
     smt_t *fresh = tree_of(kv, 500);
     smt_root(fresh, want);
-    ck_assert_mem_eq(root, want, 32);
+    REQUIRE(memcmp(root, want, 32) == 0);
     for (size_t i = 500; i < 1000; i++) {
-        ck_assert_int_eq(smt_get(t, kv[i].key, v), -ENOENT);
-        ck_assert_int_eq(smt_delete(t, kv[i].key), -ENOENT);
+        REQUIRE(smt_get(t, kv[i].key, v) == -ENOENT);
+        REQUIRE(smt_delete(t, kv[i].key) == -ENOENT);
     }
     for (size_t i = 0; i < 500; i++) {
-        ck_assert_int_eq(smt_get(t, kv[i].key, v), 0);
-        ck_assert_mem_eq(v, kv[i].value, 32);
+        REQUIRE(smt_get(t, kv[i].key, v) == 0);
+        REQUIRE(memcmp(v, kv[i].value, 32) == 0);
     }
     /* Deleting the rest leaves the empty root. */
     for (size_t i = 0; i < 500; i++)
-        ck_assert_int_eq(smt_delete(t, kv[i].key), 0);
+        REQUIRE(smt_delete(t, kv[i].key) == 0);
     smt_root(t, root);
-    ck_assert_mem_eq(root, zero32, 32);
+    REQUIRE(memcmp(root, zero32, 32) == 0);
     ck_assert_uint_eq(smt_count(t), 0);
     smt_free(fresh);
     smt_free(t);
@@ -391,30 +398,30 @@ START_TEST(test_inclusion_proofs_for_every_key)
     uint8_t root[32], v[32];
     smt_root(t, root);
     for (size_t i = 0; i < 500; i++) {
-        ck_assert_int_eq(smt_prove(t, kv[i].key, p), 0);
-        ck_assert_int_eq(p->has_leaf, 1);
-        ck_assert_mem_eq(p->leaf_key, kv[i].key, 32);
-        ck_assert_uint_le(p->n_siblings, 256);
+        REQUIRE(smt_prove(t, kv[i].key, p) == 0);
+        REQUIRE(p->has_leaf == 1);
+        REQUIRE(memcmp(p->leaf_key, kv[i].key, 32) == 0);
+        REQUIRE(p->n_siblings <= 256);
         memset(v, 0, 32);
-        ck_assert_int_eq(smt_verify(root, kv[i].key, p, v), 1);
-        ck_assert_mem_eq(v, kv[i].value, 32);
+        REQUIRE(smt_verify(root, kv[i].key, p, v) == 1);
+        REQUIRE(memcmp(v, kv[i].value, 32) == 0);
     }
     /* Absent keys: non-inclusion; with 500 leaves both kinds occur. */
     int empties = 0, others = 0;
     for (int i = 0; i < 2000; i++) {
         uint8_t k[32];
         rng_bytes(k, 32);
-        ck_assert_int_eq(smt_prove(t, k, p), 0);
+        REQUIRE(smt_prove(t, k, p) == 0);
         memset(v, 0x33, 32);
-        ck_assert_int_eq(smt_verify(root, k, p, v), 0);
-        ck_assert_int_eq(v[0], 0x33); /* value written only on inclusion */
+        REQUIRE(smt_verify(root, k, p, v) == 0);
+        REQUIRE(v[0] == 0x33); /* value written only on inclusion */
         if (p->has_leaf)
             others++;
         else
             empties++;
     }
-    ck_assert_int_gt(empties, 0);
-    ck_assert_int_gt(others, 0);
+    REQUIRE(empties > 0);
+    REQUIRE(others > 0);
     free(p);
     smt_free(t);
     free(kv);
@@ -645,27 +652,27 @@ START_TEST(test_rollback_restores_root_and_values)
     uint64_t m = smt_mark(t);
     memset(nv, 0xee, 32);
     for (size_t i = 100; i < 200; i++) /* new keys */
-        ck_assert_int_eq(smt_set(t, kv[i].key, kv[i].value), 0);
+        REQUIRE(smt_set(t, kv[i].key, kv[i].value) == 0);
     for (size_t i = 0; i < 30; i++) /* updates */
-        ck_assert_int_eq(smt_set(t, kv[i].key, nv), 0);
+        REQUIRE(smt_set(t, kv[i].key, nv) == 0);
     for (size_t i = 30; i < 80; i++) /* deletions */
-        ck_assert_int_eq(smt_delete(t, kv[i].key), 0);
-    ck_assert_int_eq(smt_delete(t, kv[150].key), 0); /* delete a new key */
-    ck_assert_int_eq(smt_delete(t, kv[150].key), -ENOENT);
-    ck_assert_uint_eq(smt_mark(t), 100 + 30 + 50 + 1);
+        REQUIRE(smt_delete(t, kv[i].key) == 0);
+    REQUIRE(smt_delete(t, kv[150].key) == 0); /* delete a new key */
+    REQUIRE(smt_delete(t, kv[150].key) == -ENOENT);
+    REQUIRE(smt_mark(t) == 100 + 30 + 50 + 1);
     smt_root(t, root);
-    ck_assert_mem_ne(root, before, 32);
+    REQUIRE(memcmp(root, before, 32) != 0);
     smt_rollback(t, m);
-    ck_assert_uint_eq(smt_mark(t), m);
+    REQUIRE(smt_mark(t) == m);
     smt_root(t, root);
-    ck_assert_mem_eq(root, before, 32);
-    ck_assert_uint_eq(smt_count(t), 100);
+    REQUIRE(memcmp(root, before, 32) == 0);
+    REQUIRE(smt_count(t) == 100);
     for (size_t i = 0; i < 100; i++) {
-        ck_assert_int_eq(smt_get(t, kv[i].key, v), 0);
-        ck_assert_mem_eq(v, kv[i].value, 32);
+        REQUIRE(smt_get(t, kv[i].key, v) == 0);
+        REQUIRE(memcmp(v, kv[i].value, 32) == 0);
     }
     for (size_t i = 100; i < 200; i++)
-        ck_assert_int_eq(smt_get(t, kv[i].key, v), -ENOENT);
+        REQUIRE(smt_get(t, kv[i].key, v) == -ENOENT);
     smt_free(t);
     free(kv);
 }
@@ -746,13 +753,13 @@ START_TEST(test_rollback_of_delete_all_and_churn)
     smt_commit(t);
     smt_root(t, want);
     for (size_t i = 0; i < 1000; i++)
-        ck_assert_int_eq(smt_delete(t, kv[i].key), 0);
+        REQUIRE(smt_delete(t, kv[i].key) == 0);
     smt_root(t, root);
-    ck_assert_mem_eq(root, zero32, 32);
+    REQUIRE(memcmp(root, zero32, 32) == 0);
     for (size_t i = 0; i < 1000; i += 3) {
-        ck_assert_int_eq(smt_set(t, kv[i].key, kv[(i + 1) % 1000].value), 0);
+        REQUIRE(smt_set(t, kv[i].key, kv[(i + 1) % 1000].value) == 0);
         if (i % 2 == 0)
-            ck_assert_int_eq(smt_delete(t, kv[i].key), 0);
+            REQUIRE(smt_delete(t, kv[i].key) == 0);
     }
     smt_rollback(t, 0);
     smt_root(t, root);
@@ -793,13 +800,13 @@ START_TEST(test_random_ops_against_reference)
         if (op < 5) {
             uint8_t v[32];
             rng_bytes(v, 32);
-            ck_assert_int_eq(smt_set(t, keys[ki].key, v), 0);
+            REQUIRE(smt_set(t, keys[ki].key, v) == 0);
             if (at == n_model)
                 memcpy(model[n_model++].key, keys[ki].key, 32);
             memcpy(model[at].value, v, 32);
         } else if (op < 8) {
             int rc = smt_delete(t, keys[ki].key);
-            ck_assert_int_eq(rc, at == n_model ? -ENOENT : 0);
+            REQUIRE(rc == (at == n_model ? -ENOENT : 0));
             if (at < n_model)
                 model[at] = model[--n_model];
         } else if (op == 8 && n_marks < 8) {
@@ -818,8 +825,8 @@ START_TEST(test_random_ops_against_reference)
         uint8_t root[32], want[32];
         smt_root(t, root);
         ref_root_of(model, n_model, want);
-        ck_assert_mem_eq(root, want, 32);
-        ck_assert_uint_eq(smt_count(t), n_model);
+        REQUIRE(memcmp(root, want, 32) == 0);
+        REQUIRE(smt_count(t) == n_model);
     }
     smt_free(t);
 }
