@@ -17,8 +17,10 @@ struct chain {
     keys_pair_t key;
     ledger_tip_t tip;
     void *state;                 /* the chain's in-memory state (ops->state_open) */
+    bool admitting;              /* inside chain_admit_begin/end */
     sqlite3_stmt *sp_begin, *sp_release, *sp_rollback; /* the per-transaction savepoint */
     sqlite3_stmt *check_begin, *check_rollback; /* admission checks run in a transaction never committed */
+    sqlite3_stmt *chk_begin, *chk_rollback, *chk_release; /* one savepoint per check in it */
     /* Scratch for one block: ids and pool entries of included transactions. */
     uint8_t (*ids)[TX_ID_LEN];
     const mempool_entry_t **picked;
@@ -146,7 +148,10 @@ int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
         sqlite3_prepare_v2(db, "RELEASE tx", -1, &c->sp_release, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "ROLLBACK TO tx", -1, &c->sp_rollback, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "BEGIN", -1, &c->check_begin, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "ROLLBACK", -1, &c->check_rollback, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db, "ROLLBACK", -1, &c->check_rollback, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SAVEPOINT chk", -1, &c->chk_begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "ROLLBACK TO chk", -1, &c->chk_rollback, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "RELEASE chk", -1, &c->chk_release, NULL) != SQLITE_OK) {
         snprintf(err, CHAIN_ERR_MAX, "ledger: %s", sqlite3_errmsg(db));
         r = -EIO;
         goto out;
@@ -171,6 +176,9 @@ void chain_close(chain_t *c)
     sqlite3_finalize(c->sp_rollback);
     sqlite3_finalize(c->check_begin);
     sqlite3_finalize(c->check_rollback);
+    sqlite3_finalize(c->chk_begin);
+    sqlite3_finalize(c->chk_rollback);
+    sqlite3_finalize(c->chk_release);
     if (c->ledger)
         stmt_cache_detach(ledger_db(c->ledger));
     ledger_close(c->ledger);
@@ -240,6 +248,24 @@ static int step(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+int chain_admit_begin(chain_t *c)
+{
+    if (c->admitting)
+        return -EINVAL;
+    if (step(c->check_begin) < 0)
+        return -EIO;
+    c->admitting = true;
+    return 0;
+}
+
+void chain_admit_end(chain_t *c)
+{
+    if (!c->admitting)
+        return;
+    step(c->check_rollback);
+    c->admitting = false;
+}
+
 int chain_admit_tx(chain_t *c, mempool_t *pool, const tx_t *tx, const uint8_t id[TX_ID_LEN],
                    const uint8_t *bytes, size_t len, uint64_t now_ms, reject_t *why)
 {
@@ -266,12 +292,20 @@ int chain_admit_tx(chain_t *c, mempool_t *pool, const tx_t *tx, const uint8_t id
      * inside a transaction that is always rolled back, so nothing it does
      * is ever committed (or synced to disk), and its tree journal is
      * rolled back too. */
+    bool own = !c->admitting;
+    if (own && (r = chain_admit_begin(c)) < 0)
+        return reject(why, r, "internal", "ledger: %s", sqlite3_errmsg(ledger_db(c->ledger)));
     uint64_t mark = c->ops->state_mark(c->state);
-    if (step(c->check_begin) < 0)
-        return reject(why, -EIO, "internal", "ledger: %s", sqlite3_errmsg(ledger_db(c->ledger)));
-    r = c->ops->check_tx(c->state, &x, tx, why);
-    step(c->check_rollback);
+    if (step(c->chk_begin) < 0) {
+        r = reject(why, -EIO, "internal", "ledger: %s", sqlite3_errmsg(ledger_db(c->ledger)));
+    } else {
+        r = c->ops->check_tx(c->state, &x, tx, why);
+        step(c->chk_rollback);
+        step(c->chk_release);
+    }
     c->ops->state_rollback(c->state, mark);
+    if (own)
+        chain_admit_end(c);
     if (r < 0)
         return r;
     return mempool_add(pool, id, tx->sender, bytes, len, now_ms, why);

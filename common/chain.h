@@ -101,6 +101,13 @@ int chain_precheck_tx(const genesis_t *g, const uint8_t *bytes, size_t len, tx_t
 int chain_admit_tx(chain_t *c, struct mempool *pool, const tx_t *tx, const uint8_t id[TX_ID_LEN],
                    const uint8_t *bytes, size_t len, uint64_t now_ms, reject_t *why);
 
+/* Optional: open one read transaction for a batch of chain_admit_tx
+ * calls (each still runs in its own savepoint, rolled back), and close it.
+ * Saves taking the ledger's locks once per transaction. Between the two,
+ * no block may be produced. chain_admit_begin returns 0 or -EIO/-EINVAL. */
+int chain_admit_begin(chain_t *c);
+void chain_admit_end(chain_t *c);
+
 /* Called for each pooled transaction a block drops (refused at apply or
  * expired), with the reason; the entry is removed after the call. */
 typedef void (*chain_drop_fn)(void *ctx, const uint8_t id[TX_ID_LEN], const reject_t *why);

@@ -180,12 +180,17 @@ static void on_inbox(struct ev_loop *loop, ev_async *a, int revents)
     w->inbox_head = w->inbox_tail = NULL;
     pthread_mutex_unlock(&w->inbox_mu);
     uint64_t now = now_ms();
+    /* One read transaction for the whole batch; if it cannot open, each
+     * admission opens its own. */
+    bool batch_txn = batch && batch->next && chain_admit_begin(w->chain) == 0;
     for (submission_t *s = batch; s; s = s->next) {
         s->result = chain_admit_tx(w->chain, w->pool, &s->tx, s->id, s->bytes, s->len, now,
                                    &s->why);
         if (s->result < 0)
             count_reject(w, "admission", &s->why);
     }
+    if (batch_txn)
+        chain_admit_end(w->chain);
     update_pool_gauges(w);
     pthread_mutex_lock(&w->inbox_mu);
     for (submission_t *s = batch, *next; s; s = next) {

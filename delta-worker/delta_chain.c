@@ -76,6 +76,12 @@ static const ledger_schema_t delta_schema = {delta_migrations, 3};
 
 typedef struct {
     smt_t *tree;
+    /* Accounts changed since the tree last saw them: their leaves are
+     * recomputed from the tables once, when the root is asked for, not at
+     * every change. Recomputing is idempotent, so a rolled-back change
+     * may stay listed. */
+    uint8_t (*dirty)[DELTA_KEY_LEN];
+    size_t n_dirty, cap_dirty;
 } delta_state_t;
 
 /* ---- SQL helpers ----
@@ -499,6 +505,7 @@ typedef struct {
     const char *fee_asset;
     uint64_t fee;            /* this transaction's fee */
     const uint8_t *sender;
+    bool admission;          /* a check only: the tree is left alone */
 } exec_t;
 
 static int internal(reject_t *why, sqlite3 *db, int r)
@@ -596,8 +603,24 @@ static int balance_add(exec_t *e, const uint8_t *pk, const char *asset, uint64_t
 
 static int touch_account(exec_t *e, const uint8_t *pk)
 {
-    int r = tree_touch_account(e->st->tree, e->db, pk);
-    return r < 0 ? internal(e->why, e->db, r) : 0;
+    delta_state_t *st = e->st;
+    if (e->admission)
+        return 0;
+    /* A transaction touches the same few accounts again and again; a
+     * duplicate further back costs one extra recompute, nothing more. */
+    for (size_t i = st->n_dirty, seen = 0; i-- > 0 && seen < 8; seen++)
+        if (memcmp(st->dirty[i], pk, DELTA_KEY_LEN) == 0)
+            return 0;
+    if (st->n_dirty == st->cap_dirty) {
+        size_t cap = st->cap_dirty ? 2 * st->cap_dirty : 256;
+        void *d = realloc(st->dirty, cap * DELTA_KEY_LEN);
+        if (!d)
+            return internal(e->why, e->db, -ENOMEM);
+        st->dirty = d;
+        st->cap_dirty = cap;
+    }
+    memcpy(st->dirty[st->n_dirty++], pk, DELTA_KEY_LEN);
+    return 0;
 }
 
 static int pool_get(exec_t *e, const char *a, const char *b, delta_pool_row_t *p)
@@ -902,7 +925,7 @@ static int execute(delta_state_t *st, const chain_exec_t *x, const tx_t *tx, rej
 {
     delta_payload_t p;
     const char *what = "payload", *reason = "";
-    exec_t e = {st, x, x->db, why, x->genesis->fee_asset, tx->fee, tx->sender};
+    exec_t e = {st, x, x->db, why, x->genesis->fee_asset, tx->fee, tx->sender, admission};
     uint64_t nonce = 0, feebal;
     int r;
 
@@ -1069,15 +1092,21 @@ static void delta_state_close(void *state)
     if (!st)
         return;
     smt_free(st->tree);
+    free(st->dirty);
     free(st);
 }
 
 static int delta_state_root(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN])
 {
     delta_state_t *st = state;
-    (void)db;
     if (!st || !st->tree)
         return -EIO;
+    for (size_t i = 0; i < st->n_dirty; i++) {
+        int r = tree_touch_account(st->tree, db, st->dirty[i]);
+        if (r < 0)
+            return r == -ENOMEM ? r : -EIO;
+    }
+    st->n_dirty = 0;
     smt_root(st->tree, out);
     return 0;
 }
@@ -1104,13 +1133,13 @@ static int delta_check_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
 {
     delta_state_t *st = state;
     int r;
-    if (sqlite3_exec(x->db, "SAVEPOINT delta_check", NULL, NULL, NULL) != SQLITE_OK)
+    if (sql_exec(x->db, "SAVEPOINT delta_check", "") < 0)
         return internal(why, x->db, -EIO);
     uint64_t mark = smt_mark(st->tree);
     r = execute(st, x, tx, why, true);
     smt_rollback(st->tree, mark);
-    if (sqlite3_exec(x->db, "ROLLBACK TO delta_check; RELEASE delta_check", NULL, NULL, NULL) !=
-            SQLITE_OK &&
+    if ((sql_exec(x->db, "ROLLBACK TO delta_check", "") < 0 ||
+         sql_exec(x->db, "RELEASE delta_check", "") < 0) &&
         r == 0)
         r = internal(why, x->db, -EIO);
     return r;
@@ -1126,7 +1155,7 @@ static int delta_end_block(void *state, const chain_exec_t *x, uint64_t fees, ch
 {
     delta_state_t *st = state;
     reject_t why = {0};
-    exec_t e = {st, x, x->db, &why, x->genesis->fee_asset, 0, x->proposer};
+    exec_t e = {st, x, x->db, &why, x->genesis->fee_asset, 0, x->proposer, false};
     sqlite3_stmt *q = NULL;
     int r = 0, rc;
 
