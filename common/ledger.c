@@ -445,6 +445,11 @@ int ledger_open(ledger_t **out, const char *path, const ledger_schema_t *schema,
         rc = sql_fail(l, "PRAGMA synchronous = FULL", sqlite3_errcode(l->db));
     if (rc == 0 && sqlite3_exec(l->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
         rc = sql_fail(l, "PRAGMA foreign_keys = ON", sqlite3_errcode(l->db));
+    /* The writer is the only one writing, so its page cache stays valid
+     * from block to block: give it room (64 MiB) instead of re-reading
+     * pages with pread. */
+    if (rc == 0 && sqlite3_exec(l->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL) != SQLITE_OK)
+        rc = sql_fail(l, "PRAGMA cache_size", sqlite3_errcode(l->db));
     for (size_t i = 0; rc == 0 && i < schema->n; i++)
         if (schema->migrations[i].version > l->version)
             rc = apply_migration(l, &schema->migrations[i]);
