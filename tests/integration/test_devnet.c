@@ -477,6 +477,77 @@ START_TEST(systemd_notifications)
 }
 END_TEST
 
+static long long sql_ll(const char *chain, const char *sql)
+{
+    char path[PATH_MAX + 32];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    long long v = -1;
+    snprintf(path, sizeof(path), "%s/%s/ledger.db", node.home, chain);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(db));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Transactions keep flowing while the delta worker is killed again and
+ * again: whatever committed, committed whole. Supply is conserved, every
+ * committed transaction is in a block that counts it, and the sender's
+ * nonce equals the number of its committed transactions. */
+START_TEST(kills_during_transactions_keep_invariants)
+{
+    const char *args[] = { FAST, "--set", "supervisor.backoff_initial_ms=0", "--set",
+                           "supervisor.restart_burst=1000", NULL };
+    ck_assert_int_eq(node_start(&node, args, NULL), 0);
+    ck_assert(node_wait_running(&node, "delta", 10000));
+    char alice[128];
+    const char *keys[] = { "keys", "new", "alice", "--home", node.home, NULL };
+    ck_assert_int_eq(node_cli(&node, alice, sizeof(alice), keys), 0);
+    alice[strcspn(alice, "\n")] = '\0';
+    const char *supply_sql = "SELECT sum(amount) FROM balances WHERE asset = 'ADN'";
+    long long supply = sql_ll("delta", supply_sql);
+    ck_assert_int_gt(supply, 0);
+
+    int kills = 0, accepted = 0;
+    for (int i = 0; i < 48; i++) {
+        char amount[16];
+        snprintf(amount, sizeof(amount), "%d", 1 + i);
+        const char *tx[] = { "tx", "transfer", "--chain", "delta", "--to", alice, "--amount",
+                             amount, "--no-wait", "--home", node.home, NULL };
+        /* Refusals and an unreachable node (mid-restart) are expected here. */
+        if (node_cli(&node, NULL, 0, tx) == 0)
+            accepted++;
+        if (i % 6 == 5) {
+            pid_t p = node_worker_pid(&node, "delta");
+            if (p > 0 && kill(p, SIGKILL) == 0)
+                kills++;
+            node_wait_running(&node, "delta", 10000);
+        }
+    }
+    ck_assert_int_ge(kills, 6);
+    ck_assert_int_gt(accepted, 10);
+    uint64_t h = node_ledger_height(&node, "delta");
+    ck_assert(node_wait_height(&node, "delta", h + 3, 10000));
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 15000), 0);
+
+    char why[256] = "";
+    ck_assert_msg(node_ledger_verify(&node, "delta", why) > 0, "%s", why);
+    ck_assert_int_eq(sql_ll("delta", supply_sql), supply);
+    long long committed = sql_ll("delta", "SELECT count(*) FROM txs");
+    ck_assert_int_gt(committed, 0);
+    ck_assert_int_eq(sql_ll("delta", "SELECT sum(tx_count) FROM blocks"), committed);
+    ck_assert_int_eq(sql_ll("delta", "SELECT count(*) FROM txs t LEFT JOIN blocks b "
+                                     "ON b.height = t.height WHERE b.height IS NULL"), 0);
+    /* All transfers came from the validator: its nonce counts them. */
+    ck_assert_int_eq(sql_ll("delta", "SELECT max(nonce) FROM accounts"), committed);
+    ck_assert_int_gt(sql_ll("delta", "SELECT count(*) FROM balances WHERE amount > 0"), 1);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("devnet");
@@ -495,6 +566,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, unresponsive_worker_is_killed_and_restarted);
     tcase_add_test(tc, kill_storm_leaves_ledgers_at_block_boundaries);
     tcase_add_test(tc, systemd_notifications);
+    tcase_add_test(tc, kills_during_transactions_keep_invariants);
     suite_add_tcase(s, tc);
     return s;
 }
