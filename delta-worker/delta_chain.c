@@ -497,6 +497,18 @@ static uint64_t mul_div_lt(uint64_t a, u128 x, u128 d)
 
 /* ---- execution ---- */
 
+/* A balance as the running transaction sees it (see balance_get). */
+typedef struct {
+    uint8_t pk[DELTA_KEY_LEN];
+    char asset[DELTA_ASSET_MAX + 1];
+    uint64_t amount;         /* 0 when there is no row */
+    bool row;                /* the row exists */
+    bool pending;            /* amount is still to be written over the row's */
+} bal_slot_t;
+
+#define BAL_SLOTS 8          /* more than any one transaction touches */
+#define KNOWN_ACCOUNTS 4
+
 typedef struct {
     delta_state_t *st;
     const chain_exec_t *x;
@@ -506,6 +518,12 @@ typedef struct {
     uint64_t fee;            /* this transaction's fee */
     const uint8_t *sender;
     bool admission;          /* a check only: the tree is left alone */
+    /* What this execution has already read or written, so that it is not
+     * asked of SQLite twice; forgotten with the exec_t. */
+    bal_slot_t bal[BAL_SLOTS];
+    size_t n_bal;
+    uint8_t known[KNOWN_ACCOUNTS][DELTA_KEY_LEN]; /* accounts whose row exists */
+    size_t n_known;
 } exec_t;
 
 static int internal(reject_t *why, sqlite3 *db, int r)
@@ -515,20 +533,131 @@ static int internal(reject_t *why, sqlite3 *db, int r)
     return reject(why, -EIO, "internal", "ledger: %s", sqlite3_errmsg(db));
 }
 
-static int balance_get(sqlite3 *db, const uint8_t *pk, const char *asset, uint64_t *out)
+static bool account_known(const exec_t *e, const uint8_t *pk)
 {
-    int r = sql_u64(db, out, "SELECT amount FROM balances WHERE address = ? AND asset = ?", "bt",
-                    pk, asset);
-    if (r == -ENOENT) {
-        *out = 0;
-        r = 0;
-    }
+    for (size_t i = 0; i < e->n_known; i++)
+        if (memcmp(e->known[i], pk, DELTA_KEY_LEN) == 0)
+            return true;
+    return false;
+}
+
+static void account_note(exec_t *e, const uint8_t *pk)
+{
+    if (e->n_known < KNOWN_ACCOUNTS && !account_known(e, pk))
+        memcpy(e->known[e->n_known++], pk, DELTA_KEY_LEN);
+}
+
+/* Make sure pk has an accounts row (nonce 0 if new). */
+static int account_ensure(exec_t *e, const uint8_t *pk)
+{
+    int r;
+    if (account_known(e, pk))
+        return 0;
+    r = sql_exec(e->db, "INSERT OR IGNORE INTO accounts(address, nonce) VALUES (?, 0)", "b", pk);
+    if (r == 0)
+        account_note(e, pk);
     return r;
 }
 
-static int account_ensure(sqlite3 *db, const uint8_t *pk)
+/* Remember pk's balance of asset as read (row: the row exists); NULL
+ * when the slots are full. */
+static bal_slot_t *balance_remember(exec_t *e, const uint8_t *pk, const char *asset,
+                                    uint64_t amount, bool row)
 {
-    return sql_exec(db, "INSERT OR IGNORE INTO accounts(address, nonce) VALUES (?, 0)", "b", pk);
+    if (e->n_bal == BAL_SLOTS || strlen(asset) > DELTA_ASSET_MAX)
+        return NULL;
+    bal_slot_t *b = &e->bal[e->n_bal++];
+    memcpy(b->pk, pk, DELTA_KEY_LEN);
+    strcpy(b->asset, asset);
+    b->amount = amount;
+    b->row = row;
+    b->pending = false;
+    return b;
+}
+
+/* pk's balance of asset: the table is read once per execution, then the
+ * slot follows every change made through balance_sub and balance_add (the
+ * only code that touches balances while a transaction runs). A row read
+ * also proves pk's accounts row exists (foreign key). *slot is NULL when
+ * the slots are full; the caller then reads and writes the table as is. */
+static int balance_get(exec_t *e, const uint8_t *pk, const char *asset, uint64_t *out,
+                       bal_slot_t **slot)
+{
+    int r;
+    for (size_t i = 0; i < e->n_bal; i++) {
+        bal_slot_t *b = &e->bal[i];
+        if (memcmp(b->pk, pk, DELTA_KEY_LEN) == 0 && strcmp(b->asset, asset) == 0) {
+            *out = b->amount;
+            *slot = b;
+            return 0;
+        }
+    }
+    r = sql_u64(e->db, out, "SELECT amount FROM balances WHERE address = ? AND asset = ?", "bt",
+                pk, asset);
+    if (r == 0)
+        account_note(e, pk);
+    else if (r == -ENOENT)
+        *out = 0;
+    else
+        return r;
+    *slot = balance_remember(e, pk, asset, *out, r == 0);
+    return 0;
+}
+
+/* The sender's nonce (0 without an account) and balance of the fee asset,
+ * in one statement: without an accounts row there is no balances row. */
+static int sender_load(exec_t *e, uint64_t *nonce, uint64_t *feebal)
+{
+    sqlite3_stmt *st = NULL;
+    char hx[ADDR_HEX];
+    uint64_t n = 0, b = 0;
+    bool row = false;
+    int r = -EIO, rc;
+    if (stmt_prepare(e->db, "SELECT a.nonce, b.amount FROM accounts AS a LEFT JOIN balances AS b "
+                            "ON b.address = a.address AND b.asset = ?2 WHERE a.address = ?1",
+                     &st) != 0)
+        goto out;
+    hex_encode(hx, e->sender, DELTA_KEY_LEN);
+    if (sqlite3_bind_text(st, 1, hx, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, e->fee_asset, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+        goto out;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL && col_u64(st, 0, &n) < 0)
+            goto out;
+        row = sqlite3_column_type(st, 1) != SQLITE_NULL;
+        if (row && col_u64(st, 1, &b) < 0)
+            goto out;
+        account_note(e, e->sender);
+    } else if (rc != SQLITE_DONE) {
+        goto out;
+    }
+    balance_remember(e, e->sender, e->fee_asset, b, row);
+    *nonce = n;
+    *feebal = b;
+    r = 0;
+out:
+    stmt_release(st);
+    return r;
+}
+
+/* Write the amounts balance_sub and balance_add left pending. Each is an
+ * UPDATE of a row that exists and stays, so writing it late (and once)
+ * moves no row and changes nothing another statement of the transaction
+ * reads in between. */
+static int balance_flush(exec_t *e)
+{
+    for (size_t i = 0; i < e->n_bal; i++) {
+        bal_slot_t *b = &e->bal[i];
+        if (!b->pending)
+            continue;
+        int r = sql_exec(e->db, "UPDATE balances SET amount = ? WHERE address = ? AND asset = ?",
+                         "ubt", b->amount, b->pk, b->asset);
+        if (r < 0)
+            return r;
+        b->pending = false;
+    }
+    return 0;
 }
 
 /* Refuse an amount of 0 (unless allow_zero) or above INT64_MAX. */
@@ -545,7 +674,8 @@ static int amount_check(reject_t *why, const char *name, uint64_t v, bool allow_
 static int afford(exec_t *e, const char *asset, uint64_t amount)
 {
     uint64_t bal;
-    int r = balance_get(e->db, e->sender, asset, &bal);
+    bal_slot_t *slot;
+    int r = balance_get(e, e->sender, asset, &bal, &slot);
     if (r < 0)
         return internal(e->why, e->db, r);
     bool with_fee = strcmp(asset, e->fee_asset) == 0;
@@ -564,40 +694,64 @@ static int afford(exec_t *e, const char *asset, uint64_t amount)
 static int balance_sub(exec_t *e, const uint8_t *pk, const char *asset, uint64_t amount)
 {
     uint64_t bal;
+    bal_slot_t *slot;
     int r;
     if (amount == 0)
         return 0;
-    if ((r = balance_get(e->db, pk, asset, &bal)) < 0)
+    if ((r = balance_get(e, pk, asset, &bal, &slot)) < 0)
         return internal(e->why, e->db, r);
     if (bal < amount)
         return reject(e->why, -EINVAL, "overspend", "balance %" PRIu64 " %s < %" PRIu64, bal,
                       asset, amount);
+    if (slot && bal > amount) {
+        slot->amount = bal - amount; /* written by balance_flush */
+        slot->pending = true;
+        return 0;
+    }
     if (bal == amount)
         r = sql_exec(e->db, "DELETE FROM balances WHERE address = ? AND asset = ?", "bt", pk,
                      asset);
     else
         r = sql_exec(e->db, "UPDATE balances SET amount = ? WHERE address = ? AND asset = ?",
                      "ubt", bal - amount, pk, asset);
-    return r < 0 ? internal(e->why, e->db, r) : 0;
+    if (r < 0)
+        return internal(e->why, e->db, r);
+    if (slot) {
+        slot->amount = bal - amount;
+        slot->row = bal > amount;
+        slot->pending = false;
+    }
+    return 0;
 }
 
 static int balance_add(exec_t *e, const uint8_t *pk, const char *asset, uint64_t amount)
 {
     uint64_t bal;
+    bal_slot_t *slot;
     int r;
     if (amount == 0)
         return 0;
-    if ((r = balance_get(e->db, pk, asset, &bal)) < 0)
+    if ((r = balance_get(e, pk, asset, &bal, &slot)) < 0)
         return internal(e->why, e->db, r);
     if (amount > AMOUNT_MAX - bal)
         return reject(e->why, -EINVAL, "overflow",
                       "balance %" PRIu64 " %s + %" PRIu64 " exceeds 2^63-1", bal, asset, amount);
-    if ((r = account_ensure(e->db, pk)) < 0 ||
+    if (slot && slot->row) {
+        slot->amount = bal + amount; /* written by balance_flush */
+        slot->pending = true;
+        return 0;
+    }
+    if ((r = account_ensure(e, pk)) < 0 ||
         (r = sql_exec(e->db,
                       "INSERT INTO balances(address, asset, amount) VALUES (?, ?, ?) "
                       "ON CONFLICT(address, asset) DO UPDATE SET amount = excluded.amount",
                       "btu", pk, asset, bal + amount)) < 0)
         return internal(e->why, e->db, r);
+    if (slot) {
+        slot->amount = bal + amount;
+        slot->row = true;
+        slot->pending = false;
+    }
     return 0;
 }
 
@@ -607,7 +761,7 @@ static int touch_account(exec_t *e, const uint8_t *pk)
     if (e->admission)
         return 0;
     /* A transaction touches the same few accounts again and again; a
-     * duplicate further back costs one extra recompute, nothing more. */
+     * duplicate further back is dropped by delta_state_root. */
     for (size_t i = st->n_dirty, seen = 0; i-- > 0 && seen < 8; seen++)
         if (memcmp(st->dirty[i], pk, DELTA_KEY_LEN) == 0)
             return 0;
@@ -720,7 +874,7 @@ static int do_pool_create(exec_t *e, const delta_pool_create_t *c)
                       "created_height) VALUES (?, ?, ?, ?, ?, ?, ?)",
                       "ttuuuuu", p.asset_a, p.asset_b, p.reserve_a, p.reserve_b, p.shares,
                       (uint64_t)p.fee_bps, p.created_height)) < 0 ||
-        (r = account_ensure(e->db, e->sender)) < 0 || (r = tree_set_pool(e->st->tree, &p)) < 0)
+        (r = account_ensure(e, e->sender)) < 0 || (r = tree_set_pool(e->st->tree, &p)) < 0)
         return internal(e->why, e->db, r);
     return lp_set(e, p.asset_a, p.asset_b, e->sender, shares - DELTA_MINIMUM_LIQUIDITY);
 }
@@ -773,7 +927,7 @@ static int do_liquidity_add(exec_t *e, const delta_liquidity_add_t *a)
     p.shares += shares;
     if ((r = pool_put(e, &p)) < 0)
         return r;
-    if ((r = account_ensure(e->db, e->sender)) < 0)
+    if ((r = account_ensure(e, e->sender)) < 0)
         return internal(e->why, e->db, r);
     return lp_set(e, p.asset_a, p.asset_b, e->sender, owned + shares);
 }
@@ -925,8 +1079,9 @@ static int execute(delta_state_t *st, const chain_exec_t *x, const tx_t *tx, rej
 {
     delta_payload_t p;
     const char *what = "payload", *reason = "";
-    exec_t e = {st, x, x->db, why, x->genesis->fee_asset, tx->fee, tx->sender, admission};
-    uint64_t nonce = 0, feebal;
+    exec_t e = {.st = st, .x = x, .db = x->db, .why = why, .fee_asset = x->genesis->fee_asset,
+                .fee = tx->fee, .sender = tx->sender, .admission = admission};
+    uint64_t nonce = 0, feebal = 0;
     int r;
 
     r = delta_payload_decode(&p, tx->kind, tx->payload, tx->payload_len, &what);
@@ -944,8 +1099,7 @@ static int execute(delta_state_t *st, const chain_exec_t *x, const tx_t *tx, rej
     if ((r = amount_check(why, "fee", tx->fee, true)) < 0)
         return r;
 
-    r = sql_u64(x->db, &nonce, "SELECT nonce FROM accounts WHERE address = ?", "b", tx->sender);
-    if (r < 0 && r != -ENOENT)
+    if ((r = sender_load(&e, &nonce, &feebal)) < 0)
         return internal(why, x->db, r);
     if (tx->nonce < nonce)
         return reject(why, -EINVAL, "bad_nonce",
@@ -961,8 +1115,6 @@ static int execute(delta_state_t *st, const chain_exec_t *x, const tx_t *tx, rej
                       tx->nonce, nonce);
     if (nonce >= AMOUNT_MAX)
         return reject(why, -EINVAL, "overflow", "account nonce %" PRIu64 " exhausted", nonce);
-    if ((r = balance_get(x->db, tx->sender, e.fee_asset, &feebal)) < 0)
-        return internal(why, x->db, r);
     if (feebal < tx->fee)
         return reject(why, -EINVAL, "overspend", "balance %" PRIu64 " %s < fee %" PRIu64, feebal,
                       e.fee_asset, tx->fee);
@@ -998,10 +1150,19 @@ static int execute(delta_state_t *st, const chain_exec_t *x, const tx_t *tx, rej
         return r;
     if ((r = balance_sub(&e, tx->sender, e.fee_asset, tx->fee)) < 0)
         return r;
-    /* The account now exists whatever the kind did (it paid, or at least bumped its nonce). */
-    if ((r = account_ensure(x->db, tx->sender)) < 0 ||
-        (r = sql_exec(x->db, "UPDATE accounts SET nonce = ? WHERE address = ?", "ub", nonce + 1,
-                      tx->sender)) < 0)
+    if ((r = balance_flush(&e)) < 0)
+        return internal(why, x->db, r);
+    /* The account now exists whatever the kind did (it paid, or at least
+     * bumped its nonce): the upsert is INSERT OR IGNORE then UPDATE. */
+    if (account_known(&e, tx->sender))
+        r = sql_exec(x->db, "UPDATE accounts SET nonce = ? WHERE address = ?", "ub", nonce + 1,
+                     tx->sender);
+    else
+        r = sql_exec(x->db,
+                     "INSERT INTO accounts(address, nonce) VALUES (?, ?) "
+                     "ON CONFLICT(address) DO UPDATE SET nonce = excluded.nonce",
+                     "bu", tx->sender, nonce + 1);
+    if (r < 0)
         return internal(why, x->db, r);
     return touch_account(&e, tx->sender);
 }
@@ -1096,12 +1257,22 @@ static void delta_state_close(void *state)
     free(st);
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, DELTA_KEY_LEN);
+}
+
 static int delta_state_root(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN])
 {
     delta_state_t *st = state;
     if (!st || !st->tree)
         return -EIO;
+    /* Each account once: the root does not depend on the order. */
+    if (st->n_dirty > 1)
+        qsort(st->dirty, st->n_dirty, sizeof *st->dirty, key_cmp);
     for (size_t i = 0; i < st->n_dirty; i++) {
+        if (i > 0 && memcmp(st->dirty[i], st->dirty[i - 1], DELTA_KEY_LEN) == 0)
+            continue;
         int r = tree_touch_account(st->tree, db, st->dirty[i]);
         if (r < 0)
             return r == -ENOMEM ? r : -EIO;
@@ -1155,7 +1326,8 @@ static int delta_end_block(void *state, const chain_exec_t *x, uint64_t fees, ch
 {
     delta_state_t *st = state;
     reject_t why = {0};
-    exec_t e = {st, x, x->db, &why, x->genesis->fee_asset, 0, x->proposer, false};
+    exec_t e = {.st = st, .x = x, .db = x->db, .why = &why, .fee_asset = x->genesis->fee_asset,
+                .sender = x->proposer};
     sqlite3_stmt *q = NULL;
     int r = 0, rc;
 
@@ -1194,6 +1366,10 @@ static int delta_end_block(void *state, const chain_exec_t *x, uint64_t fees, ch
         }
         if ((r = balance_add(&e, pk, e.fee_asset, amount)) < 0 || (r = touch_account(&e, pk)) < 0)
             goto fail;
+    }
+    if ((r = balance_flush(&e)) < 0) {
+        r = internal(&why, x->db, r);
+        goto fail;
     }
     goto out;
 fail:
