@@ -104,21 +104,6 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
     return stmt_prepare(db, sql, st) == 0 ? 0 : -EIO;
 }
 
-static void bind_hex(sqlite3_stmt *st, int i, const uint8_t *p, size_t n)
-{
-    char hex[2 * 64 + 1];
-    hex_encode(hex, p, n);
-    sqlite3_bind_text(st, i, hex, (int)(2 * n), SQLITE_TRANSIENT);
-}
-
-static int column_hex(sqlite3_stmt *st, int i, uint8_t *out, size_t n)
-{
-    const char *s = (const char *)sqlite3_column_text(st, i);
-    if (s == NULL || strlen(s) != 2 * n)
-        return -EBADMSG;
-    return hex_decode(out, n, s) == 0 ? 0 : -EBADMSG;
-}
-
 /* Run a prepared write statement once; 0 or -EIO. */
 static int step_done(sqlite3_stmt *st)
 {
@@ -143,7 +128,7 @@ static int record_get(sqlite3 *db, const uint8_t cm[32], record_row_t *out)
                      &st);
     if (rc != 0)
         goto out;
-    bind_hex(st, 1, cm, 32);
+    ledger_bind_hex(st, 1, cm, 32);
     switch (sqlite3_step(st)) {
     case SQLITE_ROW:
         break;
@@ -157,7 +142,7 @@ static int record_get(sqlite3 *db, const uint8_t cm[32], record_row_t *out)
     memset(&row, 0, sizeof row);
     const char *asset = (const char *)sqlite3_column_text(st, 1);
     sqlite3_int64 amount = sqlite3_column_int64(st, 2);
-    if (column_hex(st, 0, row.owner, 32) != 0 || asset == NULL ||
+    if (ledger_column_hex(st, 0, row.owner, 32) != 0 || asset == NULL ||
         strlen(asset) > ALPHA_ASSET_MAX || amount < 0) {
         rc = -EIO;
         goto out;
@@ -178,7 +163,7 @@ static int exists(sqlite3 *db, const char *sql, const uint8_t key[32])
     int rc = prepare(db, sql, &st);
     if (rc != 0)
         goto out;
-    bind_hex(st, 1, key, 32);
+    ledger_bind_hex(st, 1, key, 32);
     switch (sqlite3_step(st)) {
     case SQLITE_ROW:
         rc = 1;
@@ -237,11 +222,11 @@ static int insert_record(sqlite3 *db, const uint8_t cm[32], const uint8_t owner[
                      &st);
     if (rc != 0)
         goto out;
-    bind_hex(st, 1, cm, 32);
-    bind_hex(st, 2, owner, 32);
+    ledger_bind_hex(st, 1, cm, 32);
+    ledger_bind_hex(st, 2, owner, 32);
     sqlite3_bind_text(st, 3, asset, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)amount);
-    bind_hex(st, 5, salt, 32);
+    ledger_bind_hex(st, 5, salt, 32);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)height);
     rc = step_done(st);
 out:
@@ -324,7 +309,7 @@ int alpha_trees_at(sqlite3 *db, uint64_t height, smt_t **records, smt_t **nullif
     sqlite3_bind_int64(st, 1, h);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         uint8_t cm[32];
-        if (column_hex(st, 0, cm, 32) != 0) {
+        if (ledger_column_hex(st, 0, cm, 32) != 0) {
             snprintf(err, errlen, "records: commitment '%s' is not 64 hex digits",
                      (const char *)sqlite3_column_text(st, 0));
             rc = -EBADMSG;
@@ -347,7 +332,7 @@ int alpha_trees_at(sqlite3 *db, uint64_t height, smt_t **records, smt_t **nullif
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         uint8_t nf[32], v[32];
         sqlite3_int64 at = sqlite3_column_int64(st, 1);
-        if (column_hex(st, 0, nf, 32) != 0 || at < 0) {
+        if (ledger_column_hex(st, 0, nf, 32) != 0 || at < 0) {
             snprintf(err, errlen, "nullifiers: row '%s' is not a 64-hex-digit nullifier",
                      (const char *)sqlite3_column_text(st, 0));
             rc = -EBADMSG;
@@ -678,7 +663,7 @@ static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
                     &st) != 0)
             goto sqlerr;
         sqlite3_bind_int64(st, 1, (sqlite3_int64)x->height);
-        bind_hex(st, 2, p->in[i], 32);
+        ledger_bind_hex(st, 2, p->in[i], 32);
         if (step_done(st) != 0)
             goto sqlerr;
         if (sqlite3_changes(x->db) != 1) {
@@ -690,10 +675,10 @@ static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
                     "INSERT INTO nullifiers(nullifier, height, spender_tx) VALUES (?, ?, ?)",
                     &st) != 0)
             goto sqlerr;
-        bind_hex(st, 1, plan->in_nf[i], 32);
+        ledger_bind_hex(st, 1, plan->in_nf[i], 32);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)x->height);
         if (x->txid != NULL)
-            bind_hex(st, 3, x->txid, 32);
+            ledger_bind_hex(st, 3, x->txid, 32);
         if (step_done(st) != 0)
             goto sqlerr;
         stmt_release(st);
@@ -725,10 +710,10 @@ static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     &st) != 0)
             goto sqlerr;
-        bind_hex(st, 1, x->txid, 32);
+        ledger_bind_hex(st, 1, x->txid, 32);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)x->height);
-        bind_hex(st, 3, tx->sender, 32);
-        bind_hex(st, 4, plan->out_cm[0], 32);
+        ledger_bind_hex(st, 3, tx->sender, 32);
+        ledger_bind_hex(st, 4, plan->out_cm[0], 32);
         sqlite3_bind_text(st, 5, p->out[0].asset, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 6, (sqlite3_int64)p->out[0].amount);
         sqlite3_bind_int64(st, 7, (sqlite3_int64)tx->fee);
@@ -740,12 +725,12 @@ static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     &st) != 0)
             goto sqlerr;
-        bind_hex(st, 1, x->txid, 32);
+        ledger_bind_hex(st, 1, x->txid, 32);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)x->height);
-        bind_hex(st, 3, tx->sender, 32);
+        ledger_bind_hex(st, 3, tx->sender, 32);
         sqlite3_bind_text(st, 4, plan->asset, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 5, (sqlite3_int64)p->burn_amount);
-        bind_hex(st, 6, p->recipient, 32);
+        ledger_bind_hex(st, 6, p->recipient, 32);
         if (step_done(st) != 0)
             goto sqlerr;
     }

@@ -27,21 +27,6 @@ static int parse_key(const char *s, uint8_t out[32])
     return hex_decode(out, 32, s);
 }
 
-/* Decimal height in 1..2^63-1, no sign, no leading zeros or spaces. */
-static int parse_height(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (s == NULL || s[0] < '1' || s[0] > '9')
-        return -EINVAL;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9' || v > (INT64_MAX - (uint64_t)(*p - '0')) / 10)
-            return -EINVAL;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 /* An address string from a hex public key column, or NULL. */
 static json_t *address_json(const char *hexkey)
 {
@@ -465,7 +450,7 @@ static int proof_route(const api_request_t *req, api_response_t *res, alpha_tree
         return api_error(res, 400, tree == ALPHA_TREE_RECORDS ? "bad_commitment" : "bad_nullifier",
                          "%s must be 64 hex digits",
                          tree == ALPHA_TREE_RECORDS ? "commitment" : "nullifier");
-    if (h != NULL && parse_height(h, &height) != 0)
+    if (h != NULL && (api_parse_height(h, &height) != 0 || height == 0))
         return api_error(res, 400, "bad_height", "height '%s' is not a block height (1, 2, ...)",
                          h);
     rc = alpha_proof_build(req->db, tree, key, height, &doc, msg, sizeof msg);

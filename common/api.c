@@ -791,3 +791,20 @@ void api_stop(api_server_t *s)
     free(s->ledger_path);
     free(s);
 }
+
+int api_parse_height(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (s == NULL || *s == '\0')
+        return -EINVAL;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > ((uint64_t)INT64_MAX - d) / 10)
+            return -ERANGE;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}

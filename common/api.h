@@ -78,6 +78,11 @@ void api_stop(api_server_t *s);
 int api_json(api_response_t *res, int status, json_t *body);
 int api_error(api_response_t *res, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Parse a block height as routes take it: decimal digits only, no sign or
+ * spaces, at most INT64_MAX. Return 0 and *out, -EINVAL (not a number) or
+ * -ERANGE (too large); *out untouched on failure. */
+int api_parse_height(const char *s, uint64_t *out);
+
 /* A query-string argument of the request, or NULL. */
 const char *api_query(const api_request_t *req, const char *key);
 /* A request header (case-insensitive name), or NULL. Valid for the

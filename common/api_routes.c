@@ -147,23 +147,6 @@ out:
 /* ---- GET /blocks/latest, /blocks/{height} ------------------------------- */
 
 /* Parse a decimal height (digits only, <= INT64_MAX). */
-static int parse_height(const char *s, int64_t *out)
-{
-    uint64_t v = 0;
-    if (s == NULL || *s == '\0')
-        return -EINVAL;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -EINVAL;
-        unsigned d = (unsigned)(*p - '0');
-        if (v > ((uint64_t)INT64_MAX - d) / 10)
-            return -ERANGE;
-        v = v * 10 + d;
-    }
-    *out = (int64_t)v;
-    return 0;
-}
-
 /* The block JSON at height (or the tip if latest). Return 0 and *out,
  * -ENOENT, -EIO (SQLite, message on req->db) or -EBADMSG (bad row). */
 static int block_json(const api_request_t *req, bool latest, int64_t height, json_t **out)
@@ -293,14 +276,14 @@ static int h_block_latest(const api_request_t *req, api_response_t *res)
 
 static int h_block_at(const api_request_t *req, api_response_t *res)
 {
-    int64_t height;
-    int rc = parse_height(req->params[0], &height);
+    uint64_t height;
+    int rc = api_parse_height(req->params[0], &height);
     if (rc == -ERANGE)
         return api_error(res, 400, "bad_height", "height out of range (at most %" PRId64 ")",
                          INT64_MAX);
     if (rc != 0)
         return api_error(res, 400, "bad_height", "height must be a decimal number");
-    return answer_block(req, res, false, height);
+    return answer_block(req, res, false, (int64_t)height);
 }
 
 /* ---- GET /txs/{id} ------------------------------------------------------ */

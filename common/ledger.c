@@ -520,14 +520,20 @@ static int stmt(ledger_t *l, sqlite3_stmt **slot, const char *sql, sqlite3_stmt 
     return 0;
 }
 
-/* Copy a 2*n-digit hex column into out[n]; -EBADMSG if it is anything else. */
-static int column_hex(ledger_t *l, sqlite3_stmt *st, int col, uint8_t *out, size_t n)
+int ledger_column_hex(sqlite3_stmt *st, int col, uint8_t *out, size_t n)
 {
     const char *hex = (const char *)sqlite3_column_text(st, col);
     size_t got = 0;
-
     if (hex == NULL || (size_t)sqlite3_column_bytes(st, col) != 2 * n ||
-        sodium_hex2bin(out, n, hex, 2 * n, NULL, &got, NULL) != 0 || got != n) {
+        sodium_hex2bin(out, n, hex, 2 * n, NULL, &got, NULL) != 0 || got != n)
+        return -EBADMSG;
+    return 0;
+}
+
+/* ledger_column_hex, with the message kept on the handle. */
+static int column_hex(ledger_t *l, sqlite3_stmt *st, int col, uint8_t *out, size_t n)
+{
+    if (ledger_column_hex(st, col, out, n) < 0) {
         errf(l->err, "%s: column %s is not %zu bytes of hex", l->path,
              sqlite3_column_name(st, col), n);
         return -EBADMSG;
@@ -658,9 +664,13 @@ static int format_time(uint64_t ms, char out[32])
     return 0;
 }
 
-static void bind_hex(sqlite3_stmt *st, int col, const uint8_t *bin, size_t n)
+void ledger_bind_hex(sqlite3_stmt *st, int col, const uint8_t *bin, size_t n)
 {
     char hex[2 * BLOCK_SIG_LEN + 1];
+    if (n > BLOCK_SIG_LEN) {
+        sqlite3_bind_null(st, col);
+        return;
+    }
     sodium_bin2hex(hex, sizeof hex, bin, n);
     sqlite3_bind_text(st, col, hex, (int)(2 * n), SQLITE_TRANSIENT);
 }
@@ -733,15 +743,15 @@ int ledger_put_block(ledger_t *l, const block_header_t *h, const uint8_t hash[BL
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)h->height);
-    bind_hex(st, 2, hash, BLOCK_HASH_LEN);
-    bind_hex(st, 3, h->prev_hash, BLOCK_HASH_LEN);
+    ledger_bind_hex(st, 2, hash, BLOCK_HASH_LEN);
+    ledger_bind_hex(st, 3, h->prev_hash, BLOCK_HASH_LEN);
     sqlite3_bind_text(st, 4, when, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)h->time_ms);
     sqlite3_bind_text(st, 6, h->chain_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 7, h->protocol_version);
-    bind_hex(st, 8, h->proposer, BLOCK_KEY_LEN);
-    bind_hex(st, 9, h->txs_root, BLOCK_HASH_LEN);
-    bind_hex(st, 10, h->state_root, BLOCK_HASH_LEN);
+    ledger_bind_hex(st, 8, h->proposer, BLOCK_KEY_LEN);
+    ledger_bind_hex(st, 9, h->txs_root, BLOCK_HASH_LEN);
+    ledger_bind_hex(st, 10, h->state_root, BLOCK_HASH_LEN);
     sqlite3_bind_int64(st, 11, h->tx_count);
     sqlite3_bind_blob(st, 12, henc, (int)hlen, SQLITE_TRANSIENT);
     sqlite3_bind_blob(st, 13, cenc, (int)clen, SQLITE_TRANSIENT);
@@ -757,8 +767,8 @@ int ledger_put_block(ledger_t *l, const block_header_t *h, const uint8_t hash[BL
     for (uint32_t i = 0; rc == 0 && i < cert->n_sigs; i++) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, (sqlite3_int64)h->height);
-        bind_hex(st, 2, cert->sigs[i].validator, BLOCK_KEY_LEN);
-        bind_hex(st, 3, cert->sigs[i].sig, BLOCK_SIG_LEN);
+        ledger_bind_hex(st, 2, cert->sigs[i].validator, BLOCK_KEY_LEN);
+        ledger_bind_hex(st, 3, cert->sigs[i].sig, BLOCK_SIG_LEN);
         rc = sqlite3_step(st);
         rc = rc == SQLITE_DONE ? 0 : sql_fail(l, "insert commit", rc);
     }
@@ -843,7 +853,7 @@ int ledger_has_tx(ledger_t *l, const uint8_t id[32])
     int rc = stmt(l, &l->st_has_tx, SQL_HAS_TX, &st);
     if (rc < 0)
         return rc;
-    bind_hex(st, 1, id, 32);
+    ledger_bind_hex(st, 1, id, 32);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_ROW)
@@ -867,11 +877,11 @@ int ledger_put_tx(ledger_t *l, const uint8_t id[32], uint64_t height, uint32_t i
     }
     if ((rc = stmt(l, &l->st_put_tx, SQL_PUT_TX, &st)) < 0)
         return rc;
-    bind_hex(st, 1, id, 32);
+    ledger_bind_hex(st, 1, id, 32);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)height);
     sqlite3_bind_int64(st, 3, idx);
     sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
-    bind_hex(st, 5, sender, BLOCK_KEY_LEN);
+    ledger_bind_hex(st, 5, sender, BLOCK_KEY_LEN);
     sqlite3_bind_blob(st, 6, body, (int)len, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_reset(st);

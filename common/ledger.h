@@ -99,6 +99,13 @@ void ledger_rollback(ledger_t *l);
 int ledger_put_block(ledger_t *l, const block_header_t *h, const uint8_t hash[BLOCK_HASH_LEN],
                      const commit_cert_t *cert);
 
+/* Hex columns, as every table keeps keys and hashes: bind bin[n] as
+ * lowercase hex text (n <= 64), and decode a column of exactly 2*n hex
+ * digits into out[n] (0, or -EBADMSG leaving out untouched). For chain
+ * code and routes as much as for the ledger itself. */
+void ledger_bind_hex(sqlite3_stmt *st, int col, const uint8_t *bin, size_t n);
+int ledger_column_hex(sqlite3_stmt *st, int col, uint8_t *out, size_t n);
+
 /* Return 1 if a committed transaction has this id, 0 if not, or -EIO. */
 int ledger_has_tx(ledger_t *l, const uint8_t id[32]);
 /* Insert a txs row (inside ledger_begin, after the block's own row, which
