@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/stmtcache.h"
-#include "common/hex.h"
+#include "common/base/hex.h"
+#include "common/store/stmtcache.h"
 #include "proto/alpha_tx.h"
 
 __extension__ typedef unsigned __int128 u128;

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/stmtcache.h"
-#include "common/bech32.h"
-#include "common/hex.h"
+#include "common/base/bech32.h"
+#include "common/base/hex.h"
+#include "common/store/stmtcache.h"
 #include "proto/alpha_tx.h"
 
 /* Most records one /owners answer lists (newest first); "truncated" says

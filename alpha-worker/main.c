@@ -1,6 +1,6 @@
 /* adnet-alpha: the Alpha chain worker, started by `adnet run`. */
 #include "alpha-worker/alpha_chain.h"
-#include "common/worker.h"
+#include "common/runtime/worker.h"
 
 int main(int argc, char **argv)
 {

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/stmtcache.h"
-#include "common/hex.h"
+#include "common/base/hex.h"
+#include "common/store/stmtcache.h"
 
 __extension__ typedef unsigned __int128 u128;
 

@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/api.h"
-#include "common/chain.h"
-#include "common/smt.h"
+#include "common/node/api/api.h"
+#include "common/node/chain/chain.h"
+#include "common/store/smt.h"
 #include "proto/delta_tx.h"
 
 extern const chain_ops_t delta_chain_ops;

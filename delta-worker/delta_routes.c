@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/stmtcache.h"
-#include "common/api.h"
-#include "common/bech32.h"
-#include "common/hex.h"
-#include "common/node.h"
-#include "common/smt.h"
+#include "common/base/bech32.h"
+#include "common/base/hex.h"
+#include "common/node/api/api.h"
+#include "common/node/api/node.h"
+#include "common/store/smt.h"
+#include "common/store/stmtcache.h"
 #include "delta-worker/delta_chain.h"
 
 __extension__ typedef unsigned __int128 u128;

@@ -1,5 +1,5 @@
 /* adnet-delta: the Delta chain worker, started by `adnet run`. */
-#include "common/worker.h"
+#include "common/runtime/worker.h"
 #include "delta-worker/delta_chain.h"
 
 int main(int argc, char **argv)

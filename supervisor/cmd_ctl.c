@@ -6,9 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/ctl.h"
-#include "common/exitcode.h"
+#include "common/base/exitcode.h"
 #include "supervisor/cli.h"
+#include "supervisor/ctl.h"
 
 #define CTL_TIMEOUT_MS 5000
 

@@ -8,12 +8,12 @@
 #include <unistd.h>
 
 #include "adnet_build.h"
-#include "common/config.h"
-#include "common/exitcode.h"
-#include "common/fsutil.h"
-#include "common/genesis.h"
-#include "common/hex.h"
-#include "common/keys.h"
+#include "common/base/config.h"
+#include "common/base/exitcode.h"
+#include "common/base/fsutil.h"
+#include "common/base/hex.h"
+#include "common/base/keys.h"
+#include "common/store/genesis.h"
 #include "supervisor/cli.h"
 
 #define GENESIS_SUPPLY 1000000000000ULL /* per chain, to the validator, on devnet */

@@ -13,11 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/bech32.h"
-#include "common/exitcode.h"
-#include "common/fsutil.h"
-#include "common/hex.h"
-#include "common/keys.h"
+#include "common/base/bech32.h"
+#include "common/base/exitcode.h"
+#include "common/base/fsutil.h"
+#include "common/base/hex.h"
+#include "common/base/keys.h"
 #include "supervisor/cli.h"
 
 #define KEYS_SUFFIX ".json"

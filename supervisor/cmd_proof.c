@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/exitcode.h"
-#include "common/hex.h"
-#include "common/smt.h"
+#include "common/base/exitcode.h"
+#include "common/base/hex.h"
+#include "common/store/smt.h"
 #include "supervisor/cli.h"
 
 #define PROOF_EXIT_INVALID 1

@@ -18,13 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/bech32.h"
-#include "common/config.h"
-#include "common/exitcode.h"
-#include "common/fsutil.h"
-#include "common/genesis.h"
-#include "common/hex.h"
-#include "common/keys.h"
+#include "common/base/bech32.h"
+#include "common/base/config.h"
+#include "common/base/exitcode.h"
+#include "common/base/fsutil.h"
+#include "common/base/hex.h"
+#include "common/base/keys.h"
+#include "common/store/genesis.h"
 #include "proto/alpha_tx.h"
 #include "proto/delta_tx.h"
 #include "proto/tx.h"

@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "adnet_build.h"
-#include "common/config.h"
-#include "common/exitcode.h"
-#include "common/fsutil.h"
-#include "common/log.h"
+#include "common/base/config.h"
+#include "common/base/exitcode.h"
+#include "common/base/fsutil.h"
+#include "common/base/log.h"
 #include "proto/block.h"
 #include "supervisor/cli.h"
 #include "supervisor/supervisor.h"

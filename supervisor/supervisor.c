@@ -18,11 +18,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "common/ctl.h"
-#include "common/exitcode.h"
-#include "common/fsutil.h"
-#include "common/log.h"
+#include "common/base/exitcode.h"
+#include "common/base/fsutil.h"
+#include "common/base/log.h"
 #include "proto/notify.h"
+#include "supervisor/ctl.h"
 #include "supervisor/sdnotify.h"
 
 #define NWORKERS 2

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "common/config.h"
+#include "common/base/config.h"
 
 typedef struct {
     const char *home;           /* absolute path of the node home */

@@ -40,9 +40,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/bech32.h"
-#include "common/hex.h"
-#include "common/keys.h"
+#include "common/base/bech32.h"
+#include "common/base/hex.h"
+#include "common/base/keys.h"
 #include "proto/delta_tx.h"
 #include "proto/tx.h"
 #include "tests/integration/harness.h"

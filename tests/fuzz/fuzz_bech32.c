@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/bech32.h"
+#include "common/base/bech32.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 

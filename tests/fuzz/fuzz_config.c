@@ -2,7 +2,7 @@
  * through a memfd named by /proc/self/fd so the real file path (open,
  * fstat, libyaml's FILE reader) is exercised; on success both printers run
  * too. Must not crash, leak or trip a sanitizer on any input. */
-#include "common/config.h"
+#include "common/base/config.h"
 
 #include <errno.h>
 #include <stdint.h>

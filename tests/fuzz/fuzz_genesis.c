@@ -1,7 +1,7 @@
 /* libFuzzer target for genesis_load: the input is the genesis file (through
  * a memfd named by /proc/self/fd). A refusal must carry a message; anything
  * that loads must save and load back to the same hash. */
-#include "common/genesis.h"
+#include "common/store/genesis.h"
 
 #include <stdint.h>
 #include <stdio.h>

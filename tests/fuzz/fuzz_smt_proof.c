@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/smt.h"
+#include "common/store/smt.h"
 
 #define CHECK(cond) do { if (!(cond)) abort(); } while (0)
 

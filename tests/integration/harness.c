@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/ctl.h"
+#include "supervisor/ctl.h"
 
 double now_ms(void)
 {

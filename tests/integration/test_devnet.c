@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/exitcode.h"
+#include "common/base/exitcode.h"
 #include "tests/integration/harness.h"
 
 Suite *test_suite(void);

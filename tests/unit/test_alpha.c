@@ -17,10 +17,10 @@
 #include <sqlite3.h>
 
 #include "alpha-worker/alpha_chain.h"
-#include "common/bech32.h"
-#include "common/hex.h"
-#include "common/ledger.h"
-#include "common/smt.h"
+#include "common/base/bech32.h"
+#include "common/base/hex.h"
+#include "common/store/ledger.h"
+#include "common/store/smt.h"
 #include "proto/alpha_tx.h"
 #include "proto/block.h"
 

@@ -15,13 +15,13 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "common/api.h"
-#include "common/api_routes.h"
-#include "common/bech32.h"
-#include "common/hex.h"
-#include "common/ledger.h"
-#include "common/metrics.h"
-#include "common/node.h"
+#include "common/base/bech32.h"
+#include "common/base/hex.h"
+#include "common/base/metrics.h"
+#include "common/node/api/api.h"
+#include "common/node/api/api_routes.h"
+#include "common/node/api/node.h"
+#include "common/store/ledger.h"
 #include "proto/tx.h"
 
 Suite *test_suite(void);

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/bech32.h"
-#include "common/hex.h"
+#include "common/base/bech32.h"
+#include "common/base/hex.h"
 
 Suite *test_suite(void);
 

@@ -12,12 +12,12 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "common/chain.h"
-#include "common/genesis.h"
-#include "common/hex.h"
-#include "common/keys.h"
-#include "common/ledger.h"
-#include "common/mempool.h"
+#include "common/base/hex.h"
+#include "common/base/keys.h"
+#include "common/node/chain/chain.h"
+#include "common/node/mempool/mempool.h"
+#include "common/store/genesis.h"
+#include "common/store/ledger.h"
 #include "proto/block.h"
 
 Suite *test_suite(void);

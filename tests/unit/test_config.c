@@ -2,7 +2,7 @@
  * sources, every error kind with its message, value syntax, the default
  * file and the printers. Each test runs in its own forked process, so tests
  * chdir into a fresh temporary directory and name files "adnet.yaml". */
-#include "common/config.h"
+#include "common/base/config.h"
 
 #include <check.h>
 #include <errno.h>

@@ -16,14 +16,14 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "common/api.h"
-#include "common/bech32.h"
-#include "common/chain.h"
-#include "common/genesis.h"
-#include "common/hex.h"
-#include "common/ledger.h"
-#include "common/node.h"
-#include "common/smt.h"
+#include "common/base/bech32.h"
+#include "common/base/hex.h"
+#include "common/node/api/api.h"
+#include "common/node/api/node.h"
+#include "common/node/chain/chain.h"
+#include "common/store/genesis.h"
+#include "common/store/ledger.h"
+#include "common/store/smt.h"
 #include "delta-worker/delta_chain.h"
 #include "proto/delta_tx.h"
 

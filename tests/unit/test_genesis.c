@@ -11,8 +11,8 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "common/genesis.h"
-#include "common/hex.h"
+#include "common/base/hex.h"
+#include "common/store/genesis.h"
 
 Suite *test_suite(void);
 

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "common/hex.h"
+#include "common/base/hex.h"
 
 Suite *test_suite(void);
 

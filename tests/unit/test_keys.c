@@ -10,8 +10,8 @@
 
 #include <sodium.h>
 
-#include "common/hex.h"
-#include "common/keys.h"
+#include "common/base/hex.h"
+#include "common/base/keys.h"
 
 Suite *test_suite(void);
 

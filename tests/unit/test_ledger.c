@@ -13,7 +13,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "common/ledger.h"
+#include "common/store/ledger.h"
 #include "proto/block.h"
 
 Suite *test_suite(void);

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "common/mempool.h"
+#include "common/node/mempool/mempool.h"
 
 Suite *test_suite(void);
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/metrics.h"
+#include "common/base/metrics.h"
 
 Suite *test_suite(void);
 

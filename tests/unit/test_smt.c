@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/hex.h"
-#include "common/smt.h"
+#include "common/base/hex.h"
+#include "common/store/smt.h"
 
 Suite *test_suite(void);
 

@@ -1,0 +1,511 @@
+/* The chain-neutral routes. Every handler reads the ledger through
+ * req->db (read-only, this thread's) and the node through req->ctx
+ * (node_api_t). Ledger read failures answer 503 ledger_unavailable; rows
+ * that do not parse (which only a damaged ledger has) answer 500 internal. */
+#include "common/node/api/api_routes.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/base/bech32.h"
+#include "common/base/hex.h"
+#include "common/node/api/node.h"
+#include "proto/tx.h"
+
+#define GENESIS_FILE_MAX (16u * 1024 * 1024)
+#define GOVERNOR_THRESHOLD_PERCENT 67
+
+static node_api_t *node_of(const api_request_t *req)
+{
+    return req->ctx;
+}
+
+/* A uint64 as a JSON integer, or as a decimal string above 2^63-1 (which
+ * jansson's integers cannot carry). */
+static json_t *json_u64(uint64_t v)
+{
+    char buf[24];
+    if (v <= INT64_MAX)
+        return json_integer((json_int_t)v);
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return json_string(buf);
+}
+
+static json_t *col_json_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? json_string((const char *)t) : json_null();
+}
+
+/* Decode a 64-digit hex key column into an ad1... address. */
+static int col_address(sqlite3_stmt *st, int i, char out[ADDRESS_MAX])
+{
+    uint8_t pk[32];
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    if (t == NULL || hex_decode(pk, sizeof pk, t) != 0)
+        return -EBADMSG;
+    return address_encode(out, pk) == 0 ? 0 : -EBADMSG;
+}
+
+static int ledger_failed(const api_request_t *req, api_response_t *res)
+{
+    return api_error(res, 503, "ledger_unavailable", "ledger read failed: %s",
+                     sqlite3_errmsg(req->db));
+}
+
+/* Lowercase hex of arbitrary length into a new JSON string (NULL on OOM). */
+static json_t *json_hex(const uint8_t *p, size_t n)
+{
+    char *buf = malloc(2 * n + 1);
+    if (buf == NULL)
+        return NULL;
+    hex_encode(buf, p, n);
+    json_t *j = json_string(buf);
+    free(buf);
+    return j;
+}
+
+/* Parse s[slen] (an even number of hex digits, either case; no NUL inside)
+ * into a new buffer owned by the caller. */
+static int hex_parse(const char *s, size_t slen, uint8_t **out, size_t *len)
+{
+    if (slen == 0 || slen % 2 != 0 || strlen(s) != slen)
+        return -EINVAL;
+    uint8_t *buf = malloc(slen / 2);
+    if (buf == NULL)
+        return -ENOMEM;
+    if (hex_decode(buf, slen / 2, s) < 0) {
+        free(buf);
+        return -EINVAL;
+    }
+    *out = buf;
+    *len = slen / 2;
+    return 0;
+}
+
+/* ---- GET /health -------------------------------------------------------- */
+
+static int h_health(const api_request_t *req, api_response_t *res)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(req->db, "SELECT 1 FROM blocks LIMIT 1", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        api_error(res, 503, "ledger_unavailable", "ledger read failed: %s",
+                  sqlite3_errmsg(req->db));
+        goto out;
+    }
+    api_json(res, 200, json_pack("{s:s,s:s}", "status", "ok", "chain", node_of(req)->chain));
+out:
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* ---- GET /status -------------------------------------------------------- */
+
+static int h_status(const api_request_t *req, api_response_t *res)
+{
+    const node_api_t *n = node_of(req);
+    const genesis_t *g = n->genesis;
+    char ghash[2 * BLOCK_HASH_LEN + 1];
+    sqlite3_stmt *st = NULL;
+    json_t *o = NULL;
+
+    hex_encode(ghash, g->hash, BLOCK_HASH_LEN);
+    int rc = sqlite3_prepare_v2(req->db,
+                                "SELECT height, hash, time, time_ms, protocol_version FROM blocks"
+                                " ORDER BY height DESC LIMIT 1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        ledger_failed(req, res);
+        goto out;
+    }
+    bool any = rc == SQLITE_ROW;
+    o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:I,s:o,s:o,s:o,s:I}", "chain", n->chain, "chain_id",
+                  g->chain_id, "network", g->network, "protocol_version",
+                  (json_int_t)(any ? sqlite3_column_int64(st, 4) : g->protocol_version),
+                  "genesis_hash", ghash, "height",
+                  (json_int_t)(any ? sqlite3_column_int64(st, 0) : 0), "hash",
+                  any ? col_json_text(st, 1) : json_null(), "time",
+                  any ? col_json_text(st, 2) : json_null(), "time_ms",
+                  any ? json_integer(sqlite3_column_int64(st, 3)) : json_null(), "restarts",
+                  (json_int_t)n->restarts);
+    api_json(res, 200, o);
+out:
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* ---- GET /blocks/latest, /blocks/{height} ------------------------------- */
+
+/* Parse a decimal height (digits only, <= INT64_MAX). */
+/* The block JSON at height (or the tip if latest). Return 0 and *out,
+ * -ENOENT, -EIO (SQLite, message on req->db) or -EBADMSG (bad row). */
+static int block_json(const api_request_t *req, bool latest, int64_t height, json_t **out)
+{
+    static const char cols[] =
+        "SELECT height, hash, prev_hash, time, time_ms, chain_id, protocol_version, proposer,"
+        " txs_root, state_root, tx_count FROM blocks ";
+    char sql[256];
+    char addr[ADDRESS_MAX];
+    sqlite3_stmt *st = NULL;
+    json_t *o = NULL, *txs = NULL, *sigs = NULL;
+    int rc;
+
+    snprintf(sql, sizeof sql, "%s%s", cols,
+             latest ? "ORDER BY height DESC LIMIT 1" : "WHERE height = ?1");
+    if (sqlite3_prepare_v2(req->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = -EIO;
+        goto out;
+    }
+    if (!latest)
+        sqlite3_bind_int64(st, 1, height);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        rc = -ENOENT;
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        rc = -EIO;
+        goto out;
+    }
+    if (col_address(st, 7, addr) != 0) {
+        rc = -EBADMSG;
+        goto out;
+    }
+    height = sqlite3_column_int64(st, 0);
+    o = json_pack("{s:I,s:o,s:o,s:o,s:I,s:o,s:I,s:s,s:o,s:o,s:I}", "height", (json_int_t)height,
+                  "hash", col_json_text(st, 1), "prev_hash", col_json_text(st, 2), "time",
+                  col_json_text(st, 3), "time_ms", (json_int_t)sqlite3_column_int64(st, 4),
+                  "chain_id", col_json_text(st, 5), "protocol_version",
+                  (json_int_t)sqlite3_column_int64(st, 6), "proposer", addr, "txs_root",
+                  col_json_text(st, 8), "state_root", col_json_text(st, 9), "tx_count",
+                  (json_int_t)sqlite3_column_int64(st, 10));
+    txs = json_array();
+    sigs = json_array();
+    if (o == NULL || txs == NULL || sigs == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (sqlite3_prepare_v2(req->db, "SELECT id FROM txs WHERE height = ?1 ORDER BY idx", -1, &st,
+                           NULL) != SQLITE_OK) {
+        rc = -EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, height);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(txs, col_json_text(st, 0));
+    if (rc != SQLITE_DONE) {
+        rc = -EIO;
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+
+    if (sqlite3_prepare_v2(req->db,
+                           "SELECT validator, signature FROM commits WHERE height = ?1"
+                           " ORDER BY validator",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = -EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, height);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (col_address(st, 0, addr) != 0) {
+            rc = -EBADMSG;
+            goto out;
+        }
+        json_array_append_new(sigs, json_pack("{s:s,s:o}", "validator", addr, "signature",
+                                              col_json_text(st, 1)));
+    }
+    if (rc != SQLITE_DONE) {
+        rc = -EIO;
+        goto out;
+    }
+    json_object_set_new(o, "txs", txs);
+    txs = NULL;
+    json_object_set_new(o, "commit", json_pack("{s:o}", "signatures", sigs));
+    sigs = NULL;
+    *out = o;
+    o = NULL;
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    json_decref(o);
+    json_decref(txs);
+    json_decref(sigs);
+    return rc;
+}
+
+static int answer_block(const api_request_t *req, api_response_t *res, bool latest,
+                        int64_t height)
+{
+    json_t *o = NULL;
+    int rc = block_json(req, latest, height, &o);
+    switch (rc) {
+    case 0:
+        return api_json(res, 200, o);
+    case -ENOENT:
+        if (latest)
+            return api_error(res, 404, "not_found", "no block has been committed yet");
+        return api_error(res, 404, "not_found", "no block at height %" PRId64, height);
+    case -EIO:
+        return ledger_failed(req, res);
+    case -EBADMSG:
+        return api_error(res, 500, "internal", "the ledger holds an unreadable block row");
+    default:
+        return rc;
+    }
+}
+
+static int h_block_latest(const api_request_t *req, api_response_t *res)
+{
+    return answer_block(req, res, true, 0);
+}
+
+static int h_block_at(const api_request_t *req, api_response_t *res)
+{
+    uint64_t height;
+    int rc = api_parse_height(req->params[0], &height);
+    if (rc == -ERANGE)
+        return api_error(res, 400, "bad_height", "height out of range (at most %" PRId64 ")",
+                         INT64_MAX);
+    if (rc != 0)
+        return api_error(res, 400, "bad_height", "height must be a decimal number");
+    return answer_block(req, res, false, (int64_t)height);
+}
+
+/* ---- GET /txs/{id} ------------------------------------------------------ */
+
+static int h_tx_get(const api_request_t *req, api_response_t *res)
+{
+    const char *id = req->params[0];
+    char lower[2 * TX_ID_LEN + 1];
+    char sender[ADDRESS_MAX];
+    sqlite3_stmt *st = NULL;
+    tx_t tx;
+    const char *what = NULL;
+
+    if (strlen(id) != 2 * TX_ID_LEN || strspn(id, "0123456789abcdefABCDEF") != 2 * TX_ID_LEN) {
+        api_error(res, 400, "bad_id", "a transaction id is 64 hex digits");
+        goto out;
+    }
+    for (size_t i = 0; i <= 2 * TX_ID_LEN; i++)
+        lower[i] = (char)(id[i] | (id[i] ? 0x20 : 0)); /* hex digits: | 0x20 lowercases */
+    int rc = sqlite3_prepare_v2(req->db, "SELECT height, idx, kind, body FROM txs WHERE id = ?1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, lower, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    if (rc == SQLITE_DONE) {
+        api_error(res, 404, "not_found", "transaction %s is not committed; it may still be pending",
+                  lower);
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        ledger_failed(req, res);
+        goto out;
+    }
+    const uint8_t *body = sqlite3_column_blob(st, 3);
+    size_t blen = (size_t)sqlite3_column_bytes(st, 3);
+    if (body == NULL || tx_decode(&tx, body, blen, &what) != 0 ||
+        address_encode(sender, tx.sender) != 0) {
+        api_error(res, 500, "internal", "stored transaction %s does not decode (%s)", lower,
+                  what ? what : "empty");
+        goto out;
+    }
+    api_json(res, 200,
+             json_pack("{s:s,s:I,s:I,s:o,s:s,s:o,s:o,s:o,s:o,s:s}", "id", lower, "height",
+                       (json_int_t)sqlite3_column_int64(st, 0), "index",
+                       (json_int_t)sqlite3_column_int64(st, 1), "kind", col_json_text(st, 2),
+                       "sender", sender, "fee", json_u64(tx.fee), "nonce", json_u64(tx.nonce),
+                       "expiry_height", json_u64(tx.expiry_height), "payload",
+                       json_hex(tx.payload, tx.payload_len), "status", "committed"));
+out:
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* ---- POST /txs ---------------------------------------------------------- */
+
+/* Whether the Content-Type's media type (before any ';') is want. */
+static bool media_type_is(const char *ctype, const char *want)
+{
+    size_t n = strlen(want);
+    if (ctype == NULL)
+        return false;
+    while (*ctype == ' ')
+        ctype++;
+    return strncasecmp(ctype, want, n) == 0 &&
+           (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
+}
+
+static int h_tx_submit(const api_request_t *req, api_response_t *res)
+{
+    node_api_t *n = node_of(req);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    uint8_t id[TX_ID_LEN];
+    char idhex[2 * TX_ID_LEN + 1];
+    reject_t why = {0};
+    json_t *doc = NULL;
+
+    if (media_type_is(api_header(req, "Content-Type"), "application/octet-stream")) {
+        if (req->body_len == 0) {
+            api_error(res, 400, "malformed", "empty body: expected an encoded transaction");
+            goto out;
+        }
+        bytes = malloc(req->body_len);
+        if (bytes == NULL)
+            goto out;
+        memcpy(bytes, req->body, req->body_len);
+        len = req->body_len;
+    } else {
+        json_error_t jerr;
+        doc = json_loadb((const char *)req->body, req->body_len, 0, &jerr);
+        if (doc == NULL) {
+            api_error(res, 400, "invalid_json", "invalid JSON at line %d column %d: %s",
+                      jerr.line, jerr.column, jerr.text);
+            goto out;
+        }
+        json_t *tx = json_object_get(doc, "tx");
+        if (!json_is_string(tx)) {
+            api_error(res, 400, "malformed",
+                      "expected {\"tx\":\"<hex>\"} or an application/octet-stream body");
+            goto out;
+        }
+        int rc = hex_parse(json_string_value(tx), json_string_length(tx), &bytes, &len);
+        if (rc == -ENOMEM)
+            goto out;
+        if (rc != 0) {
+            api_error(res, 400, "malformed", "\"tx\" must be an even number of hex digits");
+            goto out;
+        }
+    }
+    if (n->submit == NULL) {
+        api_error(res, 503, "unavailable", "this node does not accept transactions now");
+        res->retry_after_s = 1;
+        goto out;
+    }
+    if (n->submit(n, bytes, len, id, &why) != 0) {
+        const char *code = why.code ? why.code : "rejected";
+        const char *msg = why.message[0] ? why.message : "transaction refused";
+        int status = 400;
+        if (strcmp(code, "mempool_full") == 0)
+            status = 503;
+        else if (strcmp(code, "duplicate") == 0 || strcmp(code, "replay") == 0)
+            status = 409;
+        api_error(res, status, code, "%s", msg);
+        if (status == 503)
+            res->retry_after_s = 1;
+        goto out;
+    }
+    hex_encode(idhex, id, TX_ID_LEN);
+    api_json(res, 202, json_pack("{s:s,s:s}", "id", idhex, "status", "pending"));
+out:
+    json_decref(doc);
+    free(bytes);
+    return res->status ? 0 : -ENOMEM;
+}
+
+/* ---- /network ----------------------------------------------------------- */
+
+static int h_genesis(const api_request_t *req, api_response_t *res)
+{
+    const char *path = node_of(req)->genesis_path;
+    char *buf = NULL;
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (f == NULL) {
+        api_error(res, 500, "internal", "the genesis file cannot be read");
+        goto out;
+    }
+    buf = malloc(GENESIS_FILE_MAX + 1);
+    if (buf == NULL)
+        goto out;
+    size_t n = fread(buf, 1, GENESIS_FILE_MAX + 1, f);
+    if (ferror(f) || n > GENESIS_FILE_MAX) {
+        api_error(res, 500, "internal", "the genesis file cannot be read");
+        goto out;
+    }
+    buf[n] = '\0';
+    char *text = realloc(buf, n + 1);
+    if (text != NULL)
+        buf = text;
+    api_json(res, 200, NULL);
+    res->text = buf;
+    res->content_type = "application/json";
+    buf = NULL;
+out:
+    if (f != NULL)
+        fclose(f);
+    free(buf);
+    return res->status ? 0 : -ENOMEM;
+}
+
+static int h_genesis_hash(const api_request_t *req, api_response_t *res)
+{
+    const genesis_t *g = node_of(req)->genesis;
+    char hash[2 * BLOCK_HASH_LEN + 1];
+    hex_encode(hash, g->hash, BLOCK_HASH_LEN);
+    return api_json(res, 200, json_pack("{s:s,s:s}", "hash", hash, "chain_id", g->chain_id));
+}
+
+static int h_governors(const api_request_t *req, api_response_t *res)
+{
+    const genesis_t *g = node_of(req)->genesis;
+    json_t *list = json_array();
+    char pk[2 * BLOCK_KEY_LEN + 1], addr[ADDRESS_MAX];
+    if (list == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < g->n_governors; i++) {
+        hex_encode(pk, g->governors[i], BLOCK_KEY_LEN);
+        if (address_encode(addr, g->governors[i]) != 0) {
+            json_decref(list);
+            return -EINVAL;
+        }
+        json_array_append_new(list, json_pack("{s:s,s:s}", "public_key", pk, "address", addr));
+    }
+    return api_json(res, 200,
+                    json_pack("{s:o,s:i,s:I}", "governors", list, "threshold_percent",
+                              GOVERNOR_THRESHOLD_PERCENT, "count", (json_int_t)g->n_governors));
+}
+
+/* ---- GET /metrics ------------------------------------------------------- */
+
+static int h_metrics(const api_request_t *req, api_response_t *res)
+{
+    metrics_t *m = node_of(req)->metrics;
+    char *text = m ? metrics_render(m) : strdup("");
+    if (text == NULL)
+        return -ENOMEM;
+    api_json(res, 200, NULL);
+    res->text = text;
+    res->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return 0;
+}
+
+const api_route_t api_common_routes[] = {
+    {"GET", "/health", "/health", h_health},
+    {"GET", "/status", "/status", h_status},
+    {"GET", "/blocks/latest", "/blocks/latest", h_block_latest},
+    {"GET", "/blocks/{}", "/blocks/{height}", h_block_at},
+    {"GET", "/txs/{}", "/txs/{id}", h_tx_get},
+    {"POST", "/txs", "/txs", h_tx_submit},
+    {"GET", "/network/genesis", "/network/genesis", h_genesis},
+    {"GET", "/network/genesis/hash", "/network/genesis/hash", h_genesis_hash},
+    {"GET", "/network/governors", "/network/governors", h_governors},
+    {"GET", "/metrics", "/metrics", h_metrics},
+};
+const size_t api_common_nroutes = sizeof(api_common_routes) / sizeof(api_common_routes[0]);

@@ -1,0 +1,18 @@
+/* The chain-neutral HTTP routes every worker serves (health, status,
+ * blocks, transactions, genesis, governors, metrics). Handlers expect
+ * api_request_t.ctx to point at the worker's node_api_t (common/node.h).
+ * docs/api.md describes each route, its answers and its errors. */
+#ifndef ADNET_API_ROUTES_H
+#define ADNET_API_ROUTES_H
+
+#include <stddef.h>
+
+#include "common/node/api/api.h"
+
+/* The routes, in match order ("/blocks/latest" before "/blocks/{}"). Put
+ * this table first in api_config_t.route_tables so that a chain's table
+ * cannot shadow them. */
+extern const api_route_t api_common_routes[];
+extern const size_t api_common_nroutes;
+
+#endif

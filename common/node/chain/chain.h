@@ -1,0 +1,134 @@
+/* A chain as the shared pipeline sees it: a ledger, a genesis, the node's
+ * validator key, and the chain's state machine plugged in through
+ * chain_ops_t (the only chain-specific code; common/ never asks which
+ * chain it runs). chain_produce_block builds, signs and commits one block
+ * in one SQLite transaction. */
+#ifndef ADNET_CHAIN_H
+#define ADNET_CHAIN_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/base/keys.h"
+#include "common/base/reject.h"
+#include "common/node/api/api.h"
+#include "common/store/genesis.h"
+#include "common/store/ledger.h"
+#include "proto/tx.h"
+
+struct mempool;
+#include "proto/block.h"
+
+#define CHAIN_ERR_MAX 512
+
+/* What a chain's transaction code sees while a block is built (or, for
+ * check_tx, while a transaction is admitted against the committed state). */
+typedef struct {
+    sqlite3 *db;              /* the writer connection; inside the block transaction for apply */
+    const genesis_t *genesis;
+    uint64_t height;          /* height of the block being built (tip + 1 at admission) */
+    uint64_t time_ms;         /* its time */
+    const uint8_t *proposer;  /* its proposer's public key */
+    const uint8_t *txid;      /* id of the transaction (NULL in end_block) */
+    uint32_t index;           /* position of the transaction in the block */
+} chain_exec_t;
+
+typedef struct chain_ops {
+    const char *name;              /* "alpha" or "delta": names logs, paths, genesis.chain */
+    const ledger_schema_t *schema; /* base migration first, then the chain's tables */
+    /* Name of a transaction kind ("transfer"), or NULL if the chain has no such kind. */
+    const char *(*tx_kind_name)(uint16_t kind);
+    /* Write the genesis state (inside the ledger's open transaction) into a
+     * new ledger. Return 0 or a negative code with a message in err. */
+    int (*genesis_init)(sqlite3 *db, const genesis_t *g, char *err, size_t errlen);
+    /* Build the chain's in-memory state (its Merkle trees) from the ledger;
+     * *state is owned by the chain and freed by state_close (NULL-safe). */
+    int (*state_open)(void **state, sqlite3 *db, const genesis_t *g, char *err, size_t errlen);
+    void (*state_close)(void *state);
+    /* The root of the current state. Return 0 or -EIO. */
+    int (*state_root)(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN]);
+    /* Undo journal of the in-memory state, used in step with SQLite
+     * savepoints: mark, roll back to a mark, or make changes final. */
+    uint64_t (*state_mark)(void *state);
+    void (*state_rollback)(void *state, uint64_t mark);
+    void (*state_commit)(void *state);
+    /* Admission: check tx (already decoded, signature, chain id, expiry and
+     * fee checked) against the committed state without changing anything:
+     * payload shape, ownership, balances, nonces. Return 0 or a negative
+     * code with the reason in why. */
+    int (*check_tx)(void *state, const chain_exec_t *x, const tx_t *tx, reject_t *why);
+    /* Apply tx to the block being built. On failure the caller rolls back
+     * its savepoint and the journal; -EAGAIN means "not yet" (e.g. a nonce
+     * ahead of the account's): the transaction stays in the mempool. */
+    int (*apply_tx)(void *state, const chain_exec_t *x, const tx_t *tx, reject_t *why);
+    /* After the block's transactions (e.g. pay fees, mature unbonding
+     * stakes). May be NULL. Return 0 or a negative code with err. */
+    int (*end_block)(void *state, const chain_exec_t *x, uint64_t fees, char *err, size_t errlen);
+    /* The chain's own HTTP routes (handlers get an api_request_t whose ctx
+     * is the worker's api context, see common/node.h). */
+    const api_route_t *routes;
+    size_t n_routes;
+} chain_ops_t;
+
+typedef struct chain chain_t;
+
+/* Open the chain's ledger at ledger_path (creating it from genesis g if
+ * new), check it belongs to g, check that key can commit blocks alone (it
+ * holds >= 2/3 of the voting power), and open the chain's state. g and
+ * key are copied. On failure return -EPROTO/-EILSEQ/-ENOTUNIQ (ledger
+ * refused: newer schema, corrupt, other chain), -EPERM (key cannot
+ * commit), -EINVAL (genesis of another chain), -EIO (SQLite), with a
+ * message in err. */
+int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
+               const genesis_t *g, const keys_pair_t *key, char err[CHAIN_ERR_MAX]);
+void chain_close(chain_t *c);
+
+/* Current tip (height 0 before the first block). */
+void chain_tip(const chain_t *c, ledger_tip_t *out);
+ledger_t *chain_ledger(chain_t *c);
+const genesis_t *chain_genesis(const chain_t *c);
+
+/* Admission, first half, safe on any thread (no state): decode, size,
+ * chain id, fee floor, signature. On success write *tx (its payload
+ * points into bytes) and id. Otherwise return a negative code and why. */
+int chain_precheck_tx(const genesis_t *g, const uint8_t *bytes, size_t len, tx_t *tx,
+                      uint8_t id[TX_ID_LEN], reject_t *why);
+
+/* Admission, second half, on the loop thread: expiry, replay (committed
+ * id), duplicate in the pool, the governance verifier stage, the chain's
+ * check_tx against the committed state, then mempool_add. */
+int chain_admit_tx(chain_t *c, struct mempool *pool, const tx_t *tx, const uint8_t id[TX_ID_LEN],
+                   const uint8_t *bytes, size_t len, uint64_t now_ms, reject_t *why);
+
+/* Optional: open one read transaction for a batch of chain_admit_tx
+ * calls (each still runs in its own savepoint, rolled back), and close it.
+ * Saves taking the ledger's locks once per transaction. Between the two,
+ * no block may be produced. chain_admit_begin returns 0 or -EIO/-EINVAL. */
+int chain_admit_begin(chain_t *c);
+void chain_admit_end(chain_t *c);
+
+/* Called for each pooled transaction a block drops (refused at apply or
+ * expired), with the reason; the entry is removed after the call. */
+typedef void (*chain_drop_fn)(void *ctx, const uint8_t id[TX_ID_LEN], const reject_t *why);
+
+typedef struct {
+    uint32_t included;       /* transactions in the block */
+    uint32_t dropped;        /* removed from the pool as invalid */
+    uint32_t deferred;       /* kept in the pool (-EAGAIN) */
+    uint64_t fees;
+    double oldest_wait_ms;   /* admission to commit, of the longest-waiting included tx */
+} chain_block_stats_t;
+
+/* Build, sign and commit the next block with time max(now_ms, tip+1),
+ * taking up to max_txs transactions from pool in admission order (each
+ * applied inside a savepoint; refused ones are dropped through drop(),
+ * -EAGAIN ones stay). All or nothing: on failure the ledger keeps its tip,
+ * the chain state is rolled back, and the included transactions stay
+ * pooled (dropped ones are gone: they were invalid). Return 0 and
+ * write *out / *stats (each may be NULL), or -EIO with the reason in err. */
+int chain_produce_block(chain_t *c, uint64_t now_ms, struct mempool *pool, size_t max_txs,
+                        chain_drop_fn drop, void *drop_ctx, block_header_t *out,
+                        chain_block_stats_t *stats, char err[CHAIN_ERR_MAX]);
+
+#endif

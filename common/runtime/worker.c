@@ -1,0 +1,550 @@
+#include "common/runtime/worker.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "adnet_build.h"
+#include "common/base/config.h"
+#include "common/base/exitcode.h"
+#include "common/base/fsutil.h"
+#include "common/base/hex.h"
+#include "common/base/log.h"
+#include "common/base/metrics.h"
+#include "common/node/api/api.h"
+#include "common/node/api/api_routes.h"
+#include "common/node/api/node.h"
+#include "common/node/mempool/mempool.h"
+#include "proto/notify.h"
+
+#define MAX_FLAGS 64
+
+/* A transaction handed from an API thread to the loop: it lives on the
+ * API thread's stack until the loop marks it done. */
+typedef struct submission {
+    const uint8_t *bytes;
+    size_t len;
+    tx_t tx;                 /* decoded, signature checked */
+    uint8_t id[TX_ID_LEN];
+    int result;
+    reject_t why;
+    bool done;
+    struct submission *next;
+} submission_t;
+
+typedef struct {
+    const chain_ops_t *ops;
+    const config_chain_t *ccfg;
+    config_t cfg;
+    chain_t *chain;
+    mempool_t *pool;
+    metrics_t *metrics;
+    api_server_t *api;
+    node_api_t napi;
+    char ledger_path[PATH_MAX];
+    char genesis_path[PATH_MAX];
+    struct ev_loop *loop;
+    ev_timer block_timer;
+    ev_timer heartbeat_timer;
+    ev_io notify_watcher;   /* EOF here means the supervisor is gone */
+    ev_signal sigterm, sigint;
+    ev_async inbox_async;   /* API threads wake the loop for new submissions */
+    pthread_mutex_t inbox_mu;
+    pthread_cond_t inbox_cv;
+    submission_t *inbox_head, *inbox_tail;
+    bool closing;           /* no more submissions: the node is stopping */
+    int notify_fd;          /* -1 when run by hand without a supervisor */
+    int exit_code;
+} worker_t;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void worker_notify(worker_t *w, notify_kind_t kind)
+{
+    if (w->notify_fd < 0)
+        return;
+    ledger_tip_t tip;
+    uint8_t buf[NOTIFY_MSG_LEN];
+    chain_tip(w->chain, &tip);
+    notify_msg_t m = { .kind = kind, .height = tip.height, .time_ms = tip.time_ms };
+    int n = notify_encode(&m, buf, sizeof(buf));
+    /* Non-blocking: a supervisor that stopped reading must not stall blocks. */
+    if (n > 0 && send(w->notify_fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+        errno != EAGAIN)
+        log_debug("notify_failed", "errno=%d", errno);
+}
+
+static void worker_stop(worker_t *w, int code)
+{
+    w->exit_code = code;
+    ev_break(w->loop, EVBREAK_ALL);
+}
+
+/* ---- metrics ---- */
+
+static void count_reject(worker_t *w, const char *stage, const reject_t *why)
+{
+    char labels[160], code[64];
+    if (metrics_label_escape(why->code ? why->code : "unknown", code, sizeof(code)) < 0)
+        snprintf(code, sizeof(code), "other");
+    snprintf(labels, sizeof(labels), "reason=\"%s\",stage=\"%s\"", code, stage);
+    metrics_counter_add(w->metrics, "adnet_tx_rejected_total",
+                        "Transactions refused, by reason and pipeline stage.", labels, 1);
+}
+
+static void update_pool_gauges(worker_t *w)
+{
+    metrics_gauge_set(w->metrics, "adnet_mempool_txs", "Transactions waiting in the mempool.",
+                      NULL, (double)mempool_count(w->pool));
+    metrics_gauge_set(w->metrics, "adnet_mempool_bytes",
+                      "Bytes of transactions waiting in the mempool.", NULL,
+                      (double)mempool_bytes(w->pool));
+}
+
+/* Runs on the API thread that renders /metrics. */
+static void collect_files(metrics_t *m, void *ctx)
+{
+    worker_t *w = ctx;
+    char wal[PATH_MAX + 8];
+    struct stat st;
+    metrics_gauge_set(m, "adnet_ledger_bytes", "Size of the ledger file.", NULL,
+                      stat(w->ledger_path, &st) == 0 ? (double)st.st_size : 0);
+    snprintf(wal, sizeof(wal), "%s-wal", w->ledger_path);
+    metrics_gauge_set(m, "adnet_ledger_wal_bytes", "Size of the ledger's write-ahead log.", NULL,
+                      stat(wal, &st) == 0 ? (double)st.st_size : 0);
+}
+
+/* ---- submissions from the API threads ---- */
+
+static int worker_submit(node_api_t *n, const uint8_t *bytes, size_t len, uint8_t id[TX_ID_LEN],
+                         reject_t *why)
+{
+    worker_t *w = n->loop_ctx;
+    submission_t s;
+    memset(&s, 0, sizeof(s));
+    s.bytes = bytes;
+    s.len = len;
+    /* Decode and signature check here, in parallel on the API threads;
+     * the loop keeps only the checks that need state. */
+    int r = chain_precheck_tx(n->genesis, bytes, len, &s.tx, s.id, why);
+    if (r < 0) {
+        count_reject(w, "admission", why);
+        return r;
+    }
+    pthread_mutex_lock(&w->inbox_mu);
+    if (w->closing) {
+        pthread_mutex_unlock(&w->inbox_mu);
+        return reject(why, -ESHUTDOWN, "unavailable", "the node is stopping");
+    }
+    if (w->inbox_tail)
+        w->inbox_tail->next = &s;
+    else
+        w->inbox_head = &s;
+    w->inbox_tail = &s;
+    pthread_mutex_unlock(&w->inbox_mu);
+    ev_async_send(w->loop, &w->inbox_async);
+    pthread_mutex_lock(&w->inbox_mu);
+    while (!s.done)
+        pthread_cond_wait(&w->inbox_cv, &w->inbox_mu);
+    pthread_mutex_unlock(&w->inbox_mu);
+    if (s.result < 0)
+        *why = s.why;
+    else
+        memcpy(id, s.id, TX_ID_LEN);
+    return s.result;
+}
+
+static void on_inbox(struct ev_loop *loop, ev_async *a, int revents)
+{
+    worker_t *w = a->data;
+    pthread_mutex_lock(&w->inbox_mu);
+    submission_t *batch = w->inbox_head;
+    w->inbox_head = w->inbox_tail = NULL;
+    pthread_mutex_unlock(&w->inbox_mu);
+    uint64_t now = now_ms();
+    /* One read transaction for the whole batch; if it cannot open, each
+     * admission opens its own. */
+    bool batch_txn = batch && batch->next && chain_admit_begin(w->chain) == 0;
+    for (submission_t *s = batch; s; s = s->next) {
+        s->result = chain_admit_tx(w->chain, w->pool, &s->tx, s->id, s->bytes, s->len, now,
+                                   &s->why);
+        if (s->result < 0)
+            count_reject(w, "admission", &s->why);
+    }
+    if (batch_txn)
+        chain_admit_end(w->chain);
+    update_pool_gauges(w);
+    pthread_mutex_lock(&w->inbox_mu);
+    for (submission_t *s = batch, *next; s; s = next) {
+        next = s->next;
+        s->done = true; /* after this the submission may vanish */
+    }
+    pthread_cond_broadcast(&w->inbox_cv);
+    pthread_mutex_unlock(&w->inbox_mu);
+}
+
+/* Refuse whatever is queued and everything after: the loop is ending. */
+static void inbox_close(worker_t *w)
+{
+    pthread_mutex_lock(&w->inbox_mu);
+    w->closing = true;
+    for (submission_t *s = w->inbox_head, *next; s; s = next) {
+        next = s->next;
+        s->result = reject(&s->why, -ESHUTDOWN, "unavailable", "the node is stopping");
+        s->done = true;
+    }
+    w->inbox_head = w->inbox_tail = NULL;
+    pthread_cond_broadcast(&w->inbox_cv);
+    pthread_mutex_unlock(&w->inbox_mu);
+}
+
+static void on_drop(void *ctx, const uint8_t id[TX_ID_LEN], const reject_t *why)
+{
+    worker_t *w = ctx;
+    char hex[2 * TX_ID_LEN + 1];
+    hex_encode(hex, id, TX_ID_LEN);
+    log_info("tx_dropped", "id=%.16s reason=%s msg=\"%s\"", hex, why->code, why->message);
+    count_reject(w, "block", why);
+}
+
+static void schedule_next_block(worker_t *w)
+{
+    ledger_tip_t tip;
+    chain_tip(w->chain, &tip);
+    uint64_t now = now_ms(), due = tip.height ? tip.time_ms + w->ccfg->block_interval_ms : now;
+    double delay = due > now ? (double)(due - now) / 1000.0 : 0.0;
+    ev_timer_set(&w->block_timer, delay, 0.0);
+    ev_timer_start(w->loop, &w->block_timer);
+}
+
+static void on_block_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    worker_t *w = t->data;
+    block_header_t h;
+    chain_block_stats_t st;
+    char err[CHAIN_ERR_MAX];
+    ev_tstamp start = ev_time();
+    int r = chain_produce_block(w->chain, now_ms(), w->pool, w->ccfg->block_max_txs, on_drop, w,
+                                &h, &st, err);
+    if (r < 0) {
+        log_error("block_failed", "reason=\"%s\"", err);
+        worker_stop(w, ADNET_EXIT_SYSTEM);
+        return;
+    }
+    double took = ev_time() - start;
+    char hash[2 * BLOCK_HASH_LEN + 1];
+    ledger_tip_t tip;
+    chain_tip(w->chain, &tip);
+    hex_encode(hash, tip.hash, BLOCK_HASH_LEN);
+    log_info("block_committed", "height=%llu hash=%.16s txs=%u dropped=%u deferred=%u "
+             "pool=%zu commit_us=%.0f", (unsigned long long)h.height, hash, h.tx_count,
+             st.dropped, st.deferred, mempool_count(w->pool), took * 1e6);
+    metrics_gauge_set(w->metrics, "adnet_chain_height", "Height of the last committed block.",
+                      NULL, (double)h.height);
+    metrics_counter_add(w->metrics, "adnet_blocks_committed_total", "Blocks committed.", NULL, 1);
+    metrics_counter_add(w->metrics, "adnet_txs_committed_total",
+                        "Transactions committed in blocks.", NULL, h.tx_count);
+    metrics_observe(w->metrics, "adnet_block_commit_duration_seconds",
+                    "Time to build, apply, sign and commit one block.", NULL,
+                    METRICS_LATENCY_BUCKETS, METRICS_LATENCY_NBUCKETS, took);
+    update_pool_gauges(w);
+    worker_notify(w, NOTIFY_BLOCK);
+    ev_now_update(loop);
+    schedule_next_block(w);
+}
+
+static void on_heartbeat(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    worker_t *w = t->data;
+    /* The pipe check beside PR_SET_PDEATHSIG: a re-parented worker stops. */
+    if (getppid() == 1) {
+        log_warn("supervisor_gone", "action=stop");
+        worker_stop(w, ADNET_EXIT_SYSTEM);
+        return;
+    }
+    worker_notify(w, NOTIFY_HEARTBEAT);
+}
+
+static void on_notify_fd(struct ev_loop *loop, ev_io *io, int revents)
+{
+    worker_t *w = io->data;
+    char buf[64];
+    ssize_t n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        log_warn("supervisor_gone", "action=stop");
+        worker_stop(w, ADNET_EXIT_SYSTEM);
+    }
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
+{
+    worker_t *w = s->data;
+    log_info("stopping", "signal=%s", s->signum == SIGTERM ? "TERM" : "INT");
+    worker_stop(w, ADNET_EXIT_OK);
+}
+
+static void usage(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "usage: %s --home DIR [--notify-fd N] [--restarts N] [--log-level LEVEL] [--set KEY=VALUE]...\n"
+            "The %s chain worker. It is normally started by `adnet run`.\n",
+            prog, prog);
+}
+
+/* Hold an exclusive lock on <home>/<chain>/LOCK for the life of the
+ * process, so that two writers never share a ledger. */
+static int worker_lock(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+int worker_main(int argc, char **argv, const chain_ops_t *ops)
+{
+    static const struct option opts[] = {
+        { "home", required_argument, NULL, 'H' },
+        { "notify-fd", required_argument, NULL, 'n' },
+        { "log-level", required_argument, NULL, 'l' },
+        { "set", required_argument, NULL, 's' },
+        { "restarts", required_argument, NULL, 'r' },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    worker_t w;
+    config_flag_t flags[MAX_FLAGS];
+    size_t nflags = 0;
+    const char *home = NULL, *level_flag = NULL;
+    char path[PATH_MAX], err[CONFIG_ERR_MAX > CHAIN_ERR_MAX ? CONFIG_ERR_MAX : CHAIN_ERR_MAX];
+    genesis_t *g = NULL;
+    keys_pair_t key;
+    int lock_fd = -1, c;
+    uint32_t restarts = 0;
+
+    memset(&w, 0, sizeof(w));
+    memset(&key, 0, sizeof(key));
+    pthread_mutex_init(&w.inbox_mu, NULL);
+    pthread_cond_init(&w.inbox_cv, NULL);
+    w.ops = ops;
+    w.notify_fd = -1;
+    w.exit_code = ADNET_EXIT_SYSTEM;
+    log_init(ops->name, LOG_INFO);
+
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': home = optarg; break;
+        case 'n': {
+            char *end;
+            long fd = strtol(optarg, &end, 10);
+            if (*end || fd < 3 || fd > INT_MAX) {
+                fprintf(stderr, "%s: --notify-fd: expected a descriptor number >= 3\n", argv[0]);
+                return ADNET_EXIT_CONFIG;
+            }
+            w.notify_fd = (int)fd;
+            break;
+        }
+        case 'l': level_flag = optarg; break;
+        case 'r': restarts = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 's':
+            if (nflags == MAX_FLAGS || config_flag_parse(optarg, &flags[nflags]) < 0) {
+                fprintf(stderr, "%s: --set: expected KEY=VALUE (at most %d)\n", argv[0], MAX_FLAGS);
+                return ADNET_EXIT_CONFIG;
+            }
+            nflags++;
+            break;
+        case 'V': printf("%s %s (%s)\n", argv[0], ADNET_VERSION, ADNET_GIT_COMMIT); return 0;
+        case 'h': usage(stdout, argv[0]); return 0;
+        default: usage(stderr, argv[0]); return ADNET_EXIT_CONFIG;
+        }
+    }
+    if (!home || optind != argc) {
+        usage(stderr, argv[0]);
+        return ADNET_EXIT_CONFIG;
+    }
+    if (w.notify_fd >= 0) {
+        /* Die with the supervisor; then make sure it did not die already. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1) {
+            log_error("supervisor_gone", "phase=start");
+            return ADNET_EXIT_SYSTEM;
+        }
+        fcntl(w.notify_fd, F_SETFD, FD_CLOEXEC);
+    }
+    if (level_flag) {
+        if (nflags == MAX_FLAGS) {
+            fprintf(stderr, "%s: too many overrides\n", argv[0]);
+            return ADNET_EXIT_CONFIG;
+        }
+        flags[nflags].key = "log.level";
+        flags[nflags++].value = level_flag;
+    }
+
+    if (fs_path(path, sizeof(path), "%s/adnet.yaml", home) < 0 ||
+        config_load(&w.cfg, NULL, path, true, environ, flags, nflags, err) < 0) {
+        log_error("config_invalid", "reason=\"%s\"", err);
+        return ADNET_EXIT_CONFIG;
+    }
+    log_level_t lvl;
+    if (log_level_parse(w.cfg.log_level, &lvl) == 0)
+        log_set_level(lvl);
+    if (!(w.ccfg = config_chain(&w.cfg, ops->name))) {
+        log_error("config_invalid", "reason=\"no configuration section for chain %s\"", ops->name);
+        return ADNET_EXIT_CONFIG;
+    }
+
+    if (!(g = malloc(sizeof(*g)))) {
+        w.exit_code = ADNET_EXIT_SYSTEM;
+        goto out;
+    }
+    if (fs_path(w.genesis_path, sizeof(w.genesis_path), "%s/%s/genesis.json", home,
+                ops->name) < 0 ||
+        genesis_load(g, w.genesis_path, err) < 0) {
+        log_error("genesis_invalid", "reason=\"%s\"", err);
+        w.exit_code = ADNET_EXIT_CONFIG;
+        goto out;
+    }
+    if (strcmp(g->chain, ops->name) != 0) {
+        log_error("genesis_invalid", "reason=\"%s is a %s genesis, not %s\"", path, g->chain,
+                  ops->name);
+        w.exit_code = ADNET_EXIT_CONFIG;
+        goto out;
+    }
+    char kerr[KEYS_ERR_MAX];
+    if (fs_path(path, sizeof(path), "%s/keys/validator.json", home) < 0 ||
+        keys_load(&key, path, kerr) < 0) {
+        log_error("key_invalid", "reason=\"%s\"", kerr);
+        w.exit_code = ADNET_EXIT_CONFIG;
+        goto out;
+    }
+    if (fs_path(path, sizeof(path), "%s/%s/LOCK", home, ops->name) < 0 ||
+        (lock_fd = worker_lock(path)) < 0) {
+        log_error("ledger_locked", "path=%s reason=\"%s\"", path,
+                  lock_fd == -EWOULDBLOCK ? "another process holds the ledger" : strerror(-lock_fd));
+        w.exit_code = ADNET_EXIT_SYSTEM;
+        goto out;
+    }
+    if (fs_path(w.ledger_path, sizeof(w.ledger_path), "%s/%s/ledger.db", home, ops->name) < 0) {
+        w.exit_code = ADNET_EXIT_CONFIG;
+        goto out;
+    }
+    int r = chain_open(&w.chain, ops, w.ledger_path, g, &key, err);
+    if (r < 0) {
+        log_error("ledger_refused", "path=%s reason=\"%s\"", w.ledger_path, err);
+        w.exit_code = (r == -EPROTO || r == -EILSEQ || r == -ENOTUNIQ) ? ADNET_EXIT_LEDGER
+                    : r == -EPERM ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
+        goto out;
+    }
+    keys_wipe(&key);
+
+    mempool_limits_t lim = { w.ccfg->mempool_max_txs, w.ccfg->mempool_max_bytes,
+                             w.ccfg->mempool_max_per_sender };
+    if (!(w.pool = mempool_new(&lim)) || !(w.metrics = metrics_new())) {
+        log_error("out_of_memory", "what=mempool");
+        w.exit_code = ADNET_EXIT_SYSTEM;
+        goto out;
+    }
+    metrics_set_collector(w.metrics, collect_files, &w);
+    metrics_gauge_set(w.metrics, "adnet_worker_restarts",
+                      "Times the supervisor restarted this worker after a crash.", NULL, restarts);
+    update_pool_gauges(&w);
+
+    w.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+    ev_async_init(&w.inbox_async, on_inbox);
+    w.inbox_async.data = &w;
+    ev_async_start(w.loop, &w.inbox_async);
+
+    w.napi = (node_api_t){ .chain = ops->name, .ops = ops, .genesis = chain_genesis(w.chain),
+                           .genesis_path = w.genesis_path, .ledger_path = w.ledger_path,
+                           .metrics = w.metrics, .restarts = restarts, .submit = worker_submit,
+                           .loop_ctx = &w };
+    const api_route_t *tables[] = { api_common_routes, ops->routes, NULL };
+    const size_t counts[] = { api_common_nroutes, ops->n_routes };
+    api_config_t acfg = {
+        .listen = w.ccfg->api_listen, .ledger_path = w.ledger_path, .route_tables = tables,
+        .route_counts = counts, .ctx = &w.napi, .metrics = w.metrics,
+        .max_body = w.ccfg->api_max_body_bytes, .max_header = w.ccfg->api_max_header_bytes,
+        .timeout_s = w.ccfg->api_timeout_s, .threads = w.ccfg->api_threads,
+        .rate_per_s = w.ccfg->api_rate_per_s, .rate_burst = w.ccfg->api_rate_burst,
+    };
+    char aerr[API_ERR_MAX];
+    if ((r = api_start(&w.api, &acfg, aerr)) < 0) {
+        log_error("api_failed", "listen=%s reason=\"%s\"", w.ccfg->api_listen, aerr);
+        w.exit_code = (r == -EADDRINUSE || r == -EACCES || r == -EADDRNOTAVAIL || r == -EINVAL)
+                          ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
+        goto out;
+    }
+    log_info("api_listening", "listen=%s port=%d", w.ccfg->api_listen, api_port(w.api));
+    ev_timer_init(&w.block_timer, on_block_timer, 0., 0.);
+    w.block_timer.data = &w;
+    ev_signal_init(&w.sigterm, on_signal, SIGTERM);
+    ev_signal_init(&w.sigint, on_signal, SIGINT);
+    w.sigterm.data = w.sigint.data = &w;
+    ev_signal_start(w.loop, &w.sigterm);
+    ev_signal_start(w.loop, &w.sigint);
+    signal(SIGPIPE, SIG_IGN);
+    if (w.notify_fd >= 0) {
+        double hb = w.cfg.supervisor.heartbeat_interval_ms / 1000.0;
+        ev_timer_init(&w.heartbeat_timer, on_heartbeat, hb, hb);
+        w.heartbeat_timer.data = &w;
+        ev_timer_start(w.loop, &w.heartbeat_timer);
+        ev_io_init(&w.notify_watcher, on_notify_fd, w.notify_fd, EV_READ);
+        w.notify_watcher.data = &w;
+        ev_io_start(w.loop, &w.notify_watcher);
+    }
+
+    ledger_tip_t tip;
+    chain_tip(w.chain, &tip);
+    char hash[2 * BLOCK_HASH_LEN + 1];
+    hex_encode(hash, tip.hash, BLOCK_HASH_LEN);
+    log_info("ready", "chain_id=%s height=%llu hash=%.16s interval_ms=%u pid=%ld", g->chain_id,
+             (unsigned long long)tip.height, hash, w.ccfg->block_interval_ms, (long)getpid());
+    worker_notify(&w, NOTIFY_READY);
+    schedule_next_block(&w);
+
+    w.exit_code = ADNET_EXIT_SYSTEM;
+    ev_run(w.loop, 0);
+    log_info("stopped", "height=%llu exit=%d",
+             (unsigned long long)(chain_tip(w.chain, &tip), tip.height), w.exit_code);
+out:
+    /* Order matters: no new submissions, then the API threads end (they
+     * may hold pointers into this worker), then the rest. */
+    inbox_close(&w);
+    api_stop(w.api);
+    keys_wipe(&key);
+    chain_close(w.chain);
+    mempool_free(w.pool);
+    metrics_free(w.metrics);
+    if (w.loop)
+        ev_loop_destroy(w.loop);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    free(g);
+    pthread_mutex_destroy(&w.inbox_mu);
+    pthread_cond_destroy(&w.inbox_cv);
+    return w.exit_code;
+}
