@@ -2,12 +2,12 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdlib.h>
-#include <sys/stat.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
+#include <sys/stat.h>
+
+#include "common/base/clock.h"
 
 static char log_component[32] = "adnet";
 static log_level_t log_min = LOG_INFO;
@@ -33,11 +33,6 @@ void log_set_level(log_level_t level)
     log_min = level;
 }
 
-log_level_t log_get_level(void)
-{
-    return log_min;
-}
-
 int log_level_parse(const char *s, log_level_t *out)
 {
     for (int i = 0; i < 4; i++) {
@@ -59,16 +54,11 @@ void log_emit(log_level_t level, const char *event, const char *fmt, ...)
     if (level < log_min)
         return;
 
-    struct timeval tv;
-    struct tm tm;
-    char line[2048];
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
+    char line[2048], ts[CLOCK_ISO8601_MAX];
+    clock_iso8601(ts, clock_wall_ms());
     static const char *const prio[] = { "<7>", "<6>", "<4>", "<3>" }; /* debug info warning err */
-    int n = snprintf(line, sizeof(line), "%s"
-                     "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s comp=%s event=%s",
-                     log_journal ? prio[level & 3] : "", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (long)(tv.tv_usec / 1000), log_level_name(level),
+    int n = snprintf(line, sizeof(line), "%sts=%s level=%s comp=%s event=%s",
+                     log_journal ? prio[level & 3] : "", ts, log_level_name(level),
                      log_component, event);
     if (n < 0)
         return;

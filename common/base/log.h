@@ -1,5 +1,5 @@
 /* Structured logging: one line per event on stderr, logfmt style
- *   ts=2026-11-25T22:50:01.123Z level=info comp=supervisor event=worker_exit worker=alpha signal=KILL
+ *   ts=2026-11-25T22:50:01.123Z level=info comp=supervisor event=worker_exit worker=NAME signal=KILL
  * Library code does not log; callers that decide what to do log once. */
 #ifndef ADNET_LOG_H
 #define ADNET_LOG_H
@@ -11,7 +11,6 @@ typedef enum { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 } log_le
 /* Set the component name printed as comp= (copied) and the minimum level. */
 void log_init(const char *component, log_level_t level);
 void log_set_level(log_level_t level);
-log_level_t log_get_level(void);
 
 /* Parse "debug", "info", "warn", "error". Return 0 and set *out, or -EINVAL. */
 int log_level_parse(const char *s, log_level_t *out);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,8 +87,8 @@ static int name_is_valid(const char *name)
         return 0;
     for (const char *p = name; *p; p++) {
         char c = *p;
-        int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
-        if (!alpha && !(p != name && c >= '0' && c <= '9'))
+        int letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+        if (!letter && !(p != name && c >= '0' && c <= '9'))
             return 0;
     }
     return 1;
@@ -109,13 +110,16 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
     return 0;
 }
 
-/* Binary search: index of the match, or of the insertion point with *found = 0. */
-static size_t find_family(const metrics_t *m, const char *name, int *found)
+/* Binary search over n elements of size sz at base whose first member is
+ * a `const char *` key, sorted by strcmp: index of the match, or of the
+ * insertion point with *found = 0. */
+static size_t find_sorted(const void *base, size_t n, size_t sz, const char *key, int *found)
 {
-    size_t lo = 0, hi = m->n;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(m->fams[mid].name, name);
+        const char *k = *(const char *const *)((const char *)base + mid * sz);
+        int c = strcmp(k, key);
         if (c == 0) {
             *found = 1;
             return mid;
@@ -129,23 +133,17 @@ static size_t find_family(const metrics_t *m, const char *name, int *found)
     return lo;
 }
 
+_Static_assert(offsetof(family_t, name) == 0, "find_sorted keys on the first member");
+_Static_assert(offsetof(series_t, labels) == 0, "find_sorted keys on the first member");
+
+static size_t find_family(const metrics_t *m, const char *name, int *found)
+{
+    return find_sorted(m->fams, m->n, sizeof(m->fams[0]), name, found);
+}
+
 static size_t find_series(const family_t *f, const char *labels, int *found)
 {
-    size_t lo = 0, hi = f->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(f->series[mid].labels, labels);
-        if (c == 0) {
-            *found = 1;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = 0;
-    return lo;
+    return find_sorted(f->series, f->n, sizeof(f->series[0]), labels, found);
 }
 
 /* Find or create the series (name, labels) of the given type; NULL if it
