@@ -15,6 +15,7 @@
 #include "common/base/log.h"
 #include "proto/block.h"
 #include "supervisor/cli.h"
+#include "supervisor/node_chains.h"
 #include "supervisor/supervisor.h"
 
 #define MAX_SETS 64
@@ -72,13 +73,7 @@ static int parse_args(int argc, char **argv, args_t *a)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'H': a->home = optarg; break;
-        case 'o':
-            if (strcmp(optarg, "alpha") != 0 && strcmp(optarg, "delta") != 0) {
-                fprintf(stderr, "adnet: --only: expected alpha or delta, got \"%s\"\n", optarg);
-                return -EINVAL;
-            }
-            a->only = optarg;
-            break;
+        case 'o': a->only = optarg; break; /* checked against the chains in cmd_run */
         case 'l': {
             log_level_t lvl;
             if (log_level_parse(optarg, &lvl) < 0) {
@@ -156,7 +151,8 @@ static int load_config(args_t *a, config_t *cfg, config_sources_t **src)
     }
     if (fs_path(path, sizeof(path), "%s/adnet.yaml", a->home_abs) < 0)
         return -ENAMETOOLONG;
-    if (config_load(cfg, src, path, true, environ, flags, n, err) < 0) {
+    if (config_load(cfg, src, node_chains, N_NODE_CHAINS, path, true, environ, flags, n,
+                    err) < 0) {
         fprintf(stderr, "adnet: %s\n", err);
         return -EINVAL;
     }
@@ -170,6 +166,13 @@ static int cmd_run(args_t *a)
     size_t n = 0;
     if (resolve_home(a, false) < 0 || load_config(a, &cfg, NULL) < 0)
         return ADNET_EXIT_CONFIG;
+    if (a->only && !config_chain(&cfg, a->only)) {
+        fprintf(stderr, "adnet: --only: expected one of");
+        for (size_t i = 0; i < cfg.n_chains; i++)
+            fprintf(stderr, "%s %s", i ? "," : "", cfg.chains[i].name);
+        fprintf(stderr, ", got \"%s\"\n", a->only);
+        return ADNET_EXIT_CONFIG;
+    }
     log_level_t lvl;
     if (log_level_parse(cfg.log_level, &lvl) == 0)
         log_init("supervisor", lvl);

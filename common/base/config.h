@@ -13,8 +13,22 @@
 
 #define CONFIG_ERR_MAX 512
 #define CONFIG_LISTEN_MAX 64
+#define CONFIG_MAX_CHAINS 8
+#define CONFIG_CHAIN_NAME_MAX 15
 
+/* A chain's section as the node registers it: its name and the defaults
+ * that differ from chain to chain. The node passes its list of these to
+ * config_defaults, config_load and config_write_default; this module knows
+ * no chain by itself. */
 typedef struct {
+    const char *name;           /* section name: 1..15 of [a-z], not "log" or "supervisor" */
+    uint32_t block_interval_ms; /* default of <name>.block_interval_ms */
+    const char *api_listen;     /* default of <name>.api.listen */
+} config_chain_spec_t;
+
+/* The settings of one chain's section, <name>.*. */
+typedef struct {
+    char name[CONFIG_CHAIN_NAME_MAX + 1]; /* the section, as registered */
     bool enabled;               /* run this chain's worker under `adnet run` */
     uint32_t block_interval_ms; /* target time between blocks */
     uint32_t block_max_txs;     /* transactions in one block at most */
@@ -32,8 +46,8 @@ typedef struct {
 
 typedef struct {
     char log_level[16];         /* debug | info | warn | error */
-    config_chain_t alpha;
-    config_chain_t delta;
+    size_t n_chains;            /* sections in chains[] */
+    config_chain_t chains[CONFIG_MAX_CHAINS]; /* in the order they were registered */
     struct {
         uint32_t restart_burst;       /* restarts allowed within restart_interval_s */
         uint32_t restart_interval_s;  /* window of the crash-loop limit */
@@ -55,27 +69,34 @@ typedef enum {
 
 /* One command-line override, "key=value" split in two (not owned). */
 typedef struct {
-    const char *key;   /* dotted path, e.g. "alpha.block_interval_ms" */
+    const char *key;   /* dotted path, e.g. "supervisor.stop_timeout_s" */
     const char *value; /* text as typed */
 } config_flag_t;
 
 /* Where each value came from; filled by config_load. */
 typedef struct config_sources config_sources_t;
 
-/* Fill *cfg with the defaults. Cannot fail. */
-void config_defaults(config_t *cfg);
+/* Fill *cfg with the defaults: the node-wide keys and one section per
+ * entry of chains[0..n_chains), in that order. The list must be one that
+ * config_load accepts (a programming error otherwise: asserted, and in a
+ * build without asserts the fields a bad entry cannot fill are left zero).
+ * Cannot fail. */
+void config_defaults(config_t *cfg, const config_chain_spec_t *chains, size_t n_chains);
 
-/* Load the effective configuration: defaults, then `path` (if non-NULL; a
- * missing file is an error only if `must_exist`), then ADNET_* variables
- * from `envp` (NULL-terminated, may be NULL), then `flags`. On success
- * write *cfg (and *sources_out, if non-NULL: caller frees with
- * config_sources_free) and return 0. On failure return -EINVAL (bad
- * configuration) or -errno (I/O), write a one-line message naming the
+/* Load the effective configuration for the sections chains[0..n_chains):
+ * defaults, then `path` (if non-NULL; a missing file is an error only if
+ * `must_exist`), then ADNET_* variables from `envp` (NULL-terminated, may
+ * be NULL), then `flags`. The list is refused with -EINVAL if it holds more
+ * than CONFIG_MAX_CHAINS entries, a name that is not 1..15 of [a-z], is
+ * taken by node-wide keys or comes twice, or a default out of its key's
+ * range. On success write *cfg (and *sources_out, if non-NULL: caller
+ * frees with config_sources_free) and return 0. On failure return -EINVAL
+ * (bad configuration) or -errno (I/O), write a one-line message naming the
  * file:line:column, variable or flag and what was expected to err, and
  * leave *cfg untouched. */
-int config_load(config_t *cfg, config_sources_t **sources_out, const char *path, bool must_exist,
-                char *const *envp, const config_flag_t *flags, size_t nflags,
-                char err[CONFIG_ERR_MAX]);
+int config_load(config_t *cfg, config_sources_t **sources_out, const config_chain_spec_t *chains,
+                size_t n_chains, const char *path, bool must_exist, char *const *envp,
+                const config_flag_t *flags, size_t nflags, char err[CONFIG_ERR_MAX]);
 
 /* Release sources; NULL-safe. */
 void config_sources_free(config_sources_t *s);
@@ -83,24 +104,29 @@ void config_sources_free(config_sources_t *s);
 /* Say where `key`'s effective value came from: write *src (if non-NULL) and,
  * if where is non-NULL, a NUL-terminated description truncated to n bytes:
  * "default", "file PATH:LINE", "env ADNET_X" or "flag --set". A NULL s
- * means every value is a default. Return 0, or -ENOENT if key is not a
+ * means every value is a default; it knows no chain sections, so only
+ * node-wide keys are found then. Return 0, or -ENOENT if key is not a
  * configuration key. */
 int config_source_get(const config_sources_t *s, const char *key, config_source_t *src,
                       char *where, size_t n);
 
-/* Print every key with its effective value and its source, one per line
- * ("alpha.block_interval_ms = 200  # env ADNET_ALPHA_BLOCK_INTERVAL_MS",
- * the "#" column aligned), or as one JSON object
+/* Print every key of cfg's sections with its effective value and its
+ * source, one per line ("log.level = debug  # env ADNET_LOG_LEVEL", the
+ * "#" column aligned), or as one JSON object
  * {"key":{"value":..,"source":".."}} if json (integers and booleans as JSON
- * numbers and booleans). With sources NULL the source is left out. */
+ * numbers and booleans). sources must come from the config_load that
+ * filled cfg; with sources NULL the source is left out. */
 void config_print(FILE *out, const config_t *cfg, const config_sources_t *sources, bool json);
 
-/* Write a commented default adnet.yaml to `path` (mode 0644): every key at
- * its default, grouped, with its help line. Never overwrites: -EEXIST if
- * path exists. Return 0 or -errno (a partly written file is removed). */
-int config_write_default(const char *path);
+/* Write a commented default adnet.yaml to `path` (mode 0644): every key of
+ * the node-wide and the chains[0..n_chains) sections at its default,
+ * grouped, with its help line. Never overwrites: -EEXIST if path exists.
+ * Return 0, -EINVAL if config_load would refuse the chain list (nothing is
+ * written then), or -errno (a partly written file is removed). */
+int config_write_default(const char *path, const config_chain_spec_t *chains, size_t n_chains);
 
-/* The settings of the chain named name ("alpha" or "delta"), or NULL. */
+/* The section of the chain called name in cfg, or NULL if cfg has none
+ * (or name is NULL). The pointer is into *cfg. */
 const config_chain_t *config_chain(const config_t *cfg, const char *name);
 
 /* Split "key=value" (in place: writes a NUL over '=') into *flag.

@@ -14,6 +14,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Two sections, as a node registers them, so chain keys are reached too. */
+static const config_chain_spec_t chains[] = {
+    {"alpha", 15000, "127.0.0.1:3030"},
+    {"delta", 3000, "127.0.0.1:4030"},
+};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static FILE *devnull;
@@ -36,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     memset(err, 0, sizeof err);
-    rc = config_load(&cfg, &src, path, true, NULL, NULL, 0, err);
+    rc = config_load(&cfg, &src, chains, sizeof chains / sizeof chains[0], path, true, NULL, NULL,
+                     0, err);
     if (rc == 0) {
         if (devnull) {
             config_print(devnull, &cfg, src, false);

@@ -1,7 +1,8 @@
-/* Check suite for common/config.c: layering (defaults < file < env < flags),
- * sources, every error kind with its message, value syntax, the default
- * file and the printers. Each test runs in its own forked process, so tests
- * chdir into a fresh temporary directory and name files "adnet.yaml". */
+/* Check suite for common/base/config.c: layering (defaults < file < env <
+ * flags), sources, every error kind with its message, value syntax, the
+ * default file, the printers and the chain sections a node registers. Each
+ * test runs in its own forked process, so tests chdir into a fresh
+ * temporary directory and name files "adnet.yaml". */
 #include "common/base/config.h"
 
 #include <check.h>
@@ -12,7 +13,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "supervisor/node_chains.h"
+
 Suite *test_suite(void);
+
+/* The node's two chains with the defaults their builds give them. */
+static const config_chain_spec_t two_chains[] = {
+    {"alpha", 15000, "127.0.0.1:3030"},
+    {"delta", 3000, "127.0.0.1:4030"},
+};
+/* The chains the helpers below register; a test may register others. */
+static const config_chain_spec_t *chains = two_chains;
+static size_t n_chains = 2;
+
+/* cfg's section of the chain called name; fails the test if it has none. */
+static const config_chain_t *chain_of(const config_t *cfg, const char *name)
+{
+    const config_chain_t *ch = config_chain(cfg, name);
+    ck_assert_msg(ch != NULL, "no section %s", name);
+    return ch;
+}
 
 static char tmpdir[64];
 
@@ -54,7 +74,8 @@ static const char *load_fail_env_flags(const char *yaml, char *const *envp,
     memset(&cfg, 0xA5, sizeof cfg);
     memcpy(&before, &cfg, sizeof cfg);
     memset(err, 0, sizeof err);
-    int rc = config_load(&cfg, &src, yaml ? "adnet.yaml" : NULL, true, envp, flags, nflags, err);
+    int rc = config_load(&cfg, &src, chains, n_chains, yaml ? "adnet.yaml" : NULL, true, envp,
+                         flags, nflags, err);
     ck_assert_int_eq(rc, want_rc);
     ck_assert_msg(memcmp(&cfg, &before, sizeof cfg) == 0, "cfg changed on error");
     ck_assert_ptr_eq(src, (config_sources_t *)&before);
@@ -75,7 +96,8 @@ static void load_ok(const char *yaml, char *const *envp, const config_flag_t *fl
 
     if (yaml)
         write_file("adnet.yaml", yaml);
-    int rc = config_load(cfg, src, yaml ? "adnet.yaml" : NULL, true, envp, flags, nflags, err);
+    int rc = config_load(cfg, src, chains, n_chains, yaml ? "adnet.yaml" : NULL, true, envp, flags,
+                         nflags, err);
     ck_assert_msg(rc == 0, "config_load: %d %s", rc, err);
 }
 
@@ -93,12 +115,12 @@ static void assert_source(const config_sources_t *src, const char *key, config_s
 static void assert_is_defaults(const config_t *c)
 {
     ck_assert_str_eq(c->log_level, "info");
-    ck_assert(c->alpha.enabled);
-    ck_assert_uint_eq(c->alpha.block_interval_ms, 15000);
-    ck_assert_str_eq(c->alpha.api_listen, "127.0.0.1:3030");
-    ck_assert(c->delta.enabled);
-    ck_assert_uint_eq(c->delta.block_interval_ms, 3000);
-    ck_assert_str_eq(c->delta.api_listen, "127.0.0.1:4030");
+    ck_assert(chain_of(c, "alpha")->enabled);
+    ck_assert_uint_eq(chain_of(c, "alpha")->block_interval_ms, 15000);
+    ck_assert_str_eq(chain_of(c, "alpha")->api_listen, "127.0.0.1:3030");
+    ck_assert(chain_of(c, "delta")->enabled);
+    ck_assert_uint_eq(chain_of(c, "delta")->block_interval_ms, 3000);
+    ck_assert_str_eq(chain_of(c, "delta")->api_listen, "127.0.0.1:4030");
     ck_assert_uint_eq(c->supervisor.restart_burst, 5);
     ck_assert_uint_eq(c->supervisor.restart_interval_s, 60);
     ck_assert_uint_eq(c->supervisor.stop_timeout_s, 10);
@@ -132,7 +154,7 @@ START_TEST(defaults_values)
 {
     config_t c;
     memset(&c, 0xA5, sizeof c);
-    config_defaults(&c);
+    config_defaults(&c, chains, n_chains);
     assert_is_defaults(&c);
 }
 END_TEST
@@ -165,11 +187,12 @@ START_TEST(file_overrides_default)
             "log: {level: debug}\n"
             "supervisor.restart_burst: 7\n",
             NULL, NULL, 0, &c, &src);
-    ck_assert_uint_eq(c.alpha.block_interval_ms, 200);
-    ck_assert_str_eq(c.alpha.api_listen, "0.0.0.0:9000");
+    ck_assert_uint_eq(chain_of(&c, "alpha")->block_interval_ms, 200);
+    ck_assert_str_eq(chain_of(&c, "alpha")->api_listen, "0.0.0.0:9000");
     ck_assert_str_eq(c.log_level, "debug");
     ck_assert_uint_eq(c.supervisor.restart_burst, 7);
-    ck_assert_uint_eq(c.delta.block_interval_ms, 3000); /* untouched keys keep defaults */
+    /* Untouched keys keep their defaults. */
+    ck_assert_uint_eq(chain_of(&c, "delta")->block_interval_ms, 3000);
     assert_source(src, "alpha.block_interval_ms", CONFIG_SRC_FILE, "file adnet.yaml:3");
     assert_source(src, "alpha.api.listen", CONFIG_SRC_FILE, "file adnet.yaml:5");
     assert_source(src, "log.level", CONFIG_SRC_FILE, "file adnet.yaml:6");
@@ -187,10 +210,11 @@ START_TEST(env_overrides_file)
     config_t c;
     config_sources_t *src = NULL;
     load_ok("alpha: {block_interval_ms: 200, enabled: false}\n", envp, NULL, 0, &c, &src);
-    ck_assert_uint_eq(c.alpha.block_interval_ms, 300); /* first match wins, as getenv */
-    ck_assert(!c.alpha.enabled);                      /* file value kept */
+    /* The first match wins, as with getenv; the file's value of enabled is kept. */
+    ck_assert_uint_eq(chain_of(&c, "alpha")->block_interval_ms, 300);
+    ck_assert(!chain_of(&c, "alpha")->enabled);
     ck_assert_str_eq(c.log_level, "warn");
-    ck_assert(c.delta.enabled); /* look-alikes are not ADNET_ variables */
+    ck_assert(chain_of(&c, "delta")->enabled); /* look-alikes are not ADNET_ variables */
     assert_source(src, "alpha.block_interval_ms", CONFIG_SRC_ENV,
                   "env ADNET_ALPHA_BLOCK_INTERVAL_MS");
     assert_source(src, "log.level", CONFIG_SRC_ENV, "env ADNET_LOG_LEVEL");
@@ -211,9 +235,9 @@ START_TEST(flag_overrides_env)
     config_sources_t *src = NULL;
     load_ok("alpha: {block_interval_ms: 200}\ndelta: {enabled: false}\n", envp, flags, 3, &c,
             &src);
-    ck_assert_uint_eq(c.alpha.block_interval_ms, 400);
-    ck_assert(c.delta.enabled);
-    ck_assert_str_eq(c.alpha.api_listen, "[::1]:3031");
+    ck_assert_uint_eq(chain_of(&c, "alpha")->block_interval_ms, 400);
+    ck_assert(chain_of(&c, "delta")->enabled);
+    ck_assert_str_eq(chain_of(&c, "alpha")->api_listen, "[::1]:3031");
     assert_source(src, "alpha.block_interval_ms", CONFIG_SRC_FLAG, "flag --set");
     assert_source(src, "delta.enabled", CONFIG_SRC_FLAG, "flag --set");
     assert_source(src, "alpha.api.listen", CONFIG_SRC_ENV, "env ADNET_ALPHA_API_LISTEN");
@@ -225,7 +249,7 @@ START_TEST(sources_out_optional)
 {
     config_t c;
     load_ok("alpha: {block_interval_ms: 250}\n", NULL, NULL, 0, &c, NULL);
-    ck_assert_uint_eq(c.alpha.block_interval_ms, 250);
+    ck_assert_uint_eq(chain_of(&c, "alpha")->block_interval_ms, 250);
 }
 END_TEST
 
@@ -253,15 +277,17 @@ START_TEST(missing_file)
     config_sources_t *src = NULL;
 
     memset(&c, 0xA5, sizeof c);
-    ck_assert_int_eq(config_load(&c, &src, "nonexistent.yaml", false, NULL, NULL, 0, err), 0);
+    ck_assert_int_eq(
+        config_load(&c, &src, chains, n_chains, "nonexistent.yaml", false, NULL, NULL, 0, err), 0);
     assert_is_defaults(&c);
     config_sources_free(src);
 
     memset(&c, 0xA5, sizeof c);
-    ck_assert_int_eq(config_load(&c, NULL, "nonexistent.yaml", true, NULL, NULL, 0, err),
+    ck_assert_int_eq(
+        config_load(&c, NULL, chains, n_chains, "nonexistent.yaml", true, NULL, NULL, 0, err),
                      -ENOENT);
     ck_assert_str_eq(err, "nonexistent.yaml: no such file");
-    ck_assert_uint_eq(c.alpha.block_interval_ms, 0xA5A5A5A5u);
+    ck_assert_uint_eq(c.chains[0].block_interval_ms, 0xA5A5A5A5u);
 }
 END_TEST
 
@@ -270,7 +296,8 @@ START_TEST(directory_is_refused)
     char err[CONFIG_ERR_MAX] = "";
     config_t c;
     ck_assert_int_eq(mkdir("dir.yaml", 0755), 0);
-    ck_assert_int_eq(config_load(&c, NULL, "dir.yaml", false, NULL, NULL, 0, err), -EISDIR);
+    ck_assert_int_eq(config_load(&c, NULL, chains, n_chains, "dir.yaml", false, NULL, NULL, 0, err),
+                     -EISDIR);
     ck_assert_str_eq(err, "dir.yaml: is a directory");
 }
 END_TEST
@@ -386,12 +413,12 @@ START_TEST(err_integer_syntax)
     /* Leading zeros are plain decimal (YAML 1.2), not octal. */
     config_t c;
     load_ok("alpha:\n  block_interval_ms: 0100\n", NULL, NULL, 0, &c, NULL);
-    ck_assert_uint_eq(c.alpha.block_interval_ms, 100);
+    ck_assert_uint_eq(chain_of(&c, "alpha")->block_interval_ms, 100);
     /* Bounds are inclusive. */
     load_ok("alpha: {block_interval_ms: 50}\ndelta: {block_interval_ms: 3600000}\n", NULL, NULL,
             0, &c, NULL);
-    ck_assert_uint_eq(c.alpha.block_interval_ms, 50);
-    ck_assert_uint_eq(c.delta.block_interval_ms, 3600000);
+    ck_assert_uint_eq(chain_of(&c, "alpha")->block_interval_ms, 50);
+    ck_assert_uint_eq(chain_of(&c, "delta")->block_interval_ms, 3600000);
 }
 END_TEST
 
@@ -509,11 +536,12 @@ START_TEST(err_leaves_cfg_untouched_after_partial_load)
     config_t c;
     config_sources_t *src = NULL;
     write_file("adnet.yaml", "alpha:\n  block_interval_ms: 200\n  enabled: false\n  x: 1\n");
-    config_defaults(&c);
-    c.alpha.block_interval_ms = 777;
-    ck_assert_int_eq(config_load(&c, &src, "adnet.yaml", true, NULL, NULL, 0, err), -EINVAL);
-    ck_assert_uint_eq(c.alpha.block_interval_ms, 777);
-    ck_assert(c.alpha.enabled);
+    config_defaults(&c, chains, n_chains);
+    c.chains[0].block_interval_ms = 777;
+    ck_assert_int_eq(config_load(&c, &src, chains, n_chains, "adnet.yaml", true, NULL, NULL, 0, err),
+                     -EINVAL);
+    ck_assert_uint_eq(chain_of(&c, "alpha")->block_interval_ms, 777);
+    ck_assert(chain_of(&c, "alpha")->enabled);
     ck_assert_ptr_null(src);
 }
 END_TEST
@@ -535,11 +563,11 @@ START_TEST(bool_spellings)
         /* Start from the opposite, so a no-op parse fails the test. */
         snprintf(yaml, sizeof yaml, "alpha: {enabled: %s}\n", cases[i].text);
         load_ok(yaml, NULL, NULL, 0, &c, NULL);
-        ck_assert_msg(c.alpha.enabled == want, "%s", cases[i].text);
+        ck_assert_msg(chain_of(&c, "alpha")->enabled == want, "%s", cases[i].text);
         char *envp[] = {want ? "ADNET_DELTA_ENABLED=no" : "ADNET_DELTA_ENABLED=yes", NULL};
         config_flag_t f = {"delta.enabled", cases[i].text[0] == '"' ? "yes" : cases[i].text};
         load_ok(NULL, envp, &f, 1, &c, NULL);
-        ck_assert_msg(c.delta.enabled == want, "flag %s", cases[i].text);
+        ck_assert_msg(chain_of(&c, "delta")->enabled == want, "flag %s", cases[i].text);
     }
     static const char *const bad[] = {"1", "0", "y", "n", "truee", "enabled"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -579,7 +607,7 @@ START_TEST(listen_values)
         config_flag_t f = {"delta.api.listen", ok[i]};
         config_t c;
         load_ok(NULL, NULL, &f, 1, &c, NULL);
-        ck_assert_str_eq(c.delta.api_listen, ok[i]);
+        ck_assert_str_eq(chain_of(&c, "delta")->api_listen, ok[i]);
     }
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         config_flag_t f = {"delta.api.listen", bad[i]};
@@ -639,12 +667,14 @@ START_TEST(default_file_round_trip)
     char err[CONFIG_ERR_MAX] = "";
 
     umask(077); /* the mode must still come out 0644 */
-    ck_assert_int_eq(config_write_default("adnet.yaml"), 0);
+    ck_assert_int_eq(config_write_default("adnet.yaml", chains, n_chains), 0);
     ck_assert_int_eq(stat("adnet.yaml", &st), 0);
     ck_assert_uint_eq(st.st_mode & 07777, 0644);
 
     memset(&c, 0xA5, sizeof c);
-    ck_assert_msg(config_load(&c, &src, "adnet.yaml", true, NULL, NULL, 0, err) == 0, "%s", err);
+    ck_assert_msg(
+        config_load(&c, &src, chains, n_chains, "adnet.yaml", true, NULL, NULL, 0, err) == 0, "%s",
+        err);
     assert_is_defaults(&c);
     /* Every key is written out, so every value comes from the file. */
     for (size_t i = 0; i < NALL; i++) {
@@ -666,8 +696,9 @@ START_TEST(default_file_round_trip)
     ck_assert_msg(strstr(text, "from 50 to 3600000") != NULL, "%s", text);
 
     /* It never overwrites. */
-    ck_assert_int_eq(config_write_default("adnet.yaml"), -EEXIST);
-    ck_assert_int_eq(config_write_default("/nonexistent-dir/adnet.yaml"), -ENOENT);
+    ck_assert_int_eq(config_write_default("adnet.yaml", chains, n_chains), -EEXIST);
+    ck_assert_int_eq(config_write_default("/nonexistent-dir/adnet.yaml", chains, n_chains),
+                     -ENOENT);
 }
 END_TEST
 
@@ -701,11 +732,15 @@ START_TEST(print_text)
     ck_assert_msg(strstr(out, "# flag --set\n") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "alpha.api.listen = 127.0.0.1:3030 ") != NULL, "%s", out);
 
-    /* One line per key, and the '#' column is aligned. */
+    /* One line per key, in the documented order, and the '#' column is aligned. */
     size_t lines = 0;
     long col = -1;
     for (char *line = out, *nl; (nl = strchr(line, '\n')); line = nl + 1, lines++) {
         char *hash = strstr(line, "  # ");
+        ck_assert_uint_lt(lines, NALL);
+        ck_assert_msg(strncmp(line, all_keys[lines], strlen(all_keys[lines])) == 0 &&
+                          strncmp(line + strlen(all_keys[lines]), " = ", 3) == 0,
+                      "line %zu: %.*s", lines, (int)(nl - line), line);
         ck_assert_ptr_nonnull(hash);
         ck_assert(hash < nl);
         if (col < 0)
@@ -760,7 +795,8 @@ START_TEST(print_json_escapes_path)
     char err[CONFIG_ERR_MAX];
     write_file("other.yaml", "alpha: {enabled: false}\n");
     ck_assert_int_eq(rename("other.yaml", "a\"b\\.yaml"), 0);
-    ck_assert_int_eq(config_load(&c, &src, "a\"b\\.yaml", true, NULL, NULL, 0, err), 0);
+    ck_assert_int_eq(
+        config_load(&c, &src, chains, n_chains, "a\"b\\.yaml", true, NULL, NULL, 0, err), 0);
     unlink("a\"b\\.yaml");
     char *out = print_to_string(&c, src, true);
     json_t *root = json_loads(out, 0, NULL);
@@ -770,6 +806,211 @@ START_TEST(print_json_escapes_path)
     json_decref(root);
     free(out);
     config_sources_free(src);
+}
+END_TEST
+
+/* ---- the chains' sections ----------------------------------------------- */
+
+/* The whole of file path, NUL-terminated; the caller frees it. */
+static char *slurp(const char *path)
+{
+    struct stat st;
+    FILE *in = fopen(path, "r");
+    ck_assert_ptr_nonnull(in);
+    ck_assert_int_eq(fstat(fileno(in), &st), 0);
+    char *buf = malloc((size_t)st.st_size + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)st.st_size, in), (size_t)st.st_size);
+    buf[st.st_size] = '\0';
+    fclose(in);
+    return buf;
+}
+
+START_TEST(third_chain_gets_its_own_section)
+{
+    /* Nothing in config.c knows this chain: registering it is enough. */
+    static const config_chain_spec_t three[] = {
+        {"alpha", 15000, "127.0.0.1:3030"},
+        {"delta", 3000, "127.0.0.1:4030"},
+        {"gamma", 1000, "127.0.0.1:5030"},
+    };
+    char *envp[] = {"ADNET_GAMMA_API_LISTEN=0.0.0.0:5031", NULL};
+    config_flag_t f = {"gamma.enabled", "no"};
+    config_t c, d;
+    config_sources_t *src = NULL;
+    char err[CONFIG_ERR_MAX] = "";
+
+    chains = three;
+    n_chains = 3;
+    config_defaults(&c, chains, n_chains);
+    assert_is_defaults(&c);
+    ck_assert_uint_eq(c.n_chains, 3);
+    ck_assert_ptr_eq(config_chain(&c, "gamma"), &c.chains[2]);
+    ck_assert_str_eq(c.chains[2].name, "gamma");
+    ck_assert(c.chains[2].enabled);
+    ck_assert_uint_eq(c.chains[2].block_interval_ms, 1000);
+    ck_assert_str_eq(c.chains[2].api_listen, "127.0.0.1:5030");
+    ck_assert_uint_eq(c.chains[2].mempool_max_txs, 50000); /* the shared defaults */
+    ck_assert_ptr_null(config_chain(&c, "gam"));
+    ck_assert_ptr_null(config_chain(&c, NULL));
+
+    /* Its keys and variables, in every layer. */
+    load_ok("gamma:\n  block_interval_ms: 200\n  api: {threads: 4}\n", envp, &f, 1, &c, &src);
+    ck_assert_uint_eq(chain_of(&c, "gamma")->block_interval_ms, 200);
+    ck_assert_uint_eq(chain_of(&c, "gamma")->api_threads, 4);
+    ck_assert_str_eq(chain_of(&c, "gamma")->api_listen, "0.0.0.0:5031");
+    ck_assert(!chain_of(&c, "gamma")->enabled);
+    ck_assert_uint_eq(chain_of(&c, "alpha")->block_interval_ms, 15000);
+    ck_assert_uint_eq(chain_of(&c, "alpha")->api_threads, 2);
+    assert_source(src, "gamma.block_interval_ms", CONFIG_SRC_FILE, "file adnet.yaml:2");
+    assert_source(src, "gamma.api.listen", CONFIG_SRC_ENV, "env ADNET_GAMMA_API_LISTEN");
+    assert_source(src, "gamma.enabled", CONFIG_SRC_FLAG, "flag --set");
+    assert_source(src, "gamma.mempool.max_bytes", CONFIG_SRC_DEFAULT, "default");
+
+    /* Printed after delta's keys and before supervisor's. */
+    char *out = print_to_string(&c, src, false);
+    const char *dl = strstr(out, "\ndelta.mempool.max_per_sender = ");
+    const char *gm = strstr(out, "\ngamma.enabled = false ");
+    const char *sv = strstr(out, "\nsupervisor.restart_burst = ");
+    ck_assert_msg(dl && gm && sv && dl < gm && gm < sv, "%s", out);
+    size_t lines = 0;
+    for (const char *p = out; (p = strchr(p, '\n')); p++)
+        lines++;
+    ck_assert_uint_eq(lines, NALL + 13);
+    free(out);
+    config_sources_free(src);
+
+    /* Its errors read like those of any section. */
+    const char *e = load_fail("gama:\n  enabled: true\n");
+    ck_assert_str_eq(e, "adnet.yaml:1:1: unknown key \"gama\"; did you mean \"gamma\"?");
+    e = load_fail("gamma:\n  block_interval_ms: 10\n");
+    ck_assert_str_eq(e, "adnet.yaml:2:22: gamma.block_interval_ms: expected an integer from 50 "
+                        "to 3600000, got \"10\"");
+    char *envp2[] = {"ADNET_GAMMA_ENABLED=maybe", NULL};
+    e = load_fail_env_flags(NULL, envp2, NULL, 0, -EINVAL);
+    ck_assert_str_eq(e, "ADNET_GAMMA_ENABLED: expected true or false (or yes/no, on/off), got "
+                        "\"maybe\"");
+
+    /* The default file has its section, with help naming it, and loads
+     * back to exactly the defaults. */
+    unlink("adnet.yaml");
+    ck_assert_int_eq(config_write_default("adnet.yaml", chains, n_chains), 0);
+    char *text = slurp("adnet.yaml");
+    ck_assert_msg(strstr(text, "\ngamma:\n"
+                               "  # Run the gamma worker under `adnet run`.\n"
+                               "  enabled: true\n"
+                               "  # Target time between gamma blocks, in milliseconds.\n"
+                               "  # Expects an integer from 50 to 3600000.\n"
+                               "  block_interval_ms: 1000\n") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "    # host:port of gamma's HTTP API.\n"
+                               "    listen: \"127.0.0.1:5030\"\n") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\ndelta:\n") < strstr(text, "\ngamma:\n") &&
+                      strstr(text, "\ngamma:\n") < strstr(text, "\nsupervisor:\n"),
+                  "%s", text);
+    free(text);
+    ck_assert_msg(config_load(&c, NULL, chains, n_chains, "adnet.yaml", true, NULL, NULL, 0,
+                              err) == 0, "%s", err);
+    config_defaults(&d, chains, n_chains);
+    char *got = print_to_string(&c, NULL, true), *want = print_to_string(&d, NULL, true);
+    ck_assert_str_eq(got, want);
+    free(got);
+    free(want);
+}
+END_TEST
+
+START_TEST(bad_chain_lists_are_refused)
+{
+#define NOT_A_NAME(quoted) "chain name \"" quoted "\": expected 1 to 15 letters a-z"
+    static const struct {
+        config_chain_spec_t spec[2];
+        size_t n;
+        const char *msg;
+    } cases[] = {
+        {{{"", 1000, "127.0.0.1:1"}}, 1, NOT_A_NAME("")},
+        {{{"Gamma", 1000, "127.0.0.1:1"}}, 1, NOT_A_NAME("Gamma")},
+        {{{"gam-ma", 1000, "127.0.0.1:1"}}, 1, NOT_A_NAME("gam-ma")},
+        {{{"gamma2", 1000, "127.0.0.1:1"}}, 1, NOT_A_NAME("gamma2")},
+        {{{"gam.ma", 1000, "127.0.0.1:1"}}, 1, NOT_A_NAME("gam.ma")},
+        {{{"abcdefghijklmnop", 1000, "127.0.0.1:1"}}, 1, NOT_A_NAME("abcdefghijklmnop")},
+        {{{"gam\nma", 1000, "127.0.0.1:1"}}, 1, NOT_A_NAME("gam\\x0ama")},
+        {{{NULL, 1000, "127.0.0.1:1"}}, 1, "chain 1 registered without a name"},
+        {{{"log", 1000, "127.0.0.1:1"}}, 1,
+         "chain name \"log\": taken by the node-wide keys log.*"},
+        {{{"supervisor", 1000, "127.0.0.1:1"}}, 1,
+         "chain name \"supervisor\": taken by the node-wide keys supervisor.*"},
+        {{{"gamma", 1000, "127.0.0.1:1"}, {"gamma", 2000, "127.0.0.1:2"}}, 2,
+         "chain name \"gamma\" registered twice"},
+        {{{"gamma", 10, "127.0.0.1:1"}}, 1,
+         "default of gamma.block_interval_ms: expected an integer from 50 to 3600000, got \"10\""},
+        {{{"gamma", 1000, "nope"}}, 1,
+         "default of gamma.api.listen: expected host:port with a port from 1 to 65535, got "
+         "\"nope\""},
+        {{{"gamma", 1000, NULL}}, 1,
+         "default of gamma.api.listen: expected host:port with a port from 1 to 65535, got \"\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        chains = cases[i].spec;
+        n_chains = cases[i].n;
+        const char *e = load_fail_env_flags(NULL, NULL, NULL, 0, -EINVAL);
+        ck_assert_str_eq(e, cases[i].msg);
+        /* Nor is a default file written for it. */
+        ck_assert_int_eq(config_write_default("adnet.yaml", chains, n_chains), -EINVAL);
+        ck_assert_int_eq(access("adnet.yaml", F_OK), -1);
+    }
+
+    /* At most CONFIG_MAX_CHAINS; 15 letters make a name. */
+    config_chain_spec_t many[CONFIG_MAX_CHAINS + 1];
+    char names[CONFIG_MAX_CHAINS + 1][CONFIG_CHAIN_NAME_MAX + 1];
+    for (size_t i = 0; i <= CONFIG_MAX_CHAINS; i++) {
+        snprintf(names[i], sizeof names[i], "chain%c", (char)('a' + i));
+        many[i] = (config_chain_spec_t){names[i], 1000 + (uint32_t)i, "127.0.0.1:1"};
+    }
+    snprintf(names[0], sizeof names[0], "abcdefghijklmno");
+    chains = many;
+    n_chains = CONFIG_MAX_CHAINS + 1;
+    ck_assert_str_eq(load_fail_env_flags(NULL, NULL, NULL, 0, -EINVAL),
+                     "9 chains registered; at most 8");
+    n_chains = CONFIG_MAX_CHAINS;
+    config_t c;
+    load_ok(NULL, NULL, NULL, 0, &c, NULL);
+    ck_assert_uint_eq(c.n_chains, CONFIG_MAX_CHAINS);
+    ck_assert_uint_eq(chain_of(&c, "abcdefghijklmno")->block_interval_ms, 1000);
+    ck_assert_uint_eq(chain_of(&c, "chainh")->block_interval_ms, 1007);
+    ck_assert_ptr_null(config_chain(&c, "chaini"));
+
+    /* A count without a list is refused; no chains at all leaves the node-wide keys. */
+    chains = NULL;
+    n_chains = 1;
+    ck_assert_str_eq(load_fail_env_flags(NULL, NULL, NULL, 0, -EINVAL),
+                     "no chain list, but 1 chains registered");
+    n_chains = 0;
+    load_ok("log: {level: warn}\n", NULL, NULL, 0, &c, NULL);
+    ck_assert_str_eq(c.log_level, "warn");
+    ck_assert_uint_eq(c.n_chains, 0);
+    ck_assert_ptr_null(config_chain(&c, "alpha"));
+    ck_assert_str_eq(load_fail("alpha: {enabled: true}\n"),
+                     "adnet.yaml:1:1: unknown key \"alpha\"");
+}
+END_TEST
+
+START_TEST(node_chain_list_is_accepted)
+{
+    /* The list the build generates (supervisor/node_chains.h), as `adnet`
+     * and the workers pass it: each chain gets its section and defaults. */
+    char err[CONFIG_ERR_MAX] = "";
+    config_t c;
+
+    ck_assert_uint_ge(N_NODE_CHAINS, 1);
+    ck_assert_msg(config_load(&c, NULL, node_chains, N_NODE_CHAINS, NULL, true, NULL, NULL, 0,
+                              err) == 0, "%s", err);
+    ck_assert_uint_eq(c.n_chains, N_NODE_CHAINS);
+    for (size_t i = 0; i < N_NODE_CHAINS; i++) {
+        const config_chain_t *ch = chain_of(&c, node_chains[i].name);
+        ck_assert_ptr_eq(ch, &c.chains[i]);
+        ck_assert_uint_eq(ch->block_interval_ms, node_chains[i].block_interval_ms);
+        ck_assert_str_eq(ch->api_listen, node_chains[i].api_listen);
+    }
+    ck_assert_int_eq(config_write_default("adnet.yaml", node_chains, N_NODE_CHAINS), 0);
 }
 END_TEST
 
@@ -814,6 +1055,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, print_text);
     tcase_add_test(tc, print_json);
     tcase_add_test(tc, print_json_escapes_path);
+    tcase_add_test(tc, third_chain_gets_its_own_section);
+    tcase_add_test(tc, bad_chain_lists_are_refused);
+    tcase_add_test(tc, node_chain_list_is_accepted);
     suite_add_tcase(s, tc);
     return s;
 }
