@@ -8,12 +8,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/base/hex.h"
-#include "common/store/stmtcache.h"
 #include "proto/alpha_tx.h"
 
 __extension__ typedef unsigned __int128 u128;
@@ -79,6 +79,8 @@ typedef struct {
     size_t n_marks, cap_marks;
     int broken;             /* a mark could not be recorded: refuse changes until a rollback/commit */
     uint64_t pending_fees;  /* fees of the transactions applied in the block being built */
+    int has_minter;         /* genesis params.minter: the one key that may mint */
+    uint8_t minter[32];
 } alpha_state_t;
 
 #define MARK_NONE UINT64_MAX
@@ -97,18 +99,7 @@ static const char *alpha_tx_kind_name(uint16_t kind)
     }
 }
 
-/* ---- small SQL helpers ------------------------------------------------ */
-
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
-{
-    return stmt_prepare(db, sql, st) == 0 ? 0 : -EIO;
-}
-
-/* Run a prepared write statement once; 0 or -EIO. */
-static int step_done(sqlite3_stmt *st)
-{
-    return sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-}
+/* ---- records and nullifiers in the tables ------------------------------ */
 
 typedef struct {
     uint8_t owner[32];
@@ -117,32 +108,26 @@ typedef struct {
     int spent;
 } record_row_t;
 
-/* Look a record up by commitment: 0 and *out, -ENOENT, or -EIO. */
-static int record_get(sqlite3 *db, const uint8_t cm[32], record_row_t *out)
+/* Look a record up by commitment: 0 and *out, -ENOENT, -EIO (a row no
+ * record can hold), or the ledger's code. */
+static int record_get(sql_t *q, const uint8_t cm[32], record_row_t *out)
 {
     sqlite3_stmt *st = NULL;
     record_row_t row;
-    int rc = prepare(db,
-                     "SELECT owner, asset, amount, spent_height IS NOT NULL FROM records "
-                     "WHERE commitment = ?",
-                     &st);
-    if (rc != 0)
-        goto out;
-    ledger_bind_hex(st, 1, cm, 32);
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
-        break;
-    case SQLITE_DONE:
+    int rc = sql_query(q, &st,
+                       "SELECT owner, asset, amount, spent_height IS NOT NULL FROM records "
+                       "WHERE commitment = ?",
+                       "k", cm);
+    if (rc < 0)
+        return rc;
+    if ((rc = sql_step(q, st)) == 0)
         rc = -ENOENT;
+    if (rc < 0)
         goto out;
-    default:
-        rc = -EIO;
-        goto out;
-    }
     memset(&row, 0, sizeof row);
     const char *asset = (const char *)sqlite3_column_text(st, 1);
     sqlite3_int64 amount = sqlite3_column_int64(st, 2);
-    if (ledger_column_hex(st, 0, row.owner, 32) != 0 || asset == NULL ||
+    if (sql_column_hex(st, 0, row.owner, 32) != 0 || asset == NULL ||
         strlen(asset) > ALPHA_ASSET_MAX || amount < 0) {
         rc = -EIO;
         goto out;
@@ -151,212 +136,176 @@ static int record_get(sqlite3 *db, const uint8_t cm[32], record_row_t *out)
     row.amount = (uint64_t)amount;
     row.spent = sqlite3_column_int(st, 3);
     *out = row;
+    rc = 0;
 out:
-    stmt_release(st);
+    sql_release(q, st);
     return rc;
 }
 
-/* 1 if a row with this hex key exists in the query's table, 0 if not, -EIO. */
-static int exists(sqlite3 *db, const char *sql, const uint8_t key[32])
+/* 1 if a record (spent or not) has this commitment, 0 if not, or the ledger's code. */
+static int commitment_exists(sql_t *q, const uint8_t cm[32])
 {
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(db, sql, &st);
-    if (rc != 0)
-        goto out;
-    ledger_bind_hex(st, 1, key, 32);
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
-        rc = 1;
-        break;
-    case SQLITE_DONE:
-        rc = 0;
-        break;
-    default:
-        rc = -EIO;
-    }
-out:
-    stmt_release(st);
-    return rc;
+    return sql_exists(q, "SELECT 1 FROM records WHERE commitment = ?", "k", cm);
 }
 
-static int commitment_exists(sqlite3 *db, const uint8_t cm[32])
+static int nullifier_exists(sql_t *q, const uint8_t nf[32])
 {
-    return exists(db, "SELECT 1 FROM records WHERE commitment = ?", cm);
+    return sql_exists(q, "SELECT 1 FROM nullifiers WHERE nullifier = ?", "k", nf);
 }
 
-static int nullifier_exists(sqlite3 *db, const uint8_t nf[32])
+/* Sum of the unspent records of asset into *out: 0, or a negative code
+ * (also when SQLite's integer sum overflows, which the mint rule prevents). */
+static int asset_supply(sql_t *q, const char *asset, uint64_t *out)
 {
-    return exists(db, "SELECT 1 FROM nullifiers WHERE nullifier = ?", nf);
+    return sql_u64(q, out,
+                   "SELECT coalesce(sum(amount), 0) FROM records "
+                   "WHERE asset = ? AND spent_height IS NULL",
+                   "t", asset);
 }
 
-/* Sum of the unspent records of asset into *out: 0, or -EIO (also when
- * SQLite's integer sum overflows, which the mint rule prevents). */
-static int asset_supply(sqlite3 *db, const char *asset, uint64_t *out)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(db,
-                     "SELECT coalesce(sum(amount), 0) FROM records "
-                     "WHERE asset = ? AND spent_height IS NULL",
-                     &st);
-    if (rc != 0)
-        goto out;
-    sqlite3_bind_text(st, 1, asset, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) < 0) {
-        rc = -EIO;
-        goto out;
-    }
-    *out = (uint64_t)sqlite3_column_int64(st, 0);
-out:
-    stmt_release(st);
-    return rc;
-}
-
-static int insert_record(sqlite3 *db, const uint8_t cm[32], const uint8_t owner[32],
+static int insert_record(sql_t *q, const uint8_t cm[32], const uint8_t owner[32],
                          const char *asset, uint64_t amount, const uint8_t salt[32],
                          uint64_t height)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(db,
-                     "INSERT INTO records(commitment, owner, asset, amount, salt, created_height) "
-                     "VALUES (?, ?, ?, ?, ?, ?)",
-                     &st);
-    if (rc != 0)
-        goto out;
-    ledger_bind_hex(st, 1, cm, 32);
-    ledger_bind_hex(st, 2, owner, 32);
-    sqlite3_bind_text(st, 3, asset, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)amount);
-    ledger_bind_hex(st, 5, salt, 32);
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)height);
-    rc = step_done(st);
-out:
-    stmt_release(st);
-    return rc;
+    return sql_exec(q,
+                    "INSERT INTO records(commitment, owner, asset, amount, salt, created_height) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "kktuku", cm, owner, asset, amount, salt, height);
 }
 
 /* ---- genesis and trees -------------------------------------------------- */
 
-static int alpha_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t errlen)
+/* The record of genesis balance i; its salt derives from the genesis hash,
+ * so every validator builds the same records. */
+static int genesis_record(sql_t *q, const genesis_t *g, size_t i, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    int r = 0;
-    for (size_t i = 0; i < g->n_balances; i++) {
-        const genesis_balance_t *b = &g->balances[i];
-        if (b->amount > INT64_MAX) {
-            snprintf(err, errlen, "genesis balance %zu: amount exceeds 2^63-1", i);
-            r = -EINVAL;
-            goto out;
-        }
-        /* Genesis salts derive from the genesis hash, so every validator
-         * builds the same records. */
-        uint8_t salt[32], seed[40], cm[32];
-        memcpy(seed, g->hash, 32);
-        for (int k = 0; k < 8; k++)
-            seed[32 + k] = (uint8_t)((uint64_t)i >> (56 - 8 * k));
-        crypto_generichash(salt, 32, seed, sizeof(seed), NULL, 0);
-        if (alpha_record_commitment(b->owner, b->asset, b->amount, salt, cm) != 0) {
-            snprintf(err, errlen, "genesis balance %zu: asset longer than %d bytes", i,
-                     ALPHA_ASSET_MAX);
-            r = -EINVAL;
-            goto out;
-        }
-        if (insert_record(db, cm, b->owner, b->asset, b->amount, salt, 0) != 0)
-            goto sqlerr;
+    const genesis_balance_t *b = &g->balances[i];
+    uint8_t salt[32], seed[40], cm[32];
+
+    if (b->amount > INT64_MAX) {
+        snprintf(err, errlen, "genesis balance %zu: amount exceeds 2^63-1", i);
+        return -EINVAL;
     }
-    /* Every later sum (supply, balances, JSON integers) must fit in 2^63-1;
-     * SQLite's sum() fails on integer overflow. */
-    if (prepare(db, "SELECT asset, sum(amount) FROM records GROUP BY asset", &st) != 0)
-        goto sqlerr;
-    for (;;) {
-        int s = sqlite3_step(st);
-        if (s == SQLITE_DONE)
-            break;
-        if (s != SQLITE_ROW) {
-            snprintf(err, errlen, "genesis supply of an asset exceeds 2^63-1 (%s)",
-                     sqlite3_errmsg(db));
-            r = -EINVAL;
-            goto out;
-        }
+    memcpy(seed, g->hash, 32);
+    for (int k = 0; k < 8; k++)
+        seed[32 + k] = (uint8_t)((uint64_t)i >> (56 - 8 * k));
+    crypto_generichash(salt, 32, seed, sizeof(seed), NULL, 0);
+    if (alpha_record_commitment(b->owner, b->asset, b->amount, salt, cm) != 0) {
+        snprintf(err, errlen, "genesis balance %zu: asset longer than %d bytes", i,
+                 ALPHA_ASSET_MAX);
+        return -EINVAL;
     }
-    goto out;
-sqlerr:
-    snprintf(err, errlen, "writing genesis records: %s", sqlite3_errmsg(db));
-    r = -EIO;
-out:
-    stmt_release(st);
-    return r;
+    if (insert_record(q, cm, b->owner, b->asset, b->amount, salt, 0) < 0) {
+        snprintf(err, errlen, "writing genesis records: %s", sql_errmsg(q));
+        return -EIO;
+    }
+    return 0;
 }
 
-int alpha_trees_at(sqlite3 *db, uint64_t height, smt_t **records, smt_t **nullifiers,
-                   char *err, size_t errlen)
+static int alpha_genesis_init(sql_t *q, const genesis_t *g, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < g->n_balances; i++)
+        rc = genesis_record(q, g, i, err, errlen);
+    if (rc < 0)
+        return rc;
+    /* Every later sum (supply, balances, JSON integers) must fit in 2^63-1;
+     * SQLite's sum() fails on integer overflow. */
+    if (sql_prepare(q, "SELECT asset, sum(amount) FROM records GROUP BY asset", &st) < 0) {
+        snprintf(err, errlen, "writing genesis records: %s", sql_errmsg(q));
+        return -EIO;
+    }
+    while ((rc = sql_step(q, st)) == 1)
+        ;
+    if (rc < 0) {
+        snprintf(err, errlen, "genesis supply of an asset exceeds 2^63-1 (%s)", sql_errmsg(q));
+        rc = -EINVAL;
+    }
+    sql_release(q, st);
+    return rc;
+}
+
+/* What alpha_trees_at reads into each tree. */
+typedef struct {
+    const char *sql;     /* rows (key[, height]) as of height ?1 */
+    const char *table;   /* for messages: the table, its key column, the tree */
+    const char *key;
+    const char *tree;
+    bool spent;          /* value alpha_spent_value(height), else the key itself */
+} tree_source_t;
+
+static const tree_source_t RECORDS_SOURCE = {
+    "SELECT commitment FROM records WHERE created_height <= ?1 "
+    "AND (spent_height IS NULL OR spent_height > ?1)",
+    "records", "commitment", "records tree", false,
+};
+static const tree_source_t NULLIFIERS_SOURCE = {
+    "SELECT nullifier, height FROM nullifiers WHERE height <= ?1",
+    "nullifiers", "nullifier", "nullifier tree", true,
+};
+
+/* Put the current row of st (a query of src) into t. */
+static int tree_put(sqlite3_stmt *st, const tree_source_t *src, smt_t *t, char *err,
+                    size_t errlen)
+{
+    uint8_t key[32], v[32];
+    sqlite3_int64 at = src->spent ? sqlite3_column_int64(st, 1) : 0;
+    int rc;
+
+    if (sql_column_hex(st, 0, key, 32) != 0 || at < 0) {
+        snprintf(err, errlen, "%s: %s '%s' is not 64 hex digits", src->table, src->key,
+                 (const char *)sqlite3_column_text(st, 0));
+        return -EBADMSG;
+    }
+    if (src->spent)
+        alpha_spent_value((uint64_t)at, v);
+    if ((rc = smt_set(t, key, src->spent ? v : key)) != 0)
+        snprintf(err, errlen, "%s: out of memory", src->tree);
+    return rc;
+}
+
+/* Put every row of src as of height into t. */
+static int tree_load(sql_t *q, const tree_source_t *src, uint64_t height, smt_t *t, char *err,
+                     size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sql_query(q, &st, src->sql, "u", height);
+    int row = rc; /* a query that cannot start fails as a step would */
+
+    while (rc == 0 && (row = sql_step(q, st)) == 1)
+        rc = tree_put(st, src, t, err, errlen);
+    if (row < 0) {
+        snprintf(err, errlen, "reading records and nullifiers: %s", sql_errmsg(q));
+        rc = -EIO;
+    }
+    sql_release(q, st);
+    return rc;
+}
+
+int alpha_trees_at(sql_t *q, uint64_t height, smt_t **records, smt_t **nullifiers, char *err,
+                   size_t errlen)
 {
     smt_t *rec = smt_new(), *nul = smt_new();
-    sqlite3_stmt *st = NULL;
-    int rc = 0, s;
-    sqlite3_int64 h = height > INT64_MAX ? INT64_MAX : (sqlite3_int64)height;
+    int rc = 0;
 
+    if (height > INT64_MAX)
+        height = INT64_MAX;
     if (rec == NULL || nul == NULL) {
         snprintf(err, errlen, "out of memory");
         rc = -ENOMEM;
         goto out;
     }
-    rc = prepare(db,
-                 "SELECT commitment FROM records WHERE created_height <= ?1 "
-                 "AND (spent_height IS NULL OR spent_height > ?1)",
-                 &st);
-    if (rc != 0)
-        goto sqlerr;
-    sqlite3_bind_int64(st, 1, h);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        uint8_t cm[32];
-        if (ledger_column_hex(st, 0, cm, 32) != 0) {
-            snprintf(err, errlen, "records: commitment '%s' is not 64 hex digits",
-                     (const char *)sqlite3_column_text(st, 0));
-            rc = -EBADMSG;
-            goto out;
-        }
-        if ((rc = smt_set(rec, cm, cm)) != 0) {
-            snprintf(err, errlen, "records tree: out of memory");
-            goto out;
-        }
-    }
-    if (s != SQLITE_DONE)
-        goto sqlerr;
-    stmt_release(st);
-    st = NULL;
-
-    rc = prepare(db, "SELECT nullifier, height FROM nullifiers WHERE height <= ?1", &st);
-    if (rc != 0)
-        goto sqlerr;
-    sqlite3_bind_int64(st, 1, h);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        uint8_t nf[32], v[32];
-        sqlite3_int64 at = sqlite3_column_int64(st, 1);
-        if (ledger_column_hex(st, 0, nf, 32) != 0 || at < 0) {
-            snprintf(err, errlen, "nullifiers: row '%s' is not a 64-hex-digit nullifier",
-                     (const char *)sqlite3_column_text(st, 0));
-            rc = -EBADMSG;
-            goto out;
-        }
-        alpha_spent_value((uint64_t)at, v);
-        if ((rc = smt_set(nul, nf, v)) != 0) {
-            snprintf(err, errlen, "nullifier tree: out of memory");
-            goto out;
-        }
-    }
-    if (s != SQLITE_DONE)
-        goto sqlerr;
+    if ((rc = tree_load(q, &RECORDS_SOURCE, height, rec, err, errlen)) != 0 ||
+        (rc = tree_load(q, &NULLIFIERS_SOURCE, height, nul, err, errlen)) != 0)
+        goto out;
     smt_commit(rec);
     smt_commit(nul);
     *records = rec;
     *nullifiers = nul;
     rec = nul = NULL;
-    goto out;
-sqlerr:
-    snprintf(err, errlen, "reading records and nullifiers: %s", sqlite3_errmsg(db));
-    rc = -EIO;
 out:
-    stmt_release(st);
     smt_free(rec);
     smt_free(nul);
     return rc;
@@ -373,17 +322,29 @@ static void alpha_state_close(void *state)
     free(s);
 }
 
-static int alpha_state_open(void **state, sqlite3 *db, const genesis_t *g, char *err,
+int alpha_genesis_check(const genesis_t *g, char *err, size_t errlen)
+{
+    uint8_t pk[32];
+    if (genesis_param_hex(g, ALPHA_PARAM_MINTER, pk, sizeof pk) == -EINVAL) {
+        snprintf(err, errlen, "genesis params.%s: expected 64 hex digits", ALPHA_PARAM_MINTER);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int alpha_state_open(void **state, sql_t *q, const genesis_t *g, char *err,
                             size_t errlen)
 {
     alpha_state_t *s = calloc(1, sizeof *s);
     int rc;
-    (void)g;
     if (s == NULL) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    rc = alpha_trees_at(db, ALPHA_HEIGHT_LATEST, &s->records, &s->nullifiers, err, errlen);
+    if ((rc = alpha_genesis_check(g, err, errlen)) < 0)
+        goto out;
+    s->has_minter = genesis_param_hex(g, ALPHA_PARAM_MINTER, s->minter, sizeof s->minter) == 0;
+    rc = alpha_trees_at(q, ALPHA_HEIGHT_LATEST, &s->records, &s->nullifiers, err, errlen);
     if (rc != 0)
         goto out;
     *state = s;
@@ -393,11 +354,11 @@ out:
     return rc;
 }
 
-static int alpha_state_root_fn(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN])
+static int alpha_state_root_fn(void *state, sql_t *q, uint8_t out[BLOCK_HASH_LEN])
 {
     alpha_state_t *s = state;
     uint8_t r[SMT_HASH_LEN], n[SMT_HASH_LEN];
-    (void)db;
+    (void)q;
     smt_root(s->records, r);
     smt_root(s->nullifiers, n);
     alpha_state_root(r, n, out);
@@ -470,45 +431,57 @@ static void u128_str(u128 v, char out[40])
     out[n] = '\0';
 }
 
-static int sql_reject(reject_t *why, sqlite3 *db, const char *what)
+static int sql_reject(reject_t *why, sql_t *q, const char *what)
 {
-    return reject(why, -EIO, "internal", "%s: %s", what, sqlite3_errmsg(db));
+    return reject(why, -EIO, "internal", "%s: %s", what, sql_errmsg(q));
 }
 
-/* Check tx against the state visible through x->db (committed state at
- * admission; the block so far when in_block) and fill *plan. Changes nothing. */
-static int alpha_validate(const alpha_state_t *s, const chain_exec_t *x, const tx_t *tx,
-                          int in_block, alpha_plan_t *plan, reject_t *why)
+/* What needs no ledger: the kind, the payload's encoding and its own rules
+ * (alpha_payload_check), the minter, the fee. Decode into *p. */
+static int alpha_check_shape(const alpha_state_t *s, const tx_t *tx, alpha_payload_t *p,
+                             reject_t *why)
 {
-    const genesis_t *g = x->genesis;
-    alpha_payload_t *p = &plan->p;
-    const char *what = NULL;
-    const char *fa = g->fee_asset;
+    const char *kind = alpha_tx_kind_name(tx->kind), *what = NULL;
+    uint16_t i = 0;
     int rc;
 
-    if (alpha_tx_kind_name(tx->kind) == NULL)
+    if (kind == NULL)
         return reject(why, -EINVAL, "unknown_kind", "alpha has no transaction kind %u",
                       (unsigned)tx->kind);
-    rc = alpha_payload_decode(p, tx->kind, tx->payload, tx->payload_len, &what);
-    if (rc != 0)
-        return reject(why, -EINVAL, "malformed", "%s payload does not decode: %s (%s)",
-                      alpha_tx_kind_name(tx->kind), what,
-                      rc == -EBADMSG ? "truncated or trailing bytes" : "out of range");
+    if ((rc = alpha_payload_decode(p, tx->kind, tx->payload, tx->payload_len, &what)) != 0)
+        return reject(why, -EINVAL, "malformed", "%s payload does not decode: %s (%s)", kind,
+                      what, rc == -EBADMSG ? "truncated or trailing bytes" : "out of range");
     if (tx->kind == ALPHA_TX_MINT &&
-        (!g->has_minter || sodium_memcmp(tx->sender, g->minter, 32) != 0))
+        (!s->has_minter || sodium_memcmp(tx->sender, s->minter, 32) != 0))
         return reject(why, -EPERM, "unauthorized", "only the genesis minter may mint");
     if (tx->fee > INT64_MAX)
         return reject(why, -EINVAL, "bad_amount", "fee %" PRIu64 " exceeds 2^63-1", tx->fee);
+    if (alpha_payload_check(p, &what, &i) == 0)
+        return 0;
+    if (strcmp(what, "burn_amount") == 0)
+        return reject(why, -EINVAL, "bad_amount", "burn amount %" PRIu64 " is not in 1..2^63-1",
+                      p->burn_amount);
+    if (strcmp(what, "amount") == 0)
+        return reject(why, -EINVAL, "bad_amount",
+                      "output %u amount %" PRIu64 " is not in 1..2^63-1", (unsigned)i,
+                      p->out[i].amount);
+    return reject(why, -EINVAL, "bad_asset",
+                  "output %u asset '%s' is not 1-%d printable characters", (unsigned)i,
+                  p->out[i].asset, ALPHA_ASSET_MAX);
+}
+
+/* Each output: in the fee asset unless minted, and a commitment that is
+ * new, in this transaction and in the ledger. Fill plan->out_cm. */
+static int alpha_check_outputs(const chain_exec_t *x, const tx_t *tx, alpha_plan_t *plan,
+                               reject_t *why)
+{
+    const char *fa = x->genesis->fee_asset;
+    const alpha_payload_t *p = &plan->p;
+    char hex[65];
+    int rc;
+
     for (uint16_t i = 0; i < p->n_out; i++) {
         const alpha_record_t *o = &p->out[i];
-        if (o->amount == 0 || o->amount > INT64_MAX)
-            return reject(why, -EINVAL, "bad_amount",
-                          "output %u amount %" PRIu64 " is not in 1..2^63-1", (unsigned)i,
-                          o->amount);
-        if (!tx_asset_is_valid(o->asset))
-            return reject(why, -EINVAL, "bad_asset",
-                          "output %u asset '%s' is not 1-%d printable characters", (unsigned)i,
-                          o->asset, ALPHA_ASSET_MAX);
         if (tx->kind != ALPHA_TX_MINT && strcmp(o->asset, fa) != 0)
             return reject(why, -EINVAL, "bad_asset",
                           "output %u asset %s: alpha transfers and burns move only %s",
@@ -520,105 +493,134 @@ static int alpha_validate(const alpha_state_t *s, const chain_exec_t *x, const t
                 return reject(why, -EINVAL, "duplicate_commitment",
                               "output %u has the same commitment as output %u", (unsigned)i,
                               (unsigned)j);
-        rc = commitment_exists(x->db, plan->out_cm[i]);
-        if (rc < 0)
-            return sql_reject(why, x->db, "looking up an output commitment");
+        if ((rc = commitment_exists(x->sql, plan->out_cm[i])) < 0)
+            return sql_reject(why, x->sql, "looking up an output commitment");
         if (rc == 1) {
-            char hex[65];
             hex_encode(hex, plan->out_cm[i], 32);
             return reject(why, -EINVAL, "duplicate_commitment",
                           "output %u commitment %s already exists (choose another salt)",
                           (unsigned)i, hex);
         }
     }
-    if (tx->kind == ALPHA_TX_BURN && (p->burn_amount == 0 || p->burn_amount > INT64_MAX))
-        return reject(why, -EINVAL, "bad_amount", "burn amount %" PRIu64 " is not in 1..2^63-1",
-                      p->burn_amount);
+    return 0;
+}
 
-    if (tx->kind == ALPHA_TX_MINT) {
-        const alpha_record_t *o = &p->out[0];
-        uint64_t supply = 0, fee_supply = 0;
-        uint64_t pending = in_block ? s->pending_fees : 0;
-        /* Keep every asset's supply within 2^63-1 so sums never overflow.
-         * Fees of this block not yet paid out still count. */
-        if (asset_supply(x->db, o->asset, &supply) != 0)
-            return sql_reject(why, x->db, "summing supply");
-        if (strcmp(o->asset, fa) == 0) {
-            u128 total = (u128)supply + pending + o->amount + tx->fee;
-            if (total > INT64_MAX)
-                return reject(why, -EOVERFLOW, "overflow",
-                              "supply %" PRIu64 " %s + amount %" PRIu64 " + fee %" PRIu64
-                              " would exceed 2^63-1",
-                              supply + pending, fa, o->amount, tx->fee);
-        } else {
-            if ((u128)supply + o->amount > INT64_MAX)
-                return reject(why, -EOVERFLOW, "overflow",
-                              "supply %" PRIu64 " %s + amount %" PRIu64 " would exceed 2^63-1",
-                              supply, o->asset, o->amount);
-            if (asset_supply(x->db, fa, &fee_supply) != 0)
-                return sql_reject(why, x->db, "summing supply");
-            if ((u128)fee_supply + pending + tx->fee > INT64_MAX)
-                return reject(why, -EOVERFLOW, "overflow",
-                              "supply %" PRIu64 " %s + fee %" PRIu64 " would exceed 2^63-1",
-                              fee_supply + pending, fa, tx->fee);
-        }
+/* A mint keeps its asset's supply, and the fee asset's (with this block's
+ * unpaid fees), within 2^63-1 so that sums never overflow. */
+static int alpha_check_mint(const alpha_state_t *s, const chain_exec_t *x, const tx_t *tx,
+                            int in_block, const alpha_record_t *o, reject_t *why)
+{
+    const char *fa = x->genesis->fee_asset;
+    uint64_t supply = 0, fee_supply = 0, pending = in_block ? s->pending_fees : 0;
+
+    if (asset_supply(x->sql, o->asset, &supply) != 0)
+        return sql_reject(why, x->sql, "summing supply");
+    if (strcmp(o->asset, fa) == 0) {
+        if ((u128)supply + pending + o->amount + tx->fee > INT64_MAX)
+            return reject(why, -EOVERFLOW, "overflow",
+                          "supply %" PRIu64 " %s + amount %" PRIu64 " + fee %" PRIu64
+                          " would exceed 2^63-1",
+                          supply + pending, fa, o->amount, tx->fee);
         return 0;
     }
+    if ((u128)supply + o->amount > INT64_MAX)
+        return reject(why, -EOVERFLOW, "overflow",
+                      "supply %" PRIu64 " %s + amount %" PRIu64 " would exceed 2^63-1", supply,
+                      o->asset, o->amount);
+    if (asset_supply(x->sql, fa, &fee_supply) != 0)
+        return sql_reject(why, x->sql, "summing supply");
+    if ((u128)fee_supply + pending + tx->fee > INT64_MAX)
+        return reject(why, -EOVERFLOW, "overflow",
+                      "supply %" PRIu64 " %s + fee %" PRIu64 " would exceed 2^63-1",
+                      fee_supply + pending, fa, tx->fee);
+    return 0;
+}
 
-    /* Transfer and burn: inputs. */
-    u128 sum_in = 0, sum_out = 0;
-    for (uint16_t i = 0; i < p->n_in; i++) {
-        record_row_t row;
-        char hex[65];
-        hex_encode(hex, p->in[i], 32);
-        for (uint16_t j = 0; j < i; j++)
-            if (memcmp(p->in[j], p->in[i], 32) == 0)
-                return reject(why, -EINVAL, "double_spend", "input %u repeats input %u (%s)",
-                              (unsigned)i, (unsigned)j, hex);
-        rc = record_get(x->db, p->in[i], &row);
-        if (rc == -ENOENT)
-            return reject(why, -EINVAL, "unknown_record", "input %u: no record %s",
-                          (unsigned)i, hex);
-        if (rc != 0)
-            return sql_reject(why, x->db, "looking up an input record");
-        if (sodium_memcmp(row.owner, tx->sender, 32) != 0)
-            return reject(why, -EPERM, "not_owner", "input %u: record %s is not the sender's",
-                          (unsigned)i, hex);
-        alpha_record_nullifier(p->in[i], plan->in_nf[i]);
-        rc = row.spent ? 1 : nullifier_exists(x->db, plan->in_nf[i]);
-        if (rc < 0)
-            return sql_reject(why, x->db, "looking up a nullifier");
-        if (rc == 1)
-            return reject(why, -EINVAL, "double_spend", "input %u: record %s is already spent",
-                          (unsigned)i, hex);
-        if (strcmp(row.asset, fa) != 0)
-            return reject(why, -EINVAL, "bad_asset",
-                          "input %u: record %s holds %s; alpha transfers and burns move only %s",
-                          (unsigned)i, hex, row.asset, fa);
-        sum_in += row.amount;
-    }
-    for (uint16_t i = 0; i < p->n_out; i++)
-        sum_out += p->out[i].amount;
-    plan->asset = fa;
+/* Input i of a transfer or burn: listed once, a record of the sender's,
+ * unspent, in the fee asset. Fill plan->in_nf[i]; add its amount to *sum. */
+static int alpha_check_input(const chain_exec_t *x, const tx_t *tx, uint16_t i,
+                             alpha_plan_t *plan, u128 *sum, reject_t *why)
+{
+    const char *fa = x->genesis->fee_asset;
+    const alpha_payload_t *p = &plan->p;
+    record_row_t row;
+    char hex[65];
+    int rc;
+
+    hex_encode(hex, p->in[i], 32);
+    for (uint16_t j = 0; j < i; j++)
+        if (memcmp(p->in[j], p->in[i], 32) == 0)
+            return reject(why, -EINVAL, "double_spend", "input %u repeats input %u (%s)",
+                          (unsigned)i, (unsigned)j, hex);
+    rc = record_get(x->sql, p->in[i], &row);
+    if (rc == -ENOENT)
+        return reject(why, -EINVAL, "unknown_record", "input %u: no record %s", (unsigned)i, hex);
+    if (rc != 0)
+        return sql_reject(why, x->sql, "looking up an input record");
+    if (sodium_memcmp(row.owner, tx->sender, 32) != 0)
+        return reject(why, -EPERM, "not_owner", "input %u: record %s is not the sender's",
+                      (unsigned)i, hex);
+    alpha_record_nullifier(p->in[i], plan->in_nf[i]);
+    if ((rc = row.spent ? 1 : nullifier_exists(x->sql, plan->in_nf[i])) < 0)
+        return sql_reject(why, x->sql, "looking up a nullifier");
+    if (rc == 1)
+        return reject(why, -EINVAL, "double_spend", "input %u: record %s is already spent",
+                      (unsigned)i, hex);
+    if (strcmp(row.asset, fa) != 0)
+        return reject(why, -EINVAL, "bad_asset",
+                      "input %u: record %s holds %s; alpha transfers and burns move only %s",
+                      (unsigned)i, hex, row.asset, fa);
+    *sum += row.amount;
+    return 0;
+}
+
+/* A transfer or burn moves exactly its inputs: outputs + burn + fee. */
+static int alpha_check_balance(const chain_exec_t *x, const tx_t *tx, const alpha_plan_t *plan,
+                               u128 sum_in, reject_t *why)
+{
+    const char *fa = x->genesis->fee_asset;
+    const alpha_payload_t *p = &plan->p;
+    u128 sum_out = 0;
+    char in[40], out[40];
 
     /* Each term is below 2^63 and there are at most 34 of them, so the
      * 128-bit sums cannot overflow. */
+    for (uint16_t i = 0; i < p->n_out; i++)
+        sum_out += p->out[i].amount;
     u128 burn = tx->kind == ALPHA_TX_BURN ? p->burn_amount : 0;
     u128 need = sum_out + burn + tx->fee;
-    if (sum_in != need) {
-        char in[40], out[40];
-        u128_str(sum_in, in);
-        u128_str(sum_out, out);
-        if (sum_in < need)
-            return reject(why, -EINVAL, "overspend",
-                          "inputs %s %s < outputs %s + burn %" PRIu64 " + fee %" PRIu64, in, fa,
-                          out, (uint64_t)burn, tx->fee);
-        return reject(why, -EINVAL, "unbalanced",
-                      "inputs %s %s > outputs %s + burn %" PRIu64 " + fee %" PRIu64
-                      ": inputs must equal outputs + burn + fee exactly",
-                      in, fa, out, (uint64_t)burn, tx->fee);
-    }
-    return 0;
+    if (sum_in == need)
+        return 0;
+    u128_str(sum_in, in);
+    u128_str(sum_out, out);
+    if (sum_in < need)
+        return reject(why, -EINVAL, "overspend",
+                      "inputs %s %s < outputs %s + burn %" PRIu64 " + fee %" PRIu64, in, fa, out,
+                      (uint64_t)burn, tx->fee);
+    return reject(why, -EINVAL, "unbalanced",
+                  "inputs %s %s > outputs %s + burn %" PRIu64 " + fee %" PRIu64
+                  ": inputs must equal outputs + burn + fee exactly",
+                  in, fa, out, (uint64_t)burn, tx->fee);
+}
+
+/* Check tx against the state visible through x->sql (committed state at
+ * admission; the block so far when in_block) and fill *plan. Changes nothing. */
+static int alpha_validate(const alpha_state_t *s, const chain_exec_t *x, const tx_t *tx,
+                          int in_block, alpha_plan_t *plan, reject_t *why)
+{
+    u128 sum_in = 0;
+    int rc;
+
+    if ((rc = alpha_check_shape(s, tx, &plan->p, why)) != 0 ||
+        (rc = alpha_check_outputs(x, tx, plan, why)) != 0)
+        return rc;
+    if (tx->kind == ALPHA_TX_MINT)
+        return alpha_check_mint(s, x, tx, in_block, &plan->p.out[0], why);
+    for (uint16_t i = 0; i < plan->p.n_in; i++)
+        if ((rc = alpha_check_input(x, tx, i, plan, &sum_in, why)) != 0)
+            return rc;
+    plan->asset = x->genesis->fee_asset;
+    return alpha_check_balance(x, tx, plan, sum_in, why);
 }
 
 static int alpha_check_tx(void *state, const chain_exec_t *x, const tx_t *tx, reject_t *why)
@@ -632,119 +634,100 @@ static int alpha_check_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
     return rc;
 }
 
+/* Spend the inputs: mark their rows, publish their nullifiers, in the
+ * tables and the trees. */
+static int alpha_spend_inputs(alpha_state_t *s, const chain_exec_t *x, const alpha_plan_t *plan,
+                              reject_t *why)
+{
+    const alpha_payload_t *p = &plan->p;
+    uint8_t spent[32];
+    int rc;
+
+    alpha_spent_value(x->height, spent);
+    for (uint16_t i = 0; i < p->n_in; i++) {
+        if (sql_exec(x->sql,
+                     "UPDATE records SET spent_height = ? WHERE commitment = ? "
+                     "AND spent_height IS NULL",
+                     "uk", x->height, p->in[i]) < 0)
+            return sql_reject(why, x->sql, "writing the transaction's effects");
+        if (sqlite3_changes(x->sql->db) != 1)
+            return reject(why, -EIO, "internal", "input %u vanished while spending it",
+                          (unsigned)i);
+        if (sql_exec(x->sql,
+                     "INSERT INTO nullifiers(nullifier, height, spender_tx) VALUES (?, ?, ?)",
+                     "kuk", plan->in_nf[i], x->height, x->txid) < 0)
+            return sql_reject(why, x->sql, "writing the transaction's effects");
+        if (smt_delete(s->records, p->in[i]) != 0)
+            return reject(why, -EIO, "internal", "input %u is missing from the records tree",
+                          (unsigned)i);
+        if ((rc = smt_set(s->nullifiers, plan->in_nf[i], spent)) != 0)
+            return reject(why, rc, "internal", "nullifier tree: out of memory");
+    }
+    return 0;
+}
+
+/* Create the outputs, in the table and the records tree. */
+static int alpha_create_outputs(alpha_state_t *s, const chain_exec_t *x,
+                                const alpha_plan_t *plan, reject_t *why)
+{
+    int rc;
+
+    for (uint16_t i = 0; i < plan->p.n_out; i++) {
+        const alpha_record_t *o = &plan->p.out[i];
+        if (insert_record(x->sql, plan->out_cm[i], o->owner, o->asset, o->amount, o->salt,
+                          x->height) < 0)
+            return sql_reject(why, x->sql, "writing the transaction's effects");
+        if ((rc = smt_set(s->records, plan->out_cm[i], plan->out_cm[i])) != 0)
+            return reject(why, rc, "internal", "records tree: out of memory");
+    }
+    return 0;
+}
+
+/* The mints or burns row of a mint or a burn. */
+static int alpha_log_tx(const chain_exec_t *x, const tx_t *tx, const alpha_plan_t *plan,
+                        reject_t *why)
+{
+    const alpha_payload_t *p = &plan->p;
+    int rc = 0;
+
+    if (tx->kind == ALPHA_TX_MINT)
+        rc = sql_exec(x->sql,
+                      "INSERT INTO mints(txid, height, minter, commitment, asset, amount, fee) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      "kukktuu", x->txid, x->height, tx->sender, plan->out_cm[0],
+                      p->out[0].asset, p->out[0].amount, tx->fee);
+    else if (tx->kind == ALPHA_TX_BURN)
+        rc = sql_exec(x->sql,
+                      "INSERT INTO burns(txid, height, owner, asset, amount, recipient) "
+                      "VALUES (?, ?, ?, ?, ?, ?)",
+                      "kuktuk", x->txid, x->height, tx->sender, plan->asset, p->burn_amount,
+                      p->recipient);
+    return rc < 0 ? sql_reject(why, x->sql, "writing the transaction's effects") : 0;
+}
+
 static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, reject_t *why)
 {
     alpha_state_t *s = state;
     alpha_plan_t *plan = NULL;
-    sqlite3_stmt *st = NULL;
-    uint8_t spent[32];
     int rc;
 
     if (s->broken)
         return reject(why, -ENOMEM, "internal", "out of memory (state journal)");
     if ((tx->kind == ALPHA_TX_MINT || tx->kind == ALPHA_TX_BURN) && x->txid == NULL)
         return reject(why, -EINVAL, "internal", "apply_tx needs the transaction id");
-    plan = malloc(sizeof *plan);
-    if (plan == NULL) {
-        rc = reject(why, -ENOMEM, "internal", "out of memory");
+    if ((plan = malloc(sizeof *plan)) == NULL)
+        return reject(why, -ENOMEM, "internal", "out of memory");
+    if ((rc = alpha_validate(s, x, tx, 1, plan, why)) != 0 ||
+        (rc = alpha_spend_inputs(s, x, plan, why)) != 0 ||
+        (rc = alpha_create_outputs(s, x, plan, why)) != 0 ||
+        (rc = alpha_log_tx(x, tx, plan, why)) != 0)
         goto out;
-    }
-    rc = alpha_validate(s, x, tx, 1, plan, why);
-    if (rc != 0)
-        goto out;
-    const alpha_payload_t *p = &plan->p;
-
-    /* Spend the inputs: mark the rows, publish the nullifiers. */
-    alpha_spent_value(x->height, spent);
-    for (uint16_t i = 0; i < p->n_in; i++) {
-        if (prepare(x->db,
-                    "UPDATE records SET spent_height = ? WHERE commitment = ? "
-                    "AND spent_height IS NULL",
-                    &st) != 0)
-            goto sqlerr;
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)x->height);
-        ledger_bind_hex(st, 2, p->in[i], 32);
-        if (step_done(st) != 0)
-            goto sqlerr;
-        if (sqlite3_changes(x->db) != 1) {
-            rc = reject(why, -EIO, "internal", "input %u vanished while spending it", (unsigned)i);
-            goto out;
-        }
-        stmt_release(st);
-        if (prepare(x->db,
-                    "INSERT INTO nullifiers(nullifier, height, spender_tx) VALUES (?, ?, ?)",
-                    &st) != 0)
-            goto sqlerr;
-        ledger_bind_hex(st, 1, plan->in_nf[i], 32);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)x->height);
-        if (x->txid != NULL)
-            ledger_bind_hex(st, 3, x->txid, 32);
-        if (step_done(st) != 0)
-            goto sqlerr;
-        stmt_release(st);
-        st = NULL;
-        if (smt_delete(s->records, p->in[i]) != 0) {
-            rc = reject(why, -EIO, "internal", "input %u is missing from the records tree",
-                        (unsigned)i);
-            goto out;
-        }
-        if ((rc = smt_set(s->nullifiers, plan->in_nf[i], spent)) != 0) {
-            rc = reject(why, rc, "internal", "nullifier tree: out of memory");
-            goto out;
-        }
-    }
-    /* Create the outputs. */
-    for (uint16_t i = 0; i < p->n_out; i++) {
-        const alpha_record_t *o = &p->out[i];
-        if (insert_record(x->db, plan->out_cm[i], o->owner, o->asset, o->amount, o->salt,
-                          x->height) != 0)
-            goto sqlerr;
-        if ((rc = smt_set(s->records, plan->out_cm[i], plan->out_cm[i])) != 0) {
-            rc = reject(why, rc, "internal", "records tree: out of memory");
-            goto out;
-        }
-    }
-    if (tx->kind == ALPHA_TX_MINT) {
-        if (prepare(x->db,
-                    "INSERT INTO mints(txid, height, minter, commitment, asset, amount, fee) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    &st) != 0)
-            goto sqlerr;
-        ledger_bind_hex(st, 1, x->txid, 32);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)x->height);
-        ledger_bind_hex(st, 3, tx->sender, 32);
-        ledger_bind_hex(st, 4, plan->out_cm[0], 32);
-        sqlite3_bind_text(st, 5, p->out[0].asset, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 6, (sqlite3_int64)p->out[0].amount);
-        sqlite3_bind_int64(st, 7, (sqlite3_int64)tx->fee);
-        if (step_done(st) != 0)
-            goto sqlerr;
-    } else if (tx->kind == ALPHA_TX_BURN) {
-        if (prepare(x->db,
-                    "INSERT INTO burns(txid, height, owner, asset, amount, recipient) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    &st) != 0)
-            goto sqlerr;
-        ledger_bind_hex(st, 1, x->txid, 32);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)x->height);
-        ledger_bind_hex(st, 3, tx->sender, 32);
-        sqlite3_bind_text(st, 4, plan->asset, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 5, (sqlite3_int64)p->burn_amount);
-        ledger_bind_hex(st, 6, p->recipient, 32);
-        if (step_done(st) != 0)
-            goto sqlerr;
-    }
     if (s->pending_fees > UINT64_MAX - tx->fee) {
         rc = reject(why, -EOVERFLOW, "overflow", "block fees overflow");
         goto out;
     }
     s->pending_fees += tx->fee;
-    rc = 0;
-    goto out;
-sqlerr:
-    rc = sql_reject(why, x->db, "writing the transaction's effects");
 out:
-    stmt_release(st);
     free(plan);
     return rc;
 }
@@ -778,17 +761,17 @@ static int alpha_end_block(void *state, const chain_exec_t *x, uint64_t fees, ch
             snprintf(err, errlen, "fee asset '%s' is too long", fa);
             return -EINVAL;
         }
-        rc = commitment_exists(x->db, cm);
+        rc = commitment_exists(x->sql, cm);
         if (rc < 0) {
-            snprintf(err, errlen, "looking up the fee record: %s", sqlite3_errmsg(x->db));
+            snprintf(err, errlen, "looking up the fee record: %s", sql_errmsg(x->sql));
             return -EIO;
         }
         if (rc == 0)
             break;
         crypto_generichash(salt, 32, salt, 32, NULL, 0);
     }
-    if (insert_record(x->db, cm, x->proposer, fa, fees, salt, x->height) != 0) {
-        snprintf(err, errlen, "writing the fee record: %s", sqlite3_errmsg(x->db));
+    if (insert_record(x->sql, cm, x->proposer, fa, fees, salt, x->height) != 0) {
+        snprintf(err, errlen, "writing the fee record: %s", sql_errmsg(x->sql));
         return -EIO;
     }
     rc = smt_set(s->records, cm, cm);
@@ -803,6 +786,7 @@ const chain_ops_t alpha_chain_ops = {
     .name = "alpha",
     .schema = &alpha_schema,
     .tx_kind_name = alpha_tx_kind_name,
+    .genesis_check = alpha_genesis_check,
     .genesis_init = alpha_genesis_init,
     .state_open = alpha_state_open,
     .state_close = alpha_state_close,

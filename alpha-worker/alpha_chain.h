@@ -18,6 +18,12 @@
 
 extern const chain_ops_t alpha_chain_ops;
 
+/* Genesis params of alpha: "minter", the public key (64 hex digits) that
+ * may mint; without it nobody may. */
+#define ALPHA_PARAM_MINTER "minter"
+/* Check alpha's genesis params (chain_ops_t.genesis_check). */
+int alpha_genesis_check(const genesis_t *g, char *err, size_t errlen);
+
 #define ALPHA_N_ROUTES 6
 /* GET /records/{commitment}, /owners/{address}/records, /nullifiers/{nullifier},
  * /proofs/records/{commitment}, /proofs/nullifiers/{nullifier}, /supply. */
@@ -27,15 +33,16 @@ extern const size_t alpha_n_routes;
 /* "Every height": pass as height to alpha_trees_at for the latest state. */
 #define ALPHA_HEIGHT_LATEST ((uint64_t)INT64_MAX)
 
-/* Rebuild both trees from the tables as they were after block `height`:
- * records with created_height <= height and (spent_height IS NULL or
- * spent_height > height); nullifiers with height <= height. The caller
- * owns *records and *nullifiers (smt_free) and, for a consistent view
- * while a writer commits, holds a read transaction on db. Return 0, or
- * -EIO / -ENOMEM / -EBADMSG (a row that is not valid hex) with a message
- * in err; the out-params are written only on success. O(rows). */
-int alpha_trees_at(sqlite3 *db, uint64_t height, smt_t **records, smt_t **nullifiers,
-                   char *err, size_t errlen);
+/* Rebuild both trees from the tables, read through q, as they were after
+ * block `height`: records with created_height <= height and (spent_height
+ * IS NULL or spent_height > height); nullifiers with height <= height.
+ * The caller owns *records and *nullifiers (smt_free) and, for a
+ * consistent view while a writer commits, holds a read transaction on
+ * q's connection. Return 0, or -EIO / -ENOMEM / -EBADMSG (a row that is
+ * not valid hex) with a message in err; the out-params are written only
+ * on success. O(rows). */
+int alpha_trees_at(sql_t *q, uint64_t height, smt_t **records, smt_t **nullifiers, char *err,
+                   size_t errlen);
 
 typedef enum {
     ALPHA_TREE_RECORDS,

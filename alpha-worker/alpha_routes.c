@@ -7,13 +7,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/base/bech32.h"
 #include "common/base/hex.h"
-#include "common/store/stmtcache.h"
+#include "common/store/sql.h"
 #include "proto/alpha_tx.h"
 
 /* Most records one /owners answer lists (newest first); "truncated" says
@@ -78,6 +79,7 @@ static int db_error(api_response_t *res, sqlite3 *db)
 /* GET /records/{commitment} */
 static int get_record(const api_request_t *req, api_response_t *res)
 {
+    sql_t q = SQL_BARE(req->db);
     uint8_t cm[32];
     char hex[65];
     sqlite3_stmt *st = NULL;
@@ -86,105 +88,120 @@ static int get_record(const api_request_t *req, api_response_t *res)
     if (parse_key(req->params[0], cm) != 0)
         return api_error(res, 400, "bad_commitment", "commitment must be 64 hex digits");
     hex_encode(hex, cm, 32);
-    if (stmt_prepare(req->db, "SELECT " RECORD_COLUMNS " FROM records WHERE commitment = ?", &st) != 0) {
-        rc = db_error(res, req->db);
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
+    if (sql_query(&q, &st, "SELECT " RECORD_COLUMNS " FROM records WHERE commitment = ?", "k",
+                  cm) < 0)
+        return db_error(res, req->db);
+    switch (sql_step(&q, st)) {
+    case 1:
         o = record_json(st, 0);
         rc = o ? api_json(res, 200, o) : api_error(res, 500, "internal", "bad record row");
         break;
-    case SQLITE_DONE:
+    case 0:
         rc = api_error(res, 404, "not_found", "no record %s", hex);
         break;
     default:
         rc = db_error(res, req->db);
     }
-out:
-    stmt_release(st);
+    sql_release(&q, st);
     return rc;
+}
+
+/* Append the owner's records (hex key), newest first, to list: at most
+ * OWNER_RECORDS_MAX, *more set if there were more. 0, or -EIO (the
+ * ledger; message on q's connection) / -EBADMSG (a bad row). */
+static int owner_records(sql_t *q, const uint8_t pk[32], int unspent, json_t *list, int *more)
+{
+    static const char ALL[] = "SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? "
+                              "ORDER BY created_height DESC, commitment LIMIT ?";
+    static const char UNSPENT[] = "SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? "
+                                  "AND spent_height IS NULL "
+                                  "ORDER BY created_height DESC, commitment LIMIT ?";
+    sqlite3_stmt *st = NULL;
+    size_t n = 0;
+    int rc = sql_query(q, &st, unspent ? UNSPENT : ALL, "ku", pk, (uint64_t)OWNER_RECORDS_MAX + 1);
+
+    while (rc == 0 && (rc = sql_step(q, st)) == 1 && ++n <= OWNER_RECORDS_MAX) {
+        json_t *o = record_json(st, 0);
+        rc = o != NULL && json_array_append_new(list, o) == 0 ? 0 : -EBADMSG;
+    }
+    sql_release(q, st);
+    *more = n > OWNER_RECORDS_MAX;
+    if (rc == -EBADMSG)
+        return rc;
+    return rc < 0 ? -EIO : 0;
+}
+
+/* Sum rows (asset, amount) of sql, bound from fmt, into a new object at
+ * *out; 0 or -EIO (message on q's connection) / -ENOMEM. */
+static int sum_by_asset(sql_t *q, json_t **out, const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *o = json_object();
+    va_list ap;
+    int rc = o != NULL ? sql_prepare(q, sql, &st) : -ENOMEM;
+
+    if (rc == 0) {
+        va_start(ap, fmt);
+        rc = sql_vbind(q, st, fmt, ap);
+        va_end(ap);
+    }
+    while (rc == 0 && (rc = sql_step(q, st)) == 1) {
+        json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
+                            json_integer(sqlite3_column_int64(st, 1)));
+        rc = 0;
+    }
+    sql_release(q, st);
+    if (rc < 0) {
+        json_decref(o);
+        return rc == -ENOMEM ? rc : -EIO;
+    }
+    *out = o;
+    return 0;
 }
 
 /* GET /owners/{address}/records[?unspent=true] */
 static int get_owner_records(const api_request_t *req, api_response_t *res)
 {
+    sql_t q = SQL_BARE(req->db);
     uint8_t pk[32];
-    char hex[65], addr[ADDRESS_MAX];
-    const char *why = NULL, *q = api_query(req, "unspent");
-    sqlite3_stmt *st = NULL;
+    char addr[ADDRESS_MAX];
+    const char *why = NULL, *u = api_query(req, "unspent");
     json_t *list = NULL, *bal = NULL;
-    int rc, s, unspent = 0, in_tx = 0;
-    size_t n = 0;
+    int rc, unspent = 0, more = 0;
 
     if (address_decode(pk, req->params[0], &why) != 0)
         return api_error(res, 400, "bad_address", "%s: %s", req->params[0],
                          why ? why : "not an address");
-    if (q != NULL) {
-        if (strcmp(q, "true") == 0)
+    if (u != NULL) {
+        if (strcmp(u, "true") == 0)
             unspent = 1;
-        else if (strcmp(q, "false") != 0)
+        else if (strcmp(u, "false") != 0)
             return api_error(res, 400, "bad_query", "unspent must be true or false");
     }
-    hex_encode(hex, pk, 32);
     address_encode(addr, pk);
-    list = json_array();
-    bal = json_object();
-    if (list == NULL || bal == NULL) {
+    if ((list = json_array()) == NULL)
+        return api_error(res, 500, "internal", "out of memory");
+    if (sql_exec(&q, "BEGIN", NULL) < 0) {
+        rc = db_error(res, req->db);
+        goto out;
+    }
+    if ((rc = owner_records(&q, pk, unspent, list, &more)) == 0)
+        rc = sum_by_asset(&q, &bal, "SELECT asset, sum(amount) FROM records WHERE owner = ? "
+                                    "AND spent_height IS NULL GROUP BY asset ORDER BY asset",
+                          "k", pk);
+    if (rc == 0) {
+        rc = api_json(res, 200, json_pack("{s:s, s:o, s:o, s:b}", "owner", addr, "records", list,
+                                          "balance", bal, "truncated", more));
+        list = bal = NULL; /* json_pack "o" took them */
+    } else if (rc == -EBADMSG) {
+        rc = api_error(res, 500, "internal", "bad record row");
+    } else if (rc == -ENOMEM) {
         rc = api_error(res, 500, "internal", "out of memory");
-        goto out;
-    }
-    if (sqlite3_exec(req->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+    } else {
         rc = db_error(res, req->db);
-        goto out;
     }
-    in_tx = 1;
-    if (stmt_prepare(req->db, unspent ? "SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? "
-                                     "AND spent_height IS NULL "
-                                     "ORDER BY created_height DESC, commitment LIMIT ?"
-                                   : "SELECT " RECORD_COLUMNS " FROM records WHERE owner = ? "
-                                     "ORDER BY created_height DESC, commitment LIMIT ?", &st) != 0) {
-        rc = db_error(res, req->db);
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, OWNER_RECORDS_MAX + 1);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (++n > OWNER_RECORDS_MAX)
-            break;
-        json_t *o = record_json(st, 0);
-        if (o == NULL || json_array_append_new(list, o) != 0) {
-            rc = api_error(res, 500, "internal", "bad record row");
-            goto out;
-        }
-    }
-    if (s != SQLITE_ROW && s != SQLITE_DONE) {
-        rc = db_error(res, req->db);
-        goto out;
-    }
-    stmt_release(st);
-    if (stmt_prepare(req->db, "SELECT asset, sum(amount) FROM records WHERE owner = ? "
-                           "AND spent_height IS NULL GROUP BY asset ORDER BY asset", &st) != 0) {
-        rc = db_error(res, req->db);
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW)
-        json_object_set_new(bal, (const char *)sqlite3_column_text(st, 0),
-                            json_integer(sqlite3_column_int64(st, 1)));
-    if (s != SQLITE_DONE) {
-        rc = db_error(res, req->db);
-        goto out;
-    }
-    rc = api_json(res, 200,
-                  json_pack("{s:s, s:o, s:o, s:b}", "owner", addr, "records", list, "balance",
-                            bal, "truncated", n > OWNER_RECORDS_MAX));
-    list = bal = NULL;
+    sql_exec(&q, "COMMIT", NULL);
 out:
-    stmt_release(st);
-    if (in_tx)
-        sqlite3_exec(req->db, "COMMIT", NULL, NULL, NULL);
     json_decref(list);
     json_decref(bal);
     return rc;
@@ -193,6 +210,7 @@ out:
 /* GET /nullifiers/{nullifier} */
 static int get_nullifier(const api_request_t *req, api_response_t *res)
 {
+    sql_t q = SQL_BARE(req->db);
     uint8_t nf[32];
     char hex[65];
     sqlite3_stmt *st = NULL;
@@ -200,89 +218,48 @@ static int get_nullifier(const api_request_t *req, api_response_t *res)
     if (parse_key(req->params[0], nf) != 0)
         return api_error(res, 400, "bad_nullifier", "nullifier must be 64 hex digits");
     hex_encode(hex, nf, 32);
-    if (stmt_prepare(req->db, "SELECT height FROM nullifiers WHERE nullifier = ?", &st) != 0) {
-        rc = db_error(res, req->db);
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
-    switch (sqlite3_step(st)) {
-    case SQLITE_ROW:
+    if (sql_query(&q, &st, "SELECT height FROM nullifiers WHERE nullifier = ?", "k", nf) < 0)
+        return db_error(res, req->db);
+    switch (sql_step(&q, st)) {
+    case 1:
         rc = api_json(res, 200, json_pack("{s:s, s:b, s:I}", "nullifier", hex, "spent", 1,
                                           "height", (json_int_t)sqlite3_column_int64(st, 0)));
         break;
-    case SQLITE_DONE:
+    case 0:
         rc = api_json(res, 200, json_pack("{s:s, s:b, s:n}", "nullifier", hex, "spent", 0,
                                           "height"));
         break;
     default:
         rc = db_error(res, req->db);
     }
-out:
-    stmt_release(st);
+    sql_release(&q, st);
     return rc;
 }
 
-/* Sum rows (asset, amount) of sql into a new object at *out; 0 or -EIO. */
-static int sum_by_asset(sqlite3 *db, const char *sql, json_t **out)
+/* Height of the newest block (0 if none) into *out; 0 or a negative code. */
+static int tip_height(sql_t *q, uint64_t *out)
 {
-    sqlite3_stmt *st = NULL;
-    json_t *o = json_object();
-    int rc = 0, s;
-    if (o == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    if (stmt_prepare(db, sql, &st) != 0) {
-        rc = -EIO;
-        goto out;
-    }
-    while ((s = sqlite3_step(st)) == SQLITE_ROW)
-        json_object_set_new(o, (const char *)sqlite3_column_text(st, 0),
-                            json_integer(sqlite3_column_int64(st, 1)));
-    if (s != SQLITE_DONE) {
-        rc = -EIO;
-        goto out;
-    }
-    *out = o;
-    o = NULL;
-out:
-    stmt_release(st);
-    json_decref(o);
-    return rc;
-}
-
-/* Height of the newest block (0 if none) into *out; 0 or -EIO. */
-static int tip_height(sqlite3 *db, uint64_t *out)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
-    if (stmt_prepare(db, "SELECT coalesce(max(height), 0) FROM blocks", &st) != 0 ||
-        sqlite3_step(st) != SQLITE_ROW) {
-        rc = -EIO;
-        goto out;
-    }
-    *out = (uint64_t)sqlite3_column_int64(st, 0);
-out:
-    stmt_release(st);
-    return rc;
+    int rc = sql_u64(q, out, "SELECT coalesce(max(height), 0) FROM blocks", NULL);
+    return rc == -ENOENT ? -EIO : rc;
 }
 
 /* GET /supply */
 static int get_supply(const api_request_t *req, api_response_t *res)
 {
+    sql_t q = SQL_BARE(req->db);
     json_t *supply = NULL, *burned = NULL;
     uint64_t height = 0;
     int rc;
-    if (sqlite3_exec(req->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    if (sql_exec(&q, "BEGIN", NULL) < 0)
         return db_error(res, req->db);
-    if (tip_height(req->db, &height) != 0 ||
-        sum_by_asset(req->db,
+    if (tip_height(&q, &height) != 0 ||
+        sum_by_asset(&q, &supply,
                      "SELECT asset, sum(amount) FROM records WHERE spent_height IS NULL "
                      "GROUP BY asset ORDER BY asset",
-                     &supply) != 0 ||
-        sum_by_asset(req->db,
+                     NULL) != 0 ||
+        sum_by_asset(&q, &burned,
                      "SELECT asset, sum(amount) FROM burns GROUP BY asset ORDER BY asset",
-                     &burned) != 0) {
+                     NULL) != 0) {
         rc = db_error(res, req->db);
         goto out;
     }
@@ -290,151 +267,178 @@ static int get_supply(const api_request_t *req, api_response_t *res)
                                       "supply", supply, "burned", burned));
     supply = burned = NULL;
 out:
-    sqlite3_exec(req->db, "COMMIT", NULL, NULL, NULL);
+    sql_exec(&q, "COMMIT", NULL);
     json_decref(supply);
     json_decref(burned);
     return rc;
 }
 
-/* The value of an included key as of height, or json_null() if none. */
-static int proof_value(sqlite3 *db, alpha_tree_t tree, const uint8_t key[32], json_t **out)
+/* The value of an included key as of height: 0 and *out, -EIO (the tree
+ * holds it, so the table must) or -ENOMEM. */
+static int proof_value(sql_t *q, alpha_tree_t tree, const uint8_t key[32], json_t **out)
 {
     sqlite3_stmt *st = NULL;
-    int rc = 0;
-    if (stmt_prepare(db, tree == ALPHA_TREE_RECORDS
-                               ? "SELECT " RECORD_COLUMNS " FROM records WHERE commitment = ?"
-                               : "SELECT nullifier, height FROM nullifiers WHERE nullifier = ?", &st) != 0) {
-        rc = -EIO;
-        goto out;
-    }
     char hex[65];
-    hex_encode(hex, key, 32);
-    sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        rc = -EIO; /* the tree holds it, so the table must */
-        goto out;
+    json_t *v = NULL;
+    int rc = sql_query(q, &st,
+                       tree == ALPHA_TREE_RECORDS
+                           ? "SELECT " RECORD_COLUMNS " FROM records WHERE commitment = ?"
+                           : "SELECT nullifier, height FROM nullifiers WHERE nullifier = ?",
+                       "k", key);
+
+    if (rc == 0 && sql_step(q, st) == 1) {
+        hex_encode(hex, key, 32);
+        v = tree == ALPHA_TREE_RECORDS
+                ? record_json(st, 1)
+                : json_pack("{s:s, s:I}", "nullifier", hex, "height",
+                            (json_int_t)sqlite3_column_int64(st, 1));
+        rc = v != NULL ? 0 : -ENOMEM;
+    } else {
+        rc = -EIO;
     }
-    json_t *v = tree == ALPHA_TREE_RECORDS
-                    ? record_json(st, 1)
-                    : json_pack("{s:s, s:I}", "nullifier", hex, "height",
-                                (json_int_t)sqlite3_column_int64(st, 1));
-    if (v == NULL) {
+    sql_release(q, st);
+    if (rc == 0)
+        *out = v;
+    return rc;
+}
+
+/* The trees and roots a proof document shows, rebuilt from the tables. */
+typedef struct {
+    smt_t *records, *nullifiers;
+    uint8_t records_root[32], nullifiers_root[32];
+    char records_hex[65], nullifiers_hex[65], state_hex[65];
+} proof_state_t;
+
+static int proof_ledger_error(sql_t *q, char *msg, size_t msglen)
+{
+    snprintf(msg, msglen, "reading the ledger: %s", sqlite3_errmsg(q->db));
+    return -EIO;
+}
+
+/* Resolve *height (0: the tip) to a block and read its state root. */
+static int proof_block(sql_t *q, uint64_t *height, uint8_t root[32], char *msg, size_t msglen)
+{
+    sqlite3_stmt *st = NULL;
+    uint64_t tip = 0;
+    int rc;
+
+    if (tip_height(q, &tip) != 0)
+        return proof_ledger_error(q, msg, msglen);
+    if (*height == 0)
+        *height = tip;
+    if (*height == 0 || *height > tip) {
+        snprintf(msg, msglen, "no block at height %" PRIu64 " (tip %" PRIu64 ")", *height, tip);
+        return -ENOENT;
+    }
+    if (sql_query(q, &st, "SELECT state_root FROM blocks WHERE height = ?", "u", *height) < 0)
+        return proof_ledger_error(q, msg, msglen);
+    if (sql_step(q, st) != 1) {
+        snprintf(msg, msglen, "no block at height %" PRIu64, *height);
+        rc = -ENOENT;
+    } else if (parse_key((const char *)sqlite3_column_text(st, 0), root) != 0) {
+        snprintf(msg, msglen, "block %" PRIu64 ": state_root is not 64 hex digits", *height);
+        rc = -EBADMSG;
+    } else {
+        rc = 0;
+    }
+    sql_release(q, st);
+    return rc;
+}
+
+/* Rebuild both trees at height into *ps; the rebuilt state root must be
+ * the header's (-EPROTO otherwise: a bug). */
+static int proof_trees(sql_t *q, uint64_t height, const uint8_t header_root[32],
+                       proof_state_t *ps, char *msg, size_t msglen)
+{
+    uint8_t sroot[32];
+    char hhex[65];
+    int rc = alpha_trees_at(q, height, &ps->records, &ps->nullifiers, msg, msglen);
+
+    if (rc != 0)
+        return rc;
+    smt_root(ps->records, ps->records_root);
+    smt_root(ps->nullifiers, ps->nullifiers_root);
+    alpha_state_root(ps->records_root, ps->nullifiers_root, sroot);
+    hex_encode(ps->records_hex, ps->records_root, 32);
+    hex_encode(ps->nullifiers_hex, ps->nullifiers_root, 32);
+    hex_encode(ps->state_hex, sroot, 32);
+    if (memcmp(sroot, header_root, 32) == 0)
+        return 0;
+    hex_encode(hhex, header_root, 32);
+    snprintf(msg, msglen,
+             "state root rebuilt at height %" PRIu64 " is %s but block %" PRIu64 " says %s",
+             height, ps->state_hex, height, hhex);
+    return -EPROTO;
+}
+
+/* The proof of key in the tree and its value, if included, as JSON. */
+static int proof_of_key(sql_t *q, alpha_tree_t tree, const uint8_t key[32],
+                        const proof_state_t *ps, json_t **proof_json, json_t **value)
+{
+    int recs = tree == ALPHA_TREE_RECORDS;
+    smt_t *t = recs ? ps->records : ps->nullifiers;
+    smt_proof_t *proof = malloc(sizeof *proof);
+    uint8_t scratch[32];
+    int rc = proof == NULL ? -ENOMEM : smt_prove(t, key, proof);
+
+    if (rc == 0 &&
+        (*proof_json = smt_proof_to_json(recs ? ps->records_root : ps->nullifiers_root, key,
+                                         proof)) == NULL)
         rc = -ENOMEM;
-        goto out;
+    free(proof);
+    if (rc != 0)
+        return rc;
+    if (smt_get(t, key, scratch) != 0) {
+        *value = json_null();
+        return 0;
     }
-    *out = v;
-out:
-    stmt_release(st);
+    return proof_value(q, tree, key, value);
+}
+
+/* The proof document of key in tree (see alpha_proof_build). */
+static int proof_doc(sql_t *q, alpha_tree_t tree, const uint8_t key[32], uint64_t height,
+                     const proof_state_t *ps, json_t **out, char *msg, size_t msglen)
+{
+    int recs = tree == ALPHA_TREE_RECORDS;
+    json_t *pj = NULL, *value = NULL, *doc = NULL;
+    int rc = proof_of_key(q, tree, key, ps, &pj, &value);
+
+    if (rc == 0)
+        doc = json_pack("{s:s, s:I, s:s, s:s, s:s, s:{s:s, s:s}, s:O, s:O}",
+                        "chain", "alpha", "height", (json_int_t)height,
+                        "state_root", ps->state_hex, "tree", recs ? "records" : "nullifiers",
+                        "tree_root", recs ? ps->records_hex : ps->nullifiers_hex,
+                        "tree_roots", "records", ps->records_hex,
+                        "nullifiers", ps->nullifiers_hex, "proof", pj, "value", value);
+    if (rc == 0 && doc == NULL)
+        rc = -ENOMEM;
+    if (rc == -EIO)
+        proof_ledger_error(q, msg, msglen);
+    else if (rc != 0)
+        snprintf(msg, msglen, "out of memory");
+    else
+        *out = doc;
+    json_decref(pj);
+    json_decref(value);
     return rc;
 }
 
 int alpha_proof_build(sqlite3 *db, alpha_tree_t tree, const uint8_t key[SMT_KEY_LEN],
                       uint64_t height, json_t **out, char *msg, size_t msglen)
 {
-    smt_t *rec = NULL, *nul = NULL;
-    smt_proof_t *proof = NULL;
-    sqlite3_stmt *st = NULL;
-    json_t *doc = NULL, *pj = NULL, *value = NULL;
-    uint8_t rroot[32], nroot[32], sroot[32], hroot[32], scratch[32];
-    char rhex[65], nhex[65], shex[65];
-    uint64_t tip = 0;
-    int rc, in_tx = 0;
+    sql_t q = SQL_BARE(db);
+    proof_state_t ps = {0};
+    uint8_t header_root[32];
+    int rc;
 
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        goto sqlerr;
-    in_tx = 1;
-    if (tip_height(db, &tip) != 0)
-        goto sqlerr;
-    if (height == 0)
-        height = tip;
-    if (height == 0 || height > tip) {
-        snprintf(msg, msglen, "no block at height %" PRIu64 " (tip %" PRIu64 ")", height, tip);
-        rc = -ENOENT;
-        goto out;
-    }
-    if (stmt_prepare(db, "SELECT state_root FROM blocks WHERE height = ?", &st) != 0)
-        goto sqlerr;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)height);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        snprintf(msg, msglen, "no block at height %" PRIu64, height);
-        rc = -ENOENT;
-        goto out;
-    }
-    if (parse_key((const char *)sqlite3_column_text(st, 0), hroot) != 0) {
-        snprintf(msg, msglen, "block %" PRIu64 ": state_root is not 64 hex digits", height);
-        rc = -EBADMSG;
-        goto out;
-    }
-    rc = alpha_trees_at(db, height, &rec, &nul, msg, msglen);
-    if (rc != 0)
-        goto out;
-    smt_root(rec, rroot);
-    smt_root(nul, nroot);
-    alpha_state_root(rroot, nroot, sroot);
-    hex_encode(rhex, rroot, 32);
-    hex_encode(nhex, nroot, 32);
-    hex_encode(shex, sroot, 32);
-    if (memcmp(sroot, hroot, 32) != 0) {
-        snprintf(msg, msglen,
-                 "state root rebuilt at height %" PRIu64 " is %s but block %" PRIu64
-                 " says %s",
-                 height, shex, height, (const char *)sqlite3_column_text(st, 0));
-        rc = -EPROTO;
-        goto out;
-    }
-    proof = malloc(sizeof *proof);
-    if (proof == NULL) {
-        rc = -ENOMEM;
-        goto nomem;
-    }
-    smt_t *t = tree == ALPHA_TREE_RECORDS ? rec : nul;
-    if ((rc = smt_prove(t, key, proof)) != 0)
-        goto nomem;
-    pj = smt_proof_to_json(tree == ALPHA_TREE_RECORDS ? rroot : nroot, key, proof);
-    if (pj == NULL) {
-        rc = -ENOMEM;
-        goto nomem;
-    }
-    if (smt_get(t, key, scratch) == 0) {
-        rc = proof_value(db, tree, key, &value);
-        if (rc == -EIO)
-            goto sqlerr;
-        if (rc != 0)
-            goto nomem;
-    } else {
-        value = json_null();
-    }
-    doc = json_pack("{s:s, s:I, s:s, s:s, s:s, s:{s:s, s:s}, s:O, s:O}",
-                    "chain", "alpha",
-                    "height", (json_int_t)height,
-                    "state_root", shex,
-                    "tree", tree == ALPHA_TREE_RECORDS ? "records" : "nullifiers",
-                    "tree_root", tree == ALPHA_TREE_RECORDS ? rhex : nhex,
-                    "tree_roots", "records", rhex, "nullifiers", nhex,
-                    "proof", pj,
-                    "value", value);
-    if (doc == NULL) {
-        rc = -ENOMEM;
-        goto nomem;
-    }
-    *out = doc;
-    rc = 0;
-    goto out;
-nomem:
-    snprintf(msg, msglen, "out of memory");
-    goto out;
-sqlerr:
-    snprintf(msg, msglen, "reading the ledger: %s", sqlite3_errmsg(db));
-    rc = -EIO;
-out:
-    stmt_release(st);
-    if (in_tx)
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    smt_free(rec);
-    smt_free(nul);
-    free(proof);
-    json_decref(pj);
-    json_decref(value);
+    if (sql_exec(&q, "BEGIN", NULL) < 0)
+        return proof_ledger_error(&q, msg, msglen);
+    if ((rc = proof_block(&q, &height, header_root, msg, msglen)) == 0 &&
+        (rc = proof_trees(&q, height, header_root, &ps, msg, msglen)) == 0)
+        rc = proof_doc(&q, tree, key, height, &ps, out, msg, msglen);
+    sql_exec(&q, "COMMIT", NULL);
+    smt_free(ps.records);
+    smt_free(ps.nullifiers);
     return rc;
 }
 

@@ -7,18 +7,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/base/hex.h"
-#include "common/store/stmtcache.h"
 
 __extension__ typedef unsigned __int128 u128;
 
-#define ADDR_HEX (2 * DELTA_KEY_LEN + 1)
 #define NONCE_WINDOW 64 /* admission accepts nonces in [nonce, nonce + NONCE_WINDOW) */
 #define AMOUNT_MAX ((uint64_t)INT64_MAX)
 
@@ -82,87 +79,8 @@ typedef struct {
      * may stay listed. */
     uint8_t (*dirty)[DELTA_KEY_LEN];
     size_t n_dirty, cap_dirty;
+    uint64_t unbonding_blocks; /* genesis params.unbonding_blocks */
 } delta_state_t;
-
-/* ---- SQL helpers ----
- * Parameters are bound from a format: 't' a const char *, 'u' a uint64_t
- * (the caller keeps it <= INT64_MAX), 'b' a 32-byte key bound as its hex. */
-
-static int sql_bind(sqlite3_stmt *st, const char *fmt, va_list ap)
-{
-    for (int i = 0; fmt && fmt[i]; i++) {
-        int rc;
-        if (fmt[i] == 't') {
-            rc = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
-        } else if (fmt[i] == 'u') {
-            rc = sqlite3_bind_int64(st, i + 1, (sqlite3_int64)va_arg(ap, uint64_t));
-        } else {
-            char hx[ADDR_HEX];
-            hex_encode(hx, va_arg(ap, const uint8_t *), DELTA_KEY_LEN);
-            rc = sqlite3_bind_text(st, i + 1, hx, -1, SQLITE_TRANSIENT);
-        }
-        if (rc != SQLITE_OK)
-            return -EIO;
-    }
-    return 0;
-}
-
-static int sql_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql, const char *fmt,
-                       va_list ap)
-{
-    if (stmt_prepare(db, sql, st) != 0)
-        return -EIO;
-    if (sql_bind(*st, fmt, ap) < 0) {
-        stmt_release(*st);
-        *st = NULL;
-        return -EIO;
-    }
-    return 0;
-}
-
-/* Run a statement that returns no rows. */
-static int sql_exec(sqlite3 *db, const char *sql, const char *fmt, ...)
-{
-    sqlite3_stmt *st = NULL;
-    va_list ap;
-    int r;
-    va_start(ap, fmt);
-    r = sql_prepare(db, &st, sql, fmt, ap);
-    va_end(ap);
-    if (r < 0)
-        return r;
-    r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-    stmt_release(st);
-    return r;
-}
-
-/* Read one non-negative integer: 0 and *out, -ENOENT (no row or NULL),
- * -EIO (SQLite, or a negative value). */
-static int sql_u64(sqlite3 *db, uint64_t *out, const char *sql, const char *fmt, ...)
-{
-    sqlite3_stmt *st = NULL;
-    va_list ap;
-    int r;
-    va_start(ap, fmt);
-    r = sql_prepare(db, &st, sql, fmt, ap);
-    va_end(ap);
-    if (r < 0)
-        return r;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-        sqlite3_int64 v = sqlite3_column_int64(st, 0);
-        if (v < 0) {
-            r = -EIO;
-        } else {
-            *out = (uint64_t)v;
-            r = 0;
-        }
-    } else {
-        r = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? -ENOENT : -EIO;
-    }
-    stmt_release(st);
-    return r;
-}
 
 /* Copy a TEXT column of at most DELTA_ASSET_MAX bytes; -EIO otherwise. */
 static int col_asset(sqlite3_stmt *st, int col, char out[DELTA_ASSET_MAX + 1])
@@ -228,100 +146,89 @@ void delta_account_view(const delta_account_rows_t *a, delta_account_t *out)
     out->n_lp = a->n_lp;
 }
 
-int delta_account_load(sqlite3 *db, const uint8_t pk[DELTA_KEY_LEN], delta_account_rows_t *out)
+/* SQL failures surface from these reads as -EIO (or -ENOMEM), as their
+ * contracts say; the message stays on q. */
+static int read_error(int r)
 {
-    delta_account_rows_t a;
+    return r == -ENOMEM ? r : -EIO;
+}
+
+/* Fill the element at out from the current row of st: 0 or -EIO. */
+typedef int (*row_fn)(sqlite3_stmt *st, void *out);
+
+static int balance_row(sqlite3_stmt *st, void *out)
+{
+    delta_balance_t *b = out;
+    return col_asset(st, 0, b->asset) < 0 || col_u64(st, 1, &b->amount) < 0 ? -EIO : 0;
+}
+
+static int unbond_row(sqlite3_stmt *st, void *out)
+{
+    delta_unbond_t *u = out;
+    return col_u64(st, 0, &u->amount) < 0 || col_u64(st, 1, &u->release_height) < 0 ? -EIO : 0;
+}
+
+static int lp_row(sqlite3_stmt *st, void *out)
+{
+    delta_lp_t *l = out;
+    return col_asset(st, 0, l->asset_a) < 0 || col_asset(st, 1, l->asset_b) < 0 ||
+                   col_u64(st, 2, &l->shares) < 0
+               ? -EIO
+               : 0;
+}
+
+/* Append the rows of sql (bound to pk) to the array *arr of *n elements of sz. */
+static int load_rows(sql_t *q, const char *sql, const uint8_t pk[DELTA_KEY_LEN], void **arr,
+                     size_t *n, size_t sz, row_fn fn)
+{
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
-    int r, rc;
+    int r = sql_query(q, &st, sql, "k", pk);
+    int row = r; /* a query that cannot start fails as a step would */
+
+    while (r == 0 && (row = sql_step(q, st)) == 1) {
+        if ((r = grow(arr, &cap, *n, sz)) == 0 && (r = fn(st, (char *)*arr + *n * sz)) == 0)
+            (*n)++;
+    }
+    sql_release(q, st);
+    if (row < 0)
+        return read_error(row);
+    return r;
+}
+
+int delta_account_load(sql_t *q, const uint8_t pk[DELTA_KEY_LEN], delta_account_rows_t *out)
+{
+    delta_account_rows_t a;
+    int r;
 
     memset(&a, 0, sizeof a);
     memcpy(a.pk, pk, DELTA_KEY_LEN);
-    r = sql_u64(db, &a.nonce, "SELECT nonce FROM accounts WHERE address = ?", "b", pk);
-    if (r < 0 && r != -ENOENT)
-        goto out;
-    r = sql_u64(db, &a.staked, "SELECT staked FROM stakes WHERE address = ?", "b", pk);
-    if (r < 0 && r != -ENOENT)
-        goto out;
-
-    r = -EIO;
-    if (stmt_prepare(db, "SELECT asset, amount FROM balances WHERE address = ? AND amount > 0 "
-                           "ORDER BY asset", &st) != 0)
-        goto out;
-    {
-        char hx[ADDR_HEX];
-        hex_encode(hx, pk, DELTA_KEY_LEN);
-        sqlite3_bind_text(st, 1, hx, -1, SQLITE_TRANSIENT);
-    }
-    cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((r = grow((void **)&a.balances, &cap, a.n_balances, sizeof *a.balances)) < 0)
-            goto out;
-        delta_balance_t *b = &a.balances[a.n_balances];
-        if ((r = col_asset(st, 0, b->asset)) < 0 || (r = col_u64(st, 1, &b->amount)) < 0)
-            goto out;
-        a.n_balances++;
-    }
-    if (rc != SQLITE_DONE) {
-        r = -EIO;
+    if ((r = sql_u64(q, &a.nonce, "SELECT nonce FROM accounts WHERE address = ?", "k", pk)) ==
+        -ENOENT)
+        r = 0;
+    if (r == 0 &&
+        (r = sql_u64(q, &a.staked, "SELECT staked FROM stakes WHERE address = ?", "k", pk)) ==
+            -ENOENT)
+        r = 0;
+    if (r < 0) {
+        r = read_error(r);
         goto out;
     }
-    stmt_release(st);
-    st = NULL;
-
-    r = -EIO;
-    if (stmt_prepare(db, "SELECT amount, release_height FROM unbonding WHERE address = ? "
-                           "ORDER BY release_height, amount", &st) != 0)
+    if ((r = load_rows(q, "SELECT asset, amount FROM balances WHERE address = ? AND amount > 0 "
+                          "ORDER BY asset",
+                       pk, (void **)&a.balances, &a.n_balances, sizeof *a.balances,
+                       balance_row)) < 0 ||
+        (r = load_rows(q, "SELECT amount, release_height FROM unbonding WHERE address = ? "
+                          "ORDER BY release_height, amount",
+                       pk, (void **)&a.unbonding, &a.n_unbonding, sizeof *a.unbonding,
+                       unbond_row)) < 0 ||
+        (r = load_rows(q, "SELECT asset_a, asset_b, shares FROM lp_shares WHERE owner = ? AND "
+                          "shares > 0 ORDER BY asset_a, asset_b",
+                       pk, (void **)&a.lp, &a.n_lp, sizeof *a.lp, lp_row)) < 0)
         goto out;
-    {
-        char hx[ADDR_HEX];
-        hex_encode(hx, pk, DELTA_KEY_LEN);
-        sqlite3_bind_text(st, 1, hx, -1, SQLITE_TRANSIENT);
-    }
-    cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((r = grow((void **)&a.unbonding, &cap, a.n_unbonding, sizeof *a.unbonding)) < 0)
-            goto out;
-        delta_unbond_t *u = &a.unbonding[a.n_unbonding];
-        if ((r = col_u64(st, 0, &u->amount)) < 0 || (r = col_u64(st, 1, &u->release_height)) < 0)
-            goto out;
-        a.n_unbonding++;
-    }
-    if (rc != SQLITE_DONE) {
-        r = -EIO;
-        goto out;
-    }
-    stmt_release(st);
-    st = NULL;
-
-    r = -EIO;
-    if (stmt_prepare(db, "SELECT asset_a, asset_b, shares FROM lp_shares WHERE owner = ? AND "
-                           "shares > 0 ORDER BY asset_a, asset_b", &st) != 0)
-        goto out;
-    {
-        char hx[ADDR_HEX];
-        hex_encode(hx, pk, DELTA_KEY_LEN);
-        sqlite3_bind_text(st, 1, hx, -1, SQLITE_TRANSIENT);
-    }
-    cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((r = grow((void **)&a.lp, &cap, a.n_lp, sizeof *a.lp)) < 0)
-            goto out;
-        delta_lp_t *l = &a.lp[a.n_lp];
-        if ((r = col_asset(st, 0, l->asset_a)) < 0 || (r = col_asset(st, 1, l->asset_b)) < 0 ||
-            (r = col_u64(st, 2, &l->shares)) < 0)
-            goto out;
-        a.n_lp++;
-    }
-    if (rc != SQLITE_DONE) {
-        r = -EIO;
-        goto out;
-    }
     *out = a;
     memset(&a, 0, sizeof a);
-    r = 0;
 out:
-    stmt_release(st);
     delta_account_rows_free(&a);
     return r;
 }
@@ -340,40 +247,38 @@ static int pool_from_row(sqlite3_stmt *st, delta_pool_row_t *p)
 
 #define POOL_COLUMNS "asset_a, asset_b, reserve_a, reserve_b, shares, fee_bps, created_height"
 
-int delta_pool_load(sqlite3 *db, const char *asset_a, const char *asset_b, delta_pool_row_t *out)
+int delta_pool_load(sql_t *q, const char *asset_a, const char *asset_b, delta_pool_row_t *out)
 {
     sqlite3_stmt *st = NULL;
     delta_pool_row_t p;
-    int r = -EIO;
-    if (stmt_prepare(db, "SELECT " POOL_COLUMNS " FROM pools WHERE asset_a = ? AND asset_b = ?", &st) != 0)
-        goto out;
-    sqlite3_bind_text(st, 1, asset_a, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, asset_b, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
+    int r = sql_query(q, &st, "SELECT " POOL_COLUMNS " FROM pools WHERE asset_a = ? AND asset_b = ?",
+                      "tt", asset_a, asset_b);
+
+    if (r == 0)
+        r = sql_step(q, st);
+    if (r == 1)
+        r = pool_from_row(st, &p);
+    else if (r == 0)
         r = -ENOENT;
-        goto out;
-    }
-    if (rc != SQLITE_ROW || pool_from_row(st, &p) < 0)
-        goto out;
-    *out = p;
-    r = 0;
-out:
-    stmt_release(st);
+    else
+        r = read_error(r);
+    sql_release(q, st);
+    if (r == 0)
+        *out = p;
     return r;
 }
 
 /* ---- the tree ---- */
 
-/* Recompute pk's leaf from db and put it in (or, if empty, take it out of) t. */
-static int tree_touch_account(smt_t *t, sqlite3 *db, const uint8_t pk[DELTA_KEY_LEN])
+/* Recompute pk's leaf from the tables and put it in (or, if empty, take it out of) t. */
+static int tree_touch_account(smt_t *t, sql_t *q, const uint8_t pk[DELTA_KEY_LEN])
 {
     delta_account_rows_t a;
     delta_account_t v;
     uint8_t key[DELTA_HASH_LEN], val[DELTA_HASH_LEN];
     int r;
 
-    if ((r = delta_account_load(db, pk, &a)) < 0)
+    if ((r = delta_account_load(q, pk, &a)) < 0)
         return r;
     delta_account_view(&a, &v);
     delta_account_key(pk, key);
@@ -400,56 +305,56 @@ static int tree_set_pool(smt_t *t, const delta_pool_row_t *p)
     return smt_set(t, key, val);
 }
 
-int delta_tree_build(sqlite3 *db, smt_t **out)
+/* Put the account of the current row of st (its hex address) into t. */
+static int tree_add_account(smt_t *t, sql_t *q, sqlite3_stmt *st)
+{
+    uint8_t pk[DELTA_KEY_LEN];
+    const char *hx = (const char *)sqlite3_column_text(st, 0);
+    if (!hx || hex_decode(pk, DELTA_KEY_LEN, hx) < 0)
+        return -EIO;
+    return tree_touch_account(t, q, pk);
+}
+
+/* Put the pool of the current row of st into t. */
+static int tree_add_pool(smt_t *t, sql_t *q, sqlite3_stmt *st)
+{
+    delta_pool_row_t p;
+    (void)q;
+    return pool_from_row(st, &p) < 0 ? -EIO : tree_set_pool(t, &p);
+}
+
+/* Add each row of sql to t with add. */
+static int tree_add_rows(smt_t *t, sql_t *q, const char *sql,
+                         int (*add)(smt_t *, sql_t *, sqlite3_stmt *))
 {
     sqlite3_stmt *st = NULL;
+    int r = sql_prepare(q, sql, &st);
+    int row = r; /* a query that cannot start fails as a step would */
+
+    while (r == 0 && (row = sql_step(q, st)) == 1)
+        r = add(t, q, st);
+    sql_release(q, st);
+    if (row < 0)
+        return read_error(row);
+    return r;
+}
+
+int delta_tree_build(sql_t *q, smt_t **out)
+{
     smt_t *t = smt_new();
-    int r = -ENOMEM, rc;
+    int r;
 
     if (!t)
-        goto out;
-    r = -EIO;
-    if (stmt_prepare(db, "SELECT address FROM accounts ORDER BY address", &st) != 0)
-        goto out;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        uint8_t pk[DELTA_KEY_LEN];
-        const char *hx = (const char *)sqlite3_column_text(st, 0);
-        if (!hx || hex_decode(pk, DELTA_KEY_LEN, hx) < 0) {
-            r = -EIO;
-            goto out;
-        }
-        if ((r = tree_touch_account(t, db, pk)) < 0)
-            goto out;
-    }
-    if (rc != SQLITE_DONE) {
-        r = -EIO;
-        goto out;
-    }
-    stmt_release(st);
-    st = NULL;
-    r = -EIO;
-    if (stmt_prepare(db, "SELECT " POOL_COLUMNS " FROM pools ORDER BY asset_a, asset_b", &st) != 0)
-        goto out;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        delta_pool_row_t p;
-        if (pool_from_row(st, &p) < 0) {
-            r = -EIO;
-            goto out;
-        }
-        if ((r = tree_set_pool(t, &p)) < 0)
-            goto out;
-    }
-    if (rc != SQLITE_DONE) {
-        r = -EIO;
-        goto out;
+        return -ENOMEM;
+    if ((r = tree_add_rows(t, q, "SELECT address FROM accounts ORDER BY address",
+                           tree_add_account)) < 0 ||
+        (r = tree_add_rows(t, q, "SELECT " POOL_COLUMNS " FROM pools ORDER BY asset_a, asset_b",
+                           tree_add_pool)) < 0) {
+        smt_free(t);
+        return r;
     }
     *out = t;
-    t = NULL;
-    r = 0;
-out:
-    stmt_release(st);
-    smt_free(t);
-    return r;
+    return 0;
 }
 
 /* ---- arithmetic ---- */
@@ -512,7 +417,7 @@ typedef struct {
 typedef struct {
     delta_state_t *st;
     const chain_exec_t *x;
-    sqlite3 *db;
+    sql_t *sql;              /* x->sql */
     reject_t *why;
     const char *fee_asset;
     uint64_t fee;            /* this transaction's fee */
@@ -526,11 +431,11 @@ typedef struct {
     size_t n_known;
 } exec_t;
 
-static int internal(reject_t *why, sqlite3 *db, int r)
+static int internal(reject_t *why, sql_t *q, int r)
 {
     if (r == -ENOMEM)
         return reject(why, -ENOMEM, "internal", "out of memory");
-    return reject(why, -EIO, "internal", "ledger: %s", sqlite3_errmsg(db));
+    return reject(why, -EIO, "internal", "ledger: %s", sql_errmsg(q));
 }
 
 static bool account_known(const exec_t *e, const uint8_t *pk)
@@ -553,7 +458,7 @@ static int account_ensure(exec_t *e, const uint8_t *pk)
     int r;
     if (account_known(e, pk))
         return 0;
-    r = sql_exec(e->db, "INSERT OR IGNORE INTO accounts(address, nonce) VALUES (?, 0)", "b", pk);
+    r = sql_exec(e->sql, "INSERT OR IGNORE INTO accounts(address, nonce) VALUES (?, 0)", "k", pk);
     if (r == 0)
         account_note(e, pk);
     return r;
@@ -592,7 +497,7 @@ static int balance_get(exec_t *e, const uint8_t *pk, const char *asset, uint64_t
             return 0;
         }
     }
-    r = sql_u64(e->db, out, "SELECT amount FROM balances WHERE address = ? AND asset = ?", "bt",
+    r = sql_u64(e->sql, out, "SELECT amount FROM balances WHERE address = ? AND asset = ?", "kt",
                 pk, asset);
     if (r == 0)
         account_note(e, pk);
@@ -609,36 +514,28 @@ static int balance_get(exec_t *e, const uint8_t *pk, const char *asset, uint64_t
 static int sender_load(exec_t *e, uint64_t *nonce, uint64_t *feebal)
 {
     sqlite3_stmt *st = NULL;
-    char hx[ADDR_HEX];
     uint64_t n = 0, b = 0;
     bool row = false;
-    int r = -EIO, rc;
-    if (stmt_prepare(e->db, "SELECT a.nonce, b.amount FROM accounts AS a LEFT JOIN balances AS b "
-                            "ON b.address = a.address AND b.asset = ?2 WHERE a.address = ?1",
-                     &st) != 0)
-        goto out;
-    hex_encode(hx, e->sender, DELTA_KEY_LEN);
-    if (sqlite3_bind_text(st, 1, hx, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
-        sqlite3_bind_text(st, 2, e->fee_asset, -1, SQLITE_TRANSIENT) != SQLITE_OK)
-        goto out;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        if (sqlite3_column_type(st, 0) != SQLITE_NULL && col_u64(st, 0, &n) < 0)
-            goto out;
+    int r = sql_query(e->sql, &st,
+                      "SELECT a.nonce, b.amount FROM accounts AS a LEFT JOIN balances AS b "
+                      "ON b.address = a.address AND b.asset = ?2 WHERE a.address = ?1",
+                      "kt", e->sender, e->fee_asset);
+
+    if (r == 0 && (r = sql_step(e->sql, st)) == 1) {
         row = sqlite3_column_type(st, 1) != SQLITE_NULL;
-        if (row && col_u64(st, 1, &b) < 0)
-            goto out;
-        account_note(e, e->sender);
-    } else if (rc != SQLITE_DONE) {
-        goto out;
+        if ((sqlite3_column_type(st, 0) != SQLITE_NULL && col_u64(st, 0, &n) < 0) ||
+            (row && col_u64(st, 1, &b) < 0))
+            r = -EIO;
+        else
+            account_note(e, e->sender);
     }
+    sql_release(e->sql, st);
+    if (r < 0)
+        return r;
     balance_remember(e, e->sender, e->fee_asset, b, row);
     *nonce = n;
     *feebal = b;
-    r = 0;
-out:
-    stmt_release(st);
-    return r;
+    return 0;
 }
 
 /* Write the amounts balance_sub and balance_add left pending. Each is an
@@ -651,8 +548,8 @@ static int balance_flush(exec_t *e)
         bal_slot_t *b = &e->bal[i];
         if (!b->pending)
             continue;
-        int r = sql_exec(e->db, "UPDATE balances SET amount = ? WHERE address = ? AND asset = ?",
-                         "ubt", b->amount, b->pk, b->asset);
+        int r = sql_exec(e->sql, "UPDATE balances SET amount = ? WHERE address = ? AND asset = ?",
+                         "ukt", b->amount, b->pk, b->asset);
         if (r < 0)
             return r;
         b->pending = false;
@@ -677,7 +574,7 @@ static int afford(exec_t *e, const char *asset, uint64_t amount)
     bal_slot_t *slot;
     int r = balance_get(e, e->sender, asset, &bal, &slot);
     if (r < 0)
-        return internal(e->why, e->db, r);
+        return internal(e->why, e->sql, r);
     bool with_fee = strcmp(asset, e->fee_asset) == 0;
     u128 need = (u128)amount + (with_fee ? e->fee : 0);
     if ((u128)bal < need) {
@@ -691,6 +588,25 @@ static int afford(exec_t *e, const char *asset, uint64_t amount)
     return 0;
 }
 
+/* A new amount for slot's row, written later by balance_flush: the row
+ * exists and stays, so writing it late (and once) changes nothing another
+ * statement of the transaction reads in between. */
+static void slot_pending(bal_slot_t *slot, uint64_t amount)
+{
+    slot->amount = amount;
+    slot->pending = true;
+}
+
+/* The amount just written to the table (row: the row still exists), if slot. */
+static void slot_written(bal_slot_t *slot, uint64_t amount, bool row)
+{
+    if (!slot)
+        return;
+    slot->amount = amount;
+    slot->row = row;
+    slot->pending = false;
+}
+
 static int balance_sub(exec_t *e, const uint8_t *pk, const char *asset, uint64_t amount)
 {
     uint64_t bal;
@@ -699,28 +615,23 @@ static int balance_sub(exec_t *e, const uint8_t *pk, const char *asset, uint64_t
     if (amount == 0)
         return 0;
     if ((r = balance_get(e, pk, asset, &bal, &slot)) < 0)
-        return internal(e->why, e->db, r);
+        return internal(e->why, e->sql, r);
     if (bal < amount)
         return reject(e->why, -EINVAL, "overspend", "balance %" PRIu64 " %s < %" PRIu64, bal,
                       asset, amount);
     if (slot && bal > amount) {
-        slot->amount = bal - amount; /* written by balance_flush */
-        slot->pending = true;
+        slot_pending(slot, bal - amount);
         return 0;
     }
     if (bal == amount)
-        r = sql_exec(e->db, "DELETE FROM balances WHERE address = ? AND asset = ?", "bt", pk,
+        r = sql_exec(e->sql, "DELETE FROM balances WHERE address = ? AND asset = ?", "kt", pk,
                      asset);
     else
-        r = sql_exec(e->db, "UPDATE balances SET amount = ? WHERE address = ? AND asset = ?",
-                     "ubt", bal - amount, pk, asset);
+        r = sql_exec(e->sql, "UPDATE balances SET amount = ? WHERE address = ? AND asset = ?",
+                     "ukt", bal - amount, pk, asset);
     if (r < 0)
-        return internal(e->why, e->db, r);
-    if (slot) {
-        slot->amount = bal - amount;
-        slot->row = bal > amount;
-        slot->pending = false;
-    }
+        return internal(e->why, e->sql, r);
+    slot_written(slot, bal - amount, bal > amount);
     return 0;
 }
 
@@ -732,26 +643,21 @@ static int balance_add(exec_t *e, const uint8_t *pk, const char *asset, uint64_t
     if (amount == 0)
         return 0;
     if ((r = balance_get(e, pk, asset, &bal, &slot)) < 0)
-        return internal(e->why, e->db, r);
+        return internal(e->why, e->sql, r);
     if (amount > AMOUNT_MAX - bal)
         return reject(e->why, -EINVAL, "overflow",
                       "balance %" PRIu64 " %s + %" PRIu64 " exceeds 2^63-1", bal, asset, amount);
     if (slot && slot->row) {
-        slot->amount = bal + amount; /* written by balance_flush */
-        slot->pending = true;
+        slot_pending(slot, bal + amount);
         return 0;
     }
     if ((r = account_ensure(e, pk)) < 0 ||
-        (r = sql_exec(e->db,
+        (r = sql_exec(e->sql,
                       "INSERT INTO balances(address, asset, amount) VALUES (?, ?, ?) "
                       "ON CONFLICT(address, asset) DO UPDATE SET amount = excluded.amount",
-                      "btu", pk, asset, bal + amount)) < 0)
-        return internal(e->why, e->db, r);
-    if (slot) {
-        slot->amount = bal + amount;
-        slot->row = true;
-        slot->pending = false;
-    }
+                      "ktu", pk, asset, bal + amount)) < 0)
+        return internal(e->why, e->sql, r);
+    slot_written(slot, bal + amount, true);
     return 0;
 }
 
@@ -769,7 +675,7 @@ static int touch_account(exec_t *e, const uint8_t *pk)
         size_t cap = st->cap_dirty ? 2 * st->cap_dirty : 256;
         void *d = realloc(st->dirty, cap * DELTA_KEY_LEN);
         if (!d)
-            return internal(e->why, e->db, -ENOMEM);
+            return internal(e->why, e->sql, -ENOMEM);
         st->dirty = d;
         st->cap_dirty = cap;
     }
@@ -779,11 +685,11 @@ static int touch_account(exec_t *e, const uint8_t *pk)
 
 static int pool_get(exec_t *e, const char *a, const char *b, delta_pool_row_t *p)
 {
-    int r = delta_pool_load(e->db, a, b, p);
+    int r = delta_pool_load(e->sql, a, b, p);
     if (r == -ENOENT)
         return reject(e->why, -EINVAL, "no_pool", "no pool %s/%s", a, b);
     if (r < 0)
-        return internal(e->why, e->db, r);
+        return internal(e->why, e->sql, r);
     if (p->reserve_a == 0 || p->reserve_b == 0 || p->shares == 0)
         return reject(e->why, -EINVAL, "internal", "pool %s/%s is empty", a, b);
     return 0;
@@ -791,39 +697,39 @@ static int pool_get(exec_t *e, const char *a, const char *b, delta_pool_row_t *p
 
 static int pool_put(exec_t *e, const delta_pool_row_t *p)
 {
-    int r = sql_exec(e->db,
+    int r = sql_exec(e->sql,
                      "UPDATE pools SET reserve_a = ?, reserve_b = ?, shares = ? "
                      "WHERE asset_a = ? AND asset_b = ?",
                      "uuutt", p->reserve_a, p->reserve_b, p->shares, p->asset_a, p->asset_b);
     if (r == 0)
         r = tree_set_pool(e->st->tree, p);
-    return r < 0 ? internal(e->why, e->db, r) : 0;
+    return r < 0 ? internal(e->why, e->sql, r) : 0;
 }
 
 static int lp_get(exec_t *e, const char *a, const char *b, const uint8_t *pk, uint64_t *out)
 {
-    int r = sql_u64(e->db, out,
+    int r = sql_u64(e->sql, out,
                     "SELECT shares FROM lp_shares WHERE asset_a = ? AND asset_b = ? AND owner = ?",
-                    "ttb", a, b, pk);
+                    "ttk", a, b, pk);
     if (r == -ENOENT) {
         *out = 0;
         r = 0;
     }
-    return r < 0 ? internal(e->why, e->db, r) : 0;
+    return r < 0 ? internal(e->why, e->sql, r) : 0;
 }
 
 static int lp_set(exec_t *e, const char *a, const char *b, const uint8_t *pk, uint64_t shares)
 {
     int r;
     if (shares == 0)
-        r = sql_exec(e->db, "DELETE FROM lp_shares WHERE asset_a = ? AND asset_b = ? AND owner = ?",
-                     "ttb", a, b, pk);
+        r = sql_exec(e->sql, "DELETE FROM lp_shares WHERE asset_a = ? AND asset_b = ? AND owner = ?",
+                     "ttk", a, b, pk);
     else
-        r = sql_exec(e->db,
+        r = sql_exec(e->sql,
                      "INSERT INTO lp_shares(asset_a, asset_b, owner, shares) VALUES (?, ?, ?, ?) "
                      "ON CONFLICT(asset_a, asset_b, owner) DO UPDATE SET shares = excluded.shares",
-                     "ttbu", a, b, pk, shares);
-    return r < 0 ? internal(e->why, e->db, r) : 0;
+                     "ttku", a, b, pk, shares);
+    return r < 0 ? internal(e->why, e->sql, r) : 0;
 }
 
 static int do_transfer(exec_t *e, const delta_transfer_t *t)
@@ -844,12 +750,12 @@ static int do_pool_create(exec_t *e, const delta_pool_create_t *c)
     if ((r = amount_check(e->why, "amount_a", c->amount_a, false)) < 0 ||
         (r = amount_check(e->why, "amount_b", c->amount_b, false)) < 0)
         return r;
-    r = delta_pool_load(e->db, c->asset_a, c->asset_b, &p);
+    r = delta_pool_load(e->sql, c->asset_a, c->asset_b, &p);
     if (r == 0)
         return reject(e->why, -EINVAL, "pool_exists", "pool %s/%s exists", c->asset_a,
                       c->asset_b);
     if (r != -ENOENT)
-        return internal(e->why, e->db, r);
+        return internal(e->why, e->sql, r);
     uint64_t shares = isqrt128((u128)c->amount_a * c->amount_b);
     if (shares <= DELTA_MINIMUM_LIQUIDITY)
         return reject(e->why, -EINVAL, "bad_amount",
@@ -869,13 +775,13 @@ static int do_pool_create(exec_t *e, const delta_pool_create_t *c)
     p.shares = shares;
     p.fee_bps = c->fee_bps;
     p.created_height = e->x->height;
-    if ((r = sql_exec(e->db,
+    if ((r = sql_exec(e->sql,
                       "INSERT INTO pools(asset_a, asset_b, reserve_a, reserve_b, shares, fee_bps, "
                       "created_height) VALUES (?, ?, ?, ?, ?, ?, ?)",
                       "ttuuuuu", p.asset_a, p.asset_b, p.reserve_a, p.reserve_b, p.shares,
                       (uint64_t)p.fee_bps, p.created_height)) < 0 ||
         (r = account_ensure(e, e->sender)) < 0 || (r = tree_set_pool(e->st->tree, &p)) < 0)
-        return internal(e->why, e->db, r);
+        return internal(e->why, e->sql, r);
     return lp_set(e, p.asset_a, p.asset_b, e->sender, shares - DELTA_MINIMUM_LIQUIDITY);
 }
 
@@ -928,7 +834,7 @@ static int do_liquidity_add(exec_t *e, const delta_liquidity_add_t *a)
     if ((r = pool_put(e, &p)) < 0)
         return r;
     if ((r = account_ensure(e, e->sender)) < 0)
-        return internal(e->why, e->db, r);
+        return internal(e->why, e->sql, r);
     return lp_set(e, p.asset_a, p.asset_b, e->sender, owned + shares);
 }
 
@@ -1027,31 +933,31 @@ static int do_stake(exec_t *e, uint64_t amount)
     if ((r = amount_check(e->why, "amount", amount, false)) < 0 ||
         (r = afford(e, e->fee_asset, amount)) < 0)
         return r;
-    r = sql_u64(e->db, &staked, "SELECT staked FROM stakes WHERE address = ?", "b", e->sender);
+    r = sql_u64(e->sql, &staked, "SELECT staked FROM stakes WHERE address = ?", "k", e->sender);
     if (r < 0 && r != -ENOENT)
-        return internal(e->why, e->db, r);
+        return internal(e->why, e->sql, r);
     if (amount > AMOUNT_MAX - staked)
         return reject(e->why, -EINVAL, "overflow",
                       "stake %" PRIu64 " + %" PRIu64 " exceeds 2^63-1", staked, amount);
     if ((r = balance_sub(e, e->sender, e->fee_asset, amount)) < 0)
         return r;
-    if ((r = sql_exec(e->db,
+    if ((r = sql_exec(e->sql,
                       "INSERT INTO stakes(address, staked) VALUES (?, ?) "
                       "ON CONFLICT(address) DO UPDATE SET staked = excluded.staked",
-                      "bu", e->sender, staked + amount)) < 0)
-        return internal(e->why, e->db, r);
+                      "ku", e->sender, staked + amount)) < 0)
+        return internal(e->why, e->sql, r);
     return 0;
 }
 
 static int do_unstake(exec_t *e, uint64_t amount)
 {
-    uint64_t staked = 0, ub = e->x->genesis->unbonding_blocks;
+    uint64_t staked = 0, ub = e->st->unbonding_blocks;
     int r;
     if ((r = amount_check(e->why, "amount", amount, false)) < 0)
         return r;
-    r = sql_u64(e->db, &staked, "SELECT staked FROM stakes WHERE address = ?", "b", e->sender);
+    r = sql_u64(e->sql, &staked, "SELECT staked FROM stakes WHERE address = ?", "k", e->sender);
     if (r < 0 && r != -ENOENT)
-        return internal(e->why, e->db, r);
+        return internal(e->why, e->sql, r);
     if (staked < amount)
         return reject(e->why, -EINVAL, "overspend",
                       "staked %" PRIu64 " %s < amount %" PRIu64, staked, e->fee_asset, amount);
@@ -1060,15 +966,107 @@ static int do_unstake(exec_t *e, uint64_t amount)
                       "release height %" PRIu64 " + %" PRIu64 " exceeds 2^63-1", e->x->height,
                       ub);
     if (staked == amount)
-        r = sql_exec(e->db, "DELETE FROM stakes WHERE address = ?", "b", e->sender);
+        r = sql_exec(e->sql, "DELETE FROM stakes WHERE address = ?", "k", e->sender);
     else
-        r = sql_exec(e->db, "UPDATE stakes SET staked = ? WHERE address = ?", "ub",
+        r = sql_exec(e->sql, "UPDATE stakes SET staked = ? WHERE address = ?", "uk",
                      staked - amount, e->sender);
     if (r == 0)
-        r = sql_exec(e->db,
+        r = sql_exec(e->sql,
                      "INSERT INTO unbonding(address, amount, release_height) VALUES (?, ?, ?)",
-                     "buu", e->sender, amount, e->x->height + ub);
-    return r < 0 ? internal(e->why, e->db, r) : 0;
+                     "kuu", e->sender, amount, e->x->height + ub);
+    return r < 0 ? internal(e->why, e->sql, r) : 0;
+}
+
+/* Decode tx's payload into *p and check what needs no ledger: the payload's
+ * own rules and the fee. */
+static int tx_shape(const tx_t *tx, delta_payload_t *p, reject_t *why)
+{
+    const char *what = "payload", *reason = "";
+    int r = delta_payload_decode(p, tx->kind, tx->payload, tx->payload_len, &what);
+
+    if (r == -EPROTONOSUPPORT)
+        return reject(why, -EINVAL, "unknown_kind", "unknown delta transaction kind %u",
+                      (unsigned)tx->kind);
+    if (r < 0)
+        return reject(why, -EINVAL, "malformed", "%s payload does not decode: %s %s",
+                      delta_kind_name(tx->kind), what ? what : "payload",
+                      r == -EMSGSIZE ? "truncated" : "invalid");
+    if (delta_payload_check(p, &what, &reason) < 0)
+        return reject(why, -EINVAL, strcmp(what, "fee_bps") == 0 ? "bad_amount" : "bad_asset",
+                      "%s: %s", what, reason);
+    return amount_check(why, "fee", tx->fee, true);
+}
+
+/* The sender's nonce and fee: a block takes exactly the next nonce
+ * (-EAGAIN for one ahead), admission any within the window. */
+static int tx_nonce_and_fee(exec_t *e, const tx_t *tx, uint64_t nonce, uint64_t feebal)
+{
+    if (tx->nonce < nonce)
+        return reject(e->why, -EINVAL, "bad_nonce",
+                      "nonce %" PRIu64 " already used (account nonce %" PRIu64 ")", tx->nonce,
+                      nonce);
+    if (e->admission && tx->nonce - nonce >= NONCE_WINDOW)
+        return reject(e->why, -EINVAL, "bad_nonce",
+                      "nonce %" PRIu64 " is %d or more ahead of account nonce %" PRIu64,
+                      tx->nonce, NONCE_WINDOW, nonce);
+    if (!e->admission && tx->nonce > nonce)
+        return reject(e->why, -EAGAIN, "bad_nonce",
+                      "nonce %" PRIu64 " is ahead of account nonce %" PRIu64 ", not yet",
+                      tx->nonce, nonce);
+    if (nonce >= AMOUNT_MAX)
+        return reject(e->why, -EINVAL, "overflow", "account nonce %" PRIu64 " exhausted", nonce);
+    if (feebal < tx->fee)
+        return reject(e->why, -EINVAL, "overspend", "balance %" PRIu64 " %s < fee %" PRIu64,
+                      feebal, e->fee_asset, tx->fee);
+    return 0;
+}
+
+/* What the payload's kind does. */
+static int tx_effect(exec_t *e, const delta_payload_t *p)
+{
+    switch (p->kind) {
+    case DELTA_TX_TRANSFER:
+        return do_transfer(e, &p->u.transfer);
+    case DELTA_TX_POOL_CREATE:
+        return do_pool_create(e, &p->u.pool_create);
+    case DELTA_TX_LIQUIDITY_ADD:
+        return do_liquidity_add(e, &p->u.liquidity_add);
+    case DELTA_TX_LIQUIDITY_REMOVE:
+        return do_liquidity_remove(e, &p->u.liquidity_remove);
+    case DELTA_TX_SWAP:
+        return do_swap(e, &p->u.swap);
+    case DELTA_TX_STAKE:
+        return do_stake(e, p->u.stake.amount);
+    case DELTA_TX_UNSTAKE:
+        return do_unstake(e, p->u.stake.amount);
+    default:
+        return reject(e->why, -EINVAL, "unknown_kind", "unknown delta transaction kind %u",
+                      (unsigned)p->kind);
+    }
+}
+
+/* Charge the fee, write the pending balances, bump the sender's nonce. */
+static int tx_finish(exec_t *e, const tx_t *tx, uint64_t nonce)
+{
+    int r;
+
+    if ((r = balance_sub(e, tx->sender, e->fee_asset, tx->fee)) < 0)
+        return r;
+    if ((r = balance_flush(e)) < 0)
+        return internal(e->why, e->sql, r);
+    /* The account now exists whatever the kind did (it paid, or at least
+     * bumped its nonce): the upsert is INSERT OR IGNORE then UPDATE. */
+    if (account_known(e, tx->sender))
+        r = sql_exec(e->sql, "UPDATE accounts SET nonce = ? WHERE address = ?", "uk", nonce + 1,
+                     tx->sender);
+    else
+        r = sql_exec(e->sql,
+                     "INSERT INTO accounts(address, nonce) VALUES (?, ?) "
+                     "ON CONFLICT(address) DO UPDATE SET nonce = excluded.nonce",
+                     "ku", tx->sender, nonce + 1);
+    if (r < 0)
+        return internal(e->why, e->sql, r);
+    return touch_account(e, tx->sender);
 }
 
 /* Decode, check and apply tx. At admission (admission = true) a nonce
@@ -1078,93 +1076,18 @@ static int execute(delta_state_t *st, const chain_exec_t *x, const tx_t *tx, rej
                    bool admission)
 {
     delta_payload_t p;
-    const char *what = "payload", *reason = "";
-    exec_t e = {.st = st, .x = x, .db = x->db, .why = why, .fee_asset = x->genesis->fee_asset,
+    exec_t e = {.st = st, .x = x, .sql = x->sql, .why = why, .fee_asset = x->genesis->fee_asset,
                 .fee = tx->fee, .sender = tx->sender, .admission = admission};
     uint64_t nonce = 0, feebal = 0;
     int r;
 
-    r = delta_payload_decode(&p, tx->kind, tx->payload, tx->payload_len, &what);
-    if (r == -EPROTONOSUPPORT)
-        return reject(why, -EINVAL, "unknown_kind", "unknown delta transaction kind %u",
-                      (unsigned)tx->kind);
-    if (r < 0)
-        return reject(why, -EINVAL, "malformed", "%s payload does not decode: %s %s",
-                      delta_kind_name(tx->kind), what ? what : "payload",
-                      r == -EMSGSIZE ? "truncated" : "invalid");
-    r = delta_payload_check(&p, &what, &reason);
-    if (r < 0)
-        return reject(why, -EINVAL, strcmp(what, "fee_bps") == 0 ? "bad_amount" : "bad_asset",
-                      "%s: %s", what, reason);
-    if ((r = amount_check(why, "fee", tx->fee, true)) < 0)
+    if ((r = tx_shape(tx, &p, why)) < 0)
         return r;
-
     if ((r = sender_load(&e, &nonce, &feebal)) < 0)
-        return internal(why, x->db, r);
-    if (tx->nonce < nonce)
-        return reject(why, -EINVAL, "bad_nonce",
-                      "nonce %" PRIu64 " already used (account nonce %" PRIu64 ")", tx->nonce,
-                      nonce);
-    if (admission && tx->nonce - nonce >= NONCE_WINDOW)
-        return reject(why, -EINVAL, "bad_nonce",
-                      "nonce %" PRIu64 " is %d or more ahead of account nonce %" PRIu64,
-                      tx->nonce, NONCE_WINDOW, nonce);
-    if (!admission && tx->nonce > nonce)
-        return reject(why, -EAGAIN, "bad_nonce",
-                      "nonce %" PRIu64 " is ahead of account nonce %" PRIu64 ", not yet",
-                      tx->nonce, nonce);
-    if (nonce >= AMOUNT_MAX)
-        return reject(why, -EINVAL, "overflow", "account nonce %" PRIu64 " exhausted", nonce);
-    if (feebal < tx->fee)
-        return reject(why, -EINVAL, "overspend", "balance %" PRIu64 " %s < fee %" PRIu64, feebal,
-                      e.fee_asset, tx->fee);
-
-    switch (p.kind) {
-    case DELTA_TX_TRANSFER:
-        r = do_transfer(&e, &p.u.transfer);
-        break;
-    case DELTA_TX_POOL_CREATE:
-        r = do_pool_create(&e, &p.u.pool_create);
-        break;
-    case DELTA_TX_LIQUIDITY_ADD:
-        r = do_liquidity_add(&e, &p.u.liquidity_add);
-        break;
-    case DELTA_TX_LIQUIDITY_REMOVE:
-        r = do_liquidity_remove(&e, &p.u.liquidity_remove);
-        break;
-    case DELTA_TX_SWAP:
-        r = do_swap(&e, &p.u.swap);
-        break;
-    case DELTA_TX_STAKE:
-        r = do_stake(&e, p.u.stake.amount);
-        break;
-    case DELTA_TX_UNSTAKE:
-        r = do_unstake(&e, p.u.stake.amount);
-        break;
-    default:
-        r = reject(why, -EINVAL, "unknown_kind", "unknown delta transaction kind %u",
-                   (unsigned)p.kind);
-        break;
-    }
-    if (r < 0)
+        return internal(why, x->sql, r);
+    if ((r = tx_nonce_and_fee(&e, tx, nonce, feebal)) < 0 || (r = tx_effect(&e, &p)) < 0)
         return r;
-    if ((r = balance_sub(&e, tx->sender, e.fee_asset, tx->fee)) < 0)
-        return r;
-    if ((r = balance_flush(&e)) < 0)
-        return internal(why, x->db, r);
-    /* The account now exists whatever the kind did (it paid, or at least
-     * bumped its nonce): the upsert is INSERT OR IGNORE then UPDATE. */
-    if (account_known(&e, tx->sender))
-        r = sql_exec(x->db, "UPDATE accounts SET nonce = ? WHERE address = ?", "ub", nonce + 1,
-                     tx->sender);
-    else
-        r = sql_exec(x->db,
-                     "INSERT INTO accounts(address, nonce) VALUES (?, ?) "
-                     "ON CONFLICT(address) DO UPDATE SET nonce = excluded.nonce",
-                     "bu", tx->sender, nonce + 1);
-    if (r < 0)
-        return internal(why, x->db, r);
-    return touch_account(&e, tx->sender);
+    return tx_finish(&e, tx, nonce);
 }
 
 /* ---- chain_ops ---- */
@@ -1174,19 +1097,18 @@ static const char *delta_tx_kind_name(uint16_t kind)
     return delta_kind_name(kind);
 }
 
-static int delta_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t errlen)
+/* Refuse genesis balances of an invalid asset, or whose per-asset total
+ * passes 2^63-1 (keeping every later sum in range). */
+static int genesis_balances_check(const genesis_t *g, char *err, size_t errlen)
 {
-    sqlite3_stmt *acct = NULL, *bal = NULL;
-    int r = 0;
     for (size_t i = 0; i < g->n_balances; i++) {
         const genesis_balance_t *b = &g->balances[i];
+        u128 total = 0;
         if (!tx_asset_is_valid(b->asset)) {
             snprintf(err, errlen, "genesis balance %zu: asset \"%s\" is not 1 to 16 of A-Z 0-9 -",
                      i, b->asset);
             return -EINVAL;
         }
-        /* A per-asset total within 2^63-1 keeps every later sum in range. */
-        u128 total = 0;
         for (size_t j = 0; j < g->n_balances; j++)
             if (strcmp(g->balances[j].asset, b->asset) == 0)
                 total += g->balances[j].amount;
@@ -1195,51 +1117,59 @@ static int delta_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t
             return -EINVAL;
         }
     }
-    if (stmt_prepare(db, "INSERT OR IGNORE INTO accounts(address, nonce) VALUES (?, 0)", &acct) != 0 ||
-        stmt_prepare(db, "INSERT INTO balances(address, asset, amount) VALUES (?, ?, ?) "
-                           "ON CONFLICT(address, asset) DO UPDATE SET amount = amount + "
-                           "excluded.amount", &bal) != 0)
-        goto sqlerr;
-    for (size_t i = 0; i < g->n_balances; i++) {
+    return 0;
+}
+
+static int delta_genesis_init(sql_t *q, const genesis_t *g, char *err, size_t errlen)
+{
+    int r = genesis_balances_check(g, err, errlen);
+
+    for (size_t i = 0; r == 0 && i < g->n_balances; i++) {
         const genesis_balance_t *b = &g->balances[i];
-        char addr[ADDR_HEX];
         if (b->amount == 0)
             continue;
-        hex_encode(addr, b->owner, DELTA_KEY_LEN);
-        sqlite3_bind_text(acct, 1, addr, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(acct) != SQLITE_DONE)
-            goto sqlerr;
-        sqlite3_reset(acct);
-        sqlite3_bind_text(bal, 1, addr, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(bal, 2, b->asset, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(bal, 3, (sqlite3_int64)b->amount);
-        if (sqlite3_step(bal) != SQLITE_DONE)
-            goto sqlerr;
-        sqlite3_reset(bal);
+        if (sql_exec(q, "INSERT OR IGNORE INTO accounts(address, nonce) VALUES (?, 0)", "k",
+                     b->owner) < 0 ||
+            sql_exec(q, "INSERT INTO balances(address, asset, amount) VALUES (?, ?, ?) "
+                        "ON CONFLICT(address, asset) DO UPDATE SET amount = amount + "
+                        "excluded.amount",
+                     "ktu", b->owner, b->asset, b->amount) < 0) {
+            snprintf(err, errlen, "writing genesis accounts: %s", sql_errmsg(q));
+            r = -EIO;
+        }
     }
-    goto out;
-sqlerr:
-    snprintf(err, errlen, "writing genesis accounts: %s", sqlite3_errmsg(db));
-    r = -EIO;
-out:
-    stmt_release(acct);
-    stmt_release(bal);
     return r;
 }
 
-static int delta_state_open(void **state, sqlite3 *db, const genesis_t *g, char *err,
+int delta_genesis_check(const genesis_t *g, char *err, size_t errlen)
+{
+    uint64_t v;
+    if (genesis_param_u64(g, DELTA_PARAM_UNBONDING_BLOCKS, &v) == -EINVAL) {
+        snprintf(err, errlen, "genesis params.%s: expected a non-negative integer",
+                 DELTA_PARAM_UNBONDING_BLOCKS);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int delta_state_open(void **state, sql_t *q, const genesis_t *g, char *err,
                             size_t errlen)
 {
     delta_state_t *st = calloc(1, sizeof *st);
     int r;
-    (void)g;
     if (!st) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    if ((r = delta_tree_build(db, &st->tree)) < 0) {
+    if ((r = delta_genesis_check(g, err, errlen)) < 0) {
+        free(st);
+        return r;
+    }
+    st->unbonding_blocks = DELTA_DEFAULT_UNBONDING_BLOCKS;
+    genesis_param_u64(g, DELTA_PARAM_UNBONDING_BLOCKS, &st->unbonding_blocks);
+    if ((r = delta_tree_build(q, &st->tree)) < 0) {
         snprintf(err, errlen, "building the delta state tree: %s",
-                 r == -ENOMEM ? "out of memory" : sqlite3_errmsg(db));
+                 r == -ENOMEM ? "out of memory" : sql_errmsg(q));
         free(st);
         return r;
     }
@@ -1262,7 +1192,7 @@ static int key_cmp(const void *a, const void *b)
     return memcmp(a, b, DELTA_KEY_LEN);
 }
 
-static int delta_state_root(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN])
+static int delta_state_root(void *state, sql_t *q, uint8_t out[BLOCK_HASH_LEN])
 {
     delta_state_t *st = state;
     if (!st || !st->tree)
@@ -1273,7 +1203,7 @@ static int delta_state_root(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN
     for (size_t i = 0; i < st->n_dirty; i++) {
         if (i > 0 && memcmp(st->dirty[i], st->dirty[i - 1], DELTA_KEY_LEN) == 0)
             continue;
-        int r = tree_touch_account(st->tree, db, st->dirty[i]);
+        int r = tree_touch_account(st->tree, q, st->dirty[i]);
         if (r < 0)
             return r == -ENOMEM ? r : -EIO;
     }
@@ -1304,15 +1234,15 @@ static int delta_check_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
 {
     delta_state_t *st = state;
     int r;
-    if (sql_exec(x->db, "SAVEPOINT delta_check", "") < 0)
-        return internal(why, x->db, -EIO);
+    if (sql_exec(x->sql, "SAVEPOINT delta_check", NULL) < 0)
+        return internal(why, x->sql, -EIO);
     uint64_t mark = smt_mark(st->tree);
     r = execute(st, x, tx, why, true);
     smt_rollback(st->tree, mark);
-    if ((sql_exec(x->db, "ROLLBACK TO delta_check", "") < 0 ||
-         sql_exec(x->db, "RELEASE delta_check", "") < 0) &&
+    if ((sql_exec(x->sql, "ROLLBACK TO delta_check", NULL) < 0 ||
+         sql_exec(x->sql, "RELEASE delta_check", NULL) < 0) &&
         r == 0)
-        r = internal(why, x->db, -EIO);
+        r = internal(why, x->sql, -EIO);
     return r;
 }
 
@@ -1321,62 +1251,61 @@ static int delta_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
     return execute(state, x, tx, why, false);
 }
 
+/* The oldest unbonding entry released by this block, if any: 1 and its
+ * owner, id and amount, 0 if none, or a negative code. */
+static int unbond_next(exec_t *e, uint8_t pk[DELTA_KEY_LEN], uint64_t *id, uint64_t *amount)
+{
+    sqlite3_stmt *st = NULL;
+    int r = sql_query(e->sql, &st,
+                      "SELECT id, address, amount FROM unbonding WHERE release_height <= ? "
+                      "ORDER BY id LIMIT 1",
+                      "u", e->x->height);
+
+    if (r == 0 && (r = sql_step(e->sql, st)) == 1) {
+        const char *hx = (const char *)sqlite3_column_text(st, 1);
+        if (!hx || hex_decode(pk, DELTA_KEY_LEN, hx) < 0 || col_u64(st, 0, id) < 0 ||
+            col_u64(st, 2, amount) < 0)
+            r = -EIO;
+    }
+    sql_release(e->sql, st);
+    return r;
+}
+
+/* Matured unbonding entries go back to their owners' balances. */
+static int unbond_release(exec_t *e)
+{
+    uint8_t pk[DELTA_KEY_LEN];
+    uint64_t id = 0, amount = 0;
+    int r;
+
+    while ((r = unbond_next(e, pk, &id, &amount)) == 1) {
+        if ((r = sql_exec(e->sql, "DELETE FROM unbonding WHERE id = ?", "u", id)) < 0)
+            return internal(e->why, e->sql, r);
+        if ((r = balance_add(e, pk, e->fee_asset, amount)) < 0 || (r = touch_account(e, pk)) < 0)
+            return r;
+    }
+    return r < 0 ? internal(e->why, e->sql, r) : 0;
+}
+
 static int delta_end_block(void *state, const chain_exec_t *x, uint64_t fees, char *err,
                            size_t errlen)
 {
-    delta_state_t *st = state;
     reject_t why = {0};
-    exec_t e = {.st = st, .x = x, .db = x->db, .why = &why, .fee_asset = x->genesis->fee_asset,
-                .sender = x->proposer};
-    sqlite3_stmt *q = NULL;
-    int r = 0, rc;
+    exec_t e = {.st = state, .x = x, .sql = x->sql, .why = &why,
+                .fee_asset = x->genesis->fee_asset, .sender = x->proposer};
+    int r = 0;
 
-    if (fees > 0 && !x->proposer) {
+    if (fees > 0 && !x->proposer)
         r = reject(&why, -EINVAL, "internal", "fees of %" PRIu64 " but no proposer", fees);
-        goto fail;
-    }
-    if (fees > 0) {
-        if ((r = balance_add(&e, x->proposer, e.fee_asset, fees)) < 0 ||
-            (r = touch_account(&e, x->proposer)) < 0)
-            goto fail;
-    }
-    /* Matured unbonding entries go back to their owners' balances. */
-    if (stmt_prepare(x->db, "SELECT id, address, amount FROM unbonding WHERE release_height <= ? "
-                           "ORDER BY id LIMIT 1", &q) != 0) {
-        r = internal(&why, x->db, -EIO);
-        goto fail;
-    }
-    for (;;) {
-        uint8_t pk[DELTA_KEY_LEN];
-        uint64_t id, amount;
-        sqlite3_bind_int64(q, 1, (sqlite3_int64)x->height);
-        rc = sqlite3_step(q);
-        if (rc == SQLITE_DONE)
-            break;
-        const char *hx = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 1) : NULL;
-        if (!hx || hex_decode(pk, DELTA_KEY_LEN, hx) < 0 || col_u64(q, 0, &id) < 0 ||
-            col_u64(q, 2, &amount) < 0) {
-            r = internal(&why, x->db, -EIO);
-            goto fail;
-        }
-        sqlite3_reset(q);
-        if ((r = sql_exec(x->db, "DELETE FROM unbonding WHERE id = ?", "u", id)) < 0) {
-            r = internal(&why, x->db, r);
-            goto fail;
-        }
-        if ((r = balance_add(&e, pk, e.fee_asset, amount)) < 0 || (r = touch_account(&e, pk)) < 0)
-            goto fail;
-    }
-    if ((r = balance_flush(&e)) < 0) {
-        r = internal(&why, x->db, r);
-        goto fail;
-    }
-    goto out;
-fail:
-    snprintf(err, errlen, "end of block %" PRIu64 ": %s (%s)", x->height, why.message,
-             why.code ? why.code : "internal");
-out:
-    stmt_release(q);
+    if (r == 0 && fees > 0 && (r = balance_add(&e, x->proposer, e.fee_asset, fees)) == 0)
+        r = touch_account(&e, x->proposer);
+    if (r == 0)
+        r = unbond_release(&e);
+    if (r == 0 && (r = balance_flush(&e)) < 0)
+        r = internal(&why, x->sql, r);
+    if (r < 0)
+        snprintf(err, errlen, "end of block %" PRIu64 ": %s (%s)", x->height, why.message,
+                 why.code ? why.code : "internal");
     return r;
 }
 
@@ -1384,6 +1313,7 @@ const chain_ops_t delta_chain_ops = {
     .name = "delta",
     .schema = &delta_schema,
     .tx_kind_name = delta_tx_kind_name,
+    .genesis_check = delta_genesis_check,
     .genesis_init = delta_genesis_init,
     .state_open = delta_state_open,
     .state_close = delta_state_close,

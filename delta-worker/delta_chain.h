@@ -10,7 +10,6 @@
 #ifndef ADNET_DELTA_CHAIN_H
 #define ADNET_DELTA_CHAIN_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +19,13 @@
 #include "proto/delta_tx.h"
 
 extern const chain_ops_t delta_chain_ops;
+
+/* Genesis params of delta: "unbonding_blocks", how many blocks an unstaked
+ * amount stays locked (default 10). */
+#define DELTA_PARAM_UNBONDING_BLOCKS "unbonding_blocks"
+#define DELTA_DEFAULT_UNBONDING_BLOCKS 10
+/* Check delta's genesis params (chain_ops_t.genesis_check). */
+int delta_genesis_check(const genesis_t *g, char *err, size_t errlen);
 
 /* Delta's HTTP routes (delta_routes.c): GET /accounts/{address},
  * /accounts/{address}/proof, /pools, /pools/{a}/{b}, /supply. */
@@ -41,10 +47,11 @@ typedef struct {
     size_t n_lp;
 } delta_account_rows_t;
 
-/* Read the account of pk from db (a missing account reads as nonce 0 and
- * nothing else). Return 0 and fill *out (free with delta_account_rows_free),
- * -EIO (SQLite; message on db) or -ENOMEM. */
-int delta_account_load(sqlite3 *db, const uint8_t pk[DELTA_KEY_LEN], delta_account_rows_t *out);
+/* Read the account of pk through q (a missing account reads as nonce 0
+ * and nothing else). Return 0 and fill *out (free with
+ * delta_account_rows_free), -EIO (SQLite, message on q; or a row no
+ * valid state can hold) or -ENOMEM. */
+int delta_account_load(sql_t *q, const uint8_t pk[DELTA_KEY_LEN], delta_account_rows_t *out);
 /* Free the arrays of a; NULL-safe, and safe on a zeroed struct. */
 void delta_account_rows_free(delta_account_rows_t *a);
 /* The tree's view of a (borrowing its arrays). */
@@ -61,14 +68,14 @@ typedef struct {
     uint64_t created_height;
 } delta_pool_row_t;
 
-/* Read the pool (asset_a, asset_b) (canonical order). Return 0 and *out,
- * -ENOENT, or -EIO. */
-int delta_pool_load(sqlite3 *db, const char *asset_a, const char *asset_b, delta_pool_row_t *out);
+/* Read the pool (asset_a, asset_b) (canonical order) through q. Return 0
+ * and *out, -ENOENT, -EIO (message on q, or a bad row) or -ENOMEM. */
+int delta_pool_load(sql_t *q, const char *asset_a, const char *asset_b, delta_pool_row_t *out);
 
-/* Build the state tree from the ledger's tables as db sees them (a leaf
+/* Build the state tree from the ledger's tables as q sees them (a leaf
  * per non-empty account and per pool). Return 0 and *out (free with
  * smt_free), -EIO (SQLite, or a row no valid state can hold) or -ENOMEM.
  * The API's proof routes call this inside one read transaction. */
-int delta_tree_build(sqlite3 *db, smt_t **out);
+int delta_tree_build(sql_t *q, smt_t **out);
 
 #endif

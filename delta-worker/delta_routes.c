@@ -14,7 +14,7 @@
 #include "common/node/api/api.h"
 #include "common/node/api/node.h"
 #include "common/store/smt.h"
-#include "common/store/stmtcache.h"
+#include "common/store/sql.h"
 #include "delta-worker/delta_chain.h"
 
 __extension__ typedef unsigned __int128 u128;
@@ -31,15 +31,15 @@ static json_t *jint(uint64_t v)
 }
 
 /* Begin the one read transaction of a request. */
-static int read_begin(sqlite3 *db)
+static int read_begin(sql_t *q)
 {
-    return sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+    return sql_exec(q, "BEGIN", NULL) == 0 ? 0 : -EIO;
 }
 
-static void read_end(sqlite3 *db)
+static void read_end(sql_t *q)
 {
-    if (!sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(q->db))
+        sql_exec(q, "COMMIT", NULL);
 }
 
 static int internal_error(api_response_t *res, sqlite3 *db, int r)
@@ -50,35 +50,65 @@ static int internal_error(api_response_t *res, sqlite3 *db, int r)
 }
 
 /* Height of the last block (0 before the first) and, if any, its state root. */
-static int tip_read(sqlite3 *db, uint64_t *height, char root_hex[2 * DELTA_HASH_LEN + 1])
+static int tip_read(sql_t *q, uint64_t *height, char root_hex[2 * DELTA_HASH_LEN + 1])
 {
     sqlite3_stmt *st = NULL;
-    int r = -EIO;
-    if (stmt_prepare(db, "SELECT height, state_root FROM blocks ORDER BY height DESC LIMIT 1", &st) != 0)
-        goto out;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
+    int r = sql_prepare(q, "SELECT height, state_root FROM blocks ORDER BY height DESC LIMIT 1",
+                        &st);
+    int rc = r == 0 ? sql_step(q, st) : -EIO;
+
+    if (rc == 0) {
         *height = 0;
         root_hex[0] = '\0';
         r = 0;
-    } else if (rc == SQLITE_ROW) {
+    } else if (rc == 1) {
         const char *s = (const char *)sqlite3_column_text(st, 1);
         sqlite3_int64 h = sqlite3_column_int64(st, 0);
-        if (!s || strlen(s) != 2 * DELTA_HASH_LEN || h < 0)
-            goto out;
-        *height = (uint64_t)h;
-        memcpy(root_hex, s, 2 * DELTA_HASH_LEN + 1);
-        r = 0;
+        r = -EIO;
+        if (s && strlen(s) == 2 * DELTA_HASH_LEN && h >= 0) {
+            *height = (uint64_t)h;
+            memcpy(root_hex, s, 2 * DELTA_HASH_LEN + 1);
+            r = 0;
+        }
+    } else {
+        r = -EIO;
     }
-out:
-    stmt_release(st);
+    sql_release(q, st);
     return r;
+}
+
+/* Fill the account object o (which owns bal, unb and lp) from a. 0 or -ENOMEM. */
+static int account_fill(json_t *o, json_t *bal, json_t *unb, json_t *lp,
+                        const delta_account_rows_t *a)
+{
+    char addr[ADDRESS_MAX];
+
+    if (address_encode(addr, a->pk) < 0 || json_object_set_new(o, "address", json_string(addr)) < 0 ||
+        json_object_set_new(o, "nonce", jint(a->nonce)) < 0 ||
+        json_object_set_new(o, "staked", jint(a->staked)) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < a->n_balances; i++)
+        if (json_object_set_new(bal, a->balances[i].asset, jint(a->balances[i].amount)) < 0)
+            return -ENOMEM;
+    for (size_t i = 0; i < a->n_unbonding; i++)
+        if (json_array_append_new(unb, json_pack("{s:I,s:I}", "amount",
+                                                 (json_int_t)a->unbonding[i].amount,
+                                                 "release_height",
+                                                 (json_int_t)a->unbonding[i].release_height)) < 0)
+            return -ENOMEM;
+    for (size_t i = 0; i < a->n_lp; i++) {
+        char pool[2 * DELTA_ASSET_MAX + 2];
+        snprintf(pool, sizeof pool, "%s/%s", a->lp[i].asset_a, a->lp[i].asset_b);
+        if (json_array_append_new(lp, json_pack("{s:s,s:I}", "pool", pool, "shares",
+                                                (json_int_t)a->lp[i].shares)) < 0)
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 /* The account as JSON (new reference, NULL on out of memory). */
 static json_t *account_json(const delta_account_rows_t *a)
 {
-    char addr[ADDRESS_MAX];
     json_t *o = json_object(), *bal = json_object(), *unb = json_array(), *lp = json_array();
     if (!o || !bal || !unb || !lp) {
         json_decref(o);
@@ -90,31 +120,11 @@ static json_t *account_json(const delta_account_rows_t *a)
     /* The _new setters take their reference even when they fail, so o owns
      * the three containers from here on and one decref frees everything. */
     if (json_object_set_new(o, "balances", bal) < 0 || json_object_set_new(o, "unbonding", unb) < 0 ||
-        json_object_set_new(o, "lp_shares", lp) < 0 || address_encode(addr, a->pk) < 0 ||
-        json_object_set_new(o, "address", json_string(addr)) < 0 ||
-        json_object_set_new(o, "nonce", jint(a->nonce)) < 0 ||
-        json_object_set_new(o, "staked", jint(a->staked)) < 0)
-        goto fail;
-    for (size_t i = 0; i < a->n_balances; i++)
-        if (json_object_set_new(bal, a->balances[i].asset, jint(a->balances[i].amount)) < 0)
-            goto fail;
-    for (size_t i = 0; i < a->n_unbonding; i++)
-        if (json_array_append_new(unb, json_pack("{s:I,s:I}", "amount",
-                                                 (json_int_t)a->unbonding[i].amount,
-                                                 "release_height",
-                                                 (json_int_t)a->unbonding[i].release_height)) < 0)
-            goto fail;
-    for (size_t i = 0; i < a->n_lp; i++) {
-        char pool[2 * DELTA_ASSET_MAX + 2];
-        snprintf(pool, sizeof pool, "%s/%s", a->lp[i].asset_a, a->lp[i].asset_b);
-        if (json_array_append_new(lp, json_pack("{s:s,s:I}", "pool", pool, "shares",
-                                                (json_int_t)a->lp[i].shares)) < 0)
-            goto fail;
+        json_object_set_new(o, "lp_shares", lp) < 0 || account_fill(o, bal, unb, lp, a) < 0) {
+        json_decref(o);
+        return NULL;
     }
     return o;
-fail:
-    json_decref(o);
-    return NULL;
 }
 
 /* Decode the {address} parameter into pk, or set res to a 400 and return -EINVAL. */
@@ -131,6 +141,7 @@ static int parse_address(const api_request_t *req, api_response_t *res, uint8_t 
 
 static int get_account(const api_request_t *req, api_response_t *res)
 {
+    sql_t q = SQL_BARE(req->db);
     uint8_t pk[DELTA_KEY_LEN];
     delta_account_rows_t a;
     json_t *o;
@@ -138,10 +149,10 @@ static int get_account(const api_request_t *req, api_response_t *res)
 
     if (parse_address(req, res, pk) < 0)
         return 0;
-    if (read_begin(req->db) < 0)
+    if (read_begin(&q) < 0)
         return internal_error(res, req->db, -EIO);
-    r = delta_account_load(req->db, pk, &a);
-    read_end(req->db);
+    r = delta_account_load(&q, pk, &a);
+    read_end(&q);
     if (r < 0)
         return internal_error(res, req->db, r);
     o = account_json(&a);
@@ -153,6 +164,7 @@ static int get_account(const api_request_t *req, api_response_t *res)
 
 static int get_account_proof(const api_request_t *req, api_response_t *res)
 {
+    sql_t q = SQL_BARE(req->db);
     uint8_t pk[DELTA_KEY_LEN], key[DELTA_HASH_LEN], root[DELTA_HASH_LEN], leaf[DELTA_HASH_LEN];
     char state_hex[2 * DELTA_HASH_LEN + 1], root_hex[2 * DELTA_HASH_LEN + 1];
     char leaf_hex[2 * DELTA_HASH_LEN + 1];
@@ -169,16 +181,16 @@ static int get_account_proof(const api_request_t *req, api_response_t *res)
         return 0;
     if (!(proof = malloc(sizeof *proof)))
         return internal_error(res, req->db, -ENOMEM);
-    if (read_begin(req->db) < 0) {
+    if (read_begin(&q) < 0) {
         r = internal_error(res, req->db, -EIO);
         goto out;
     }
-    if ((r = tip_read(req->db, &height, state_hex)) < 0 ||
-        (r = delta_tree_build(req->db, &t)) < 0 || (r = delta_account_load(req->db, pk, &a)) < 0) {
+    if ((r = tip_read(&q, &height, state_hex)) < 0 ||
+        (r = delta_tree_build(&q, &t)) < 0 || (r = delta_account_load(&q, pk, &a)) < 0) {
         r = internal_error(res, req->db, r);
         goto out;
     }
-    read_end(req->db);
+    read_end(&q);
     smt_root(t, root);
     hex_encode(root_hex, root, DELTA_HASH_LEN);
     if (height == 0)
@@ -209,7 +221,7 @@ static int get_account_proof(const api_request_t *req, api_response_t *res)
     }
     r = api_json(res, 200, doc);
 out:
-    read_end(req->db);
+    read_end(&q);
     json_decref(pj);
     json_decref(value);
     delta_account_rows_free(&a);
@@ -248,14 +260,15 @@ static json_t *pool_json(const delta_pool_row_t *p)
 
 static int get_pools(const api_request_t *req, api_response_t *res)
 {
+    sql_t q = SQL_BARE(req->db);
     sqlite3_stmt *st = NULL;
     json_t *list = json_array();
     int r, rc;
 
     if (!list)
         return internal_error(res, req->db, -ENOMEM);
-    if (read_begin(req->db) < 0 ||
-        stmt_prepare(req->db, "SELECT asset_a, asset_b FROM pools ORDER BY asset_a, asset_b", &st) != 0) {
+    if (read_begin(&q) < 0 ||
+        sql_prepare(&q, "SELECT asset_a, asset_b FROM pools ORDER BY asset_a, asset_b", &st) != 0) {
         r = internal_error(res, req->db, -EIO);
         goto out;
     }
@@ -264,7 +277,7 @@ static int get_pools(const api_request_t *req, api_response_t *res)
         const char *a = (const char *)sqlite3_column_text(st, 0);
         const char *b = (const char *)sqlite3_column_text(st, 1);
         json_t *j;
-        if (!a || !b || (r = delta_pool_load(req->db, a, b, &p)) < 0) {
+        if (!a || !b || (r = delta_pool_load(&q, a, b, &p)) < 0) {
             r = internal_error(res, req->db, -EIO);
             goto out;
         }
@@ -280,14 +293,15 @@ static int get_pools(const api_request_t *req, api_response_t *res)
     r = api_json(res, 200, json_pack("{s:o}", "pools", list));
     list = NULL;
 out:
-    stmt_release(st);
-    read_end(req->db);
+    sql_release(&q, st);
+    read_end(&q);
     json_decref(list);
     return r;
 }
 
 static int get_pool(const api_request_t *req, api_response_t *res)
 {
+    sql_t q = SQL_BARE(req->db);
     delta_pool_row_t p;
     const char *a, *b;
     int r;
@@ -306,10 +320,10 @@ static int get_pool(const api_request_t *req, api_response_t *res)
         a = b;
         b = t;
     }
-    if (read_begin(req->db) < 0)
+    if (read_begin(&q) < 0)
         return internal_error(res, req->db, -EIO);
-    r = delta_pool_load(req->db, a, b, &p);
-    read_end(req->db);
+    r = delta_pool_load(&q, a, b, &p);
+    read_end(&q);
     if (r == -ENOENT)
         return api_error(res, 404, "no_pool", "no pool %s/%s", a, b);
     if (r < 0)
@@ -340,12 +354,12 @@ static int supply_add(json_t *supply, const char *asset, const char *part, uint6
     return json_object_set_new(e, part, jint((uint64_t)sum)) < 0 ? -ENOMEM : 0;
 }
 
-static int supply_query(sqlite3 *db, json_t *supply, const char *sql, const char *part,
+static int supply_query(sql_t *q, json_t *supply, const char *sql, const char *part,
                         const char *fixed_asset)
 {
     sqlite3_stmt *st = NULL;
     int r = -EIO, rc;
-    if (stmt_prepare(db, sql, &st) != 0)
+    if (sql_prepare(q, sql, &st) != 0)
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *asset = fixed_asset ? fixed_asset : (const char *)sqlite3_column_text(st, 0);
@@ -362,12 +376,13 @@ static int supply_query(sqlite3 *db, json_t *supply, const char *sql, const char
     }
     r = rc == SQLITE_DONE ? 0 : -EIO;
 out:
-    stmt_release(st);
+    sql_release(q, st);
     return r;
 }
 
 static int get_supply(const api_request_t *req, api_response_t *res)
 {
+    sql_t q = SQL_BARE(req->db);
     const char *fee_asset = fee_asset_of(req);
     json_t *supply = json_object();
     char root_hex[2 * DELTA_HASH_LEN + 1];
@@ -376,27 +391,27 @@ static int get_supply(const api_request_t *req, api_response_t *res)
 
     if (!supply)
         return internal_error(res, req->db, -ENOMEM);
-    if (read_begin(req->db) < 0 || (r = tip_read(req->db, &height, root_hex)) < 0 ||
-        (r = supply_query(req->db, supply,
+    if (read_begin(&q) < 0 || (r = tip_read(&q, &height, root_hex)) < 0 ||
+        (r = supply_query(&q, supply,
                           "SELECT asset, sum(amount) FROM balances GROUP BY asset", "balances",
                           NULL)) < 0 ||
-        (r = supply_query(req->db, supply,
+        (r = supply_query(&q, supply,
                           "SELECT asset_a, sum(reserve_a) FROM pools GROUP BY asset_a", "pools",
                           NULL)) < 0 ||
-        (r = supply_query(req->db, supply,
+        (r = supply_query(&q, supply,
                           "SELECT asset_b, sum(reserve_b) FROM pools GROUP BY asset_b", "pools",
                           NULL)) < 0 ||
-        (r = supply_query(req->db, supply, "SELECT sum(staked) FROM stakes", "staked",
+        (r = supply_query(&q, supply, "SELECT sum(staked) FROM stakes", "staked",
                           fee_asset)) < 0 ||
-        (r = supply_query(req->db, supply, "SELECT sum(amount) FROM unbonding", "unbonding",
+        (r = supply_query(&q, supply, "SELECT sum(amount) FROM unbonding", "unbonding",
                           fee_asset)) < 0) {
-        read_end(req->db);
+        read_end(&q);
         json_decref(supply);
         if (r == -EOVERFLOW)
             return api_error(res, 500, "overflow", "a supply total exceeds 2^63-1");
         return internal_error(res, req->db, r);
     }
-    read_end(req->db);
+    read_end(&q);
     const char *asset;
     json_t *e;
     json_object_foreach(supply, asset, e) {

@@ -145,18 +145,23 @@ out:
     return rc;
 }
 
-int alpha_payload_check(const alpha_payload_t *p, const char **what)
+int alpha_payload_check(const alpha_payload_t *p, const char **what, uint16_t *index)
 {
     const char *bad = NULL;
-    for (uint16_t i = 0; i < p->n_out && bad == NULL; i++) {
+    for (uint16_t i = 0; i < p->n_out; i++) {
         if (p->out[i].amount == 0 || p->out[i].amount > INT64_MAX)
             bad = "amount";
         else if (!tx_asset_is_valid(p->out[i].asset))
             bad = "asset";
+        if (bad != NULL) {
+            if (index != NULL)
+                *index = i;
+            goto out;
+        }
     }
-    if (bad == NULL && p->kind == ALPHA_TX_BURN &&
-        (p->burn_amount == 0 || p->burn_amount > INT64_MAX))
+    if (p->kind == ALPHA_TX_BURN && (p->burn_amount == 0 || p->burn_amount > INT64_MAX))
         bad = "burn_amount";
+out:
     if (bad == NULL)
         return 0;
     if (what != NULL)

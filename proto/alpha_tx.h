@@ -54,7 +54,7 @@ typedef struct {
     uint16_t n_out;                   /* a mint has exactly 1: the minted record */
     alpha_record_t out[ALPHA_MAX_OUTPUTS];
     uint64_t burn_amount;             /* burn only */
-    uint8_t recipient[ALPHA_KEY_LEN]; /* burn only: the delta account to credit */
+    uint8_t recipient[ALPHA_KEY_LEN]; /* burn only: the account to credit on the other chain */
 } alpha_payload_t;
 
 /* Encode p (per p->kind) into buf[cap]. Return 0 and set *len, -EINVAL
@@ -70,10 +70,14 @@ int alpha_payload_encode(const alpha_payload_t *p, uint8_t *buf, size_t cap, siz
 int alpha_payload_decode(alpha_payload_t *p, uint16_t kind, const uint8_t *buf, size_t len,
                          const char **what);
 
-/* Check the rules a decoded payload must meet apart from the ledger:
- * every output amount and the burn amount in 1..INT64_MAX, every asset a
- * valid symbol (tx_asset_is_valid). Return 0 or -EINVAL with *what. */
-int alpha_payload_check(const alpha_payload_t *p, const char **what);
+/* Check the rules a decoded payload must meet apart from the ledger,
+ * outputs in order and then the burn: every output amount and the burn
+ * amount in 1..INT64_MAX, every output asset a valid symbol
+ * (tx_asset_is_valid). Return 0, or -EINVAL with *what naming the first
+ * field at fault ("amount", "asset" or "burn_amount") and, for an
+ * output's field, *index that output's position. what and index may be
+ * NULL; neither is written on success. */
+int alpha_payload_check(const alpha_payload_t *p, const char **what, uint16_t *index);
 
 /* The record's commitment. Return 0, or -EINVAL (asset too long). */
 int alpha_record_commitment(const uint8_t owner[ALPHA_KEY_LEN], const char *asset,

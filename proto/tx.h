@@ -1,4 +1,4 @@
-/* Transactions: one canonical encoding for both chains.
+/* Transactions: one canonical encoding for every chain.
  *
  *   u8 format version (TX_FORMAT_VERSION) || str chain_id || u16 kind ||
  *   sender[32] || u64 fee || u64 nonce || u64 expiry_height ||
@@ -6,9 +6,9 @@
  *
  * The signature is Ed25519 by `sender` over "adnet/tx/v1" followed by every
  * byte before the signature. The chain id is inside the signed bytes, so a
- * transaction signed for alpha never verifies on delta. A transaction's id
- * is the BLAKE2b-256 of all its bytes. The payload's layout belongs to the
- * chain and its kind (proto/alpha_tx.h, proto/delta_tx.h). */
+ * transaction signed for one chain never verifies on another. A
+ * transaction's id is the BLAKE2b-256 of all its bytes. The payload's
+ * layout belongs to the chain and its kind (proto/<chain>_tx.h). */
 #ifndef ADNET_TX_H
 #define ADNET_TX_H
 
@@ -28,7 +28,7 @@ typedef struct {
     uint16_t kind;            /* chain-specific kind number */
     uint8_t sender[BLOCK_KEY_LEN];
     uint64_t fee;             /* in the chain's fee asset */
-    uint64_t nonce;           /* delta: the sender's account nonce; alpha: any value */
+    uint64_t nonce;           /* account chains: the sender's account nonce; record chains: any value */
     uint64_t expiry_height;   /* last height that may include it */
     const uint8_t *payload;   /* points into the decoded buffer (not owned) */
     size_t payload_len;

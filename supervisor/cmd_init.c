@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "adnet_build.h"
+#include "common/base/clock.h"
 #include "common/base/config.h"
 #include "common/base/exitcode.h"
 #include "common/base/fsutil.h"
@@ -15,6 +15,7 @@
 #include "common/base/keys.h"
 #include "common/store/genesis.h"
 #include "supervisor/cli.h"
+#include "supervisor/node_chains.h"
 
 #define GENESIS_SUPPLY 1000000000000ULL /* per chain, to the validator, on devnet */
 
@@ -51,10 +52,12 @@ static void genesis_fill(genesis_t *g, const char *chain, const keys_pair_t *key
     g->genesis_time_ms = now;
     g->protocol_version = 1;
     genesis_params_default(g);
-    /* On a devnet the node's own key mints (alpha). */
-    g->has_minter = strcmp(chain, "alpha") == 0;
-    if (g->has_minter)
-        memcpy(g->minter, key->pk, BLOCK_KEY_LEN);
+    /* Each chain's own params (alpha-worker/alpha_chain.h, delta-worker/delta_chain.h):
+     * on a devnet the node's own key mints on alpha; delta unbonds in 10 blocks. */
+    if (strcmp(chain, "alpha") == 0)
+        genesis_param_set_hex(g, "minter", key->pk, BLOCK_KEY_LEN);
+    else
+        genesis_param_set_u64(g, "unbonding_blocks", 10);
     g->n_validators = 1;
     snprintf(g->validators[0].name, sizeof(g->validators[0].name), "validator");
     memcpy(g->validators[0].pk, key->pk, BLOCK_KEY_LEN);
@@ -68,13 +71,26 @@ static void genesis_fill(genesis_t *g, const char *chain, const keys_pair_t *key
     g->balances[0].amount = GENESIS_SUPPLY;
 }
 
+/* Write g as <home>/<chain>/genesis.json and say so. Return an exit code. */
+static int write_genesis(const char *home, genesis_t *g, bool force)
+{
+    char path[PATH_MAX], hex[2 * BLOCK_HASH_LEN + 1];
+    int r;
+    if (fs_path(path, sizeof(path), "%s/%s/genesis.json", home, g->chain) < 0)
+        return ADNET_EXIT_CONFIG;
+    if ((r = genesis_save(g, path, force)) < 0)
+        return fail("cannot write", path, r);
+    hex_encode(hex, g->hash, BLOCK_HASH_LEN);
+    printf("wrote genesis     %s (chain %s, hash %s)\n", path, g->chain_id, hex);
+    return ADNET_EXIT_OK;
+}
+
 int cmd_init(const char *home, bool force)
 {
     char path[PATH_MAX], hex[2 * BLOCK_HASH_LEN + 1];
     keys_pair_t key;
     genesis_t *alpha = NULL, *delta = NULL;
     int r, rc = ADNET_EXIT_SYSTEM;
-    struct timespec ts;
 
     if (fs_path(path, sizeof(path), "%s/adnet.yaml", home) < 0) {
         fprintf(stderr, "adnet init: home path too long\n");
@@ -85,7 +101,7 @@ int cmd_init(const char *home, bool force)
                 "re-initialize it (old ledgers are kept as .bak files)\n", home, path);
         return ADNET_EXIT_CONFIG;
     }
-    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now = clock_wall_ms();
     static const char *const dirs[] = { "", "/keys", "/alpha", "/delta", "/run" };
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
         if (fs_path(path, sizeof(path), "%s%s", home, dirs[i]) < 0)
@@ -93,14 +109,14 @@ int cmd_init(const char *home, bool force)
         if ((r = fs_mkdir_p(path, 0700)) < 0)
             return fail("cannot create", path, r);
     }
-    if ((r = keep_old_ledger(home, "alpha", (long)ts.tv_sec)) < 0 ||
-        (r = keep_old_ledger(home, "delta", (long)ts.tv_sec)) < 0)
+    if ((r = keep_old_ledger(home, "alpha", (long)(now / 1000))) < 0 ||
+        (r = keep_old_ledger(home, "delta", (long)(now / 1000))) < 0)
         return fail("cannot move old ledger in", home, r);
 
     fs_path(path, sizeof(path), "%s/adnet.yaml", home);
     if (force)
         unlink(path);
-    if ((r = config_write_default(path)) < 0)
+    if ((r = config_write_default(path, node_chains, N_NODE_CHAINS)) < 0)
         return fail("cannot write", path, r);
     printf("wrote config      %s\n", path);
 
@@ -116,26 +132,15 @@ int cmd_init(const char *home, bool force)
     delta = malloc(sizeof(*delta));
     if (!alpha || !delta)
         goto out;
-    uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     genesis_fill(alpha, "alpha", &key, now);
-    fs_path(path, sizeof(path), "%s/alpha/genesis.json", home);
-    if ((r = genesis_save(alpha, path, force)) < 0) {
-        rc = fail("cannot write", path, r);
+    if ((rc = write_genesis(home, alpha, force)) != ADNET_EXIT_OK)
         goto out;
-    }
-    hex_encode(hex, alpha->hash, BLOCK_HASH_LEN);
-    printf("wrote genesis     %s (chain %s, hash %s)\n", path, alpha->chain_id, hex);
-
     genesis_fill(delta, "delta", &key, now);
-    delta->has_peer_genesis = 1;
+    delta->has_peer_genesis = 1; /* delta's genesis names alpha's */
+    snprintf(delta->peer_chain, sizeof(delta->peer_chain), "alpha");
     memcpy(delta->peer_genesis_hash, alpha->hash, BLOCK_HASH_LEN);
-    fs_path(path, sizeof(path), "%s/delta/genesis.json", home);
-    if ((r = genesis_save(delta, path, force)) < 0) {
-        rc = fail("cannot write", path, r);
+    if ((rc = write_genesis(home, delta, force)) != ADNET_EXIT_OK)
         goto out;
-    }
-    hex_encode(hex, delta->hash, BLOCK_HASH_LEN);
-    printf("wrote genesis     %s (chain %s, hash %s)\n", path, delta->chain_id, hex);
     printf("\nStart the node with:  adnet run --home %s\n", home);
     rc = ADNET_EXIT_OK;
 out:

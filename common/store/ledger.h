@@ -4,7 +4,11 @@
  * forward by an ordered list of migrations that the chain supplies (the
  * base tables below come first). A file from a newer schema, one that
  * fails PRAGMA quick_check, or one made for another chain is refused and
- * left untouched. Errors keep SQLite's message on the handle. */
+ * left untouched. Errors keep SQLite's message on the handle.
+ *
+ * Every handle owns its connection's statement cache (common/store/sql.h):
+ * the ledger's own statements and whatever the chain runs through
+ * ledger_sql are prepared once per handle and reused until it closes. */
 #ifndef ADNET_LEDGER_H
 #define ADNET_LEDGER_H
 
@@ -13,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/store/sql.h"
 #include "proto/block.h"
 
 #define LEDGER_ERR_MAX 512
@@ -58,11 +63,16 @@ int ledger_open(ledger_t **out, const char *path, const ledger_schema_t *schema,
  * (WAL). A refused file is left as it was, with no -wal/-shm created. */
 int ledger_open_readonly(ledger_t **out, const char *path, const ledger_schema_t *schema,
                          char err[LEDGER_ERR_MAX]);
-/* Close; NULL-safe. */
+/* Close, finalizing the handle's cached statements first; NULL-safe. */
 void ledger_close(ledger_t *l);
 
-/* The underlying connection, for chain state code inside a block. */
+/* The underlying connection (for tests and raw reads; code that runs SQL
+ * on the ledger goes through ledger_sql). Owned by l. */
 sqlite3 *ledger_db(ledger_t *l);
+/* The connection as the SQL helpers take it, with the handle's statement
+ * cache and error message (ledger_errmsg reads the same message). Owned
+ * by l and valid until ledger_close; one thread at a time. */
+sql_t *ledger_sql(ledger_t *l);
 /* The last error message (SQLite's where it came from SQLite); valid
  * until the next call on l. */
 const char *ledger_errmsg(const ledger_t *l);
@@ -99,13 +109,6 @@ void ledger_rollback(ledger_t *l);
 int ledger_put_block(ledger_t *l, const block_header_t *h, const uint8_t hash[BLOCK_HASH_LEN],
                      const commit_cert_t *cert);
 
-/* Hex columns, as every table keeps keys and hashes: bind bin[n] as
- * lowercase hex text (n <= 64), and decode a column of exactly 2*n hex
- * digits into out[n] (0, or -EBADMSG leaving out untouched). For chain
- * code and routes as much as for the ledger itself. */
-void ledger_bind_hex(sqlite3_stmt *st, int col, const uint8_t *bin, size_t n);
-int ledger_column_hex(sqlite3_stmt *st, int col, uint8_t *out, size_t n);
-
 /* Return 1 if a committed transaction has this id, 0 if not, or -EIO. */
 int ledger_has_tx(ledger_t *l, const uint8_t id[32]);
 /* Insert a txs row (inside ledger_begin, after the block's own row, which
@@ -119,5 +122,15 @@ int ledger_put_tx(ledger_t *l, const uint8_t id[32], uint64_t height, uint32_t i
  * Return 0, -ENOENT, or -EIO / -EBADMSG. */
 int ledger_get_block(ledger_t *l, uint64_t height, block_header_t *h,
                      uint8_t hash[BLOCK_HASH_LEN], commit_cert_t *cert);
+
+/* Open read-only for a reader beside the running writer (the HTTP API opens
+ * one per thread): the refusals of ledger_open_readonly (-ENOENT, -EPROTO
+ * for a newer, older or foreign schema, -EILSEQ, -EIO ...) except PRAGMA
+ * quick_check, which reads the whole file; the writer ran it when it
+ * opened the file. Unlike ledger_open_readonly it may create the -wal and
+ * -shm files when no writer has. Return 0 and *out (free with
+ * ledger_close), or the code with a message naming the file in err. */
+int ledger_open_reader(ledger_t **out, const char *path, const ledger_schema_t *schema,
+                       char err[LEDGER_ERR_MAX]);
 
 #endif

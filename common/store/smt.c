@@ -62,26 +62,29 @@ static inline unsigned key_bit(const uint8_t key[SMT_KEY_LEN], unsigned i)
     return (key[i >> 3] >> (7 - (i & 7))) & 1u;
 }
 
+/* BLAKE2b-256 of tag (no NUL) || a[SMT_KEY_LEN] || b[SMT_HASH_LEN]. */
+static void hash_tagged(const char *tag, const uint8_t *a, const uint8_t *b,
+                        uint8_t out[SMT_HASH_LEN])
+{
+    _Static_assert(SMT_KEY_LEN == SMT_HASH_LEN, "leaf keys and child hashes are one size");
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, SMT_HASH_LEN);
+    crypto_generichash_update(&st, (const uint8_t *)tag, strlen(tag));
+    crypto_generichash_update(&st, a, SMT_KEY_LEN);
+    crypto_generichash_update(&st, b, SMT_HASH_LEN);
+    crypto_generichash_final(&st, out, SMT_HASH_LEN);
+}
+
 static void hash_leaf(const uint8_t key[SMT_KEY_LEN], const uint8_t value[SMT_HASH_LEN],
                       uint8_t out[SMT_HASH_LEN])
 {
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, SMT_HASH_LEN);
-    crypto_generichash_update(&st, (const uint8_t *)SMT_TAG_LEAF, strlen(SMT_TAG_LEAF));
-    crypto_generichash_update(&st, key, SMT_KEY_LEN);
-    crypto_generichash_update(&st, value, SMT_HASH_LEN);
-    crypto_generichash_final(&st, out, SMT_HASH_LEN);
+    hash_tagged(SMT_TAG_LEAF, key, value, out);
 }
 
 static void hash_node(const uint8_t left[SMT_HASH_LEN], const uint8_t right[SMT_HASH_LEN],
                       uint8_t out[SMT_HASH_LEN])
 {
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, SMT_HASH_LEN);
-    crypto_generichash_update(&st, (const uint8_t *)SMT_TAG_NODE, strlen(SMT_TAG_NODE));
-    crypto_generichash_update(&st, left, SMT_HASH_LEN);
-    crypto_generichash_update(&st, right, SMT_HASH_LEN);
-    crypto_generichash_final(&st, out, SMT_HASH_LEN);
+    hash_tagged(SMT_TAG_NODE, left, right, out);
 }
 
 /* ---- node allocation ---- */

@@ -48,7 +48,7 @@ static void fuzz_kind(uint16_t kind, const uint8_t *data, size_t size)
     CHECK(memcmp(out, data, size) == 0);
 
     what = NULL;
-    if (alpha_payload_check(&p, &what) != 0)
+    if (alpha_payload_check(&p, &what, NULL) != 0)
         CHECK(what != NULL);
     for (uint16_t i = 0; i < p.n_out; i++) {
         uint8_t cm[ALPHA_HASH_LEN];

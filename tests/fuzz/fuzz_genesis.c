@@ -28,14 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     err[0] = '\0';
-    if (genesis_load(&g, path, err) == 0) {
+    if (genesis_load(&g, path, NULL, err) == 0) {
         char out[] = "/tmp/fuzz-genesis-XXXXXX";
         int ofd = mkstemp(out);
         if (ofd < 0)
             abort();
         close(ofd);
         unlink(out); /* genesis_save refuses to replace a file */
-        if (genesis_save(&g, out, 0) != 0 || genesis_load(&again, out, err) != 0 ||
+        if (genesis_save(&g, out, 0) != 0 || genesis_load(&again, out, NULL, err) != 0 ||
             memcmp(g.hash, again.hash, sizeof(g.hash)) != 0)
             abort();
         unlink(out);

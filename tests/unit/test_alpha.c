@@ -62,8 +62,8 @@ static genesis_t *make_genesis(int with_minter)
     strcpy(g->network, "devnet");
     g->genesis_time_ms = T0_MS;
     g->protocol_version = 1;
-    g->has_minter = with_minter;
-    memcpy(g->minter, MINTER, 32);
+    if (with_minter)
+        ck_assert_int_eq(genesis_param_set_hex(g, "minter", MINTER, 32), 0);
     g->n_validators = 1;
     memcpy(g->validators[0].pk, PROPOSER, 32);
     g->validators[0].power = 10;
@@ -90,9 +90,9 @@ static void env_open_g(env_t *e, genesis_t *g)
     ck_assert_msg(ledger_open(&e->l, e->db, OPS->schema, err) == 0, "%s", err);
     ck_assert_int_eq(ledger_schema_version(e->l), 3);
     ck_assert_int_eq(ledger_begin(e->l), 0);
-    ck_assert_msg(OPS->genesis_init(ledger_db(e->l), g, serr, sizeof serr) == 0, "%s", serr);
+    ck_assert_msg(OPS->genesis_init(ledger_sql(e->l), g, serr, sizeof serr) == 0, "%s", serr);
     ck_assert_int_eq(ledger_commit(e->l), 0);
-    ck_assert_msg(OPS->state_open(&e->state, ledger_db(e->l), g, serr, sizeof serr) == 0, "%s",
+    ck_assert_msg(OPS->state_open(&e->state, ledger_sql(e->l), g, serr, sizeof serr) == 0, "%s",
                   serr);
     memcpy(e->prev, g->hash, 32);
 }
@@ -121,16 +121,21 @@ static sqlite3 *DB(env_t *e)
     return ledger_db(e->l);
 }
 
+static sql_t *SQL(env_t *e)
+{
+    return ledger_sql(e->l);
+}
+
 static chain_exec_t exec_of(env_t *e)
 {
-    chain_exec_t x = {DB(e), e->g, e->tip + 1, T0_MS + 1000 * (e->tip + 1), PROPOSER, e->txid,
+    chain_exec_t x = {SQL(e), e->g, e->tip + 1, T0_MS + 1000 * (e->tip + 1), PROPOSER, e->txid,
                       e->index};
     return x;
 }
 
 static void root_of(env_t *e, uint8_t out[32])
 {
-    ck_assert_int_eq(OPS->state_root(e->state, DB(e), out), 0);
+    ck_assert_int_eq(OPS->state_root(e->state, SQL(e), out), 0);
 }
 
 /* ---- SQL helpers ---------------------------------------------------------- */
@@ -378,7 +383,7 @@ START_TEST(test_codec_layouts)
     ck_assert_uint_eq(d.n_in, 0);
     ck_assert_str_eq(d.out[0].asset, "GLD");
     ck_assert_uint_eq(d.out[0].amount, 0x0102030405060708ULL);
-    ck_assert_int_eq(alpha_payload_check(&d, &what), 0);
+    ck_assert_int_eq(alpha_payload_check(&d, &what, NULL), 0);
 
     /* Trailing byte and truncation refused; *p untouched. */
     buf[len] = 0;
@@ -429,20 +434,55 @@ START_TEST(test_codec_layouts)
 
     /* Check: zero amounts, amounts over 2^63-1, bad assets. */
     p.burn_amount = 0;
-    ck_assert_int_eq(alpha_payload_check(&p, &what), -EINVAL);
+    ck_assert_int_eq(alpha_payload_check(&p, &what, NULL), -EINVAL);
     ck_assert_str_eq(what, "burn_amount");
     p.burn_amount = 1;
     p.n_out = 1;
     set_record(&p.out[0], BOB, "ADN", (uint64_t)INT64_MAX + 1, 1);
-    ck_assert_int_eq(alpha_payload_check(&p, &what), -EINVAL);
+    ck_assert_int_eq(alpha_payload_check(&p, &what, NULL), -EINVAL);
     ck_assert_str_eq(what, "amount");
     p.out[0].amount = 5;
     strcpy(p.out[0].asset, "A B");
-    ck_assert_int_eq(alpha_payload_check(&p, &what), -EINVAL);
+    ck_assert_int_eq(alpha_payload_check(&p, &what, NULL), -EINVAL);
     ck_assert_str_eq(what, "asset");
     ck_assert_int_eq(tx_asset_is_valid(""), 0);
     ck_assert_int_eq(tx_asset_is_valid("ABCDEFGHIJKLMNOPQ"), 0); /* 17 bytes */
     ck_assert_int_eq(tx_asset_is_valid("ABCDEFGHIJKLMNOP"), 1);
+}
+END_TEST
+
+/* alpha_payload_check names the first output at fault, and its position;
+ * the burn amount comes after every output. */
+START_TEST(test_payload_check_names_the_output)
+{
+    alpha_payload_t p;
+    const char *what = NULL;
+    uint16_t at = 99;
+
+    memset(&p, 0, sizeof p);
+    p.kind = ALPHA_TX_BURN;
+    p.n_in = 1;
+    p.n_out = 3;
+    set_record(&p.out[0], BOB, "ADN", 5, 1);
+    set_record(&p.out[1], BOB, "ADN", 0, 2);
+    set_record(&p.out[2], BOB, "A B", 5, 3);
+    ck_assert_int_eq(alpha_payload_check(&p, &what, &at), -EINVAL);
+    ck_assert_str_eq(what, "amount");
+    ck_assert_uint_eq(at, 1);
+    p.out[1].amount = 7;
+    ck_assert_int_eq(alpha_payload_check(&p, &what, &at), -EINVAL);
+    ck_assert_str_eq(what, "asset");
+    ck_assert_uint_eq(at, 2);
+    strcpy(p.out[2].asset, "ADN");
+    at = 99;
+    ck_assert_int_eq(alpha_payload_check(&p, &what, &at), -EINVAL);
+    ck_assert_str_eq(what, "burn_amount");
+    ck_assert_uint_eq(at, 99); /* no output at fault */
+    p.burn_amount = 1;
+    what = NULL;
+    ck_assert_int_eq(alpha_payload_check(&p, &what, &at), 0);
+    ck_assert_ptr_null(what);
+    ck_assert_uint_eq(at, 99);
 }
 END_TEST
 
@@ -938,8 +978,8 @@ START_TEST(test_root_determinism)
     /* A state rebuilt from the tables has the same root. */
     void *s = NULL;
     char err[256];
-    ck_assert_int_eq(OPS->state_open(&s, DB(&e1), e1.g, err, sizeof err), 0);
-    ck_assert_int_eq(OPS->state_root(s, DB(&e1), r2), 0);
+    ck_assert_int_eq(OPS->state_open(&s, SQL(&e1), e1.g, err, sizeof err), 0);
+    ck_assert_int_eq(OPS->state_root(s, SQL(&e1), r2), 0);
     ck_assert_mem_eq(r1, r2, 32);
     OPS->state_close(s);
     OPS->state_close(NULL);
@@ -1266,6 +1306,7 @@ Suite *test_suite(void)
     TCase *tc = tcase_create("alpha");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_codec_layouts);
+    tcase_add_test(tc, test_payload_check_names_the_output);
     tcase_add_test(tc, test_hashes);
     tcase_add_test(tc, test_schema_and_genesis);
     tcase_add_test(tc, test_migration_from_v2);

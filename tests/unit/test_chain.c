@@ -32,8 +32,9 @@ static const ledger_schema_t KV_SCHEMA = {KV_MIGRATIONS, 2};
 
 static const char *const KV_QUERIES[] = {"SELECT k, v FROM kv ORDER BY k"};
 
-static int kv_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t errlen)
+static int kv_genesis_init(sql_t *sql, const genesis_t *g, char *err, size_t errlen)
 {
+    sqlite3 *db = sql->db;
     sqlite3_stmt *st = NULL;
     int r = 0;
     if (sqlite3_prepare_v2(db, "INSERT INTO kv(k, v) VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK) {
@@ -66,9 +67,9 @@ static const char *kv_kind_name(uint16_t kind)
     return kind == 1 ? "set" : NULL;
 }
 
-static int kv_state_open(void **state, sqlite3 *db, const genesis_t *g, char *err, size_t errlen)
+static int kv_state_open(void **state, sql_t *sql, const genesis_t *g, char *err, size_t errlen)
 {
-    (void)db, (void)g, (void)err, (void)errlen;
+    (void)sql, (void)g, (void)err, (void)errlen;
     static int token;
     *state = &token; /* all state is in SQL; savepoints undo it */
     return 0;
@@ -79,8 +80,9 @@ static void kv_state_close(void *state)
     (void)state;
 }
 
-static int kv_state_root(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN])
+static int kv_state_root(void *state, sql_t *sql, uint8_t out[BLOCK_HASH_LEN])
 {
+    sqlite3 *db = sql->db;
     (void)state;
     /* BLAKE2b over the rows in key order: enough to tell states apart. */
     sqlite3_stmt *st;
@@ -153,7 +155,7 @@ static int kv_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, rejec
     if (strcmp(k, "later") == 0)
         return -EAGAIN;
     /* Write first, then fail: the savepoint must undo the write. */
-    ck_assert_int_eq(sqlite3_prepare_v2(x->db, "INSERT OR REPLACE INTO kv(k, v) VALUES (?, ?)",
+    ck_assert_int_eq(sqlite3_prepare_v2(x->sql->db, "INSERT OR REPLACE INTO kv(k, v) VALUES (?, ?)",
                                         -1, &st, NULL), SQLITE_OK);
     sqlite3_bind_text(st, 1, k, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, atoll(v));
@@ -172,9 +174,9 @@ static const chain_ops_t KV_OPS = {
     .apply_tx = kv_apply_tx,
 };
 
-static int failing_genesis_init(sqlite3 *db, const genesis_t *g, char *err, size_t errlen)
+static int failing_genesis_init(sql_t *sql, const genesis_t *g, char *err, size_t errlen)
 {
-    (void)db;
+    (void)sql;
     (void)g;
     snprintf(err, errlen, "genesis state refused by test");
     return -EINVAL;
@@ -331,7 +333,7 @@ START_TEST(test_produce_blocks)
             ck_assert_int_eq(sqlite3_exec(ledger_db(chain_ledger(c)), sql, NULL, NULL, NULL),
                              SQLITE_OK);
         }
-        ck_assert_int_eq(kv_state_root(NULL, ledger_db(chain_ledger(c)), roots[i]), 0);
+        ck_assert_int_eq(kv_state_root(NULL, ledger_sql(chain_ledger(c)), roots[i]), 0);
         memset(&out[i], 0, sizeof out[i]);
         ck_assert_msg(chain_produce_block(c, now[i], NULL, 0, NULL, NULL, &out[i], NULL, err) == 0, "%s", err);
         ck_assert_uint_eq(out[i].height, i + 1);
@@ -741,9 +743,9 @@ END_TEST
 
 /* A block whose sealing fails leaves the ledger, the state and the
  * included transactions as they were. */
-static int broken_root(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN])
+static int broken_root(void *state, sql_t *sql, uint8_t out[BLOCK_HASH_LEN])
 {
-    (void)state, (void)db, (void)out;
+    (void)state, (void)sql, (void)out;
     return -EIO;
 }
 

@@ -50,6 +50,7 @@ typedef struct {
     char path[128];
     ledger_t *l;
     sqlite3 *db;
+    sql_t *sql;           /* ledger_sql(l): what the chain code takes */
     genesis_t *g;
     void *st;
     uint64_t height;          /* last committed height */
@@ -101,10 +102,11 @@ static void env_open_with(env_t *e, genesis_t *g)
     e->g = g;
     ck_assert_int_eq(ledger_open(&e->l, e->path, OPS->schema, err), 0);
     e->db = ledger_db(e->l);
+    e->sql = ledger_sql(e->l);
     ck_assert_int_eq(ledger_begin(e->l), 0);
-    ck_assert_int_eq(OPS->genesis_init(e->db, g, err, sizeof err), 0);
+    ck_assert_int_eq(OPS->genesis_init(e->sql, g, err, sizeof err), 0);
     ck_assert_int_eq(ledger_commit(e->l), 0);
-    ck_assert_int_eq(OPS->state_open(&e->st, e->db, g, err, sizeof err), 0);
+    ck_assert_int_eq(OPS->state_open(&e->st, e->sql, g, err, sizeof err), 0);
 }
 
 static void env_open(env_t *e)
@@ -133,7 +135,7 @@ static void block_begin(env_t *e)
     ck_assert_int_eq(ledger_begin(e->l), 0);
     e->in_block = 1;
     memset(&e->x, 0, sizeof e->x);
-    e->x.db = e->db;
+    e->x.sql = e->sql;
     e->x.genesis = e->g;
     e->x.height = e->height + 1;
     e->x.time_ms = e->g->genesis_time_ms + 1000 * e->x.height;
@@ -165,7 +167,7 @@ static void block_end(env_t *e, uint64_t fees)
     uint8_t root[32];
     e->x.txid = NULL;
     ck_assert_msg(OPS->end_block(e->st, &e->x, fees, err, sizeof err) == 0, "%s", err);
-    ck_assert_int_eq(OPS->state_root(e->st, e->db, root), 0);
+    ck_assert_int_eq(OPS->state_root(e->st, e->sql, root), 0);
     ck_assert_int_eq(ledger_commit(e->l), 0);
     OPS->state_commit(e->st);
     e->in_block = 0;
@@ -190,7 +192,7 @@ static void empty_block(env_t *e)
 static int check(env_t *e, const tx_t *tx, reject_t *why)
 {
     chain_exec_t x = {0};
-    x.db = e->db;
+    x.sql = e->sql;
     x.genesis = e->g;
     x.height = e->height + 1;
     x.proposer = PROP;
@@ -335,7 +337,7 @@ static int64_t lp_of(env_t *e, const uint8_t *pk, const char *a)
 static delta_pool_row_t pool_of(env_t *e, const char *a, const char *b)
 {
     delta_pool_row_t p;
-    ck_assert_int_eq(delta_pool_load(e->db, a, b, &p), 0);
+    ck_assert_int_eq(delta_pool_load(e->sql, a, b, &p), 0);
     return p;
 }
 
@@ -354,7 +356,7 @@ static u128 total_of(env_t *e, const char *asset)
 
 static void root_of(env_t *e, uint8_t out[32])
 {
-    ck_assert_int_eq(OPS->state_root(e->st, e->db, out), 0);
+    ck_assert_int_eq(OPS->state_root(e->st, e->sql, out), 0);
 }
 
 /* The incremental tree equals one rebuilt from the tables. */
@@ -362,7 +364,7 @@ static void assert_tree_matches_tables(env_t *e)
 {
     smt_t *t = NULL;
     uint8_t a[32], b[32];
-    ck_assert_int_eq(delta_tree_build(e->db, &t), 0);
+    ck_assert_int_eq(delta_tree_build(e->sql, &t), 0);
     smt_root(t, a);
     root_of(e, b);
     ck_assert_mem_eq(a, b, 32);
@@ -626,14 +628,14 @@ START_TEST(genesis_state_and_tree)
     delta_account_rows_t a;
     delta_account_t v;
     uint8_t key[32], leaf[32], proof_leaf[32];
-    ck_assert_int_eq(delta_account_load(e.db, ALICE, &a), 0);
+    ck_assert_int_eq(delta_account_load(e.sql, ALICE, &a), 0);
     ck_assert_uint_eq(a.n_balances, 2);
     delta_account_view(&a, &v);
     ck_assert_int_eq(delta_account_leaf(&v, leaf), 0);
     delta_account_rows_free(&a);
     delta_account_key(ALICE, key);
     smt_t *t = NULL;
-    ck_assert_int_eq(delta_tree_build(e.db, &t), 0);
+    ck_assert_int_eq(delta_tree_build(e.sql, &t), 0);
     ck_assert_uint_eq(smt_count(t), 3);
     ck_assert_int_eq(smt_get(t, key, proof_leaf), 0);
     ck_assert_mem_eq(leaf, proof_leaf, 32);
@@ -657,11 +659,11 @@ START_TEST(genesis_refuses_bad_assets_and_totals)
     snprintf(e.path, sizeof e.path, "%s/ledger.db", e.dir);
     ck_assert_int_eq(ledger_open(&e.l, e.path, OPS->schema, err), 0);
     ck_assert_int_eq(ledger_begin(e.l), 0);
-    ck_assert_int_eq(OPS->genesis_init(ledger_db(e.l), g, err, sizeof err), -EINVAL);
+    ck_assert_int_eq(OPS->genesis_init(ledger_sql(e.l), g, err, sizeof err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "ADN add up to more than 2^63-1"));
     g->n_balances = 1;
     strcpy(g->balances[0].asset, "adn");
-    ck_assert_int_eq(OPS->genesis_init(ledger_db(e.l), g, err, sizeof err), -EINVAL);
+    ck_assert_int_eq(OPS->genesis_init(ledger_sql(e.l), g, err, sizeof err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "\"adn\""));
     ledger_rollback(e.l);
     e.g = g;
@@ -1284,8 +1286,8 @@ START_TEST(root_determinism)
     char err[256];
     void *st = NULL;
     uint8_t r3[32];
-    ck_assert_int_eq(OPS->state_open(&st, e2.db, e2.g, err, sizeof err), 0);
-    ck_assert_int_eq(OPS->state_root(st, e2.db, r3), 0);
+    ck_assert_int_eq(OPS->state_open(&st, e2.sql, e2.g, err, sizeof err), 0);
+    ck_assert_int_eq(OPS->state_root(st, e2.sql, r3), 0);
     ck_assert_mem_eq(r2, r3, 32);
     OPS->state_close(st);
     env_close(&e1);

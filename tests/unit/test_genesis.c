@@ -113,9 +113,16 @@ static void assert_same_fields(const genesis_t *a, const genesis_t *b)
         ck_assert_str_eq(a->balances[i].asset, b->balances[i].asset);
         ck_assert_uint_eq(a->balances[i].amount, b->balances[i].amount);
     }
+    ck_assert_uint_eq(a->n_params, b->n_params);
+    for (size_t i = 0; i < a->n_params; i++) {
+        ck_assert_str_eq(a->params[i].key, b->params[i].key);
+        ck_assert_str_eq(a->params[i].value, b->params[i].value);
+    }
     ck_assert_int_eq(a->has_peer_genesis, b->has_peer_genesis);
-    if (a->has_peer_genesis)
+    if (a->has_peer_genesis) {
+        ck_assert_str_eq(a->peer_chain, b->peer_chain);
         ck_assert_mem_eq(a->peer_genesis_hash, b->peer_genesis_hash, BLOCK_HASH_LEN);
+    }
     ck_assert_mem_eq(a->hash, b->hash, BLOCK_HASH_LEN);
 }
 
@@ -125,7 +132,7 @@ static int load_hash(const char *path, uint8_t hash[BLOCK_HASH_LEN])
     char err[GENESIS_ERR_MAX] = "";
     genesis_t *g = calloc(1, sizeof *g);
     ck_assert_ptr_nonnull(g);
-    int r = genesis_load(g, path, err);
+    int r = genesis_load(g, path, NULL, err);
     ck_assert_msg(r == 0, "load %s: %s", path, err);
     memcpy(hash, g->hash, BLOCK_HASH_LEN);
     free(g);
@@ -147,7 +154,7 @@ START_TEST(test_round_trip)
     ck_assert_int_eq(stat(t.path, &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0644);
 
-    ck_assert_int_eq(genesis_load(back, t.path, err), 0);
+    ck_assert_int_eq(genesis_load(back, t.path, NULL, err), 0);
     assert_same_fields(g, back);
 
     /* The file is readable JSON with an ISO time and lowercase hex keys. */
@@ -164,7 +171,7 @@ START_TEST(test_round_trip)
     ck_assert_int_eq(genesis_save(g, t.path, 0), -EEXIST);
     g->balances[0].amount = 7;
     ck_assert_int_eq(genesis_save(g, t.path, 1), 0);
-    ck_assert_int_eq(genesis_load(back, t.path, err), 0);
+    ck_assert_int_eq(genesis_load(back, t.path, NULL, err), 0);
     ck_assert_uint_eq(back->balances[0].amount, 7);
     free(g);
     free(back);
@@ -291,10 +298,11 @@ START_TEST(test_peer_genesis_round_trip)
     strcpy(g->chain, "delta");
     strcpy(g->chain_id, "adnet-delta-devnet-1");
     g->has_peer_genesis = 1;
+    strcpy(g->peer_chain, "alpha");
     for (size_t i = 0; i < BLOCK_HASH_LEN; i++)
         g->peer_genesis_hash[i] = (uint8_t)(0xf0 - i);
     ck_assert_int_eq(genesis_save(g, t.path, 0), 0);
-    ck_assert_int_eq(genesis_load(back, t.path, err), 0);
+    ck_assert_int_eq(genesis_load(back, t.path, NULL, err), 0);
     ck_assert_int_eq(back->has_peer_genesis, 1);
     ck_assert_mem_eq(back->peer_genesis_hash, g->peer_genesis_hash, BLOCK_HASH_LEN);
     assert_same_fields(g, back);
@@ -304,7 +312,7 @@ START_TEST(test_peer_genesis_round_trip)
     memcpy(with, g->hash, BLOCK_HASH_LEN);
     g->has_peer_genesis = 0;
     ck_assert_int_eq(genesis_save(g, t.path2, 0), 0);
-    ck_assert_int_eq(genesis_load(back, t.path2, err), 0);
+    ck_assert_int_eq(genesis_load(back, t.path2, NULL, err), 0);
     ck_assert_int_eq(back->has_peer_genesis, 0);
     ck_assert_int_ne(memcmp(back->hash, with, BLOCK_HASH_LEN), 0);
     free(g);
@@ -329,6 +337,8 @@ START_TEST(test_power)
 }
 END_TEST
 
+#define ZERO_HASH_HEX "0000000000000000000000000000000000000000000000000000000000000000"
+
 /* The refusal harness: save sample(), edit the JSON, load into a poisoned
  * genesis_t, expect -EINVAL, a message containing the path and every
  * needle, and the poisoned struct untouched. */
@@ -346,7 +356,7 @@ static void assert_refused(void (*edit)(json_t *o), const char *needle1, const c
     write_json(o, t.path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     memset(back, 0xa5, sizeof *back);
     memcpy(copy, back, sizeof *back);
-    ck_assert_int_eq(genesis_load(back, t.path, err), -EINVAL);
+    ck_assert_int_eq(genesis_load(back, t.path, "alpha", err), -EINVAL);
     ck_assert_msg(strstr(err, t.path) != NULL, "message lacks the path: %s", err);
     ck_assert_msg(strstr(err, needle1) != NULL, "message lacks '%s': %s", needle1, err);
     if (needle2)
@@ -405,6 +415,14 @@ static void asset_long(json_t *o) { json_object_set_new(balance0(o), "asset", js
 static void time_disagrees(json_t *o) { json_object_set_new(o, "genesis_time", json_string("2026-11-25T22:50:02.123Z")); }
 static void balance_dup(json_t *o) { json_array_append(json_object_get(o, "balances"), balance0(o)); }
 static void asset_lower(json_t *o) { json_object_set_new(balance0(o), "asset", json_string("adn")); }
+static void chain_not_a_name(json_t *o) { json_object_set_new(o, "chain", json_string("Al-pha")); }
+static void param_object(json_t *o) { json_object_set_new(json_object_get(o, "params"), "limits", json_object()); }
+static void param_key_bad(json_t *o) { json_object_set_new(json_object_get(o, "params"), "Bad-Key", json_integer(1)); }
+static void peer_two(json_t *o)
+{
+    json_object_set_new(o, "alpha_genesis_hash", json_string(ZERO_HASH_HEX));
+    json_object_set_new(o, "beta_genesis_hash", json_string(ZERO_HASH_HEX));
+}
 static void peer_bad(json_t *o) { json_object_set_new(o, "alpha_genesis_hash", json_string("1234")); }
 
 START_TEST(test_refusals)
@@ -413,7 +431,11 @@ START_TEST(test_refusals)
     assert_refused(empty_chain_id, "chain_id", NULL);
     assert_refused(long_chain_id, "chain_id", NULL);
     assert_refused(int_chain_id, "chain_id", NULL);
-    assert_refused(chain_gamma, "chain:", "\"alpha\" or \"delta\"");
+    assert_refused(chain_gamma, "chain:", "expected \"alpha\", got \"gamma\"");
+    assert_refused(chain_not_a_name, "chain:", "1 to 15 of a-z");
+    assert_refused(param_object, "params.limits", "non-negative integer or a string");
+    assert_refused(param_key_bad, "params.Bad-Key", "a-z 0-9 _");
+    assert_refused(peer_two, "_genesis_hash", "at most one");
     assert_refused(del_network, "network", NULL);
     assert_refused(neg_time, "genesis_time_ms", NULL);
     assert_refused(str_time, "genesis_time_ms", NULL);
@@ -459,7 +481,7 @@ START_TEST(test_power_limit_exact)
     ck_assert_ptr_nonnull(back);
     g->validators[0].power = GENESIS_MAX_POWER;
     ck_assert_int_eq(genesis_save(g, t.path, 0), 0);
-    ck_assert_int_eq(genesis_load(back, t.path, err), 0);
+    ck_assert_int_eq(genesis_load(back, t.path, NULL, err), 0);
     ck_assert_uint_eq(back->validators[0].power, GENESIS_MAX_POWER);
     ck_assert_uint_eq(genesis_total_power(back), GENESIS_MAX_POWER + 5);
     free(g);
@@ -478,14 +500,14 @@ START_TEST(test_load_io_errors)
     ck_assert_ptr_nonnull(copy);
     memset(back, 0xa5, sizeof *back);
     memcpy(copy, back, sizeof *back);
-    ck_assert_int_eq(genesis_load(back, t.path, err), -ENOENT);
+    ck_assert_int_eq(genesis_load(back, t.path, NULL, err), -ENOENT);
     ck_assert_ptr_nonnull(strstr(err, t.path));
 
     FILE *f = fopen(t.path, "w");
     ck_assert_ptr_nonnull(f);
     fputs("{\n  \"chain_id\": \"x\",\n  oops\n}\n", f);
     fclose(f);
-    ck_assert_int_eq(genesis_load(back, t.path, err), -EINVAL);
+    ck_assert_int_eq(genesis_load(back, t.path, NULL, err), -EINVAL);
     char want[200];
     snprintf(want, sizeof want, "%s:3:", t.path);
     ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "err was: %s", err);
@@ -495,11 +517,63 @@ START_TEST(test_load_io_errors)
     ck_assert_ptr_nonnull(f);
     fputs("[1, 2]\n", f);
     fclose(f);
-    ck_assert_int_eq(genesis_load(back, t.path, err), -EINVAL);
+    ck_assert_int_eq(genesis_load(back, t.path, NULL, err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "expected a JSON object"));
     ck_assert(memcmp(back, copy, sizeof *back) == 0);
     free(back);
     free(copy);
+    tmp_cleanup(&t);
+}
+END_TEST
+
+/* A chain's own params: kept as they are, read by type, covered by the
+ * hash, and saved back; common code gives them no meaning. */
+START_TEST(test_chain_params)
+{
+    tmpdir_t t;
+    tmp_init(&t);
+    genesis_t *g = sample(), *back = calloc(1, sizeof *back);
+    char err[GENESIS_ERR_MAX] = "";
+    uint8_t key[32], got[32];
+    uint64_t v = 0;
+    ck_assert_ptr_nonnull(back);
+    for (int i = 0; i < 32; i++)
+        key[i] = (uint8_t)(i * 7);
+    ck_assert_int_eq(genesis_param_set_hex(g, "minter", key, 32), 0);
+    ck_assert_int_eq(genesis_param_set_u64(g, "unbonding_blocks", 42), 0);
+    ck_assert_int_eq(genesis_param_set_u64(g, "unbonding_blocks", 43), 0); /* replaces */
+    ck_assert_int_eq(genesis_param_set_u64(g, "min_fee", 1), -EINVAL);   /* a common param */
+    ck_assert_int_eq(genesis_param_set_u64(g, "Bad", 1), -EINVAL);
+    ck_assert_uint_eq(g->n_params, 2);
+    ck_assert_int_eq(genesis_save(g, t.path, 0), 0);
+    ck_assert_int_eq(genesis_load(back, t.path, "alpha", err), 0);
+    assert_same_fields(g, back);
+    ck_assert_int_eq(genesis_param_hex(back, "minter", got, 32), 0);
+    ck_assert_mem_eq(got, key, 32);
+    ck_assert_int_eq(genesis_param_u64(back, "unbonding_blocks", &v), 0);
+    ck_assert_uint_eq(v, 43);
+    ck_assert_int_eq(genesis_param_u64(back, "minter", &v), -EINVAL);
+    ck_assert_uint_eq(v, 43);
+    ck_assert_int_eq(genesis_param_hex(back, "unbonding_blocks", got, 32), -EINVAL);
+    ck_assert_int_eq(genesis_param_u64(back, "absent", &v), -ENOENT);
+
+    /* Another value of a chain param is another genesis. */
+    uint8_t before[BLOCK_HASH_LEN];
+    memcpy(before, back->hash, BLOCK_HASH_LEN);
+    ck_assert_int_eq(genesis_param_set_u64(g, "unbonding_blocks", 44), 0);
+    ck_assert_int_eq(genesis_save(g, t.path2, 0), 0);
+    ck_assert_int_eq(genesis_load(back, t.path2, NULL, err), 0);
+    ck_assert_int_ne(memcmp(before, back->hash, BLOCK_HASH_LEN), 0);
+
+    /* Too many params is refused, not truncated. */
+    char name[16];
+    for (int i = (int)g->n_params; i < GENESIS_MAX_PARAMS; i++) {
+        snprintf(name, sizeof name, "p%d", i);
+        ck_assert_int_eq(genesis_param_set_u64(g, name, (uint64_t)i), 0);
+    }
+    ck_assert_int_eq(genesis_param_set_u64(g, "one_more", 1), -ENOSPC);
+    free(g);
+    free(back);
     tmp_cleanup(&t);
 }
 END_TEST
@@ -517,6 +591,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_refuses_unknown_network);
     tcase_add_test(tc, test_power_limit_exact);
     tcase_add_test(tc, test_load_io_errors);
+    tcase_add_test(tc, test_chain_params);
     suite_add_tcase(s, tc);
     return s;
 }

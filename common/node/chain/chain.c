@@ -1,3 +1,5 @@
+/* The block pipeline: opening a chain's ledger and state, admission,
+ * and building, signing and committing blocks; see chain.h. */
 #include "common/node/chain/chain.h"
 
 #include <errno.h>
@@ -8,22 +10,27 @@
 
 #include "common/base/hex.h"
 #include "common/node/mempool/mempool.h"
-#include "common/store/stmtcache.h"
+
+/* What a block keeps of each included transaction, for its txs row. */
+typedef struct {
+    const mempool_entry_t *e;
+    uint16_t kind;
+    uint8_t sender[BLOCK_KEY_LEN];
+} picked_t;
 
 struct chain {
     const chain_ops_t *ops;
     ledger_t *ledger;
+    sql_t *sql;                  /* ledger_sql(ledger): the writer, its statements cached */
     genesis_t genesis;
     keys_pair_t key;
     ledger_tip_t tip;
     void *state;                 /* the chain's in-memory state (ops->state_open) */
     bool admitting;              /* inside chain_admit_begin/end */
-    sqlite3_stmt *sp_begin, *sp_release, *sp_rollback; /* the per-transaction savepoint */
-    sqlite3_stmt *check_begin, *check_rollback; /* admission checks run in a transaction never committed */
-    sqlite3_stmt *chk_begin, *chk_rollback, *chk_release; /* one savepoint per check in it */
-    /* Scratch for one block: ids and pool entries of included transactions. */
+    /* Scratch for one block: ids (for the root) and what else the block
+     * keeps of its included transactions. */
     uint8_t (*ids)[TX_ID_LEN];
-    const mempool_entry_t **picked;
+    picked_t *picked;
     size_t scratch_cap;
 };
 
@@ -42,33 +49,49 @@ void chain_tip(const chain_t *c, ledger_tip_t *out)
     *out = c->tip;
 }
 
+/* Record in a new ledger what it belongs to, and the genesis state, in one
+ * transaction. */
+static int chain_init_meta(chain_t *c, const char *genesis_hash, char err[CHAIN_ERR_MAX])
+{
+    int r = ledger_begin(c->ledger);
+
+    if (r == 0)
+        r = ledger_meta_set(c->ledger, "chain_id", c->genesis.chain_id);
+    if (r == 0)
+        r = ledger_meta_set(c->ledger, "chain", c->ops->name);
+    if (r == 0)
+        r = ledger_meta_set(c->ledger, "genesis_hash", genesis_hash);
+    if (r < 0) {
+        snprintf(err, CHAIN_ERR_MAX, "ledger: %s", ledger_errmsg(c->ledger));
+        goto out;
+    }
+    if ((r = c->ops->genesis_init(c->sql, &c->genesis, err, CHAIN_ERR_MAX)) < 0)
+        goto out;
+    if ((r = ledger_commit(c->ledger)) < 0)
+        snprintf(err, CHAIN_ERR_MAX, "ledger: %s", ledger_errmsg(c->ledger));
+out:
+    if (r < 0)
+        ledger_rollback(c->ledger);
+    return r;
+}
+
+/* A new ledger gets its meta and genesis state; an existing one must
+ * belong to this chain and genesis. */
 static int chain_check_meta(chain_t *c, char err[CHAIN_ERR_MAX])
 {
     char want_hash[2 * BLOCK_HASH_LEN + 1], have_id[BLOCK_CHAIN_ID_MAX + 1], have_hash[80];
+    int r;
+
     hex_encode(want_hash, c->genesis.hash, BLOCK_HASH_LEN);
-    int r = ledger_meta_get(c->ledger, "chain_id", have_id, sizeof(have_id));
-    if (r == -ENOENT) {
-        /* A new ledger: record what it belongs to, and the genesis state. */
-        if ((r = ledger_begin(c->ledger)) < 0)
-            goto sqlerr;
-        if ((r = ledger_meta_set(c->ledger, "chain_id", c->genesis.chain_id)) < 0 ||
-            (r = ledger_meta_set(c->ledger, "chain", c->ops->name)) < 0 ||
-            (r = ledger_meta_set(c->ledger, "genesis_hash", want_hash)) < 0) {
-            ledger_rollback(c->ledger);
-            goto sqlerr;
-        }
-        if ((r = c->ops->genesis_init(ledger_db(c->ledger), &c->genesis, err, CHAIN_ERR_MAX)) < 0) {
-            ledger_rollback(c->ledger);
-            return r;
-        }
-        if ((r = ledger_commit(c->ledger)) < 0)
-            goto sqlerr;
-        return 0;
+    r = ledger_meta_get(c->ledger, "chain_id", have_id, sizeof(have_id));
+    if (r == -ENOENT)
+        return chain_init_meta(c, want_hash, err);
+    if (r == 0)
+        r = ledger_meta_get(c->ledger, "genesis_hash", have_hash, sizeof(have_hash));
+    if (r < 0) {
+        snprintf(err, CHAIN_ERR_MAX, "ledger: %s", ledger_errmsg(c->ledger));
+        return r;
     }
-    if (r < 0)
-        goto sqlerr;
-    if ((r = ledger_meta_get(c->ledger, "genesis_hash", have_hash, sizeof(have_hash))) < 0)
-        goto sqlerr;
     if (strcmp(have_id, c->genesis.chain_id) != 0 || strcmp(have_hash, want_hash) != 0) {
         snprintf(err, CHAIN_ERR_MAX,
                  "ledger belongs to chain %s with genesis %.16s..., not %s with genesis "
@@ -77,9 +100,6 @@ static int chain_check_meta(chain_t *c, char err[CHAIN_ERR_MAX])
         return -ENOTUNIQ;
     }
     return 0;
-sqlerr:
-    snprintf(err, CHAIN_ERR_MAX, "ledger: %s", ledger_errmsg(c->ledger));
-    return r < 0 ? r : -EIO;
 }
 
 static int chain_sign(chain_t *c, const block_header_t *h, const uint8_t hash[BLOCK_HASH_LEN],
@@ -96,6 +116,22 @@ static int chain_sign(chain_t *c, const block_header_t *h, const uint8_t hash[BL
     memcpy(cert->sigs[0].validator, c->key.pk, BLOCK_KEY_LEN);
     crypto_sign_detached(cert->sigs[0].sig, NULL, msg, (unsigned long long)n, c->key.sk);
     return 0;
+}
+
+/* Refuse a key that cannot commit blocks alone (less than 2/3 of the power). */
+static int chain_check_power(const genesis_t *g, const keys_pair_t *key, char err[CHAIN_ERR_MAX])
+{
+    uint64_t mine = genesis_power_of(g, key->pk), total = genesis_total_power(g);
+    char pk[2 * BLOCK_KEY_LEN + 1];
+
+    if (mine != 0 && mine * 3 >= total * 2) /* genesis caps total power at 2^60 */
+        return 0;
+    hex_encode(pk, key->pk, BLOCK_KEY_LEN);
+    snprintf(err, CHAIN_ERR_MAX,
+             "validator key %.16s... holds %llu of %llu voting power; a node commits "
+             "blocks alone only with at least 2/3", pk, (unsigned long long)mine,
+             (unsigned long long)total);
+    return -EPERM;
 }
 
 int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
@@ -117,46 +153,21 @@ int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
         r = -EINVAL;
         goto out;
     }
-    uint64_t mine = genesis_power_of(g, key->pk), total = genesis_total_power(g);
-    if (mine == 0 || mine * 3 < total * 2) { /* genesis caps total power at 2^60 */
-        char pk[2 * BLOCK_KEY_LEN + 1];
-        hex_encode(pk, key->pk, BLOCK_KEY_LEN);
-        snprintf(err, CHAIN_ERR_MAX,
-                 "validator key %.16s... holds %llu of %llu voting power; a node commits "
-                 "blocks alone only with at least 2/3", pk, (unsigned long long)mine,
-                 (unsigned long long)total);
-        r = -EPERM;
+    if ((ops->genesis_check && (r = ops->genesis_check(g, err, CHAIN_ERR_MAX)) < 0) ||
+        (r = chain_check_power(g, key, err)) < 0)
         goto out;
-    }
     if ((r = ledger_open(&c->ledger, ledger_path, ops->schema, lerr)) < 0) {
         snprintf(err, CHAIN_ERR_MAX, "%s", lerr);
         goto out;
     }
+    c->sql = ledger_sql(c->ledger);
     if ((r = chain_check_meta(c, err)) < 0)
         goto out;
     if ((r = ledger_tip(c->ledger, &c->tip)) < 0) {
         snprintf(err, CHAIN_ERR_MAX, "ledger: %s", ledger_errmsg(c->ledger));
         goto out;
     }
-    sqlite3 *db = ledger_db(c->ledger);
-    /* The writer's hot path runs the same statements every transaction. */
-    if ((r = stmt_cache_attach(db)) < 0) {
-        snprintf(err, CHAIN_ERR_MAX, "statement cache: %s", strerror(-r));
-        goto out;
-    }
-    if (sqlite3_prepare_v2(db, "SAVEPOINT tx", -1, &c->sp_begin, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "RELEASE tx", -1, &c->sp_release, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "ROLLBACK TO tx", -1, &c->sp_rollback, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "BEGIN", -1, &c->check_begin, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "ROLLBACK", -1, &c->check_rollback, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SAVEPOINT chk", -1, &c->chk_begin, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "ROLLBACK TO chk", -1, &c->chk_rollback, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "RELEASE chk", -1, &c->chk_release, NULL) != SQLITE_OK) {
-        snprintf(err, CHAIN_ERR_MAX, "ledger: %s", sqlite3_errmsg(db));
-        r = -EIO;
-        goto out;
-    }
-    if ((r = ops->state_open(&c->state, db, &c->genesis, err, CHAIN_ERR_MAX)) < 0)
+    if ((r = ops->state_open(&c->state, c->sql, &c->genesis, err, CHAIN_ERR_MAX)) < 0)
         goto out;
     *out = c;
     c = NULL;
@@ -171,16 +182,6 @@ void chain_close(chain_t *c)
         return;
     if (c->state)
         c->ops->state_close(c->state);
-    sqlite3_finalize(c->sp_begin);
-    sqlite3_finalize(c->sp_release);
-    sqlite3_finalize(c->sp_rollback);
-    sqlite3_finalize(c->check_begin);
-    sqlite3_finalize(c->check_rollback);
-    sqlite3_finalize(c->chk_begin);
-    sqlite3_finalize(c->chk_rollback);
-    sqlite3_finalize(c->chk_release);
-    if (c->ledger)
-        stmt_cache_detach(ledger_db(c->ledger));
     ledger_close(c->ledger);
     keys_wipe(&c->key);
     free(c->ids);
@@ -234,26 +235,20 @@ static int chain_govern(const chain_t *c, const tx_t *tx, reject_t *why)
 static void chain_exec_init(const chain_t *c, chain_exec_t *x, uint64_t height, uint64_t time_ms)
 {
     memset(x, 0, sizeof(*x));
-    x->db = ledger_db(c->ledger);
+    x->sql = c->sql;
     x->genesis = &c->genesis;
     x->height = height;
     x->time_ms = time_ms;
     x->proposer = c->key.pk;
 }
 
-static int step(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -EIO;
-}
-
 int chain_admit_begin(chain_t *c)
 {
+    int r;
     if (c->admitting)
         return -EINVAL;
-    if (step(c->check_begin) < 0)
-        return -EIO;
+    if ((r = sql_exec(c->sql, "BEGIN", NULL)) < 0)
+        return r;
     c->admitting = true;
     return 0;
 }
@@ -262,8 +257,26 @@ void chain_admit_end(chain_t *c)
 {
     if (!c->admitting)
         return;
-    step(c->check_rollback);
+    sql_exec(c->sql, "ROLLBACK", NULL);
     c->admitting = false;
+}
+
+/* Run the chain's check_tx in a savepoint of the admission transaction,
+ * then undo whatever it tried (SQL and tree journal alike). */
+static int chain_check(chain_t *c, const chain_exec_t *x, const tx_t *tx, reject_t *why)
+{
+    uint64_t mark = c->ops->state_mark(c->state);
+    int r = sql_exec(c->sql, "SAVEPOINT chk", NULL);
+
+    if (r < 0) {
+        r = reject(why, r, "internal", "ledger: %s", ledger_errmsg(c->ledger));
+    } else {
+        r = c->ops->check_tx(c->state, x, tx, why);
+        sql_exec(c->sql, "ROLLBACK TO chk", NULL);
+        sql_exec(c->sql, "RELEASE chk", NULL);
+    }
+    c->ops->state_rollback(c->state, mark);
+    return r;
 }
 
 int chain_admit_tx(chain_t *c, mempool_t *pool, const tx_t *tx, const uint8_t id[TX_ID_LEN],
@@ -290,27 +303,17 @@ int chain_admit_tx(chain_t *c, mempool_t *pool, const tx_t *tx, const uint8_t id
     x.txid = id;
     /* The chain's check may try the transaction out on the state; it runs
      * inside a transaction that is always rolled back, so nothing it does
-     * is ever committed (or synced to disk), and its tree journal is
-     * rolled back too. */
+     * is ever committed (or synced to disk). */
     bool own = !c->admitting;
     if (own && (r = chain_admit_begin(c)) < 0)
-        return reject(why, r, "internal", "ledger: %s", sqlite3_errmsg(ledger_db(c->ledger)));
-    uint64_t mark = c->ops->state_mark(c->state);
-    if (step(c->chk_begin) < 0) {
-        r = reject(why, -EIO, "internal", "ledger: %s", sqlite3_errmsg(ledger_db(c->ledger)));
-    } else {
-        r = c->ops->check_tx(c->state, &x, tx, why);
-        step(c->chk_rollback);
-        step(c->chk_release);
-    }
-    c->ops->state_rollback(c->state, mark);
+        return reject(why, r, "internal", "ledger: %s", ledger_errmsg(c->ledger));
+    r = chain_check(c, &x, tx, why);
     if (own)
         chain_admit_end(c);
     if (r < 0)
         return r;
     return mempool_add(pool, id, tx->sender, bytes, len, now_ms, why);
 }
-
 
 static int chain_scratch(chain_t *c, size_t n)
 {
@@ -328,6 +331,173 @@ static int chain_scratch(chain_t *c, size_t n)
     return 0;
 }
 
+/* The next block's header as far as it is known before its transactions:
+ * time max(now_ms, tip + 1, genesis + 1), prev_hash the tip's (or the
+ * genesis hash), this node the proposer. */
+static void chain_next_header(const chain_t *c, uint64_t now_ms, block_header_t *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->protocol_version = c->genesis.protocol_version;
+    snprintf(h->chain_id, sizeof(h->chain_id), "%s", c->genesis.chain_id);
+    h->height = c->tip.height + 1;
+    h->time_ms = now_ms;
+    if (c->tip.height > 0 && h->time_ms <= c->tip.time_ms)
+        h->time_ms = c->tip.time_ms + 1;
+    if (h->time_ms <= c->genesis.genesis_time_ms)
+        h->time_ms = c->genesis.genesis_time_ms + 1;
+    memcpy(h->prev_hash, c->tip.height > 0 ? c->tip.hash : c->genesis.hash, BLOCK_HASH_LEN);
+    memcpy(h->proposer, c->key.pk, BLOCK_KEY_LEN);
+}
+
+/* A failure of the ledger while the block at height is built: its message
+ * into err; return r. */
+static int block_ledger_error(const chain_t *c, uint64_t height, int r, char err[CHAIN_ERR_MAX])
+{
+    snprintf(err, CHAIN_ERR_MAX, "committing block %llu: %s", (unsigned long long)height,
+             ledger_errmsg(c->ledger));
+    return r;
+}
+
+/* Try the pooled transaction e (decoded into *tx) on the block being built:
+ * expiry, the governance stage, then the chain's apply_tx inside a
+ * savepoint that is rolled back, with the state journal, if it refuses.
+ * Return 0 with its verdict in *verdict (0 applied, -EAGAIN not yet, any
+ * other negative code refused with the reason in why), or the ledger's
+ * code if a savepoint failed: then the block cannot go on. */
+static int block_try_tx(chain_t *c, chain_exec_t *x, const mempool_entry_t *e, tx_t *tx,
+                        int *verdict, reject_t *why)
+{
+    const char *what = NULL;
+    uint64_t mark;
+    int r;
+
+    if (tx_decode(tx, e->bytes, e->len, &what) < 0) {
+        *verdict = reject(why, -EBADMSG, "malformed",
+                          "pooled transaction no longer decodes (%s)", what ? what : "?");
+        return 0;
+    }
+    if (tx->expiry_height < x->height) {
+        *verdict = reject(why, -EINVAL, "expired", "expired at height %llu before inclusion",
+                          (unsigned long long)tx->expiry_height);
+        return 0;
+    }
+    if ((*verdict = chain_govern(c, tx, why)) < 0)
+        return 0;
+    if ((r = sql_exec(c->sql, "SAVEPOINT tx", NULL)) < 0)
+        return r;
+    mark = c->ops->state_mark(c->state);
+    x->txid = e->id;
+    *verdict = c->ops->apply_tx(c->state, x, tx, why);
+    if (*verdict < 0) {
+        if ((r = sql_exec(c->sql, "ROLLBACK TO tx", NULL)) < 0)
+            return r;
+        c->ops->state_rollback(c->state, mark);
+    }
+    return sql_exec(c->sql, "RELEASE tx", NULL);
+}
+
+/* Drop the refused pooled transaction e: invalid now means invalid for
+ * good at this height or later. */
+static void block_drop_tx(mempool_t *pool, const mempool_entry_t *e, int verdict, reject_t *why,
+                          chain_drop_fn drop, void *drop_ctx)
+{
+    if (!why->code)
+        reject(why, verdict, "internal", "apply failed: %s", strerror(-verdict));
+    if (drop)
+        drop(drop_ctx, e->id, why);
+    mempool_remove(pool, e->id);
+}
+
+/* Apply up to want pooled transactions, in admission order, to the block
+ * being built (x), counting them in *st and keeping the included ones in
+ * c->ids and c->picked. Return 0, or a negative code with err. */
+static int block_fill(chain_t *c, chain_exec_t *x, mempool_t *pool, size_t want,
+                      chain_drop_fn drop, void *drop_ctx, chain_block_stats_t *st,
+                      char err[CHAIN_ERR_MAX])
+{
+    const mempool_entry_t *e = pool ? mempool_first(pool) : NULL, *next;
+    int r, verdict;
+
+    for (; e && st->included < want; e = next) {
+        reject_t why = {NULL, ""};
+        tx_t tx;
+        next = mempool_next(e);
+        x->index = st->included;
+        if ((r = block_try_tx(c, x, e, &tx, &verdict, &why)) < 0)
+            return block_ledger_error(c, x->height, r, err);
+        if (verdict == -EAGAIN) {
+            st->deferred++;
+            continue;
+        }
+        if (verdict < 0) {
+            block_drop_tx(pool, e, verdict, &why, drop, drop_ctx);
+            st->dropped++;
+            continue;
+        }
+        if (tx.fee > UINT64_MAX - st->fees) {
+            snprintf(err, CHAIN_ERR_MAX, "fees of block %llu overflow",
+                     (unsigned long long)x->height);
+            return -EOVERFLOW;
+        }
+        st->fees += tx.fee;
+        memcpy(c->ids[st->included], e->id, TX_ID_LEN);
+        c->picked[st->included] = (picked_t){.e = e, .kind = tx.kind};
+        memcpy(c->picked[st->included].sender, tx.sender, BLOCK_KEY_LEN);
+        st->included++;
+    }
+    return 0;
+}
+
+/* Finish the block: the chain's end_block, the roots, the hash and the
+ * signature into h, hash and cert, then the block's rows. Return 0, or a
+ * negative code with err. */
+static int block_seal(chain_t *c, chain_exec_t *x, block_header_t *h, const chain_block_stats_t *st,
+                      uint8_t hash[BLOCK_HASH_LEN], commit_cert_t *cert, char err[CHAIN_ERR_MAX])
+{
+    int r;
+
+    x->txid = NULL;
+    x->index = st->included;
+    if (c->ops->end_block &&
+        (r = c->ops->end_block(c->state, x, st->fees, err, CHAIN_ERR_MAX)) < 0)
+        return r;
+    h->tx_count = st->included;
+    if ((r = tx_root((const uint8_t(*)[TX_ID_LEN])c->ids, st->included, h->txs_root)) < 0 ||
+        (r = c->ops->state_root(c->state, c->sql, h->state_root)) < 0 ||
+        (r = block_header_hash(h, hash)) < 0 || (r = chain_sign(c, h, hash, cert)) < 0) {
+        snprintf(err, CHAIN_ERR_MAX, "sealing block %llu failed: %s",
+                 (unsigned long long)h->height, strerror(-r));
+        return r;
+    }
+    if ((r = ledger_put_block(c->ledger, h, hash, cert)) < 0)
+        return block_ledger_error(c, h->height, r, err);
+    for (uint32_t i = 0; i < st->included; i++) {
+        const picked_t *p = &c->picked[i];
+        if ((r = ledger_put_tx(c->ledger, p->e->id, h->height, i, c->ops->tx_kind_name(p->kind),
+                               p->sender, p->e->bytes, p->e->len)) < 0)
+            return block_ledger_error(c, h->height, r, err);
+    }
+    return 0;
+}
+
+/* After the commit: the new tip, and the included transactions out of the pool. */
+static void block_committed(chain_t *c, const block_header_t *h,
+                            const uint8_t hash[BLOCK_HASH_LEN], mempool_t *pool, uint64_t now_ms,
+                            chain_block_stats_t *st)
+{
+    c->ops->state_commit(c->state);
+    c->tip.height = h->height;
+    c->tip.time_ms = h->time_ms;
+    memcpy(c->tip.hash, hash, BLOCK_HASH_LEN);
+    for (uint32_t i = 0; i < st->included; i++) {
+        uint64_t added = c->picked[i].e->added_ms;
+        uint64_t waited = now_ms > added ? now_ms - added : 0;
+        if (waited > st->oldest_wait_ms)
+            st->oldest_wait_ms = (double)waited;
+        mempool_remove(pool, c->ids[i]);
+    }
+}
+
 int chain_produce_block(chain_t *c, uint64_t now_ms, mempool_t *pool, size_t max_txs,
                         chain_drop_fn drop, void *drop_ctx, block_header_t *out,
                         chain_block_stats_t *stats, char err[CHAIN_ERR_MAX])
@@ -337,24 +507,12 @@ int chain_produce_block(chain_t *c, uint64_t now_ms, mempool_t *pool, size_t max
     commit_cert_t *cert = NULL;
     chain_block_stats_t st;
     chain_exec_t x;
-    uint64_t block_mark = 0;
-    bool in_block = false;
+    uint64_t block_mark;
+    size_t want = pool ? mempool_count(pool) : 0;
     int r;
 
-    memset(&h, 0, sizeof(h));
     memset(&st, 0, sizeof(st));
-    h.protocol_version = c->genesis.protocol_version;
-    snprintf(h.chain_id, sizeof(h.chain_id), "%s", c->genesis.chain_id);
-    h.height = c->tip.height + 1;
-    h.time_ms = now_ms;
-    if (c->tip.height > 0 && h.time_ms <= c->tip.time_ms)
-        h.time_ms = c->tip.time_ms + 1;
-    if (h.time_ms <= c->genesis.genesis_time_ms)
-        h.time_ms = c->genesis.genesis_time_ms + 1;
-    memcpy(h.prev_hash, c->tip.height > 0 ? c->tip.hash : c->genesis.hash, BLOCK_HASH_LEN);
-    memcpy(h.proposer, c->key.pk, BLOCK_KEY_LEN);
-
-    size_t want = pool ? mempool_count(pool) : 0;
+    chain_next_header(c, now_ms, &h);
     if (want > max_txs)
         want = max_txs;
     if (!(cert = malloc(sizeof(*cert))) || chain_scratch(c, want ? want : 1) < 0) {
@@ -362,134 +520,27 @@ int chain_produce_block(chain_t *c, uint64_t now_ms, mempool_t *pool, size_t max
         r = -ENOMEM;
         goto out;
     }
-    if ((r = ledger_begin(c->ledger)) < 0)
-        goto sqlerr;
-    in_block = true;
+    if ((r = ledger_begin(c->ledger)) < 0) {
+        block_ledger_error(c, h.height, r, err);
+        goto out;
+    }
     block_mark = c->ops->state_mark(c->state);
     chain_exec_init(c, &x, h.height, h.time_ms);
-
-    /* Apply pooled transactions in admission order, each in a savepoint. */
-    const mempool_entry_t *e = pool ? mempool_first(pool) : NULL;
-    const mempool_entry_t *next_e;
-    for (; e && st.included < want; e = next_e) {
-        next_e = mempool_next(e);
-        tx_t tx;
-        reject_t why = { NULL, "" };
-        const char *what = NULL;
-        int ar;
-        if (tx_decode(&tx, e->bytes, e->len, &what) < 0) {
-            reject(&why, -EBADMSG, "malformed", "pooled transaction no longer decodes (%s)",
-                   what ? what : "?");
-            ar = -EBADMSG;
-        } else if (tx.expiry_height < h.height) {
-            ar = reject(&why, -EINVAL, "expired", "expired at height %llu before inclusion",
-                        (unsigned long long)tx.expiry_height);
-        } else if ((ar = chain_govern(c, &tx, &why)) == 0) {
-            if (step(c->sp_begin) < 0) {
-                r = -EIO;
-                goto sqlerr_rb;
-            }
-            uint64_t mark = c->ops->state_mark(c->state);
-            x.txid = e->id;
-            x.index = st.included;
-            ar = c->ops->apply_tx(c->state, &x, &tx, &why);
-            if (ar < 0) {
-                if (step(c->sp_rollback) < 0) {
-                    r = -EIO;
-                    goto sqlerr_rb;
-                }
-                c->ops->state_rollback(c->state, mark);
-            }
-            if (step(c->sp_release) < 0) {
-                r = -EIO;
-                goto sqlerr_rb;
-            }
-        }
-        if (ar == -EAGAIN) {
-            st.deferred++;
-            continue;
-        }
-        if (ar < 0) {
-            if (!why.code)
-                reject(&why, ar, "internal", "apply failed: %s", strerror(-ar));
-            if (drop)
-                drop(drop_ctx, e->id, &why);
-            /* Invalid now means invalid for good at this height or later. */
-            st.dropped++;
-            mempool_remove(pool, e->id);
-            continue;
-        }
-        if (tx.fee > UINT64_MAX - st.fees) {
-            r = -EOVERFLOW;
-            snprintf(err, CHAIN_ERR_MAX, "fees of block %llu overflow",
-                     (unsigned long long)h.height);
-            goto rollback;
-        }
-        st.fees += tx.fee;
-        memcpy(c->ids[st.included], e->id, TX_ID_LEN);
-        c->picked[st.included] = e;
-        st.included++;
+    if ((r = block_fill(c, &x, pool, want, drop, drop_ctx, &st, err)) == 0 &&
+        (r = block_seal(c, &x, &h, &st, hash, cert, err)) == 0 &&
+        (r = ledger_commit(c->ledger)) < 0)
+        block_ledger_error(c, h.height, r, err);
+    if (r < 0) {
+        /* All or nothing: the SQL and the state journal back to the block's start. */
+        ledger_rollback(c->ledger);
+        c->ops->state_rollback(c->state, block_mark);
+        goto out;
     }
-    x.txid = NULL;
-    x.index = st.included;
-    if (c->ops->end_block &&
-        (r = c->ops->end_block(c->state, &x, st.fees, err, CHAIN_ERR_MAX)) < 0)
-        goto rollback;
-    h.tx_count = st.included;
-    if ((r = tx_root((const uint8_t(*)[TX_ID_LEN])c->ids, st.included, h.txs_root)) < 0 ||
-        (r = c->ops->state_root(c->state, ledger_db(c->ledger), h.state_root)) < 0 ||
-        (r = block_header_hash(&h, hash)) < 0 || (r = chain_sign(c, &h, hash, cert)) < 0) {
-        snprintf(err, CHAIN_ERR_MAX, "sealing block %llu failed: %s",
-                 (unsigned long long)h.height, strerror(-r));
-        goto rollback;
-    }
-    if ((r = ledger_put_block(c->ledger, &h, hash, cert)) < 0)
-        goto sqlerr_rb;
-    for (uint32_t i = 0; i < st.included; i++) {
-        const mempool_entry_t *pe = c->picked[i];
-        tx_t tx;
-        tx_decode(&tx, pe->bytes, pe->len, NULL);
-        if ((r = ledger_put_tx(c->ledger, pe->id, h.height, i, c->ops->tx_kind_name(tx.kind),
-                               tx.sender, pe->bytes, pe->len)) < 0)
-            goto sqlerr_rb;
-    }
-    if ((r = ledger_commit(c->ledger)) < 0)
-        goto sqlerr_rb;
-    in_block = false;
-    c->ops->state_commit(c->state);
-    c->tip.height = h.height;
-    c->tip.time_ms = h.time_ms;
-    memcpy(c->tip.hash, hash, BLOCK_HASH_LEN);
-    for (uint32_t i = 0; i < st.included; i++) {
-        uint64_t waited = now_ms > c->picked[i]->added_ms ? now_ms - c->picked[i]->added_ms : 0;
-        if (waited > st.oldest_wait_ms)
-            st.oldest_wait_ms = (double)waited;
-        mempool_remove(pool, c->ids[i]);
-    }
+    block_committed(c, &h, hash, pool, now_ms, &st);
     if (out)
         *out = h;
     if (stats)
         *stats = st;
-    r = 0;
-    goto out;
-sqlerr_rb:
-    snprintf(err, CHAIN_ERR_MAX, "committing block %llu: %s", (unsigned long long)h.height,
-             ledger_errmsg(c->ledger)[0] ? ledger_errmsg(c->ledger)
-                                         : sqlite3_errmsg(ledger_db(c->ledger)));
-    if (r >= 0)
-        r = -EIO;
-rollback:
-    if (in_block) {
-        ledger_rollback(c->ledger);
-        c->ops->state_rollback(c->state, block_mark);
-        in_block = false;
-    }
-    goto out;
-sqlerr:
-    snprintf(err, CHAIN_ERR_MAX, "committing block %llu: %s", (unsigned long long)h.height,
-             ledger_errmsg(c->ledger));
-    if (r >= 0)
-        r = -EIO;
 out:
     free(cert);
     return r;

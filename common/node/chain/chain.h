@@ -6,7 +6,6 @@
 #ifndef ADNET_CHAIN_H
 #define ADNET_CHAIN_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,17 +14,19 @@
 #include "common/node/api/api.h"
 #include "common/store/genesis.h"
 #include "common/store/ledger.h"
+#include "common/store/sql.h"
+#include "proto/block.h"
 #include "proto/tx.h"
 
 struct mempool;
-#include "proto/block.h"
 
 #define CHAIN_ERR_MAX 512
 
 /* What a chain's transaction code sees while a block is built (or, for
  * check_tx, while a transaction is admitted against the committed state). */
 typedef struct {
-    sqlite3 *db;              /* the writer connection; inside the block transaction for apply */
+    sql_t *sql;               /* the writer connection (ledger_sql: its statements are cached);
+                               * inside the block transaction for apply */
     const genesis_t *genesis;
     uint64_t height;          /* height of the block being built (tip + 1 at admission) */
     uint64_t time_ms;         /* its time */
@@ -35,19 +36,26 @@ typedef struct {
 } chain_exec_t;
 
 typedef struct chain_ops {
-    const char *name;              /* "alpha" or "delta": names logs, paths, genesis.chain */
+    const char *name;              /* the chain's name: logs, paths, genesis.chain, config section */
     const ledger_schema_t *schema; /* base migration first, then the chain's tables */
     /* Name of a transaction kind ("transfer"), or NULL if the chain has no such kind. */
     const char *(*tx_kind_name)(uint16_t kind);
-    /* Write the genesis state (inside the ledger's open transaction) into a
-     * new ledger. Return 0 or a negative code with a message in err. */
-    int (*genesis_init)(sqlite3 *db, const genesis_t *g, char *err, size_t errlen);
-    /* Build the chain's in-memory state (its Merkle trees) from the ledger;
-     * *state is owned by the chain and freed by state_close (NULL-safe). */
-    int (*state_open)(void **state, sqlite3 *db, const genesis_t *g, char *err, size_t errlen);
+    /* Check the chain's own genesis params (genesis_param_*), e.g. that a
+     * key is 64 hex digits. May be NULL. Return 0 or -EINVAL with err. */
+    int (*genesis_check)(const genesis_t *g, char *err, size_t errlen);
+    /* Write the genesis state (inside the ledger's open transaction, through
+     * sql, the writer's connection) into a new ledger. Return 0 or a
+     * negative code with a message in err. */
+    int (*genesis_init)(sql_t *sql, const genesis_t *g, char *err, size_t errlen);
+    /* Build the chain's in-memory state (its Merkle trees) from the ledger
+     * read through sql (the writer's connection, kept by the pipeline for
+     * as long as the state lives); *state is owned by the chain and freed
+     * by state_close (NULL-safe). */
+    int (*state_open)(void **state, sql_t *sql, const genesis_t *g, char *err, size_t errlen);
     void (*state_close)(void *state);
-    /* The root of the current state. Return 0 or -EIO. */
-    int (*state_root)(void *state, sqlite3 *db, uint8_t out[BLOCK_HASH_LEN]);
+    /* The root of the current state, reading through sql (the writer's
+     * connection, inside the block transaction). Return 0 or -EIO. */
+    int (*state_root)(void *state, sql_t *sql, uint8_t out[BLOCK_HASH_LEN]);
     /* Undo journal of the in-memory state, used in step with SQLite
      * savepoints: mark, roll back to a mark, or make changes final. */
     uint64_t (*state_mark)(void *state);
@@ -82,11 +90,14 @@ typedef struct chain chain_t;
  * message in err. */
 int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
                const genesis_t *g, const keys_pair_t *key, char err[CHAIN_ERR_MAX]);
+/* Close the chain's state, then its ledger; NULL-safe. */
 void chain_close(chain_t *c);
 
 /* Current tip (height 0 before the first block). */
 void chain_tip(const chain_t *c, ledger_tip_t *out);
+/* The chain's ledger (the writer), owned by c. */
 ledger_t *chain_ledger(chain_t *c);
+/* The chain's copy of its genesis, owned by c. */
 const genesis_t *chain_genesis(const chain_t *c);
 
 /* Admission, first half, safe on any thread (no state): decode, size,
@@ -104,7 +115,9 @@ int chain_admit_tx(chain_t *c, struct mempool *pool, const tx_t *tx, const uint8
 /* Optional: open one read transaction for a batch of chain_admit_tx
  * calls (each still runs in its own savepoint, rolled back), and close it.
  * Saves taking the ledger's locks once per transaction. Between the two,
- * no block may be produced. chain_admit_begin returns 0 or -EIO/-EINVAL. */
+ * no block may be produced. chain_admit_begin returns 0, -EINVAL (a batch
+ * is already open) or the ledger's code (-EIO, -EBUSY ...; the message in
+ * ledger_errmsg(chain_ledger(c))). */
 int chain_admit_begin(chain_t *c);
 void chain_admit_end(chain_t *c);
 
