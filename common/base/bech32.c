@@ -104,6 +104,86 @@ int bech32m_encode(char *out, size_t cap, const char *hrp, const uint8_t *data, 
     return 0;
 }
 
+/* Lowercase s[n] into lower[n + 1] and find the separator: the last '1',
+ * since the hrp may contain '1'. Return 0 and its index in *sep (with an
+ * hrp and a checksum's room on either side), or -EINVAL with *reason. */
+static int split_lower(const char *s, size_t n, char *lower, size_t *sep, const char **reason)
+{
+    int has_lower = 0, has_upper = 0;
+    size_t after = 0; /* index just past the last '1', 0 if none */
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!hrp_char_ok(c)) {
+            *reason = "bad character";
+            return -EINVAL;
+        }
+        if (c >= 'a' && c <= 'z')
+            has_lower = 1;
+        if (c >= 'A' && c <= 'Z') {
+            has_upper = 1;
+            c = (unsigned char)(c - 'A' + 'a');
+        }
+        lower[i] = (char)c;
+        if (c == '1')
+            after = i + 1;
+    }
+    lower[n] = '\0';
+    if (has_lower && has_upper)
+        *reason = "mixed case";
+    else if (after == 0)
+        *reason = "no separator";
+    else if (after == 1)
+        *reason = "empty prefix";
+    else if (n - after < BECH32_CHECKSUM_LEN)
+        *reason = "too short";
+    else {
+        *sep = after - 1;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* Check the checksum of lower[n] (the hrp before sep, the data after it)
+ * and turn the data characters, without the checksum, into bytes.
+ * Return 0 and *nbytes, or -EINVAL with *reason. */
+static int data_bytes(const char *lower, size_t sep, size_t n, uint8_t *bytes, size_t *nbytes,
+                      const char **reason)
+{
+    uint32_t chk = polymod_hrp(lower, sep);
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    size_t data_end = n - BECH32_CHECKSUM_LEN, count = 0;
+
+    for (size_t i = sep + 1; i < n; i++) {
+        int v = charset_value(lower[i]);
+        if (v < 0) {
+            *reason = "bad character";
+            return -EINVAL;
+        }
+        chk = polymod_step(chk, (unsigned)v);
+        if (i >= data_end)
+            continue;
+        acc = ((acc << 5) | (unsigned)v) & 0xfffu;
+        bits += 5;
+        if (bits >= 8) {
+            bits -= 8;
+            bytes[count++] = (uint8_t)(acc >> bits);
+        }
+    }
+    if (chk != BECH32M_CONST) {
+        *reason = chk == BECH32_CONST ? "not bech32m" : "bad checksum";
+        return -EINVAL;
+    }
+    /* Padding is at most 4 bits and all zero: one string for one value. */
+    if (bits >= 5 || (acc & ((1u << bits) - 1u)) != 0) {
+        *reason = "bad padding";
+        return -EINVAL;
+    }
+    *nbytes = count;
+    return 0;
+}
+
 int bech32m_decode(char *hrp, size_t hrp_cap, uint8_t *data, size_t data_cap, size_t *len,
                    const char *s, const char **why)
 {
@@ -111,7 +191,7 @@ int bech32m_decode(char *hrp, size_t hrp_cap, uint8_t *data, size_t data_cap, si
     char lower[BECH32_MAX_LEN + 1];
     uint8_t bytes[BECH32_MAX_LEN]; /* 5/8 of the data characters at most */
     size_t n, sep = 0, nbytes = 0;
-    int has_lower = 0, has_upper = 0, r = -EINVAL;
+    int r = -EINVAL;
 
     if (!s || !hrp || !len || (data_cap > 0 && !data)) {
         reason = "missing argument";
@@ -122,73 +202,9 @@ int bech32m_decode(char *hrp, size_t hrp_cap, uint8_t *data, size_t data_cap, si
         reason = "too long";
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!hrp_char_ok(c)) {
-            reason = "bad character";
-            goto out;
-        }
-        if (c >= 'a' && c <= 'z')
-            has_lower = 1;
-        if (c >= 'A' && c <= 'Z') {
-            has_upper = 1;
-            c = (unsigned char)(c - 'A' + 'a');
-        }
-        lower[i] = (char)c;
-        if (c == '1')
-            sep = i + 1; /* the last '1' separates: the hrp may contain '1' */
-    }
-    lower[n] = '\0';
-    if (has_lower && has_upper) {
-        reason = "mixed case";
+    if (split_lower(s, n, lower, &sep, &reason) < 0 ||
+        data_bytes(lower, sep, n, bytes, &nbytes, &reason) < 0)
         goto out;
-    }
-    if (sep == 0) {
-        reason = "no separator";
-        goto out;
-    }
-    sep--;
-    if (sep == 0) {
-        reason = "empty prefix";
-        goto out;
-    }
-    if (n - sep - 1 < BECH32_CHECKSUM_LEN) {
-        reason = "too short";
-        goto out;
-    }
-
-    uint32_t chk = polymod_hrp(lower, sep);
-    uint32_t acc = 0;
-    unsigned bits = 0;
-    size_t data_end = n - BECH32_CHECKSUM_LEN;
-    int bad_padding = 0;
-    for (size_t i = sep + 1; i < n; i++) {
-        int v = charset_value(lower[i]);
-        if (v < 0) {
-            reason = "bad character";
-            goto out;
-        }
-        chk = polymod_step(chk, (unsigned)v);
-        if (i >= data_end)
-            continue;
-        acc = ((acc << 5) | (unsigned)v) & 0xfffu;
-        bits += 5;
-        if (bits >= 8) {
-            bits -= 8;
-            bytes[nbytes++] = (uint8_t)(acc >> bits);
-        }
-    }
-    /* Padding is at most 4 bits and all zero: one string for one value. */
-    if (bits >= 5 || (acc & ((1u << bits) - 1u)) != 0)
-        bad_padding = 1;
-    if (chk != BECH32M_CONST) {
-        reason = chk == BECH32_CONST ? "not bech32m" : "bad checksum";
-        goto out;
-    }
-    if (bad_padding) {
-        reason = "bad padding";
-        goto out;
-    }
     if (sep + 1 > hrp_cap || nbytes > data_cap) {
         reason = "buffer too small";
         r = -ENOBUFS;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -31,6 +32,10 @@ Suite *test_suite(void);
 
 static const ledger_migration_t BASE_ONLY[] = {{1, LEDGER_SQL_BASE_V1}};
 static const ledger_schema_t SCHEMA1 = {BASE_ONLY, 1};
+/* A later binary's schema: a ledger made with it is newer than SCHEMA1. */
+static const ledger_migration_t BASE_AND_MORE[] = {{1, LEDGER_SQL_BASE_V1},
+                                                   {2, "CREATE TABLE later (x INTEGER);"}};
+static const ledger_schema_t SCHEMA2 = {BASE_AND_MORE, 2};
 static const char GENESIS_TEXT[] = "{\n  \"chain_id\": \"adnet-test\",\n  \"chain\": \"alpha\"\n}\n";
 
 /* ---- fixture ------------------------------------------------------------ */
@@ -50,6 +55,7 @@ typedef struct {
     uint8_t sender_pk[32];
     uint8_t tx0[TX_MAX_BYTES];
     size_t tx0_len;
+    uint64_t block_time_ms;      /* time of the blocks put next; 0: T0_MS + (height - 1) s */
 } env_t;
 
 static env_t E;
@@ -81,7 +87,7 @@ static void make_block(uint64_t height, const uint8_t prev[BLOCK_HASH_LEN], bloc
     h->protocol_version = 1;
     strcpy(h->chain_id, "adnet-test");
     h->height = height;
-    h->time_ms = T0_MS + (height - 1) * 1000;
+    h->time_ms = E.block_time_ms ? E.block_time_ms : T0_MS + (height - 1) * 1000;
     memcpy(h->prev_hash, prev, BLOCK_HASH_LEN);
     memset(h->txs_root, (int)height, BLOCK_HASH_LEN);
     memset(h->state_root, (int)(0x80 + height), BLOCK_HASH_LEN);
@@ -161,6 +167,7 @@ static void make_tx(uint64_t nonce, uint64_t expiry, uint8_t *out, size_t *len)
 
 typedef struct {
     const char *ledger_path;     /* NULL: the fixture's */
+    const ledger_schema_t *ledger_schema; /* the writer's; NULL: SCHEMA1, as the API's */
     double rate_per_s, rate_burst;
     int blocks;                  /* blocks to commit: 0 or 2 */
     const api_route_t *extra;    /* an extra route table */
@@ -183,7 +190,9 @@ static void env_start(const opts_t *o)
     fputs(GENESIS_TEXT, f);
     fclose(f);
 
-    ck_assert_msg(ledger_open(&E.ledger, E.db, &SCHEMA1, lerr) == 0, "%s", lerr);
+    ck_assert_msg(ledger_open(&E.ledger, E.db, o->ledger_schema ? o->ledger_schema : &SCHEMA1,
+                              lerr) == 0,
+                  "%s", lerr);
     if (o->blocks >= 1) {
         put_block_open(1);
         ck_assert_int_eq(ledger_commit(E.ledger), 0);
@@ -231,6 +240,7 @@ static void env_start(const opts_t *o)
     api_config_t cfg = {
         .listen = "127.0.0.1:0",
         .ledger_path = o->ledger_path ? o->ledger_path : E.db,
+        .schema = &SCHEMA1,
         .route_tables = tables,
         .route_counts = counts,
         .ctx = &E.node,
@@ -435,16 +445,151 @@ static char *render_metrics(void)
 
 static const opts_t WITH_BLOCKS = {.blocks = 2};
 
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A fixture whose only block is age_ms old, for a chain of interval_ms. */
+static void env_start_aged(uint32_t interval_ms, uint64_t age_ms)
+{
+    static const opts_t empty = {.blocks = 0};
+    env_start(&empty);
+    E.node.block_interval_ms = interval_ms;
+    E.block_time_ms = wall_ms() - age_ms;
+    put_block_open(1);
+    ck_assert_int_eq(ledger_commit(E.ledger), 0);
+}
+
+/* GET /health: status code and "status"; the fields every answer has. */
+static void get_health(http_t *r, long status, const char *state, long long height,
+                       long long interval_ms)
+{
+    char ct[128];
+    http_get(r, "/health");
+    ck_assert_msg(r->status == status, "status %ld, want %ld: %s", r->status, status, r->body);
+    ck_assert_int_eq(header_of(r, "Content-Type", ct, sizeof ct), 0);
+    ck_assert_str_eq(ct, "application/json");
+    ck_assert_ptr_nonnull(r->json);
+    ck_assert_str_eq(jstr(r->json, "status"), state);
+    ck_assert_str_eq(jstr(r->json, "chain"), "alpha");
+    ck_assert_int_eq(jint(r->json, "height"), height);
+    ck_assert_int_eq(jint(r->json, "block_interval_ms"), interval_ms);
+    ck_assert_int_ge(jint(r->json, "last_block_age_ms"), 0);
+    ck_assert_uint_eq(json_object_size(r->json), strcmp(state, "ok") == 0 ? 5 : 6);
+}
+
+/* No interval known (0): the age is reported, nothing is judged, even for
+ * the fixture's blocks of 2026-11-25. */
 START_TEST(test_health)
 {
     env_start(&WITH_BLOCKS);
     http_t r;
-    char ct[128];
-    http_get(&r, "/health");
-    ck_assert_int_eq(r.status, 200);
-    ck_assert_int_eq(header_of(&r, "Content-Type", ct, sizeof ct), 0);
-    ck_assert_str_eq(ct, "application/json");
-    ck_assert_str_eq(r.body, "{\"status\":\"ok\",\"chain\":\"alpha\"}");
+    get_health(&r, 200, "ok", 2, 0);
+    long long since_block2 = (long long)(wall_ms() - (T0_MS + 1000));
+    ck_assert_int_ge(jint(r.json, "last_block_age_ms"), since_block2 - 5000);
+    ck_assert_int_le(jint(r.json, "last_block_age_ms"), since_block2);
+    ck_assert_ptr_null(json_object_get(r.json, "reason"));
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_health_fresh)
+{
+    env_start_aged(3000, 1000);
+    http_t r;
+    get_health(&r, 200, "ok", 1, 3000);
+    ck_assert_int_ge(jint(r.json, "last_block_age_ms"), 1000);
+    ck_assert_int_lt(jint(r.json, "last_block_age_ms"), 9000);
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_health_stalled)
+{
+    env_start_aged(3000, 45200);
+    http_t r;
+    get_health(&r, 503, "stalled", 1, 3000);
+    long long age = jint(r.json, "last_block_age_ms");
+    ck_assert_int_ge(age, 45200);
+    double shown = 0;
+    char rest[64] = "";
+    const char *reason = jstr(r.json, "reason");
+    ck_assert_msg(sscanf(reason, "no block for %lf s; %63[^\n]", &shown, rest) == 2, "%s", reason);
+    ck_assert_msg(shown >= 45.2 && shown < 46.0, "%s", reason);
+    ck_assert_str_eq(rest, "blocks are due every 3.0 s");
+    http_free(&r);
+    /* Once a block comes, it is healthy again. */
+    E.block_time_ms = wall_ms();
+    put_block_open(2);
+    ck_assert_int_eq(ledger_commit(E.ledger), 0);
+    get_health(&r, 200, "ok", 2, 3000);
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+/* The bound is max(3 intervals, interval + 2 s), applied to one 2.5 s old block. */
+START_TEST(test_health_bound)
+{
+    static const struct {
+        uint32_t interval_ms;
+        long status;            /* bound: */
+    } cases[] = {
+        {800, 200},             /* 2.8 s: interval + 2 s, above 3 x 800; first, as the
+                                 * block ages while the cases run */
+        {100, 503},             /* 2.1 s */
+        {3000, 200},            /* 9 s */
+        {1000, 200},            /* 3 s */
+        {0, 200},               /* not judged */
+    };
+    env_start_aged(0, 2500);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        http_t r;
+        E.node.block_interval_ms = cases[i].interval_ms;
+        get_health(&r, cases[i].status, cases[i].status == 200 ? "ok" : "stalled", 1,
+                   cases[i].interval_ms);
+        http_free(&r);
+    }
+    env_stop();
+}
+END_TEST
+
+/* Before the first block, the age counts from the genesis time. */
+START_TEST(test_health_no_block)
+{
+    opts_t o = {.blocks = 0};
+    env_start(&o);
+    E.node.block_interval_ms = 1000;
+    E.g->genesis_time_ms = wall_ms() - 60000;
+    http_t r;
+    get_health(&r, 503, "stalled", 0, 1000);
+    ck_assert_int_ge(jint(r.json, "last_block_age_ms"), 60000);
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "reason"), "blocks are due every 1.0 s"));
+    http_free(&r);
+    /* A genesis time still ahead (this host's clock behind) is age 0. */
+    E.g->genesis_time_ms = wall_ms() + 60000;
+    get_health(&r, 200, "ok", 0, 1000);
+    ck_assert_int_eq(jint(r.json, "last_block_age_ms"), 0);
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+/* The readers open through the ledger module, with its refusals: a file
+ * from a newer schema is not read. */
+START_TEST(test_reader_refuses_newer_schema)
+{
+    opts_t o = {.blocks = 0, .ledger_schema = &SCHEMA2};
+    env_start(&o);
+    http_t r;
+    http_get(&r, "/status");
+    assert_error(&r, 503, "ledger_unavailable");
+    ck_assert_ptr_nonnull(strstr(r.body, "newer than this binary"));
     http_free(&r);
     env_stop();
 }
@@ -1074,8 +1219,8 @@ START_TEST(test_start_errors)
     api_server_t *s = NULL;
     static const api_route_t *tables[] = {api_common_routes, NULL};
     static const size_t counts[] = {0};
-    api_config_t cfg = {.ledger_path = "/tmp/none.db", .route_tables = tables,
-                        .route_counts = counts};
+    api_config_t cfg = {.ledger_path = "/tmp/none.db", .schema = &SCHEMA1,
+                        .route_tables = tables, .route_counts = counts};
     static const char *bad[] = {"127.0.0.1",    "127.0.0.1:",   "127.0.0.1:65536",
                                 "::1:3030",     "[::1]3030",    ":3030",
                                 "127.0.0.1:x1", "[::1:3030",    "[]:3030"};
@@ -1088,6 +1233,12 @@ START_TEST(test_start_errors)
     }
     cfg.listen = NULL;
     ck_assert_int_eq(api_start(&s, &cfg, err), -EINVAL);
+    /* Without the chain's schema the readers could not check the file. */
+    cfg.listen = "127.0.0.1:0";
+    cfg.schema = NULL;
+    ck_assert_int_eq(api_start(&s, &cfg, err), -EINVAL);
+    ck_assert_ptr_null(s);
+    cfg.schema = &SCHEMA1;
 
     /* Address in use. */
     cfg.listen = "127.0.0.1:0";
@@ -1125,7 +1276,7 @@ START_TEST(test_ipv6)
     static const api_route_t *tables[] = {api_common_routes, NULL};
     static const size_t counts[] = {0};
     api_config_t cfg = {.listen = "[::1]:0", .ledger_path = "/tmp/none.db",
-                        .route_tables = tables, .route_counts = counts};
+                        .schema = &SCHEMA1, .route_tables = tables, .route_counts = counts};
     int rc = api_start(&s, &cfg, err);
     if (rc == -EADDRNOTAVAIL)
         return; /* IPv6 present but no ::1 */
@@ -1181,6 +1332,11 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_health);
     tcase_add_test(tc, test_health_unreadable);
+    tcase_add_test(tc, test_health_fresh);
+    tcase_add_test(tc, test_health_stalled);
+    tcase_add_test(tc, test_health_bound);
+    tcase_add_test(tc, test_health_no_block);
+    tcase_add_test(tc, test_reader_refuses_newer_schema);
     tcase_add_test(tc, test_status);
     tcase_add_test(tc, test_status_empty_ledger);
     tcase_add_test(tc, test_blocks);

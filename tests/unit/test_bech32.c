@@ -407,6 +407,38 @@ START_TEST(test_decode_buffers)
 }
 END_TEST
 
+/* A string with several faults names the first one the decoder meets:
+ * characters and case, then the separator and lengths, then the data
+ * alphabet, the checksum, and only then the padding. */
+START_TEST(test_reason_precedence)
+{
+    static const struct {
+        const char *s, *why;
+    } cases[] = {
+        { "aB1 qqqqqq", "bad character" }, /* also mixed case */
+        { "Ab", "mixed case" },            /* also no separator */
+        { "1qq", "empty prefix" },         /* also too short */
+        { "a1qqqqq", "too short" },
+        { "a1qqqqqqb", "bad character" },  /* 'b' is no data character; checksum bad too */
+        { "ad1qjewquq", "bad checksum" },  /* padding bad too */
+        { "a1pv7wwwr", "not bech32m" },    /* bech32, and padding bad too */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char hrp[16];
+        uint8_t data[16];
+        size_t len = 0;
+        const char *why = NULL;
+        ck_assert_int_eq(bech32m_decode(hrp, sizeof hrp, data, sizeof data, &len, cases[i].s, &why),
+                         -EINVAL);
+        ck_assert_msg(why && strcmp(why, cases[i].why) == 0, "case %zu: %s, want %s", i,
+                      why ? why : "(null)", cases[i].why);
+    }
+    ck_assert_uint_eq(ref_residue("a1pv7wwwr"), 1);
+    ck_assert_uint_ne(ref_residue("ad1qjewquq"), 1);
+    ck_assert_uint_ne(ref_residue("ad1qjewquq"), 0x2bc830a3);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("bech32");
@@ -421,6 +453,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_other_typos_refused);
     tcase_add_test(tc, test_encode_refusals);
     tcase_add_test(tc, test_decode_buffers);
+    tcase_add_test(tc, test_reason_precedence);
     suite_add_tcase(s, tc);
     return s;
 }

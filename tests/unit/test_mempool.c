@@ -1,8 +1,10 @@
-/* common/mempool: order, limits, duplicates, removal under churn. */
+/* common/mempool: order, limits, duplicates, removal under churn, and
+ * keyed hashing that ground ids cannot aim at one slot. */
 #include <check.h>
 #include <errno.h>
 #include <string.h>
 
+#define MEMPOOL_PRIVATE
 #include "common/node/mempool/mempool.h"
 
 Suite *test_suite(void);
@@ -120,6 +122,104 @@ START_TEST(churn_keeps_tables_consistent)
 }
 END_TEST
 
+/* An id as an attacker grinds them: the first 16 bytes fixed, the rest
+ * counting, so any hash of a prefix puts them all in one slot. */
+static void ground_id(uint8_t out[32], unsigned n)
+{
+    memset(out, 0xa5, 16);
+    memset(out + 16, 0, 16);
+    out[28] = (uint8_t)(n >> 24);
+    out[29] = (uint8_t)(n >> 16);
+    out[30] = (uint8_t)(n >> 8);
+    out[31] = (uint8_t)n;
+}
+
+START_TEST(shared_prefix_spreads_over_slots)
+{
+    enum { N = 4096, SLOTS = 1024 };
+    static unsigned char hit[SLOTS];
+    mempool_t *p = pool(N, 1 << 20, N);
+    uint8_t id[32];
+    size_t distinct = 0;
+    memset(hit, 0, sizeof hit);
+    for (unsigned i = 0; i < N; i++) {
+        ground_id(id, i);
+        uint64_t h = mempool_key_hash(p, id);
+        ck_assert_uint_eq(h, mempool_key_hash(p, id)); /* stable within a pool */
+        if (!hit[h % SLOTS]) {
+            hit[h % SLOTS] = 1;
+            distinct++;
+        }
+    }
+    /* 4096 uniform draws leave about 1024 * e^-4 = 19 of 1024 slots empty;
+     * a hash of the first 8 or 16 bytes fills exactly one. */
+    ck_assert_msg(distinct > 900, "%zu of %d slots used", distinct, SLOTS);
+    mempool_free(p);
+}
+END_TEST
+
+START_TEST(each_pool_has_its_own_key)
+{
+    mempool_t *a = pool(16, 1 << 20, 16), *b = pool(16, 1 << 20, 16);
+    uint8_t id[32];
+    int same = 0;
+    for (unsigned i = 0; i < 64; i++) {
+        ground_id(id, i);
+        same += mempool_key_hash(a, id) == mempool_key_hash(b, id);
+    }
+    /* Two random SipHash keys agree on an input with probability 2^-64. */
+    ck_assert_int_eq(same, 0);
+    mempool_free(a);
+    mempool_free(b);
+}
+END_TEST
+
+START_TEST(many_colliding_ids_add_find_remove)
+{
+    enum { N = 20000 };
+    mempool_t *p = pool(N, 1 << 20, 1);
+    uint8_t id[32], body[1] = { 0 };
+    /* The ids double as sender keys (one transaction each), so both tables
+     * hold ground keys. */
+    for (unsigned i = 0; i < N; i++) {
+        ground_id(id, i);
+        ck_assert_int_eq(mempool_add(p, id, id, body, 1, 0, NULL), 0);
+    }
+    ck_assert_uint_eq(mempool_count(p), N);
+    /* Linear probing at load 0.3: the worst chain is a few dozen slots at
+     * most. A prefix hash makes it N. */
+    ck_assert_msg(mempool_probe_max(p) < 64, "probe chain of %zu slots", mempool_probe_max(p));
+    ground_id(id, N);
+    ck_assert(!mempool_contains(p, id));
+    ck_assert_int_eq(mempool_remove(p, id), -ENOENT);
+    for (unsigned i = 0; i < N; i++) {
+        ground_id(id, i);
+        ck_assert(mempool_contains(p, id));
+        ck_assert_int_eq(mempool_add(p, id, id, body, 1, 0, NULL), -EEXIST);
+    }
+    /* Remove the even ones: the odd ones stay reachable past the tombstones. */
+    for (unsigned i = 0; i < N; i += 2) {
+        ground_id(id, i);
+        ck_assert_int_eq(mempool_remove(p, id), 0);
+    }
+    ck_assert_uint_eq(mempool_count(p), N / 2);
+    for (unsigned i = 0; i < N; i++) {
+        ground_id(id, i);
+        ck_assert(mempool_contains(p, id) == (i % 2 == 1));
+    }
+    for (unsigned i = 1; i < N; i += 2) {
+        ground_id(id, i);
+        ck_assert_int_eq(mempool_remove(p, id), 0);
+    }
+    ck_assert_uint_eq(mempool_count(p), 0);
+    ck_assert_ptr_null(mempool_first(p));
+    /* A sender's count went with its transaction: it may send again. */
+    ground_id(id, 7);
+    ck_assert_int_eq(mempool_add(p, id, id, body, 1, 0, NULL), 0);
+    mempool_free(p);
+}
+END_TEST
+
 START_TEST(zero_limits_refused)
 {
     mempool_limits_t l = { 0, 10, 10 };
@@ -136,6 +236,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, limits_and_duplicates);
     tcase_add_test(tc, churn_keeps_tables_consistent);
     tcase_add_test(tc, zero_limits_refused);
+    tcase_add_test(tc, shared_prefix_spreads_over_slots);
+    tcase_add_test(tc, each_pool_has_its_own_key);
+    tcase_add_test(tc, many_colliding_ids_add_find_remove);
     suite_add_tcase(s, tc);
     return s;
 }

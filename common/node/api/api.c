@@ -1,9 +1,9 @@
 /* The HTTP API server on libmicrohttpd.
  *
  * Threads: MHD's internal pool (cfg->threads) runs every callback. Each of
- * those threads lazily opens its own read-only SQLite connection (kept in
- * a per-server thread-specific slot and in a list, so api_stop can close
- * them all after MHD has joined its threads).
+ * those threads lazily opens its own read-only ledger connection
+ * (ledger_open_reader, kept in a per-server thread-specific slot and in a
+ * list, so api_stop can close them all after MHD has joined its threads).
  *
  * A request goes through on_request in three phases: the first call (headers
  * read) applies the rate limit, finds the route and checks Content-Length,
@@ -32,6 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "common/base/clock.h"
+
 #define API_DEFAULT_MAX_BODY (64 * 1024)
 #define API_DEFAULT_MAX_HEADER (16 * 1024)
 #define API_DEFAULT_TIMEOUT_S 10
@@ -50,7 +54,7 @@
 /* One thread's ledger connection. */
 typedef struct db_slot {
     struct db_slot *next;
-    sqlite3 *db;                /* NULL until first use, or after a failed open */
+    ledger_t *ledger;           /* NULL until first use, or after a failed open */
 } db_slot_t;
 
 /* One client's token bucket. */
@@ -64,6 +68,7 @@ typedef struct rl_entry {
 struct api_server {
     struct MHD_Daemon *daemon;
     char *ledger_path;
+    const ledger_schema_t *schema; /* the readers refuse a file of another version */
     const api_route_t **routes; /* all tables flattened, in order: first match wins */
     size_t nroutes;
     void *ctx;
@@ -81,11 +86,12 @@ struct api_server {
     pthread_mutex_t rl_lock;    /* guards the rate-limit table */
     rl_entry_t *rl[RL_BUCKETS];
     size_t rl_n;
+    uint8_t rl_key[crypto_shorthash_KEYBYTES]; /* random: see rl_hash */
 };
 
 /* Per-request state, from the first callback to the completion notice. */
 typedef struct {
-    struct timespec t0;
+    uint64_t t0_us;        /* clock_mono_us() when the request arrived */
     const api_route_t *route;   /* NULL when no route matched */
     char *pathbuf;              /* copy of the path; params point into it */
     const char *params[API_MAX_PARAMS];
@@ -96,13 +102,6 @@ typedef struct {
     bool answered;              /* a response is queued */
     char client[CLIENT_MAX];
 } req_state_t;
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -153,9 +152,7 @@ static void count_request(api_server_t *s, const req_state_t *st, int status)
         return;
     if (metrics_label_escape(st->route ? st->route->name : "unmatched", route, sizeof route) != 0)
         snprintf(route, sizeof route, "unnamed");
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double dt = (double)(t1.tv_sec - st->t0.tv_sec) + (double)(t1.tv_nsec - st->t0.tv_nsec) / 1e9;
+    double dt = (double)(clock_mono_us() - st->t0_us) / 1e6;
     snprintf(labels, sizeof labels, "route=\"%s\",status=\"%d\"", route, status);
     metrics_counter_add(s->metrics, METRIC_REQUESTS, METRIC_REQUESTS_HELP, labels, 1);
     snprintf(labels, sizeof labels, "route=\"%s\"", route);
@@ -232,12 +229,16 @@ static enum MHD_Result send_error(api_server_t *s, struct MHD_Connection *conn, 
 
 /* ---- rate limit --------------------------------------------------------- */
 
-static size_t rl_hash(const char *key)
+/* Client addresses are chosen by clients (an IPv6 /64 holds 2^64 of
+ * them), so the bucket comes from SipHash under a per-server random key:
+ * no one can pile their addresses into one chain. */
+static size_t rl_hash(const api_server_t *s, const char *key)
 {
-    size_t h = 1469598103934665603ULL & SIZE_MAX;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * (1099511628211ULL & SIZE_MAX);
-    return h % RL_BUCKETS;
+    uint8_t out[crypto_shorthash_BYTES];
+    uint64_t h;
+    crypto_shorthash(out, (const unsigned char *)key, strlen(key), s->rl_key);
+    memcpy(&h, out, sizeof h);
+    return (size_t)(h % RL_BUCKETS);
 }
 
 /* Drop the entries whose bucket has refilled (forgetting them loses
@@ -274,11 +275,11 @@ static void rl_evict(api_server_t *s, double now)
 static bool rl_take(api_server_t *s, const char *key, int *retry_after)
 {
     bool ok = true;
-    double now = now_mono();
+    double now = (double)clock_mono_us() / 1e6;
     if (!(s->rate_per_s > 0))
         return true;
     pthread_mutex_lock(&s->rl_lock);
-    size_t b = rl_hash(key);
+    size_t b = rl_hash(s, key);
     rl_entry_t *e = s->rl[b];
     while (e != NULL && strcmp(e->key, key) != 0)
         e = e->next;
@@ -314,11 +315,11 @@ out:
 /* ---- per-thread ledger connections ------------------------------------- */
 
 /* This thread's read-only connection, opened on first use. Return it, or
- * NULL with a reason in why. */
+ * NULL with a reason in why. A failed open is retried by the next request. */
 static sqlite3 *thread_db(api_server_t *s, char *why, size_t cap)
 {
     db_slot_t *slot = pthread_getspecific(s->db_key);
-    sqlite3 *db = NULL;
+    char err[LEDGER_ERR_MAX];
 
     if (slot == NULL) {
         slot = calloc(1, sizeof *slot);
@@ -332,21 +333,12 @@ static sqlite3 *thread_db(api_server_t *s, char *why, size_t cap)
         s->dbs = slot;
         pthread_mutex_unlock(&s->db_lock);
     }
-    if (slot->db != NULL)
-        return slot->db;
-    int rc = sqlite3_open_v2(s->ledger_path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_busy_timeout(db, 2000);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(db, "PRAGMA query_only=1", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(why, cap, "cannot open the ledger %s: %s", s->ledger_path,
-                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        sqlite3_close(db);
+    if (slot->ledger == NULL &&
+        ledger_open_reader(&slot->ledger, s->ledger_path, s->schema, err) != 0) {
+        snprintf(why, cap, "cannot open the ledger: %s", err);
         return NULL;
     }
-    slot->db = db;
-    return db;
+    return ledger_db(slot->ledger);
 }
 
 /* Leave the connection as a handler should have: no open statement or
@@ -449,7 +441,7 @@ static void client_text(struct MHD_Connection *conn, char *out, size_t cap)
 static enum MHD_Result run_handler(api_server_t *s, struct MHD_Connection *conn,
                                    req_state_t *st, const char *url, const char *method)
 {
-    char why[512];
+    char why[LEDGER_ERR_MAX + 32];
     sqlite3 *db = thread_db(s, why, sizeof why);
     if (db == NULL)
         return send_error(s, conn, st, 503, "ledger_unavailable", why, 1, NULL);
@@ -480,6 +472,86 @@ static enum MHD_Result run_handler(api_server_t *s, struct MHD_Connection *conn,
     return send_response(s, conn, st, &res, NULL);
 }
 
+static enum MHD_Result send_too_large(api_server_t *s, struct MHD_Connection *conn,
+                                     req_state_t *st)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "request body exceeds %zu bytes", s->max_body);
+    return send_error(s, conn, st, 413, "body_too_large", msg, 0, NULL);
+}
+
+/* The first call, once the headers are read: everything that can be
+ * refused before the body (rate, route, method, Content-Length) is
+ * refused here, so a refused body is never read. */
+static enum MHD_Result on_headers(api_server_t *s, struct MHD_Connection *conn, const char *url,
+                                  const char *method, void **con_cls)
+{
+    char allow[64];
+    int retry;
+    req_state_t *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return MHD_NO;
+    *con_cls = st;
+    st->t0_us = clock_mono_us();
+    client_text(conn, st->client, sizeof st->client);
+
+    /* Route first, so that even a refused request is counted under it. */
+    int rc = route_find(s, method, url, st, allow, sizeof allow);
+    if (!rl_take(s, st->client, &retry))
+        return send_error(s, conn, st, 429, "rate_limited",
+                          "too many requests from this address; retry later", retry, NULL);
+    if (rc == -ENOMEM)
+        return send_error(s, conn, st, 503, "unavailable", "out of memory", 1, NULL);
+    if (rc != 0 && allow[0] != '\0') {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s is not allowed here; use %s", method, allow);
+        return send_error(s, conn, st, 405, "method_not_allowed", msg, 0, allow);
+    }
+    if (rc != 0)
+        return send_error(s, conn, st, 404, "not_found", "no such route", 0, NULL);
+
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl != NULL) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno != 0 || end == cl || *end != '\0' || n > s->max_body)
+            return send_too_large(s, conn, st);
+    }
+    return MHD_YES;
+}
+
+/* Keep n more body bytes, up to max_body; past it, drop what was kept and
+ * drain the rest (a chunked body has no Content-Length to refuse early). */
+static enum MHD_Result body_append(api_server_t *s, req_state_t *st, const char *data, size_t n)
+{
+    if (st->too_large)
+        return MHD_YES;
+    if (n > s->max_body - st->len) {
+        st->too_large = true;
+        free(st->body);
+        st->body = NULL;
+        st->len = st->cap = 0;
+        return MHD_YES;
+    }
+    if (st->len + n > st->cap) {
+        size_t ncap = st->cap ? st->cap : 1024;
+        while (ncap < st->len + n)
+            ncap *= 2;
+        if (ncap > s->max_body)
+            ncap = s->max_body;
+        uint8_t *p = realloc(st->body, ncap);
+        if (p == NULL)
+            return MHD_NO;
+        st->body = p;
+        st->cap = ncap;
+    }
+    memcpy(st->body + st->len, data, n);
+    st->len += n;
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -487,46 +559,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     api_server_t *s = cls;
     req_state_t *st = *con_cls;
-    char allow[64];
-    int retry;
 
-    if (st == NULL) {
-        st = calloc(1, sizeof *st);
-        if (st == NULL)
-            return MHD_NO;
-        *con_cls = st;
-        clock_gettime(CLOCK_MONOTONIC, &st->t0);
-        client_text(conn, st->client, sizeof st->client);
-
-        /* Route first, so that even a refused request is counted under it. */
-        int rc = route_find(s, method, url, st, allow, sizeof allow);
-        if (!rl_take(s, st->client, &retry))
-            return send_error(s, conn, st, 429, "rate_limited",
-                              "too many requests from this address; retry later", retry, NULL);
-        if (rc == -ENOMEM)
-            return send_error(s, conn, st, 503, "unavailable", "out of memory", 1, NULL);
-        if (rc != 0 && allow[0] != '\0') {
-            char msg[128];
-            snprintf(msg, sizeof msg, "%s is not allowed here; use %s", method, allow);
-            return send_error(s, conn, st, 405, "method_not_allowed", msg, 0, allow);
-        }
-        if (rc != 0)
-            return send_error(s, conn, st, 404, "not_found", "no such route", 0, NULL);
-
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL) {
-            char *end;
-            errno = 0;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (errno != 0 || end == cl || *end != '\0' || n > s->max_body) {
-                char msg[128];
-                snprintf(msg, sizeof msg, "request body exceeds %zu bytes", s->max_body);
-                return send_error(s, conn, st, 413, "body_too_large", msg, 0, NULL);
-            }
-        }
-        return MHD_YES;
-    }
+    if (st == NULL)
+        return on_headers(s, conn, url, method, con_cls);
     if (st->answered) {
         *upload_data_size = 0;
         return MHD_YES;
@@ -534,36 +569,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (st->too_large)
-            return MHD_YES;
-        if (n > s->max_body - st->len) {
-            st->too_large = true;
-            free(st->body);
-            st->body = NULL;
-            st->len = st->cap = 0;
-            return MHD_YES;
-        }
-        if (st->len + n > st->cap) {
-            size_t ncap = st->cap ? st->cap : 1024;
-            while (ncap < st->len + n)
-                ncap *= 2;
-            if (ncap > s->max_body)
-                ncap = s->max_body;
-            uint8_t *p = realloc(st->body, ncap);
-            if (p == NULL)
-                return MHD_NO;
-            st->body = p;
-            st->cap = ncap;
-        }
-        memcpy(st->body + st->len, upload_data, n);
-        st->len += n;
-        return MHD_YES;
+        return body_append(s, st, upload_data, n);
     }
-    if (st->too_large) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "request body exceeds %zu bytes", s->max_body);
-        return send_error(s, conn, st, 413, "body_too_large", msg, 0, NULL);
-    }
+    if (st->too_large)
+        return send_too_large(s, conn, st);
     return run_handler(s, conn, st, url, method);
 }
 
@@ -664,16 +673,10 @@ out:
     return rc;
 }
 
-int api_start(api_server_t **out, const api_config_t *cfg, char err[API_ERR_MAX])
+/* Check cfg's route tables and count their routes into *n. */
+static int routes_check(const api_config_t *cfg, size_t *n, char err[API_ERR_MAX])
 {
-    api_server_t *s = NULL;
-    int rc = -EINVAL, fd = -1;
-    size_t n = 0;
-
-    if (out == NULL || cfg == NULL || cfg->ledger_path == NULL) {
-        snprintf(err, API_ERR_MAX, "api_start: missing configuration");
-        return -EINVAL;
-    }
+    size_t total = 0;
     for (size_t t = 0; cfg->route_tables != NULL && cfg->route_tables[t] != NULL; t++) {
         if (cfg->route_counts == NULL) {
             snprintf(err, API_ERR_MAX, "api_start: route tables without counts");
@@ -687,38 +690,56 @@ int api_start(api_server_t **out, const api_config_t *cfg, char err[API_ERR_MAX]
                          t);
                 return -EINVAL;
             }
-            n++;
+            total++;
         }
     }
+    *n = total;
+    return 0;
+}
 
-    s = calloc(1, sizeof *s);
+/* A server with cfg's settings and its nroutes routes flattened, not
+ * listening yet. Free with api_stop. */
+static int server_new(api_server_t **out, const api_config_t *cfg, size_t nroutes,
+                      char err[API_ERR_MAX])
+{
+    int rc = -ENOMEM;
+    api_server_t *s = calloc(1, sizeof *s);
+
     if (s == NULL)
-        goto nomem;
+        goto out;
     pthread_mutex_init(&s->db_lock, NULL);
     pthread_mutex_init(&s->rl_lock, NULL);
     s->ledger_path = strdup(cfg->ledger_path);
-    s->routes = calloc(n ? n : 1, sizeof *s->routes);
-    if (s->ledger_path == NULL || s->routes == NULL)
-        goto nomem;
+    s->routes = calloc(nroutes ? nroutes : 1, sizeof *s->routes);
+    /* sodium_init before randombytes_buf; it is idempotent and thread-safe. */
+    if (s->ledger_path == NULL || s->routes == NULL || sodium_init() < 0)
+        goto out;
     for (size_t t = 0; cfg->route_tables != NULL && cfg->route_tables[t] != NULL; t++)
         for (size_t i = 0; i < cfg->route_counts[t]; i++)
             s->routes[s->nroutes++] = &cfg->route_tables[t][i];
+    s->schema = cfg->schema;
     s->ctx = cfg->ctx;
     s->metrics = cfg->metrics;
     s->max_body = cfg->max_body ? cfg->max_body : API_DEFAULT_MAX_BODY;
     s->rate_per_s = cfg->rate_per_s;
     s->rate_burst = cfg->rate_burst < 1 ? 1 : cfg->rate_burst;
+    randombytes_buf(s->rl_key, sizeof s->rl_key);
     if (pthread_key_create(&s->db_key, NULL) != 0)
-        goto nomem;
+        goto out;
     s->db_key_ok = true;
+    *out = s;
+    s = NULL;
+    rc = 0;
+out:
+    if (rc != 0)
+        snprintf(err, API_ERR_MAX, "api_start: out of memory");
+    api_stop(s);
+    return rc;
+}
 
-    fd = open_listener(cfg->listen, &s->port, err);
-    if (fd < 0) {
-        rc = fd;
-        fd = -1;
-        goto fail;
-    }
-
+/* Start MHD's threads listening on the socket fd (which stays the caller's). */
+static int daemon_start(api_server_t *s, const api_config_t *cfg, int fd, char err[API_ERR_MAX])
+{
     size_t max_header = cfg->max_header ? cfg->max_header : API_DEFAULT_MAX_HEADER;
     size_t pool = max_header + API_HEADER_SLACK;
     unsigned timeout = cfg->timeout_s ? cfg->timeout_s : API_DEFAULT_TIMEOUT_S;
@@ -744,19 +765,36 @@ int api_start(api_server_t **out, const api_config_t *cfg, char err[API_ERR_MAX]
     if (s->daemon == NULL) {
         snprintf(err, API_ERR_MAX, "libmicrohttpd refused to start on %s (%u threads)",
                  cfg->listen, threads);
-        rc = -EIO;
-        goto fail;
+        return -EIO;
     }
-    close(fd); /* MHD listens on its duplicate */
-    *out = s;
     return 0;
+}
 
-nomem:
-    snprintf(err, API_ERR_MAX, "api_start: out of memory");
-    rc = -ENOMEM;
-fail:
+int api_start(api_server_t **out, const api_config_t *cfg, char err[API_ERR_MAX])
+{
+    api_server_t *s = NULL;
+    size_t nroutes = 0;
+    int fd = -1, rc = -EINVAL;
+
+    if (out == NULL || cfg == NULL || cfg->ledger_path == NULL || cfg->schema == NULL) {
+        snprintf(err, API_ERR_MAX, "api_start: missing configuration");
+        goto out;
+    }
+    if ((rc = routes_check(cfg, &nroutes, err)) != 0 ||
+        (rc = server_new(&s, cfg, nroutes, err)) != 0)
+        goto out;
+    fd = open_listener(cfg->listen, &s->port, err);
+    if (fd < 0) {
+        rc = fd;
+        goto out;
+    }
+    if ((rc = daemon_start(s, cfg, fd, err)) != 0)
+        goto out;
+    *out = s;
+    s = NULL;
+out:
     if (fd >= 0)
-        close(fd);
+        close(fd); /* MHD listens on its duplicate */
     api_stop(s);
     return rc;
 }
@@ -771,7 +809,7 @@ void api_stop(api_server_t *s)
     db_slot_t *slot = s->dbs;
     while (slot != NULL) {
         db_slot_t *next = slot->next;
-        sqlite3_close(slot->db);
+        ledger_close(slot->ledger);
         free(slot);
         slot = next;
     }

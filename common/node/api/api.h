@@ -1,12 +1,12 @@
 /* The HTTP API server (libmicrohttpd + jansson) that each worker runs on
  * its own threads. Routes are a table: the chain-neutral ones
  * (common/api_routes.c) and each chain's (chain_ops_t.routes). Handlers
- * read through a per-thread read-only SQLite connection to the ledger, so
- * reads never block block commits (WAL). Errors are JSON
- * {"error":{"code":"...","message":"..."}} with a fitting status. Limits:
- * body size, header size, request timeout, per-client rate limit (429 with
- * Retry-After). Every request is counted in metrics by route and status,
- * with its latency. */
+ * read through a per-thread read-only ledger connection
+ * (ledger_open_reader), so reads never block block commits (WAL). Errors
+ * are JSON {"error":{"code":"...","message":"..."}} with a fitting status.
+ * Limits: body size, header size, request timeout, per-client rate limit
+ * (429 with Retry-After). Every request is counted in metrics by route and
+ * status, with its latency. */
 #ifndef ADNET_API_H
 #define ADNET_API_H
 
@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "common/base/metrics.h"
+#include "common/store/ledger.h"
 
 #define API_ERR_MAX 256
 #define API_MAX_PARAMS 4
@@ -55,6 +56,8 @@ typedef struct {
 typedef struct {
     const char *listen;            /* "host:port" */
     const char *ledger_path;       /* opened read-only per thread */
+    const ledger_schema_t *schema; /* the chain's (chain_ops_t.schema): a reader refuses a
+                                    * file of another schema version */
     const api_route_t *const *route_tables; /* NULL-terminated list of tables */
     const size_t *route_counts;    /* count of each table */
     void *ctx;                     /* passed to handlers as req->ctx */
@@ -68,7 +71,11 @@ typedef struct {
 } api_config_t;
 
 /* Start serving on cfg->listen. Return 0 and *out, or a negative code with
- * the reason in err (e.g. address in use). */
+ * the reason in err: -EINVAL (no ledger_path or schema, an incomplete
+ * route, a bad listen address), -EADDRINUSE and other socket errors,
+ * -ENOMEM, -EIO (libmicrohttpd refused). The ledger is opened by each
+ * thread at its first request, so a missing ledger is a 503 then, not an
+ * error here. */
 int api_start(api_server_t **out, const api_config_t *cfg, char err[API_ERR_MAX]);
 /* Stop and free; NULL-safe. In-flight requests finish first. */
 void api_stop(api_server_t *s);

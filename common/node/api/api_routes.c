@@ -11,14 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "common/base/bech32.h"
+#include "common/base/clock.h"
 #include "common/base/hex.h"
 #include "common/node/api/node.h"
 #include "proto/tx.h"
 
 #define GENESIS_FILE_MAX (16u * 1024 * 1024)
 #define GOVERNOR_THRESHOLD_PERCENT 67
+#define HEALTH_STALL_SLACK_MS 2000 /* see health_stall_ms */
 
 static node_api_t *node_of(const api_request_t *req)
 {
@@ -88,20 +91,59 @@ static int hex_parse(const char *s, size_t slen, uint8_t **out, size_t *len)
     return 0;
 }
 
+/* Step the tip's row (height, hash, time, time_ms, protocol_version) in
+ * *st: SQLITE_ROW, SQLITE_DONE before the first block, or an SQLite error
+ * with its message on req->db. The caller finalizes *st. */
+static int tip_step(const api_request_t *req, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(req->db,
+                                "SELECT height, hash, time, time_ms, protocol_version FROM blocks"
+                                " ORDER BY height DESC LIMIT 1",
+                                -1, st, NULL);
+    return rc == SQLITE_OK ? sqlite3_step(*st) : rc;
+}
+
 /* ---- GET /health -------------------------------------------------------- */
 
+/* How old the last block may be before the chain counts as stalled: three
+ * intervals, so one slow block is not an alarm, and at least the interval
+ * plus 2 s, so that with a short interval a pause of the host (swapping, a
+ * stopped VM) is not one either. docs/api.md states this bound. */
+static uint64_t health_stall_ms(uint32_t interval_ms)
+{
+    uint64_t three = 3 * (uint64_t)interval_ms;
+    uint64_t slack = (uint64_t)interval_ms + HEALTH_STALL_SLACK_MS;
+    return three > slack ? three : slack;
+}
+
+/* 200 ok while blocks come at the cadence, 503 stalled when the last one
+ * (before the first, the genesis time) is older than health_stall_ms. A
+ * block time ahead of this host's clock counts as age 0. */
 static int h_health(const api_request_t *req, api_response_t *res)
 {
+    const node_api_t *n = node_of(req);
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(req->db, "SELECT 1 FROM blocks LIMIT 1", -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
+    char reason[128];
+    int rc = tip_step(req, &st);
+
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        api_error(res, 503, "ledger_unavailable", "ledger read failed: %s",
-                  sqlite3_errmsg(req->db));
+        ledger_failed(req, res);
         goto out;
     }
-    api_json(res, 200, json_pack("{s:s,s:s}", "status", "ok", "chain", node_of(req)->chain));
+    bool any = rc == SQLITE_ROW;
+    uint64_t since = any ? (uint64_t)sqlite3_column_int64(st, 3) : n->genesis->genesis_time_ms;
+    uint64_t now = clock_wall_ms(), age = now > since ? now - since : 0;
+    bool stalled = n->block_interval_ms > 0 && age > health_stall_ms(n->block_interval_ms);
+    json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I}", "status", stalled ? "stalled" : "ok", "chain",
+                          n->chain, "height", (json_int_t)(any ? sqlite3_column_int64(st, 0) : 0),
+                          "last_block_age_ms", (json_int_t)age,
+                          "block_interval_ms", (json_int_t)n->block_interval_ms);
+    if (stalled && o != NULL) {
+        snprintf(reason, sizeof reason, "no block for %.1f s; blocks are due every %.1f s",
+                 (double)age / 1000.0, n->block_interval_ms / 1000.0);
+        json_object_set_new(o, "reason", json_string(reason));
+    }
+    api_json(res, stalled ? 503 : 200, o);
 out:
     sqlite3_finalize(st);
     return 0;
@@ -118,12 +160,7 @@ static int h_status(const api_request_t *req, api_response_t *res)
     json_t *o = NULL;
 
     hex_encode(ghash, g->hash, BLOCK_HASH_LEN);
-    int rc = sqlite3_prepare_v2(req->db,
-                                "SELECT height, hash, time, time_ms, protocol_version FROM blocks"
-                                " ORDER BY height DESC LIMIT 1",
-                                -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
+    int rc = tip_step(req, &st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         ledger_failed(req, res);
         goto out;
@@ -146,10 +183,11 @@ out:
 
 /* ---- GET /blocks/latest, /blocks/{height} ------------------------------- */
 
-/* Parse a decimal height (digits only, <= INT64_MAX). */
-/* The block JSON at height (or the tip if latest). Return 0 and *out,
- * -ENOENT, -EIO (SQLite, message on req->db) or -EBADMSG (bad row). */
-static int block_json(const api_request_t *req, bool latest, int64_t height, json_t **out)
+/* The blocks row at height (or the tip if latest) as JSON, without txs
+ * and commit; *at is its height. Return 0, -ENOENT, -EIO (SQLite, message
+ * on req->db), -EBADMSG (bad row) or -ENOMEM. */
+static int block_row_json(const api_request_t *req, bool latest, int64_t height, json_t **out,
+                          int64_t *at)
 {
     static const char cols[] =
         "SELECT height, hash, prev_hash, time, time_ms, chain_id, protocol_version, proposer,"
@@ -157,7 +195,7 @@ static int block_json(const api_request_t *req, bool latest, int64_t height, jso
     char sql[256];
     char addr[ADDRESS_MAX];
     sqlite3_stmt *st = NULL;
-    json_t *o = NULL, *txs = NULL, *sigs = NULL;
+    json_t *o = NULL;
     int rc;
 
     snprintf(sql, sizeof sql, "%s%s", cols,
@@ -189,15 +227,28 @@ static int block_json(const api_request_t *req, bool latest, int64_t height, jso
                   (json_int_t)sqlite3_column_int64(st, 6), "proposer", addr, "txs_root",
                   col_json_text(st, 8), "state_root", col_json_text(st, 9), "tx_count",
                   (json_int_t)sqlite3_column_int64(st, 10));
-    txs = json_array();
-    sigs = json_array();
-    if (o == NULL || txs == NULL || sigs == NULL) {
+    if (o == NULL) {
         rc = -ENOMEM;
         goto out;
     }
+    *out = o;
+    *at = height;
+    rc = 0;
+out:
     sqlite3_finalize(st);
-    st = NULL;
+    return rc;
+}
 
+/* The ids of the transactions at height, in block order, as a JSON array.
+ * Return 0, -EIO or -ENOMEM. */
+static int block_txs_json(const api_request_t *req, int64_t height, json_t **out)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *txs = json_array();
+    int rc = -ENOMEM;
+
+    if (txs == NULL)
+        goto out;
     if (sqlite3_prepare_v2(req->db, "SELECT id FROM txs WHERE height = ?1 ORDER BY idx", -1, &st,
                            NULL) != SQLITE_OK) {
         rc = -EIO;
@@ -210,9 +261,26 @@ static int block_json(const api_request_t *req, bool latest, int64_t height, jso
         rc = -EIO;
         goto out;
     }
+    *out = txs;
+    txs = NULL;
+    rc = 0;
+out:
     sqlite3_finalize(st);
-    st = NULL;
+    json_decref(txs);
+    return rc;
+}
 
+/* The commit signatures at height, in validator-key order, as a JSON
+ * array. Return 0, -EIO, -EBADMSG (a key that is not hex) or -ENOMEM. */
+static int block_sigs_json(const api_request_t *req, int64_t height, json_t **out)
+{
+    char addr[ADDRESS_MAX];
+    sqlite3_stmt *st = NULL;
+    json_t *sigs = json_array();
+    int rc = -ENOMEM;
+
+    if (sigs == NULL)
+        goto out;
     if (sqlite3_prepare_v2(req->db,
                            "SELECT validator, signature FROM commits WHERE height = ?1"
                            " ORDER BY validator",
@@ -233,15 +301,36 @@ static int block_json(const api_request_t *req, bool latest, int64_t height, jso
         rc = -EIO;
         goto out;
     }
+    *out = sigs;
+    sigs = NULL;
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    json_decref(sigs);
+    return rc;
+}
+
+/* The block JSON at height (or the tip if latest). Return 0 and *out,
+ * -ENOENT, -EIO (SQLite, message on req->db), -EBADMSG (bad row) or
+ * -ENOMEM. */
+static int block_json(const api_request_t *req, bool latest, int64_t height, json_t **out)
+{
+    json_t *o = NULL, *txs = NULL, *sigs = NULL;
+    int rc = block_row_json(req, latest, height, &o, &height);
+
+    if (rc == 0)
+        rc = block_txs_json(req, height, &txs);
+    if (rc == 0)
+        rc = block_sigs_json(req, height, &sigs);
+    if (rc != 0)
+        goto out;
     json_object_set_new(o, "txs", txs);
     txs = NULL;
     json_object_set_new(o, "commit", json_pack("{s:o}", "signatures", sigs));
     sigs = NULL;
     *out = o;
     o = NULL;
-    rc = 0;
 out:
-    sqlite3_finalize(st);
     json_decref(o);
     json_decref(txs);
     json_decref(sigs);

@@ -16,13 +16,15 @@
 struct chain_ops;
 
 typedef struct node_api {
-    const char *chain;              /* "alpha" / "delta" */
+    const char *chain;              /* the chain's name (chain_ops_t.name) */
     const struct chain_ops *ops;
     const genesis_t *genesis;       /* with genesis->hash */
     const char *genesis_path;       /* the genesis file, served as is */
     const char *ledger_path;
     metrics_t *metrics;
     uint32_t restarts;              /* how often the supervisor restarted this worker */
+    uint32_t block_interval_ms;     /* the block cadence /health judges staleness by;
+                                     * 0: not known, /health reports the age only */
     /* Hand an encoded transaction to the event loop and wait for its
      * verdict: 0 and *id once it is in the mempool, or a negative code with
      * the reason in why (decode, signature, chain id, expiry, fee, replay,

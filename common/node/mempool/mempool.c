@@ -1,13 +1,22 @@
+#define MEMPOOL_PRIVATE
 #include "common/node/mempool/mempool.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Open-addressing tables keyed by 32-byte hashes (ids, public keys: their
- * first 8 bytes are already uniform). Deleted slots become tombstones;
- * the tables are sized for twice the pool's capacity and rebuilt when
- * tombstones pile up. */
+#include <sodium.h>
+
+/* Open-addressing tables keyed by 32-byte ids and public keys. Those keys
+ * come from outside (an id is the hash of bytes the sender chose, a key is
+ * whatever the sender claims), so they are not trusted to be uniform: a
+ * sender can grind ids that agree in any bits a fixed hash looks at and
+ * turn every probe into a walk of the whole table. Slots are therefore
+ * chosen by SipHash-2-4 (crypto_shorthash) under a random key drawn per
+ * pool, as Redis keys its dicts: without the key no one can aim at a
+ * slot, and two nodes place the same ids differently. Deleted slots become
+ * tombstones; the tables are sized for twice the pool's capacity and
+ * rebuilt when tombstones pile up. */
 typedef struct {
     uint8_t key[32];
     void *val;          /* entry pointer (ids) or count (senders) */
@@ -18,6 +27,7 @@ typedef struct {
     slot_t *slots;
     size_t cap;         /* power of two */
     size_t used, tombs;
+    const uint8_t *hash_key; /* the pool's SipHash key (crypto_shorthash_KEYBYTES) */
 } table_t;
 
 struct mempool {
@@ -26,16 +36,19 @@ struct mempool {
     size_t count, bytes;
     table_t ids;        /* id -> entry */
     table_t senders;    /* sender -> (uintptr_t)count */
+    uint8_t hash_key[crypto_shorthash_KEYBYTES]; /* random, secret: see table_t */
 };
 
-static uint64_t key_hash(const uint8_t k[32])
+static uint64_t key_hash(const table_t *t, const uint8_t k[32])
 {
+    uint8_t out[crypto_shorthash_BYTES];
     uint64_t h;
-    memcpy(&h, k, sizeof(h));
+    crypto_shorthash(out, k, 32, t->hash_key);
+    memcpy(&h, out, sizeof(h));
     return h;
 }
 
-static int table_init(table_t *t, size_t want)
+static int table_init(table_t *t, size_t want, const uint8_t *hash_key)
 {
     size_t cap = 16;
     while (cap < want * 2 && cap < ((size_t)1 << 40))
@@ -43,13 +56,14 @@ static int table_init(table_t *t, size_t want)
     t->slots = calloc(cap, sizeof(slot_t));
     t->cap = cap;
     t->used = t->tombs = 0;
+    t->hash_key = hash_key;
     return t->slots ? 0 : -ENOMEM;
 }
 
 static slot_t *table_find(const table_t *t, const uint8_t k[32])
 {
     size_t mask = t->cap - 1;
-    for (size_t i = key_hash(k) & mask, n = 0; n < t->cap; i = (i + 1) & mask, n++) {
+    for (size_t i = key_hash(t, k) & mask, n = 0; n < t->cap; i = (i + 1) & mask, n++) {
         slot_t *s = &t->slots[i];
         if (s->state == 0)
             return NULL;
@@ -62,13 +76,13 @@ static slot_t *table_find(const table_t *t, const uint8_t k[32])
 static int table_rehash(table_t *t)
 {
     table_t fresh;
-    if (table_init(&fresh, t->cap / 2) < 0)
+    if (table_init(&fresh, t->cap / 2, t->hash_key) < 0)
         return -ENOMEM;
     for (size_t i = 0; i < t->cap; i++) {
         slot_t *s = &t->slots[i];
         if (s->state != 1)
             continue;
-        size_t mask = fresh.cap - 1, j = key_hash(s->key) & mask;
+        size_t mask = fresh.cap - 1, j = key_hash(&fresh, s->key) & mask;
         while (fresh.slots[j].state == 1)
             j = (j + 1) & mask;
         fresh.slots[j] = *s;
@@ -84,7 +98,7 @@ static int table_put(table_t *t, const uint8_t k[32], void *val)
 {
     if ((t->used + t->tombs + 1) * 4 > t->cap * 3 && table_rehash(t) < 0)
         return -ENOMEM;
-    size_t mask = t->cap - 1, i = key_hash(k) & mask;
+    size_t mask = t->cap - 1, i = key_hash(t, k) & mask;
     while (t->slots[i].state == 1)
         i = (i + 1) & mask;
     if (t->slots[i].state == 2)
@@ -107,11 +121,17 @@ mempool_t *mempool_new(const mempool_limits_t *limits)
 {
     if (!limits->max_txs || !limits->max_bytes || !limits->max_per_sender)
         return NULL;
+    /* randombytes_buf needs an initialised libsodium; sodium_init is
+     * idempotent and thread-safe. */
+    if (sodium_init() < 0)
+        return NULL;
     mempool_t *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
     p->lim = *limits;
-    if (table_init(&p->ids, limits->max_txs) < 0 || table_init(&p->senders, limits->max_txs) < 0) {
+    randombytes_buf(p->hash_key, sizeof(p->hash_key));
+    if (table_init(&p->ids, limits->max_txs, p->hash_key) < 0 ||
+        table_init(&p->senders, limits->max_txs, p->hash_key) < 0) {
         mempool_free(p);
         return NULL;
     }
@@ -129,6 +149,7 @@ void mempool_free(mempool_t *p)
     }
     free(p->ids.slots);
     free(p->senders.slots);
+    sodium_memzero(p->hash_key, sizeof(p->hash_key));
     free(p);
 }
 
@@ -147,10 +168,11 @@ int mempool_add(mempool_t *p, const uint8_t id[TX_ID_LEN], const uint8_t sender[
         return reject(why, -EDQUOT, "sender_limit",
                       "the sender already has %zu transactions pending (limit %zu)", (size_t)n,
                       p->lim.max_per_sender);
+    int rc = -ENOMEM;
     mempool_entry_t *e = calloc(1, sizeof(*e));
     uint8_t *copy = malloc(len ? len : 1);
     if (!e || !copy)
-        goto nomem;
+        goto out;
     memcpy(copy, bytes, len);
     memcpy(e->id, id, TX_ID_LEN);
     memcpy(e->sender, sender, BLOCK_KEY_LEN);
@@ -158,12 +180,12 @@ int mempool_add(mempool_t *p, const uint8_t id[TX_ID_LEN], const uint8_t sender[
     e->len = len;
     e->added_ms = now_ms;
     if (table_put(&p->ids, id, e) < 0)
-        goto nomem;
+        goto out;
     if (ss) {
         ss->val = (void *)(n + 1);
     } else if (table_put(&p->senders, sender, (void *)(uintptr_t)1) < 0) {
         table_del(&p->ids, table_find(&p->ids, id));
-        goto nomem;
+        goto out;
     }
     e->prev = p->tail;
     if (p->tail)
@@ -173,11 +195,13 @@ int mempool_add(mempool_t *p, const uint8_t id[TX_ID_LEN], const uint8_t sender[
     p->tail = e;
     p->count++;
     p->bytes += len;
-    return 0;
-nomem:
+    e = NULL; /* the pool owns it now */
+    copy = NULL;
+    rc = 0;
+out:
     free(copy);
     free(e);
-    return reject(why, -ENOMEM, "mempool_full", "out of memory");
+    return rc == 0 ? 0 : reject(why, rc, "mempool_full", "out of memory");
 }
 
 bool mempool_contains(const mempool_t *p, const uint8_t id[TX_ID_LEN])
@@ -238,4 +262,29 @@ size_t mempool_count(const mempool_t *p)
 size_t mempool_bytes(const mempool_t *p)
 {
     return p->bytes;
+}
+
+uint64_t mempool_key_hash(const mempool_t *p, const uint8_t k[32])
+{
+    return key_hash(&p->ids, k);
+}
+
+/* Slots a lookup of the worst-placed key of t visits. */
+static size_t table_probe_max(const table_t *t)
+{
+    size_t mask = t->cap - 1, worst = 0;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->slots[i].state != 1)
+            continue;
+        size_t visits = ((i - (key_hash(t, t->slots[i].key) & mask)) & mask) + 1;
+        if (visits > worst)
+            worst = visits;
+    }
+    return worst;
+}
+
+size_t mempool_probe_max(const mempool_t *p)
+{
+    size_t ids = table_probe_max(&p->ids), senders = table_probe_max(&p->senders);
+    return ids > senders ? ids : senders;
 }

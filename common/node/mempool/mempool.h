@@ -28,7 +28,10 @@ typedef struct mempool_entry {
 
 typedef struct mempool mempool_t;
 
-/* New empty pool, or NULL (out of memory / zero limits). Free with mempool_free (NULL-safe). */
+/* New empty pool, or NULL (out of memory / zero limits / libsodium cannot
+ * start). Its hash tables are keyed with a fresh random key, so where an
+ * id lands cannot be predicted from outside. Free with mempool_free
+ * (NULL-safe). */
 mempool_t *mempool_new(const mempool_limits_t *limits);
 void mempool_free(mempool_t *p);
 
@@ -48,5 +51,14 @@ const mempool_entry_t *mempool_next(const mempool_entry_t *e);
 
 size_t mempool_count(const mempool_t *p);
 size_t mempool_bytes(const mempool_t *p);
+
+#ifdef MEMPOOL_PRIVATE
+/* For tests: the 64-bit hash that places key k (an id or a sender key) in
+ * p's tables; the slot is its low bits. Keyed per pool. */
+uint64_t mempool_key_hash(const mempool_t *p, const uint8_t k[32]);
+/* For tests: slots visited by a lookup of the worst-placed key in either
+ * of p's tables (1 when every key sits in its own slot). */
+size_t mempool_probe_max(const mempool_t *p);
+#endif
 
 #endif
