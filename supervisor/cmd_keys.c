@@ -310,7 +310,17 @@ out:
     return rc;
 }
 
-int cmd_keys(int argc, char **argv)
+typedef struct {
+    const char *home; /* --home, else $ADNET_HOME */
+    const char *verb; /* new, show or list */
+    const char *name; /* the key, for new and show */
+    bool json;
+    bool help;        /* --help or the verb "help" */
+} keys_args_t;
+
+/* Read the options into *a, leaving optind at the first operand. Return
+ * 0, or -EINVAL once the mistake is printed. */
+static int keys_options(int argc, char **argv, keys_args_t *a)
 {
     static const struct option opts[] = {
         { "home", required_argument, NULL, 'H' },
@@ -318,22 +328,18 @@ int cmd_keys(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *home = NULL, *verb = NULL, *name = NULL;
-    bool json = false;
-    struct stat st;
     int c;
-
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': home = optarg; break;
-        case 'j': json = true; break;
-        case 'h': keys_usage(stdout); return ADNET_EXIT_OK;
+        case 'H': a->home = optarg; break;
+        case 'j': a->json = true; break;
+        case 'h': a->help = true; return 0;
         case ':':
             fprintf(stderr, "adnet keys: %s needs a value (see adnet keys --help)\n",
                     argv[optind - 1]);
-            return ADNET_EXIT_CONFIG;
+            return -EINVAL;
         default:
             /* A long option's error leaves optopt at its value, not 0. */
             if (optind > 1 && strncmp(argv[optind - 1], "--", 2) == 0)
@@ -342,56 +348,85 @@ int cmd_keys(int argc, char **argv)
             else
                 fprintf(stderr, "adnet keys: bad option -%c (see adnet keys --help)\n",
                         optopt);
-            return ADNET_EXIT_CONFIG;
+            return -EINVAL;
         }
     }
+    return 0;
+}
+
+/* Read the subcommand and its key name from argv[optind..] into *a.
+ * Return 0, or -EINVAL once the mistake is printed. */
+static int keys_operands(int argc, char **argv, keys_args_t *a)
+{
     if (optind < argc)
-        verb = argv[optind++];
-    if (!verb) {
+        a->verb = argv[optind++];
+    if (!a->verb) {
         fprintf(stderr, "adnet keys: name a subcommand: new, show or list (see adnet keys --help)\n");
-        return ADNET_EXIT_CONFIG;
+        return -EINVAL;
     }
-    if (strcmp(verb, "help") == 0) {
-        keys_usage(stdout);
-        return ADNET_EXIT_OK;
+    if (strcmp(a->verb, "help") == 0) {
+        a->help = true;
+        return 0;
     }
-    bool takes_name = strcmp(verb, "new") == 0 || strcmp(verb, "show") == 0;
-    if (!takes_name && strcmp(verb, "list") != 0) {
+    bool takes_name = strcmp(a->verb, "new") == 0 || strcmp(a->verb, "show") == 0;
+    if (!takes_name && strcmp(a->verb, "list") != 0) {
         fprintf(stderr, "adnet keys: unknown subcommand \"%s\": expected new, show or list\n",
-                verb);
-        return ADNET_EXIT_CONFIG;
+                a->verb);
+        return -EINVAL;
     }
     if (takes_name) {
         if (optind >= argc) {
-            fprintf(stderr, "adnet keys %s: name the key, e.g. adnet keys %s alice\n", verb,
-                    verb);
-            return ADNET_EXIT_CONFIG;
+            fprintf(stderr, "adnet keys %s: name the key, e.g. adnet keys %s alice\n", a->verb,
+                    a->verb);
+            return -EINVAL;
         }
-        name = argv[optind++];
+        a->name = argv[optind++];
     }
     if (optind < argc) {
-        fprintf(stderr, "adnet keys %s: unexpected argument \"%s\"\n", verb, argv[optind]);
-        return ADNET_EXIT_CONFIG;
+        fprintf(stderr, "adnet keys %s: unexpected argument \"%s\"\n", a->verb, argv[optind]);
+        return -EINVAL;
     }
-    if (!home)
-        home = getenv("ADNET_HOME");
-    if (!home || !*home) {
-        fprintf(stderr, "adnet keys: no node home: pass --home DIR or set ADNET_HOME\n");
-        return ADNET_EXIT_CONFIG;
-    }
+    return 0;
+}
+
+/* Return 0 if home is a directory, or -errno once the reason is printed. */
+static int keys_check_home(const char *home)
+{
+    struct stat st;
     int e = 0;
     if (stat(home, &st) < 0)
         e = errno;
     else if (!S_ISDIR(st.st_mode))
         e = ENOTDIR;
-    if (e != 0) {
+    if (e != 0)
         fprintf(stderr, "adnet keys: %s: %s%s\n", home, strerror(e),
                 e == ENOENT ? " (create it with adnet init --home DIR)" : "");
-        return exit_for(-e);
+    return -e;
+}
+
+int cmd_keys(int argc, char **argv)
+{
+    keys_args_t a = { 0 };
+    if (keys_options(argc, argv, &a) < 0)
+        return ADNET_EXIT_CONFIG;
+    if (!a.help && keys_operands(argc, argv, &a) < 0)
+        return ADNET_EXIT_CONFIG;
+    if (a.help) {
+        keys_usage(stdout);
+        return ADNET_EXIT_OK;
     }
-    if (strcmp(verb, "new") == 0)
-        return keys_new(home, name, json);
-    if (strcmp(verb, "show") == 0)
-        return keys_show(home, name, json);
-    return keys_list(home, json);
+    if (!a.home)
+        a.home = getenv("ADNET_HOME");
+    if (!a.home || !*a.home) {
+        fprintf(stderr, "adnet keys: no node home: pass --home DIR or set ADNET_HOME\n");
+        return ADNET_EXIT_CONFIG;
+    }
+    int r = keys_check_home(a.home);
+    if (r < 0)
+        return exit_for(r);
+    if (strcmp(a.verb, "new") == 0)
+        return keys_new(a.home, a.name, a.json);
+    if (strcmp(a.verb, "show") == 0)
+        return keys_show(a.home, a.name, a.json);
+    return keys_list(a.home, a.json);
 }

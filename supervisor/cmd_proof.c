@@ -74,33 +74,25 @@ static int get_hex32(const json_t *obj, const char *name, uint8_t out[32])
     return hex_decode(out, 32, s);
 }
 
-/* Read the document's fields into d. Return 0, -EINVAL with a message in
- * err, or -ENOMEM. */
-static int doc_parse(const json_t *doc, proof_doc_t *d, char *err, size_t errlen)
+/* Read chain, height, state_root, tree and tree_root into d. Return 0,
+ * or -EINVAL with a message in err. */
+static int doc_parse_head(const json_t *doc, proof_doc_t *d, char *err, size_t errlen)
 {
     const json_t *v;
-    const char *what = NULL;
-    int rc = -EINVAL;
-
-    memset(d, 0, sizeof(*d));
-    if (!json_is_object(doc)) {
-        snprintf(err, errlen, "the document is not a JSON object");
-        goto out;
-    }
     d->chain = json_string_value(json_object_get(doc, "chain"));
     if (d->chain == NULL || (strcmp(d->chain, "alpha") != 0 && strcmp(d->chain, "delta") != 0)) {
         snprintf(err, errlen, "\"chain\" must be \"alpha\" or \"delta\"");
-        goto out;
+        return -EINVAL;
     }
     v = json_object_get(doc, "height");
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
         snprintf(err, errlen, "\"height\" must be a non-negative integer");
-        goto out;
+        return -EINVAL;
     }
     d->height = json_integer_value(v);
     if (get_hex32(doc, "state_root", d->state_root) < 0) {
         snprintf(err, errlen, "\"state_root\" must be 64 hex digits");
-        goto out;
+        return -EINVAL;
     }
     d->tree = json_string_value(json_object_get(doc, "tree"));
     bool alpha = strcmp(d->chain, "alpha") == 0;
@@ -109,12 +101,81 @@ static int doc_parse(const json_t *doc, proof_doc_t *d, char *err, size_t errlen
                : strcmp(d->tree, "accounts") != 0)) {
         snprintf(err, errlen, "\"tree\" must be %s for chain %s",
                  alpha ? "\"records\" or \"nullifiers\"" : "\"accounts\"", d->chain);
-        goto out;
+        return -EINVAL;
     }
     if (get_hex32(doc, "tree_root", d->tree_root) < 0) {
         snprintf(err, errlen, "\"tree_root\" must be 64 hex digits");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Read the optional "value" into d. Return 0, or -EINVAL with a message
+ * in err. */
+static int doc_parse_value(const json_t *doc, proof_doc_t *d, char *err, size_t errlen)
+{
+    const json_t *v = json_object_get(doc, "value");
+    if (v == NULL)
+        return 0;
+    if (!json_is_null(v) && !json_is_object(v)) {
+        snprintf(err, errlen, "\"value\" must be an object or null");
+        return -EINVAL;
+    }
+    d->has_value = true;
+    d->value_null = json_is_null(v);
+    if (json_object_get(v, "leaf_value") != NULL) {
+        if (get_hex32(v, "leaf_value", d->value_leaf) < 0) {
+            snprintf(err, errlen, "\"value.leaf_value\" must be 64 hex digits");
+            return -EINVAL;
+        }
+        d->has_value_leaf = true;
+    }
+    return 0;
+}
+
+/* Read the optional "tree_roots" of d's chain into d. Return 0, or
+ * -EINVAL with a message in err. */
+static int doc_parse_tree_roots(const json_t *doc, proof_doc_t *d, char *err, size_t errlen)
+{
+    const json_t *v = json_object_get(doc, "tree_roots");
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_object(v)) {
+        snprintf(err, errlen, "\"tree_roots\" must be an object");
+        return -EINVAL;
+    }
+    if (strcmp(d->chain, "alpha") == 0) {
+        if (get_hex32(v, "records", d->records_root) < 0 ||
+            get_hex32(v, "nullifiers", d->nullifiers_root) < 0) {
+            snprintf(err, errlen, "\"tree_roots\" must carry \"records\" and "
+                                  "\"nullifiers\" as 64 hex digits each");
+            return -EINVAL;
+        }
+        d->has_tree_roots = true;
+    } else if (json_object_get(v, "accounts") != NULL) {
+        if (get_hex32(v, "accounts", d->accounts_root) < 0) {
+            snprintf(err, errlen, "\"tree_roots.accounts\" must be 64 hex digits");
+            return -EINVAL;
+        }
+        d->has_accounts_root = true;
+    }
+    return 0;
+}
+
+/* Read the document's fields into d. Return 0, -EINVAL with a message in
+ * err, or -ENOMEM. */
+static int doc_parse(const json_t *doc, proof_doc_t *d, char *err, size_t errlen)
+{
+    const char *what = NULL;
+    int rc = -EINVAL;
+
+    memset(d, 0, sizeof(*d));
+    if (!json_is_object(doc)) {
+        snprintf(err, errlen, "the document is not a JSON object");
         goto out;
     }
+    if ((rc = doc_parse_head(doc, d, err, errlen)) < 0)
+        goto out;
     rc = smt_proof_from_json(json_object_get(doc, "proof"), d->proof_root, d->key, &d->proof,
                              &what);
     if (rc < 0) {
@@ -125,46 +186,9 @@ static int doc_parse(const json_t *doc, proof_doc_t *d, char *err, size_t errlen
                      what ? what : "?");
         goto out;
     }
-    rc = -EINVAL;
-    v = json_object_get(doc, "value");
-    if (v != NULL) {
-        if (!json_is_null(v) && !json_is_object(v)) {
-            snprintf(err, errlen, "\"value\" must be an object or null");
-            goto out;
-        }
-        d->has_value = true;
-        d->value_null = json_is_null(v);
-        if (json_object_get(v, "leaf_value") != NULL) {
-            if (get_hex32(v, "leaf_value", d->value_leaf) < 0) {
-                snprintf(err, errlen, "\"value.leaf_value\" must be 64 hex digits");
-                goto out;
-            }
-            d->has_value_leaf = true;
-        }
-    }
-    v = json_object_get(doc, "tree_roots");
-    if (v != NULL && !json_is_null(v)) {
-        if (!json_is_object(v)) {
-            snprintf(err, errlen, "\"tree_roots\" must be an object");
-            goto out;
-        }
-        if (alpha) {
-            if (get_hex32(v, "records", d->records_root) < 0 ||
-                get_hex32(v, "nullifiers", d->nullifiers_root) < 0) {
-                snprintf(err, errlen, "\"tree_roots\" must carry \"records\" and "
-                                      "\"nullifiers\" as 64 hex digits each");
-                goto out;
-            }
-            d->has_tree_roots = true;
-        } else if (json_object_get(v, "accounts") != NULL) {
-            if (get_hex32(v, "accounts", d->accounts_root) < 0) {
-                snprintf(err, errlen, "\"tree_roots.accounts\" must be 64 hex digits");
-                goto out;
-            }
-            d->has_accounts_root = true;
-        }
-    }
-    rc = 0;
+    if ((rc = doc_parse_value(doc, d, err, errlen)) < 0)
+        goto out;
+    rc = doc_parse_tree_roots(doc, d, err, errlen);
 out:
     return rc;
 }

@@ -30,6 +30,7 @@
 #include "proto/tx.h"
 #include "supervisor/cli.h"
 #include "supervisor/httpc.h"
+#include "supervisor/node_chains.h"
 
 extern char **environ;
 
@@ -243,7 +244,8 @@ static int connect_chain(cli_t *c, const char *dflt)
         return usage_error(c, "say which chain: --chain alpha or --chain delta");
     if (fs_path(path, sizeof(path), "%s/adnet.yaml", c->home) < 0)
         return usage_error(c, "home path too long");
-    if (config_load(&c->cfg, NULL, path, true, environ, NULL, 0, err) < 0) {
+    if (config_load(&c->cfg, NULL, node_chains, N_NODE_CHAINS, path, true, environ, NULL, 0,
+                    err) < 0) {
         fprintf(stderr, "adnet %s: %s\n", c->verb, err);
         return ADNET_EXIT_CONFIG;
     }
@@ -774,6 +776,60 @@ static int build_alpha(cli_t *c, const char *kind, const chain_facts_t *f, tx_t 
     return -1;
 }
 
+/* build_delta for the pool kinds: pool-create, liquidity-add and
+ * liquidity-remove, into the zeroed *p. Return -1 once *p is filled, or
+ * the exit code to end with (the mistake printed). */
+static int build_delta_pool(cli_t *c, const char *kind, delta_payload_t *p)
+{
+    int rc;
+    if ((rc = need(c, kind, O_ASSET_A)) >= 0 || (rc = need(c, kind, O_ASSET_B)) >= 0 ||
+        (rc = check_asset(c, O_ASSET_A, c->str[O_ASSET_A])) >= 0 ||
+        (rc = check_asset(c, O_ASSET_B, c->str[O_ASSET_B])) >= 0)
+        return rc;
+    int order = strcmp(c->str[O_ASSET_A], c->str[O_ASSET_B]);
+    if (order == 0)
+        return usage_error(c, "--asset-a and --asset-b name the same asset");
+    /* The chain names a pool by its pair in canonical order; swap for the user. */
+    bool flip = order > 0;
+    const char *a = c->str[flip ? O_ASSET_B : O_ASSET_A];
+    const char *b = c->str[flip ? O_ASSET_A : O_ASSET_B];
+    if (kind[0] == 'p') {
+        if ((rc = need(c, kind, O_AMOUNT_A)) >= 0 || (rc = need(c, kind, O_AMOUNT_B)) >= 0)
+            return rc;
+        p->kind = DELTA_TX_POOL_CREATE;
+        delta_pool_create_t *q = &p->u.pool_create;
+        snprintf(q->asset_a, sizeof(q->asset_a), "%s", a);
+        snprintf(q->asset_b, sizeof(q->asset_b), "%s", b);
+        q->amount_a = c->num[flip ? O_AMOUNT_B : O_AMOUNT_A];
+        q->amount_b = c->num[flip ? O_AMOUNT_A : O_AMOUNT_B];
+        q->fee_bps = has(c, O_FEE_BPS) ? (uint16_t)c->num[O_FEE_BPS] : DEFAULT_FEE_BPS;
+    } else if (strcmp(kind, "liquidity-add") == 0) {
+        if ((rc = need(c, kind, O_MAX_A)) >= 0 || (rc = need(c, kind, O_MAX_B)) >= 0)
+            return rc;
+        p->kind = DELTA_TX_LIQUIDITY_ADD;
+        delta_liquidity_add_t *q = &p->u.liquidity_add;
+        snprintf(q->asset_a, sizeof(q->asset_a), "%s", a);
+        snprintf(q->asset_b, sizeof(q->asset_b), "%s", b);
+        q->max_a = c->num[flip ? O_MAX_B : O_MAX_A];
+        q->max_b = c->num[flip ? O_MAX_A : O_MAX_B];
+        q->min_shares = has(c, O_MIN_SHARES) ? c->num[O_MIN_SHARES] : 0;
+    } else {
+        if ((rc = need(c, kind, O_SHARES)) >= 0)
+            return rc;
+        p->kind = DELTA_TX_LIQUIDITY_REMOVE;
+        delta_liquidity_remove_t *q = &p->u.liquidity_remove;
+        snprintf(q->asset_a, sizeof(q->asset_a), "%s", a);
+        snprintf(q->asset_b, sizeof(q->asset_b), "%s", b);
+        q->shares = c->num[O_SHARES];
+        q->min_a = c->num[flip ? O_MIN_B : O_MIN_A]; /* 0 when not given */
+        q->min_b = c->num[flip ? O_MIN_A : O_MIN_B];
+    }
+    return -1;
+}
+
+/* Fill *p with the delta transaction of this kind from the options.
+ * Return -1 once *p is filled, or the exit code to end with (the mistake
+ * printed). */
 static int build_delta(cli_t *c, const char *kind, delta_payload_t *p)
 {
     int rc;
@@ -804,48 +860,7 @@ static int build_delta(cli_t *c, const char *kind, delta_payload_t *p)
         p->u.swap.min_out = c->num[O_MIN_OUT];
     } else if (strcmp(kind, "pool-create") == 0 || strcmp(kind, "liquidity-add") == 0 ||
                strcmp(kind, "liquidity-remove") == 0) {
-        if ((rc = need(c, kind, O_ASSET_A)) >= 0 || (rc = need(c, kind, O_ASSET_B)) >= 0 ||
-            (rc = check_asset(c, O_ASSET_A, c->str[O_ASSET_A])) >= 0 ||
-            (rc = check_asset(c, O_ASSET_B, c->str[O_ASSET_B])) >= 0)
-            return rc;
-        int order = strcmp(c->str[O_ASSET_A], c->str[O_ASSET_B]);
-        if (order == 0)
-            return usage_error(c, "--asset-a and --asset-b name the same asset");
-        /* The chain names a pool by its pair in canonical order; swap for the user. */
-        bool flip = order > 0;
-        const char *a = c->str[flip ? O_ASSET_B : O_ASSET_A];
-        const char *b = c->str[flip ? O_ASSET_A : O_ASSET_B];
-        if (kind[0] == 'p') {
-            if ((rc = need(c, kind, O_AMOUNT_A)) >= 0 || (rc = need(c, kind, O_AMOUNT_B)) >= 0)
-                return rc;
-            p->kind = DELTA_TX_POOL_CREATE;
-            delta_pool_create_t *q = &p->u.pool_create;
-            snprintf(q->asset_a, sizeof(q->asset_a), "%s", a);
-            snprintf(q->asset_b, sizeof(q->asset_b), "%s", b);
-            q->amount_a = c->num[flip ? O_AMOUNT_B : O_AMOUNT_A];
-            q->amount_b = c->num[flip ? O_AMOUNT_A : O_AMOUNT_B];
-            q->fee_bps = has(c, O_FEE_BPS) ? (uint16_t)c->num[O_FEE_BPS] : DEFAULT_FEE_BPS;
-        } else if (strcmp(kind, "liquidity-add") == 0) {
-            if ((rc = need(c, kind, O_MAX_A)) >= 0 || (rc = need(c, kind, O_MAX_B)) >= 0)
-                return rc;
-            p->kind = DELTA_TX_LIQUIDITY_ADD;
-            delta_liquidity_add_t *q = &p->u.liquidity_add;
-            snprintf(q->asset_a, sizeof(q->asset_a), "%s", a);
-            snprintf(q->asset_b, sizeof(q->asset_b), "%s", b);
-            q->max_a = c->num[flip ? O_MAX_B : O_MAX_A];
-            q->max_b = c->num[flip ? O_MAX_A : O_MAX_B];
-            q->min_shares = has(c, O_MIN_SHARES) ? c->num[O_MIN_SHARES] : 0;
-        } else {
-            if ((rc = need(c, kind, O_SHARES)) >= 0)
-                return rc;
-            p->kind = DELTA_TX_LIQUIDITY_REMOVE;
-            delta_liquidity_remove_t *q = &p->u.liquidity_remove;
-            snprintf(q->asset_a, sizeof(q->asset_a), "%s", a);
-            snprintf(q->asset_b, sizeof(q->asset_b), "%s", b);
-            q->shares = c->num[O_SHARES];
-            q->min_a = c->num[flip ? O_MIN_B : O_MIN_A]; /* 0 when not given */
-            q->min_b = c->num[flip ? O_MIN_A : O_MIN_B];
-        }
+        return build_delta_pool(c, kind, p);
     } else if (strcmp(kind, "stake") == 0 || strcmp(kind, "unstake") == 0) {
         if ((rc = need(c, kind, O_AMOUNT)) >= 0)
             return rc;
@@ -1017,11 +1032,77 @@ static int query_proof(cli_t *c)
     return rc;
 }
 
+/* `adnet query balance|records ADDR|NAME`. Return the exit code. */
+static int query_owner(cli_t *c, const char *what)
+{
+    char path[PATH_BUF], addr[ADDRESS_MAX];
+    uint8_t pk[32];
+    int rc;
+    bool records = what[0] == 'r';
+    if (c->npos != 2)
+        return usage_error(c, "usage: adnet query %s ADDR|NAME", what);
+    if ((rc = resolve_address(c, NULL, c->pos[1], pk)) >= 0)
+        return rc;
+    if ((rc = connect_chain(c, records ? "alpha" : "delta")) >= 0)
+        return rc;
+    address_encode(addr, pk);
+    if (strcmp(c->chain, "delta") == 0 && !records)
+        snprintf(path, sizeof(path), "/accounts/%s", addr);
+    else if (strcmp(c->chain, "alpha") == 0)
+        snprintf(path, sizeof(path), "/owners/%s/records%s", addr,
+                 records && c->all ? "" : "?unspent=true");
+    else
+        return usage_error(c, "records live on alpha (--chain alpha)");
+    return query_get_print(c, path);
+}
+
+/* `adnet query pool ASSET ASSET`, in either order. Return the exit code. */
+static int query_pool(cli_t *c)
+{
+    char path[PATH_BUF];
+    int rc;
+    if (c->npos != 3)
+        return usage_error(c, "usage: adnet query pool ASSET ASSET");
+    const char *a = c->pos[1], *b = c->pos[2];
+    if (!tx_asset_is_valid(a) || !tx_asset_is_valid(b) || strcmp(a, b) == 0)
+        return usage_error(c, "a pool is two different assets (1-%d of A-Z 0-9 -)",
+                           DELTA_ASSET_MAX);
+    if ((rc = connect_chain(c, "delta")) >= 0)
+        return rc;
+    if (strcmp(a, b) > 0) {
+        const char *t = a;
+        a = b;
+        b = t;
+    }
+    snprintf(path, sizeof(path), "/pools/%s/%s", a, b);
+    return query_get_print(c, path);
+}
+
+/* `adnet query block [HEIGHT|latest]`. Return the exit code. */
+static int query_block(cli_t *c)
+{
+    char path[PATH_BUF];
+    uint64_t h = 0;
+    int rc;
+    if (c->npos > 2)
+        return usage_error(c, "usage: adnet query block [HEIGHT|latest] --chain C");
+    bool latest = c->npos == 1 || strcmp(c->pos[1], "latest") == 0;
+    if (!latest && parse_u64(c->pos[1], &h) < 0)
+        return usage_error(c, "block: expected a height or \"latest\", got \"%s\"",
+                           c->pos[1]);
+    if ((rc = connect_chain(c, NULL)) >= 0)
+        return rc;
+    if (latest)
+        snprintf(path, sizeof(path), "/blocks/latest");
+    else
+        snprintf(path, sizeof(path), "/blocks/%" PRIu64, h);
+    return query_get_print(c, path);
+}
+
 int cmd_query(int argc, char **argv)
 {
     cli_t c;
-    char path[PATH_BUF], addr[ADDRESS_MAX];
-    uint8_t pk[32];
+    char path[PATH_BUF];
     int rc;
 
     memset(&c, 0, sizeof(c));
@@ -1038,55 +1119,11 @@ int cmd_query(int argc, char **argv)
     }
     const char *what = c.pos[0];
     if (strcmp(what, "balance") == 0 || strcmp(what, "records") == 0) {
-        bool records = what[0] == 'r';
-        if (c.npos != 2)
-            return usage_error(&c, "usage: adnet query %s ADDR|NAME", what);
-        if ((rc = resolve_address(&c, NULL, c.pos[1], pk)) >= 0)
-            return rc;
-        if ((rc = connect_chain(&c, records ? "alpha" : "delta")) >= 0)
-            goto out;
-        address_encode(addr, pk);
-        if (strcmp(c.chain, "delta") == 0 && !records)
-            snprintf(path, sizeof(path), "/accounts/%s", addr);
-        else if (strcmp(c.chain, "alpha") == 0)
-            snprintf(path, sizeof(path), "/owners/%s/records%s", addr,
-                     records && c.all ? "" : "?unspent=true");
-        else {
-            rc = usage_error(&c, "records live on alpha (--chain alpha)");
-            goto out;
-        }
-        rc = query_get_print(&c, path);
+        rc = query_owner(&c, what);
     } else if (strcmp(what, "pool") == 0) {
-        if (c.npos != 3)
-            return usage_error(&c, "usage: adnet query pool ASSET ASSET");
-        const char *a = c.pos[1], *b = c.pos[2];
-        if (!tx_asset_is_valid(a) || !tx_asset_is_valid(b) || strcmp(a, b) == 0)
-            return usage_error(&c, "a pool is two different assets (1-%d of A-Z 0-9 -)",
-                               DELTA_ASSET_MAX);
-        if ((rc = connect_chain(&c, "delta")) >= 0)
-            goto out;
-        if (strcmp(a, b) > 0) {
-            const char *t = a;
-            a = b;
-            b = t;
-        }
-        snprintf(path, sizeof(path), "/pools/%s/%s", a, b);
-        rc = query_get_print(&c, path);
+        rc = query_pool(&c);
     } else if (strcmp(what, "block") == 0) {
-        uint64_t h = 0;
-        if (c.npos > 2)
-            return usage_error(&c, "usage: adnet query block [HEIGHT|latest] --chain C");
-        bool latest = c.npos == 1 || strcmp(c.pos[1], "latest") == 0;
-        if (!latest && parse_u64(c.pos[1], &h) < 0)
-            return usage_error(&c, "block: expected a height or \"latest\", got \"%s\"",
-                               c.pos[1]);
-        if ((rc = connect_chain(&c, NULL)) >= 0)
-            goto out;
-        if (latest)
-            snprintf(path, sizeof(path), "/blocks/latest");
-        else
-            snprintf(path, sizeof(path), "/blocks/%" PRIu64, h);
-        rc = query_get_print(&c, path);
+        rc = query_block(&c);
     } else if (strcmp(what, "tx") == 0) {
         if (c.npos != 2 || !is_hex64(c.pos[1]))
             return usage_error(&c, "usage: adnet query tx ID --chain C (ID: 64 hex digits)");

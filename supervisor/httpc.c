@@ -134,6 +134,12 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+static int out_of_memory(httpc_t *c)
+{
+    snprintf(c->err, sizeof(c->err), "out of memory");
+    return -ENOMEM;
+}
+
 int httpc_request(httpc_t *c, const char *method, const char *path, const void *body,
                   size_t len, const char *content_type, httpc_response_t *res)
 {
@@ -163,8 +169,10 @@ int httpc_request(httpc_t *c, const char *method, const char *path, const void *
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &retry);
     /* No "Expect: 100-continue" round trip on larger bodies. */
-    if (!(hdrs = curl_slist_append(hdrs, "Expect:")))
-        goto nomem;
+    if (!(hdrs = curl_slist_append(hdrs, "Expect:"))) {
+        r = out_of_memory(c);
+        goto out;
+    }
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else {
@@ -177,8 +185,10 @@ int httpc_request(httpc_t *c, const char *method, const char *path, const void *
         snprintf(ctype, sizeof(ctype), "Content-Type: %s",
                  content_type ? content_type : "application/octet-stream");
         struct curl_slist *t = curl_slist_append(hdrs, ctype);
-        if (!t)
-            goto nomem;
+        if (!t) {
+            r = out_of_memory(c);
+            goto out;
+        }
         hdrs = t;
     }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -198,8 +208,10 @@ int httpc_request(httpc_t *c, const char *method, const char *path, const void *
         goto out;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    if (!sink.buf && !(sink.buf = calloc(1, 1)))
-        goto nomem;
+    if (!sink.buf && !(sink.buf = calloc(1, 1))) {
+        r = out_of_memory(c);
+        goto out;
+    }
     memset(res, 0, sizeof(*res));
     res->status = status;
     res->body = sink.buf;
@@ -208,10 +220,6 @@ int httpc_request(httpc_t *c, const char *method, const char *path, const void *
     res->json = sink.len ? json_loadb(sink.buf, sink.len, 0, NULL) : NULL;
     sink.buf = NULL;
     r = 0;
-    goto out;
-nomem:
-    r = -ENOMEM;
-    snprintf(c->err, sizeof(c->err), "out of memory");
 out:
     curl_slist_free_all(hdrs);
     free(sink.buf);

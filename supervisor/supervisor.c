@@ -14,74 +14,73 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "adnet_chains.h"
+#include "common/base/clock.h"
 #include "common/base/exitcode.h"
 #include "common/base/fsutil.h"
 #include "common/base/log.h"
 #include "proto/notify.h"
+#include "supervisor/child.h"
 #include "supervisor/ctl.h"
 #include "supervisor/sdnotify.h"
 
-#define NWORKERS 2
 #define NOTIFY_FD 3 /* where a worker finds its notification socket */
 
-typedef enum {
-    W_STOPPED = 0,
-    W_STARTING,
-    W_RUNNING,
-    W_BACKOFF,
-    W_FAILED,
-    W_STOPPING,
-} wstate_t;
+/* The node's chains in start order, as the build lists them. */
+typedef struct {
+    const char *name;
+    const char *exe;   /* executable's file name */
+    const char *after; /* the chain that must be ready first, or NULL */
+} chain_entry_t;
 
-static const char *const wstate_names[] = { "stopped", "starting", "running",
-                                            "backoff", "failed",   "stopping" };
+#define CHAIN_ENTRY(name, exe, after, interval, listen) { name, exe, after },
+static const chain_entry_t chain_list[] = { ADNET_NODE_CHAINS(CHAIN_ENTRY) };
+#undef CHAIN_ENTRY
+#define NCHILDREN (sizeof(chain_list) / sizeof(chain_list[0]))
 
 typedef struct sup sup_t;
 
+/* A child as the supervisor carries it out: its lifecycle (child.h, which
+ * decides) and the process, socket and watchers (this file, which acts). */
 typedef struct {
+    child_t c;
     sup_t *sup;
-    const char *name;
     char exe[PATH_MAX];
-    bool enabled;
-    wstate_t state;
-    pid_t pid;
-    int sock;                /* supervisor's end of the notification socket */
+    pid_t pid;                 /* 0 without a process */
+    int sock;                  /* supervisor's end of the notification socket, -1 if none */
     ev_child child;
     ev_io io;
-    ev_timer timer;          /* ready timeout, back-off, or stop timeout, by state */
-    ev_timer hb;             /* heartbeat timeout while running */
-    ev_tstamp spawned_at, ready_at, died_at;
-    uint32_t restarts;       /* restarts after unexpected exits, since start */
-    ev_tstamp *deaths;       /* ring of recent unexpected exit times */
-    uint32_t ndeaths, deaths_cap;
+    ev_timer deadline;         /* ready timeout, back-off or stop timeout: */
+    child_event_t deadline_ev; /* ... the event it reports when it fires */
+    ev_timer hb;               /* heartbeat timeout while running */
+    ev_tstamp spawned_at, ready_at;
     uint64_t height, block_time_ms;
-    int last_status;         /* raw wait status of the last exit, -1 if none */
-    bool restart_requested;  /* `adnet restart`: respawn at once after the stop */
-    bool ever_ready;
-} worker_t;
+    int last_status;           /* raw wait status of the last exit, -1 if none */
+} child_io_t;
 
 struct sup {
     const sup_options_t *opt;
     struct ev_loop *loop;
-    worker_t w[NWORKERS];    /* [0] alpha, [1] delta: start order; stop order is reversed */
+    child_io_t ch[NCHILDREN];  /* start order; stop order is the reverse */
     ev_signal sigterm, sigint, sighup;
     ev_timer status_timer;
     ev_timer watchdog;
     ev_io ctl_io;
     void *zctx, *zrep;
     bool stopping;
+    bool stopped;              /* every child is down: the loop is ending */
     bool notified_ready;
     int exit_code;
     ev_tstamp started_at;
+    int lock_fd;               /* <home>/run/adnet.lock, held while running; -1 if none */
 };
 
-static void worker_spawn(worker_t *w);
+static void child_feed(child_io_t *ci, child_event_t ev);
 static void sup_begin_stop(sup_t *s, int exit_code);
-static void sup_stop_next(sup_t *s);
+static void sup_advance(sup_t *s);
 
 static const char *signame(int sig)
 {
@@ -109,156 +108,103 @@ static void describe_status(int status, char *out, size_t cap)
         snprintf(out, cap, "status=%d", status);
 }
 
-static void worker_set_state(worker_t *w, wstate_t st)
+static uint64_t mono_ms(void)
 {
-    if (w->state != st)
-        log_debug("worker_state", "worker=%s from=%s to=%s", w->name, wstate_names[w->state],
-                  wstate_names[st]);
-    w->state = st;
+    return clock_mono_us() / 1000;
 }
 
-static bool worker_alive(const worker_t *w)
+/* Write "<chain>=<on> <chain>=off ..." for the node's chains in start
+ * order: on for an enabled one, "off" otherwise. */
+static void format_chains(const sup_t *s, const char *on, char *out, size_t cap)
 {
-    return w->pid > 0;
+    size_t off = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < NCHILDREN && off < cap; i++)
+        off += (size_t)snprintf(out + off, cap - off, "%s%s=%s", i ? " " : "", s->ch[i].c.name,
+                                s->ch[i].c.enabled ? on : "off");
 }
 
 static void sup_update_status(sup_t *s)
 {
     char buf[256];
     size_t off = (size_t)snprintf(buf, sizeof(buf), "STATUS=");
-    for (int i = 0; i < NWORKERS && off < sizeof(buf); i++) {
-        const worker_t *w = &s->w[i];
-        if (!w->enabled)
+    for (size_t i = 0; i < NCHILDREN && off < sizeof(buf); i++) {
+        const child_io_t *ci = &s->ch[i];
+        if (!ci->c.enabled)
             continue;
         off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s %s height %llu",
-                                off > 7 ? "; " : "", w->name, wstate_names[w->state],
-                                (unsigned long long)w->height);
+                                off > 7 ? "; " : "", ci->c.name, child_state_name(ci->c.state),
+                                (unsigned long long)ci->height);
     }
     sdn_notify(buf);
 }
 
 static void sup_check_all_ready(sup_t *s)
 {
+    char chains[256];
     if (s->notified_ready || s->stopping)
         return;
-    for (int i = 0; i < NWORKERS; i++)
-        if (s->w[i].enabled && s->w[i].state != W_RUNNING)
+    for (size_t i = 0; i < NCHILDREN; i++)
+        if (s->ch[i].c.enabled && s->ch[i].c.state != CHILD_RUNNING)
             return;
     s->notified_ready = true;
     sdn_notify("READY=1");
     sup_update_status(s);
-    log_info("node_ready", "alpha=%s delta=%s", s->w[0].enabled ? "running" : "off",
-             s->w[1].enabled ? "running" : "off");
+    format_chains(s, "running", chains, sizeof(chains));
+    log_info("node_ready", "%s", chains);
 }
 
-/* ---- notifications from a worker ---- */
+/* ---- carrying out what child_step decided ---- */
 
-static void on_worker_io(struct ev_loop *loop, ev_io *io, int revents)
+static void child_kill(child_io_t *ci, int sig)
 {
-    worker_t *w = io->data;
-    uint8_t buf[64];
-    for (;;) {
-        ssize_t n = recv(w->sock, buf, sizeof(buf), MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        if (n <= 0) {
-            /* EOF: the worker is gone or closing; its exit arrives as SIGCHLD. */
-            ev_io_stop(loop, io);
-            return;
-        }
-        notify_msg_t m;
-        const char *what = NULL;
-        int r = notify_decode(&m, buf, (size_t)n, &what);
-        if (r < 0) {
-            log_warn("notify_refused", "worker=%s reason=\"%s at %s\"", w->name,
-                     r == -EPROTONOSUPPORT ? "unknown version" : "malformed message",
-                     what ? what : "?");
-            continue;
-        }
-        w->height = m.height;
-        w->block_time_ms = m.time_ms;
-        if (w->state == W_RUNNING)
-            ev_timer_again(loop, &w->hb);
-        if (m.kind == NOTIFY_READY && w->state == W_STARTING) {
-            ev_timer_stop(loop, &w->timer);
-            worker_set_state(w, W_RUNNING);
-            w->ready_at = ev_now(loop);
-            w->ever_ready = true;
-            ev_timer_again(loop, &w->hb);
-            log_info("worker_ready", "worker=%s pid=%ld height=%llu startup_ms=%.1f", w->name,
-                     (long)w->pid, (unsigned long long)w->height,
-                     (ev_time() - w->spawned_at) * 1e3);
-            /* Delta's genesis names alpha's: start it once alpha is ready. */
-            worker_t *delta = &w->sup->w[1];
-            if (w == &w->sup->w[0] && delta->enabled && delta->state == W_STOPPED &&
-                !delta->ever_ready && !w->sup->stopping)
-                worker_spawn(delta);
-            sup_check_all_ready(w->sup);
-        }
-    }
+    if (ci->pid > 0 && kill(ci->pid, sig) < 0 && errno != ESRCH)
+        log_warn("kill_failed", "worker=%s pid=%ld errno=%d", ci->c.name, (long)ci->pid, errno);
 }
 
-/* ---- lifecycle ---- */
-
-static void worker_kill(worker_t *w, int sig)
+/* Arm ci's one deadline: when it fires, ev is fed to the child. */
+static void child_arm_deadline(child_io_t *ci, double seconds, child_event_t ev)
 {
-    if (w->pid > 0 && kill(w->pid, sig) < 0 && errno != ESRCH)
-        log_warn("kill_failed", "worker=%s pid=%ld errno=%d", w->name, (long)w->pid, errno);
+    struct ev_loop *loop = ci->sup->loop;
+    ev_timer_stop(loop, &ci->deadline);
+    ev_timer_set(&ci->deadline, seconds, 0.);
+    ci->deadline_ev = ev;
+    ev_timer_start(loop, &ci->deadline);
 }
 
-static void on_worker_timer(struct ev_loop *loop, ev_timer *t, int revents)
+/* The process is gone: stop watching it. */
+static void child_forget_process(child_io_t *ci)
 {
-    worker_t *w = t->data;
-    switch (w->state) {
-    case W_STARTING:
-        log_error("worker_ready_timeout", "worker=%s pid=%ld timeout_ms=%u action=kill", w->name,
-                  (long)w->pid, w->sup->opt->cfg->supervisor.ready_timeout_ms);
-        worker_kill(w, SIGKILL);
-        break;
-    case W_BACKOFF:
-        worker_spawn(w);
-        break;
-    case W_STOPPING:
-        log_warn("worker_stop_timeout", "worker=%s pid=%ld timeout_s=%u action=kill", w->name,
-                 (long)w->pid, w->sup->opt->cfg->supervisor.stop_timeout_s);
-        worker_kill(w, SIGKILL);
-        break;
-    default:
-        break;
-    }
+    struct ev_loop *loop = ci->sup->loop;
+    ev_child_stop(loop, &ci->child);
+    ev_io_stop(loop, &ci->io);
+    ev_timer_stop(loop, &ci->deadline);
+    ev_timer_stop(loop, &ci->hb);
+    if (ci->sock >= 0)
+        close(ci->sock);
+    ci->sock = -1;
+    ci->pid = 0;
 }
 
-static void on_worker_hb(struct ev_loop *loop, ev_timer *t, int revents)
+/* Fork and exec ci's worker with its notification socket as fd 3, and arm
+ * its ready timeout. Return 0, or -errno (logged) if nothing was started. */
+static int child_spawn(child_io_t *ci)
 {
-    worker_t *w = t->data;
-    ev_timer_stop(loop, t);
-    if (w->state != W_RUNNING)
-        return;
-    log_error("worker_unresponsive", "worker=%s pid=%ld silent_ms=%u action=kill", w->name,
-              (long)w->pid, w->sup->opt->cfg->supervisor.heartbeat_timeout_ms);
-    worker_kill(w, SIGKILL);
-}
-
-static void on_worker_exit(struct ev_loop *loop, ev_child *c, int revents);
-
-static void worker_spawn(worker_t *w)
-{
-    sup_t *s = w->sup;
+    sup_t *s = ci->sup;
     int sv[2];
     char fdarg[16];
     char *argv[80];
     int argc = 0;
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-        log_error("spawn_failed", "worker=%s reason=\"socketpair: %s\"", w->name, strerror(errno));
-        goto fail;
+        int e = errno;
+        log_error("spawn_failed", "worker=%s reason=\"socketpair: %s\"", ci->c.name, strerror(e));
+        return -e;
     }
     char restarts[16];
     snprintf(fdarg, sizeof(fdarg), "%d", NOTIFY_FD);
-    snprintf(restarts, sizeof(restarts), "%u", w->restarts);
-    argv[argc++] = w->exe;
+    snprintf(restarts, sizeof(restarts), "%u", ci->c.restarts);
+    argv[argc++] = ci->exe;
     argv[argc++] = "--home";
     argv[argc++] = (char *)s->opt->home;
     argv[argc++] = "--notify-fd";
@@ -269,13 +215,14 @@ static void worker_spawn(worker_t *w)
         argv[argc++] = *a;
     argv[argc] = NULL;
 
-    w->spawned_at = ev_time();
+    ci->spawned_at = ev_time();
     pid_t pid = fork();
     if (pid < 0) {
-        log_error("spawn_failed", "worker=%s reason=\"fork: %s\"", w->name, strerror(errno));
+        int e = errno;
+        log_error("spawn_failed", "worker=%s reason=\"fork: %s\"", ci->c.name, strerror(e));
         close(sv[0]);
         close(sv[1]);
-        goto fail;
+        return -e;
     }
     if (pid == 0) {
         /* Child: only async-signal-safe calls until exec. Its own process
@@ -288,171 +235,245 @@ static void worker_spawn(worker_t *w)
         setpgid(0, 0);
         if (dup2(sv[1], NOTIFY_FD) < 0)
             _exit(ADNET_EXIT_SYSTEM);
-        execv(w->exe, argv);
+        execv(ci->exe, argv);
         _exit(ADNET_EXIT_SYSTEM);
     }
     close(sv[1]);
-    w->sock = sv[0];
-    w->pid = pid;
-    worker_set_state(w, W_STARTING);
-    ev_child_set(&w->child, pid, 0);
-    ev_child_start(s->loop, &w->child);
-    ev_io_set(&w->io, w->sock, EV_READ);
-    ev_io_start(s->loop, &w->io);
-    ev_timer_stop(s->loop, &w->timer);
-    ev_timer_set(&w->timer, s->opt->cfg->supervisor.ready_timeout_ms / 1000.0, 0.);
-    ev_timer_start(s->loop, &w->timer);
-    log_info("worker_spawned", "worker=%s pid=%ld exe=%s", w->name, (long)pid, w->exe);
-    return;
-fail:
-    /* Treated like a crash: back off and try again under the same limit. */
-    w->last_status = ADNET_EXIT_SYSTEM << 8;
-    worker_set_state(w, W_BACKOFF);
-    ev_timer_stop(s->loop, &w->timer);
-    ev_timer_set(&w->timer, 1.0, 0.);
-    ev_timer_start(s->loop, &w->timer);
+    ci->sock = sv[0];
+    ci->pid = pid;
+    ev_child_set(&ci->child, pid, 0);
+    ev_child_start(s->loop, &ci->child);
+    ev_io_set(&ci->io, ci->sock, EV_READ);
+    ev_io_start(s->loop, &ci->io);
+    child_arm_deadline(ci, s->opt->cfg->supervisor.ready_timeout_ms / 1000.0,
+                       CHILD_EV_READY_TIMEOUT);
+    log_info("worker_spawned", "worker=%s pid=%ld exe=%s", ci->c.name, (long)pid, ci->exe);
+    return 0;
 }
 
-/* Record an unexpected exit at now; return how many fall inside the
- * crash-loop window. */
-static uint32_t worker_count_deaths(worker_t *w, ev_tstamp now)
+static void child_up(child_io_t *ci)
 {
-    double window = w->sup->opt->cfg->supervisor.restart_interval_s;
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < w->ndeaths; i++)
-        if (now - w->deaths[i] < window)
-            w->deaths[kept++] = w->deaths[i];
-    w->ndeaths = kept;
-    if (w->ndeaths == w->deaths_cap) {
-        /* Only the newest `restart_burst + 1` deaths matter. */
-        memmove(w->deaths, w->deaths + 1, (w->deaths_cap - 1) * sizeof(*w->deaths));
-        w->ndeaths--;
-    }
-    w->deaths[w->ndeaths++] = now;
-    return w->ndeaths;
+    struct ev_loop *loop = ci->sup->loop;
+    ev_timer_stop(loop, &ci->deadline);
+    ci->ready_at = ev_now(loop);
+    ev_timer_again(loop, &ci->hb);
+    log_info("worker_ready", "worker=%s pid=%ld height=%llu startup_ms=%.1f", ci->c.name,
+             (long)ci->pid, (unsigned long long)ci->height, (ev_time() - ci->spawned_at) * 1e3);
 }
 
-static double backoff_delay(const config_t *cfg, uint32_t deaths_in_window)
+static void child_term(child_io_t *ci)
 {
-    /* The first restart in a window is immediate; then initial, 2x, 4x ... */
-    if (deaths_in_window <= 1)
-        return 0.;
-    double ms = cfg->supervisor.backoff_initial_ms;
-    for (uint32_t i = 2; i < deaths_in_window && ms < cfg->supervisor.backoff_max_ms; i++)
-        ms *= 2;
-    if (ms > cfg->supervisor.backoff_max_ms)
-        ms = cfg->supervisor.backoff_max_ms;
-    return ms / 1000.;
+    child_kill(ci, SIGTERM);
+    ev_timer_stop(ci->sup->loop, &ci->hb);
+    child_arm_deadline(ci, ci->sup->opt->cfg->supervisor.stop_timeout_s, CHILD_EV_STOP_TIMEOUT);
+    log_info("worker_stopping", "worker=%s pid=%ld", ci->c.name, (long)ci->pid);
 }
 
-static void on_worker_exit(struct ev_loop *loop, ev_child *c, int revents)
+/* SIGKILL, logged with the timeout (ev) that called for it. */
+static void child_kill_for(child_io_t *ci, child_event_t ev)
 {
-    worker_t *w = c->data;
-    sup_t *s = w->sup;
-    const config_t *cfg = s->opt->cfg;
-    char how[48];
-    ev_child_stop(loop, c);
-    ev_io_stop(loop, &w->io);
-    ev_timer_stop(loop, &w->timer);
-    ev_timer_stop(loop, &w->hb);
-    if (w->sock >= 0)
-        close(w->sock);
-    w->sock = -1;
-    w->died_at = ev_time();
-    w->last_status = c->rstatus;
-    pid_t pid = w->pid;
-    w->pid = 0;
-    describe_status(c->rstatus, how, sizeof(how));
+    const config_t *cfg = ci->sup->opt->cfg;
+    if (ev == CHILD_EV_READY_TIMEOUT)
+        log_error("worker_ready_timeout", "worker=%s pid=%ld timeout_ms=%u action=kill",
+                  ci->c.name, (long)ci->pid, cfg->supervisor.ready_timeout_ms);
+    else if (ev == CHILD_EV_HEARTBEAT_TIMEOUT)
+        log_error("worker_unresponsive", "worker=%s pid=%ld silent_ms=%u action=kill",
+                  ci->c.name, (long)ci->pid, cfg->supervisor.heartbeat_timeout_ms);
+    else
+        log_warn("worker_stop_timeout", "worker=%s pid=%ld timeout_s=%u action=kill",
+                 ci->c.name, (long)ci->pid, cfg->supervisor.stop_timeout_s);
+    child_kill(ci, SIGKILL);
+}
 
-    if (w->state == W_STOPPING) {
-        log_info("worker_stopped", "worker=%s pid=%ld %s", w->name, (long)pid, how);
-        worker_set_state(w, W_STOPPED);
-        if (w->restart_requested && !s->stopping) {
-            w->restart_requested = false;
-            worker_spawn(w);
-        } else if (s->stopping) {
-            sup_stop_next(s);
+/* Do what child_step asked for after event ev. */
+static void child_perform(child_io_t *ci, child_event_t ev, const child_action_t *a)
+{
+    switch (a->act) {
+    case CHILD_ACT_NONE:
+        break;
+    case CHILD_ACT_SPAWN:
+        if (child_spawn(ci) < 0) {
+            ci->last_status = ADNET_EXIT_SYSTEM << 8; /* shown like a failed start */
+            child_feed(ci, CHILD_EV_SPAWN_FAILED);
         }
-        return;
+        break;
+    case CHILD_ACT_UP:
+        child_up(ci);
+        break;
+    case CHILD_ACT_WATCH:
+        ev_timer_again(ci->sup->loop, &ci->hb);
+        break;
+    case CHILD_ACT_TERM:
+        child_term(ci);
+        break;
+    case CHILD_ACT_KILL:
+        child_kill_for(ci, ev);
+        break;
+    case CHILD_ACT_BACKOFF:
+        child_arm_deadline(ci, a->delay_ms / 1000.0, CHILD_EV_BACKOFF_ELAPSED);
+        break;
+    case CHILD_ACT_CANCEL:
+        ev_timer_stop(ci->sup->loop, &ci->deadline);
+        break;
+    case CHILD_ACT_FAIL:
+        sup_begin_stop(ci->sup, a->exit_code);
+        break;
     }
-
-    int code = WIFEXITED(c->rstatus) ? WEXITSTATUS(c->rstatus) : -1;
-    if (code >= 0 && !adnet_exit_is_restartable(code)) {
-        log_error("worker_failed", "worker=%s pid=%ld %s reason=\"%s\" action=stop_node", w->name,
-                  (long)pid, how,
-                  code == ADNET_EXIT_OK ? "exited without being asked"
-                  : code == ADNET_EXIT_CONFIG ? "configuration error; fix it, then start again"
-                  : code == ADNET_EXIT_LEDGER ? "ledger refused; see the worker's log line"
-                                              : "upgrade needed at this height");
-        worker_set_state(w, W_FAILED);
-        if (!s->stopping)
-            sup_begin_stop(s, code == ADNET_EXIT_OK ? ADNET_EXIT_WORKER_FAILED : code);
-        else
-            sup_stop_next(s);
-        return;
-    }
-    if (s->stopping) {
-        worker_set_state(w, W_STOPPED);
-        sup_stop_next(s);
-        return;
-    }
-    uint32_t deaths = worker_count_deaths(w, w->died_at);
-    if (deaths > cfg->supervisor.restart_burst) {
-        log_error("worker_failed", "worker=%s pid=%ld %s restarts_in_window=%u window_s=%u "
-                  "reason=\"crash loop\" action=stop_node", w->name, (long)pid, how, deaths - 1,
-                  cfg->supervisor.restart_interval_s);
-        worker_set_state(w, W_FAILED);
-        sup_begin_stop(s, ADNET_EXIT_WORKER_FAILED);
-        return;
-    }
-    double delay = backoff_delay(cfg, deaths);
-    w->restarts++;
-    log_warn("worker_died", "worker=%s pid=%ld %s height=%llu restart_in_ms=%.0f restarts=%u",
-             w->name, (long)pid, how, (unsigned long long)w->height, delay * 1e3, w->restarts);
-    if (delay <= 0.) {
-        worker_spawn(w);
-    } else {
-        worker_set_state(w, W_BACKOFF);
-        ev_timer_set(&w->timer, delay, 0.);
-        ev_timer_start(loop, &w->timer);
-    }
-    sup_update_status(s);
 }
 
-/* ---- stopping ---- */
-
-static void worker_begin_stop(worker_t *w)
+/* Step ci's lifecycle with ev (status: for CHILD_EV_EXITED) and write the
+ * action to *a. Return 0, or -EINVAL if the step refused (a bug here). */
+static int child_step_now(child_io_t *ci, child_event_t ev, int status, child_action_t *a)
 {
-    sup_t *s = w->sup;
-    worker_set_state(w, W_STOPPING);
-    worker_kill(w, SIGTERM);
-    ev_timer_stop(s->loop, &w->timer);
-    ev_timer_stop(s->loop, &w->hb);
-    ev_timer_set(&w->timer, s->opt->cfg->supervisor.stop_timeout_s, 0.);
-    ev_timer_start(s->loop, &w->timer);
-    log_info("worker_stopping", "worker=%s pid=%ld", w->name, (long)w->pid);
+    child_state_t was = ci->c.state;
+    int r = child_step(&ci->c, ev, mono_ms(), status, a);
+    if (r < 0)
+        log_error("child_step_failed", "worker=%s event=%d state=%d", ci->c.name, (int)ev,
+                  (int)was);
+    else if (ci->c.state != was)
+        log_debug("worker_state", "worker=%s from=%s to=%s", ci->c.name, child_state_name(was),
+                  child_state_name(ci->c.state));
+    return r;
 }
 
-/* Stop workers one at a time in reverse start order: delta, then alpha. */
+static void child_feed(child_io_t *ci, child_event_t ev)
+{
+    child_action_t a;
+    if (child_step_now(ci, ev, 0, &a) == 0)
+        child_perform(ci, ev, &a);
+}
+
+/* ---- what the loop reports ---- */
+
+static void on_child_io(struct ev_loop *loop, ev_io *io, int revents)
+{
+    child_io_t *ci = io->data;
+    uint8_t buf[64];
+    for (;;) {
+        ssize_t n = recv(ci->sock, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) {
+            /* EOF: the worker is gone or closing; its exit arrives as SIGCHLD. */
+            ev_io_stop(loop, io);
+            break;
+        }
+        notify_msg_t m;
+        const char *what = NULL;
+        int r = notify_decode(&m, buf, (size_t)n, &what);
+        if (r < 0) {
+            log_warn("notify_refused", "worker=%s reason=\"%s at %s\"", ci->c.name,
+                     r == -EPROTONOSUPPORT ? "unknown version" : "malformed message",
+                     what ? what : "?");
+            continue;
+        }
+        ci->height = m.height;
+        ci->block_time_ms = m.time_ms;
+        child_feed(ci, m.kind == NOTIFY_READY ? CHILD_EV_READY : CHILD_EV_ALIVE);
+    }
+    sup_advance(ci->sup);
+}
+
+static void on_child_deadline(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    child_io_t *ci = t->data;
+    child_feed(ci, ci->deadline_ev);
+    sup_advance(ci->sup);
+}
+
+static void on_child_hb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    child_io_t *ci = t->data;
+    ev_timer_stop(loop, t);
+    child_feed(ci, CHILD_EV_HEARTBEAT_TIMEOUT);
+    sup_advance(ci->sup);
+}
+
+static const char *fatal_reason(int code)
+{
+    switch (code) {
+    case ADNET_EXIT_OK: return "exited without being asked";
+    case ADNET_EXIT_CONFIG: return "configuration error; fix it, then start again";
+    case ADNET_EXIT_LEDGER: return "ledger refused; see the worker's log line";
+    default: return "upgrade needed at this height";
+    }
+}
+
+/* Log an exit of pid, which was in state was, once child_step has said
+ * what follows from it. */
+static void log_exit(const child_io_t *ci, pid_t pid, child_state_t was, const child_action_t *a)
+{
+    char how[48];
+    const config_t *cfg = ci->sup->opt->cfg;
+    describe_status(ci->last_status, how, sizeof(how));
+    if (was == CHILD_STOPPING)
+        log_info("worker_stopped", "worker=%s pid=%ld %s", ci->c.name, (long)pid, how);
+    else if (a->act == CHILD_ACT_FAIL && a->deaths > 0)
+        log_error("worker_failed", "worker=%s pid=%ld %s restarts_in_window=%u window_s=%u "
+                  "reason=\"crash loop\" action=stop_node", ci->c.name, (long)pid, how,
+                  a->deaths - 1, cfg->supervisor.restart_interval_s);
+    else if (a->act == CHILD_ACT_FAIL)
+        log_error("worker_failed", "worker=%s pid=%ld %s reason=\"%s\" action=stop_node",
+                  ci->c.name, (long)pid, how, fatal_reason(WEXITSTATUS(ci->last_status)));
+    else if (a->act == CHILD_ACT_SPAWN || a->act == CHILD_ACT_BACKOFF)
+        log_warn("worker_died", "worker=%s pid=%ld %s height=%llu restart_in_ms=%u restarts=%u",
+                 ci->c.name, (long)pid, how, (unsigned long long)ci->height, a->delay_ms,
+                 ci->c.restarts);
+}
+
+static void on_child_exit(struct ev_loop *loop, ev_child *c, int revents)
+{
+    child_io_t *ci = c->data;
+    child_state_t was = ci->c.state;
+    pid_t pid = ci->pid;
+    child_action_t a;
+    child_forget_process(ci);
+    ci->last_status = c->rstatus;
+    if (child_step_now(ci, CHILD_EV_EXITED, c->rstatus, &a) == 0) {
+        log_exit(ci, pid, was, &a);
+        child_perform(ci, CHILD_EV_EXITED, &a);
+    }
+    sup_update_status(ci->sup);
+    sup_advance(ci->sup);
+}
+
+/* ---- the node ---- */
+
+/* Stop the children one at a time in reverse start order. */
 static void sup_stop_next(sup_t *s)
 {
-    for (int i = NWORKERS - 1; i >= 0; i--) {
-        worker_t *w = &s->w[i];
-        if (w->state == W_BACKOFF) {
-            ev_timer_stop(s->loop, &w->timer);
-            worker_set_state(w, W_STOPPED);
-        }
-        if (w->state == W_STOPPING)
-            return; /* wait for it */
-        if (worker_alive(w)) {
-            worker_begin_stop(w);
-            return;
-        }
+    if (s->stopped)
+        return;
+    for (size_t i = NCHILDREN; i-- > 0;) {
+        child_io_t *ci = &s->ch[i];
+        child_feed(ci, CHILD_EV_STOP);
+        if (ci->c.state == CHILD_STOPPING)
+            return; /* wait for its exit */
     }
+    s->stopped = true;
     log_info("node_stopped", "exit=%d", s->exit_code);
     ev_break(s->loop, EVBREAK_ALL);
 }
 
+/* Move the node on after anything happened: while stopping, stop the
+ * next child; otherwise start every child whose after is ready, and tell
+ * systemd once all run. */
+static void sup_advance(sup_t *s)
+{
+    if (s->stopping) {
+        sup_stop_next(s);
+        return;
+    }
+    for (size_t i = 0; i < NCHILDREN; i++)
+        if (s->ch[i].c.enabled)
+            child_feed(&s->ch[i], CHILD_EV_START);
+    sup_check_all_ready(s);
+}
+
+/* Begin stopping the node with exit_code (the first reason wins); the
+ * next sup_advance stops the first child. */
 static void sup_begin_stop(sup_t *s, int exit_code)
 {
     if (s->stopping)
@@ -461,7 +482,8 @@ static void sup_begin_stop(sup_t *s, int exit_code)
     s->exit_code = exit_code;
     sdn_notify("STOPPING=1");
     log_info("node_stopping", "exit=%d", exit_code);
-    sup_stop_next(s);
+    for (size_t i = 0; i < NCHILDREN; i++)
+        child_feed(&s->ch[i], CHILD_EV_HOLD);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *sig, int revents)
@@ -474,6 +496,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *sig, int revents)
     }
     log_info("signal", "signal=%s", signame(sig->signum));
     sup_begin_stop(s, ADNET_EXIT_OK);
+    sup_advance(s);
 }
 
 static void on_status_timer(struct ev_loop *loop, ev_timer *t, int revents)
@@ -488,26 +511,62 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- control socket ---- */
 
-static json_t *worker_json(const sup_t *s, const worker_t *w, ev_tstamp now)
+static json_t *child_json(const child_io_t *ci, ev_tstamp now)
 {
-    char how[48], when[48] = "";
-    describe_status(w->last_status, how, sizeof(how));
-    if (w->block_time_ms) {
-        time_t sec = (time_t)(w->block_time_ms / 1000);
-        struct tm tm;
-        gmtime_r(&sec, &tm);
-        snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (unsigned)(w->block_time_ms % 1000));
-    }
-    double uptime = w->state == W_RUNNING ? now - w->ready_at : 0.;
+    char how[48], when[CLOCK_ISO8601_MAX] = "";
+    describe_status(ci->last_status, how, sizeof(how));
+    if (ci->block_time_ms)
+        clock_iso8601(when, ci->block_time_ms);
+    double uptime = ci->c.state == CHILD_RUNNING ? now - ci->ready_at : 0.;
     /* pid is null, not 0, without a process: `kill -9 0` would hit a whole group. */
-    return json_pack("{s:s, s:b, s:o, s:s, s:I, s:f, s:I, s:I, s:s, s:s}", "name", w->name,
-                     "enabled", w->enabled, "pid",
-                     w->pid > 0 ? json_integer((json_int_t)w->pid) : json_null(), "state",
-                     wstate_names[w->state], "restarts", (json_int_t)w->restarts, "uptime_s",
-                     uptime, "height", (json_int_t)w->height, "last_block_time_ms",
-                     (json_int_t)w->block_time_ms, "last_block_time", when, "last_exit", how);
+    return json_pack("{s:s, s:b, s:o, s:s, s:I, s:f, s:I, s:I, s:s, s:s}", "name", ci->c.name,
+                     "enabled", ci->c.enabled, "pid",
+                     ci->pid > 0 ? json_integer((json_int_t)ci->pid) : json_null(), "state",
+                     child_state_name(ci->c.state), "restarts", (json_int_t)ci->c.restarts,
+                     "uptime_s", uptime, "height", (json_int_t)ci->height, "last_block_time_ms",
+                     (json_int_t)ci->block_time_ms, "last_block_time", when, "last_exit", how);
+}
+
+static json_t *ctl_error(const char *why)
+{
+    return json_pack("{s:b, s:s}", "ok", 0, "error", why);
+}
+
+static json_t *ctl_status(const sup_t *s)
+{
+    json_t *arr = json_array();
+    ev_tstamp now = ev_time();
+    for (size_t i = 0; i < NCHILDREN; i++)
+        if (s->ch[i].c.enabled)
+            json_array_append_new(arr, child_json(&s->ch[i], now));
+    return json_pack("{s:b, s:o, s:{s:I, s:f, s:b}}", "ok", 1, "workers", arr, "supervisor",
+                     "pid", (json_int_t)getpid(), "uptime_s", now - s->started_at, "stopping",
+                     s->stopping);
+}
+
+static json_t *ctl_restart(sup_t *s, const char *name)
+{
+    child_io_t *ci = NULL;
+    for (size_t i = 0; i < NCHILDREN; i++)
+        if (name && strcmp(name, s->ch[i].c.name) == 0)
+            ci = &s->ch[i];
+    if (!ci) {
+        char why[160];
+        size_t off = (size_t)snprintf(why, sizeof(why), "unknown worker: expected ");
+        for (size_t i = 0; i < NCHILDREN && off < sizeof(why); i++)
+            off += (size_t)snprintf(why + off, sizeof(why) - off, "%s%s",
+                                    i == 0 ? "" : i + 1 < NCHILDREN ? ", " : " or ",
+                                    s->ch[i].c.name);
+        return ctl_error(why);
+    }
+    if (!ci->c.enabled)
+        return ctl_error("that worker is not enabled in this node");
+    if (s->stopping)
+        return ctl_error("the node is stopping");
+    log_info("worker_restart_requested", "worker=%s state=%s", ci->c.name,
+             child_state_name(ci->c.state));
+    child_feed(ci, CHILD_EV_RESTART);
+    return json_pack("{s:b, s:s}", "ok", 1, "worker", ci->c.name);
 }
 
 static json_t *ctl_handle(sup_t *s, const char *req_text, size_t len)
@@ -516,49 +575,18 @@ static json_t *ctl_handle(sup_t *s, const char *req_text, size_t len)
     json_t *req = json_loadb(req_text, len, 0, &jerr), *reply = NULL;
     const char *cmd = NULL, *name = NULL;
     if (!req || json_unpack(req, "{s:s, s?:s}", "cmd", &cmd, "worker", &name) < 0) {
-        reply = json_pack("{s:b, s:s}", "ok", 0, "error",
-                          "expected {\"cmd\": \"status\" | \"restart\" | \"stop\"}");
+        reply = ctl_error("expected {\"cmd\": \"status\" | \"restart\" | \"stop\"}");
         goto out;
     }
     if (strcmp(cmd, "status") == 0) {
-        json_t *arr = json_array();
-        ev_tstamp now = ev_time();
-        for (int i = 0; i < NWORKERS; i++)
-            if (s->w[i].enabled)
-                json_array_append_new(arr, worker_json(s, &s->w[i], now));
-        reply = json_pack("{s:b, s:o, s:{s:I, s:f, s:b}}", "ok", 1, "workers", arr,
-                          "supervisor", "pid", (json_int_t)getpid(), "uptime_s",
-                          now - s->started_at, "stopping", s->stopping);
+        reply = ctl_status(s);
     } else if (strcmp(cmd, "restart") == 0) {
-        worker_t *w = NULL;
-        for (int i = 0; i < NWORKERS; i++)
-            if (name && strcmp(name, s->w[i].name) == 0)
-                w = &s->w[i];
-        if (!w || !w->enabled) {
-            reply = json_pack("{s:b, s:s}", "ok", 0, "error",
-                              !w ? "unknown worker: expected alpha or delta"
-                                 : "that worker is not enabled in this node");
-        } else if (s->stopping) {
-            reply = json_pack("{s:b, s:s}", "ok", 0, "error", "the node is stopping");
-        } else {
-            log_info("worker_restart_requested", "worker=%s state=%s", w->name,
-                     wstate_names[w->state]);
-            if (w->state == W_RUNNING || w->state == W_STARTING) {
-                w->restart_requested = true;
-                worker_begin_stop(w);
-            } else if (w->state == W_BACKOFF || w->state == W_STOPPED) {
-                ev_timer_stop(s->loop, &w->timer);
-                worker_spawn(w);
-            } else if (w->state == W_STOPPING) {
-                w->restart_requested = true;
-            }
-            reply = json_pack("{s:b, s:s}", "ok", 1, "worker", w->name);
-        }
+        reply = ctl_restart(s, name);
     } else if (strcmp(cmd, "stop") == 0) {
         reply = json_pack("{s:b}", "ok", 1);
         sup_begin_stop(s, ADNET_EXIT_OK);
     } else {
-        reply = json_pack("{s:b, s:s}", "ok", 0, "error", "unknown command");
+        reply = ctl_error("unknown command");
     }
 out:
     json_decref(req);
@@ -573,15 +601,15 @@ static void on_ctl(struct ev_loop *loop, ev_io *io, int revents)
         int events = 0;
         size_t sz = sizeof(events);
         if (zmq_getsockopt(s->zrep, ZMQ_EVENTS, &events, &sz) < 0 || !(events & ZMQ_POLLIN))
-            return;
+            break;
         zmq_msg_t msg;
         zmq_msg_init(&msg);
         if (zmq_msg_recv(&msg, s->zrep, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&msg);
-            return;
+            break;
         }
         json_t *reply = zmq_msg_size(&msg) > CTL_MSG_MAX
-                            ? json_pack("{s:b, s:s}", "ok", 0, "error", "request too large")
+                            ? ctl_error("request too large")
                             : ctl_handle(s, zmq_msg_data(&msg), zmq_msg_size(&msg));
         zmq_msg_close(&msg);
         char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
@@ -590,6 +618,7 @@ static void on_ctl(struct ev_loop *loop, ev_io *io, int revents)
         free(text);
         json_decref(reply);
     }
+    sup_advance(s);
 }
 
 static int ctl_open(sup_t *s)
@@ -617,9 +646,9 @@ static int ctl_open(sup_t *s)
 
 /* ---- set-up ---- */
 
-/* Find adnet-<name>: beside this executable when installed, or in the
+/* Find chain e's worker: beside this executable when installed, or in the
  * build tree's <name>-worker/ directory. */
-static int find_worker_exe(const char *name, char out[PATH_MAX])
+static int find_worker_exe(const chain_entry_t *e, char out[PATH_MAX])
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -630,9 +659,9 @@ static int find_worker_exe(const char *name, char out[PATH_MAX])
     if (!slash)
         return -ENOENT;
     *slash = '\0';
-    if (fs_path(out, PATH_MAX, "%s/adnet-%s", self, name) == 0 && access(out, X_OK) == 0)
+    if (fs_path(out, PATH_MAX, "%s/%s", self, e->exe) == 0 && access(out, X_OK) == 0)
         return 0;
-    if (fs_path(out, PATH_MAX, "%s/../%s-worker/adnet-%s", self, name, name) == 0 &&
+    if (fs_path(out, PATH_MAX, "%s/../%s-worker/%s", self, e->name, e->exe) == 0 &&
         access(out, X_OK) == 0)
         return 0;
     return -ENOENT;
@@ -663,65 +692,94 @@ static int take_lock(const char *home, int *fd_out)
     return 0;
 }
 
-int sup_run(const sup_options_t *opt)
+/* Create <home>/run and take the node's lock in it. Return 0, -EBUSY if
+ * another supervisor holds it, or -errno; logged either way. */
+static int sup_lock_home(sup_t *s)
 {
-    sup_t *s = calloc(1, sizeof(*s));
-    const config_t *cfg = opt->cfg;
-    int lock_fd = -1, rc = ADNET_EXIT_SYSTEM;
     char run_dir[PATH_MAX];
-    if (!s)
-        return ADNET_EXIT_SYSTEM;
-    s->opt = opt;
-    s->exit_code = ADNET_EXIT_OK;
+    const char *home = s->opt->home;
+    if (fs_path(run_dir, sizeof(run_dir), "%s/run", home) < 0 || fs_mkdir_p(run_dir, 0700) < 0) {
+        int e = errno;
+        log_error("run_dir_failed", "path=%s reason=\"%s\"", run_dir, strerror(e));
+        return -e;
+    }
+    int r = take_lock(home, &s->lock_fd);
+    if (r < 0 && r != -EBUSY)
+        log_error("lock_failed", "home=%s reason=\"%s\"", home, strerror(-r));
+    return r;
+}
 
-    if (fs_path(run_dir, sizeof(run_dir), "%s/run", opt->home) < 0 ||
-        fs_mkdir_p(run_dir, 0700) < 0) {
-        log_error("run_dir_failed", "path=%s reason=\"%s\"", run_dir, strerror(errno));
-        goto out;
+/* Set up ci as the child of chain e. Return 0, -ENOENT (logged) if e is
+ * enabled but has no configuration section or no executable, or -ENOMEM. */
+static int child_io_init(sup_t *s, child_io_t *ci, const chain_entry_t *e)
+{
+    const config_t *cfg = s->opt->cfg;
+    const config_chain_t *cc = config_chain(cfg, e->name);
+    const child_policy_t policy = { cfg->supervisor.restart_burst,
+                                    cfg->supervisor.restart_interval_s,
+                                    cfg->supervisor.backoff_initial_ms,
+                                    cfg->supervisor.backoff_max_ms };
+    bool wanted = !s->opt->only || strcmp(s->opt->only, e->name) == 0;
+    ev_child_init(&ci->child, on_child_exit, 0, 0);
+    ci->child.data = ci;
+    ev_io_init(&ci->io, on_child_io, -1, EV_READ);
+    ci->io.data = ci;
+    ev_timer_init(&ci->deadline, on_child_deadline, 0., 0.);
+    ci->deadline.data = ci;
+    ev_init(&ci->hb, on_child_hb);
+    ci->hb.repeat = cfg->supervisor.heartbeat_timeout_ms / 1000.0;
+    ci->hb.data = ci;
+    if (wanted && !cc) {
+        log_error("worker_missing", "worker=%s reason=\"the configuration has no section %s\"",
+                  e->name, e->name);
+        return -ENOENT;
     }
-    int r = take_lock(opt->home, &lock_fd);
-    if (r < 0) {
-        if (r != -EBUSY)
-            log_error("lock_failed", "home=%s reason=\"%s\"", opt->home, strerror(-r));
-        rc = r == -EBUSY ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
-        goto out;
+    int r = child_init(&ci->c, e->name, e->after, wanted && cc->enabled, &policy);
+    if (r < 0)
+        return r;
+    if (ci->c.enabled && find_worker_exe(e, ci->exe) < 0) {
+        log_error("worker_missing", "worker=%s reason=\"%s not found beside adnet\"", e->name,
+                  e->exe);
+        return -ENOENT;
     }
+    return 0;
+}
 
-    s->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
-    s->started_at = ev_time();
-    static const char *const names[NWORKERS] = { "alpha", "delta" };
-    for (int i = 0; i < NWORKERS; i++) {
-        worker_t *w = &s->w[i];
-        w->sup = s;
-        w->name = names[i];
-        w->sock = -1;
-        w->last_status = -1;
-        w->enabled = (i == 0 ? cfg->alpha.enabled : cfg->delta.enabled) &&
-                     (!opt->only || strcmp(opt->only, names[i]) == 0);
-        w->deaths_cap = cfg->supervisor.restart_burst + 1;
-        if (!(w->deaths = calloc(w->deaths_cap, sizeof(*w->deaths))))
-            goto out;
-        if (w->enabled && find_worker_exe(w->name, w->exe) < 0) {
-            log_error("worker_missing", "worker=%s reason=\"adnet-%s not found beside adnet\"",
-                      w->name, w->name);
-            rc = ADNET_EXIT_CONFIG;
-            goto out;
-        }
-        ev_child_init(&w->child, on_worker_exit, 0, 0);
-        w->child.data = w;
-        ev_io_init(&w->io, on_worker_io, -1, EV_READ);
-        w->io.data = w;
-        ev_timer_init(&w->timer, on_worker_timer, 0., 0.);
-        w->timer.data = w;
-        ev_init(&w->hb, on_worker_hb);
-        w->hb.repeat = cfg->supervisor.heartbeat_timeout_ms / 1000.0;
-        w->hb.data = w;
+/* Build the children from the build's chain list. Return 0, -ENOENT or
+ * -EINVAL (logged: missing worker, bad chain list, nothing enabled), or
+ * -ENOMEM. */
+static int sup_children_init(sup_t *s)
+{
+    size_t bad = 0, enabled = 0;
+    for (size_t i = 0; i < NCHILDREN; i++) {
+        s->ch[i].sup = s;
+        s->ch[i].last_status = -1;
     }
-    if (!s->w[0].enabled && !s->w[1].enabled) {
-        log_error("nothing_to_run", "reason=\"both chains are disabled\"");
-        rc = ADNET_EXIT_CONFIG;
-        goto out;
+    for (size_t i = 0; i < NCHILDREN; i++) {
+        int r = child_io_init(s, &s->ch[i], &chain_list[i]);
+        if (r < 0)
+            return r;
+        enabled += s->ch[i].c.enabled;
     }
+    child_t *cs[NCHILDREN];
+    for (size_t i = 0; i < NCHILDREN; i++)
+        cs[i] = &s->ch[i].c;
+    if (child_link(cs, NCHILDREN, &bad) < 0) {
+        log_error("chain_order_invalid", "worker=%s after=%s reason=\"it must name a chain "
+                  "listed before it\"", chain_list[bad].name, chain_list[bad].after);
+        return -EINVAL;
+    }
+    if (enabled == 0) {
+        log_error("nothing_to_run", "reason=\"every chain is disabled\"");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Watch signals, open the control socket, start the status and watchdog
+ * timers. Return 0, or -errno (logged) if the control socket failed. */
+static int sup_watch(sup_t *s)
+{
     signal(SIGPIPE, SIG_IGN);
     ev_signal_init(&s->sigterm, on_signal, SIGTERM);
     ev_signal_init(&s->sigint, on_signal, SIGINT);
@@ -730,8 +788,9 @@ int sup_run(const sup_options_t *opt)
     ev_signal_start(s->loop, &s->sigterm);
     ev_signal_start(s->loop, &s->sigint);
     ev_signal_start(s->loop, &s->sighup);
-    if (ctl_open(s) < 0)
-        goto out;
+    int r = ctl_open(s);
+    if (r < 0)
+        return r;
     ev_timer_init(&s->status_timer, on_status_timer, 1., 1.);
     s->status_timer.data = s;
     ev_timer_start(s->loop, &s->status_timer);
@@ -741,32 +800,63 @@ int sup_run(const sup_options_t *opt)
         ev_timer_start(s->loop, &s->watchdog);
         log_info("watchdog", "interval_ms=%.0f", wd / 2e3);
     }
+    return 0;
+}
 
-    log_info("node_starting", "home=%s alpha=%s delta=%s pid=%ld", opt->home,
-             s->w[0].enabled ? "on" : "off", s->w[1].enabled ? "on" : "off", (long)getpid());
-    worker_spawn(s->w[0].enabled ? &s->w[0] : &s->w[1]);
-    ev_run(s->loop, 0);
-    rc = s->exit_code;
-out:
+static void sup_free(sup_t *s)
+{
     if (s->zrep) {
         char ep[CTL_ENDPOINT_MAX];
         zmq_close(s->zrep);
-        if (ctl_endpoint(opt->home, ep) == 0)
+        if (ctl_endpoint(s->opt->home, ep) == 0)
             unlink(ep + strlen("ipc://"));
     }
     if (s->zctx)
         zmq_ctx_term(s->zctx);
-    for (int i = 0; i < NWORKERS; i++) {
-        if (s->w[i].pid > 0) /* only on a set-up failure path */
-            kill(s->w[i].pid, SIGKILL);
-        if (s->w[i].sock >= 0)
-            close(s->w[i].sock);
-        free(s->w[i].deaths);
+    for (size_t i = 0; i < NCHILDREN; i++) {
+        if (s->ch[i].pid > 0) /* only on a set-up failure path */
+            kill(s->ch[i].pid, SIGKILL);
+        if (s->ch[i].sock >= 0)
+            close(s->ch[i].sock);
+        child_release(&s->ch[i].c);
     }
     if (s->loop)
         ev_loop_destroy(s->loop);
-    if (lock_fd >= 0)
-        close(lock_fd);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
     free(s);
+}
+
+int sup_run(const sup_options_t *opt)
+{
+    sup_t *s = calloc(1, sizeof(*s));
+    char chains[256];
+    int rc = ADNET_EXIT_SYSTEM, r;
+    if (!s)
+        return ADNET_EXIT_SYSTEM;
+    s->opt = opt;
+    s->exit_code = ADNET_EXIT_OK;
+    s->lock_fd = -1;
+    for (size_t i = 0; i < NCHILDREN; i++)
+        s->ch[i].sock = -1;
+    if ((r = sup_lock_home(s)) < 0) {
+        rc = r == -EBUSY ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
+        goto out;
+    }
+    s->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+    s->started_at = ev_time();
+    if ((r = sup_children_init(s)) < 0) {
+        rc = r == -ENOMEM ? ADNET_EXIT_SYSTEM : ADNET_EXIT_CONFIG;
+        goto out;
+    }
+    if (sup_watch(s) < 0)
+        goto out;
+    format_chains(s, "on", chains, sizeof(chains));
+    log_info("node_starting", "home=%s %s pid=%ld", opt->home, chains, (long)getpid());
+    sup_advance(s);
+    ev_run(s->loop, 0);
+    rc = s->exit_code;
+out:
+    sup_free(s);
     return rc;
 }
