@@ -14,10 +14,11 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "adnet_build.h"
+#include "adnet_chains.h"
+#include "common/base/clock.h"
 #include "common/base/config.h"
 #include "common/base/exitcode.h"
 #include "common/base/fsutil.h"
@@ -67,15 +68,24 @@ typedef struct {
     submission_t *inbox_head, *inbox_tail;
     bool closing;           /* no more submissions: the node is stopping */
     int notify_fd;          /* -1 when run by hand without a supervisor */
+    int lock_fd;            /* holds <home>/<chain>/LOCK; -1 before */
+    genesis_t *genesis;     /* as loaded (the chain keeps its own copy) */
     int exit_code;
 } worker_t;
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+/* The command line of a worker. */
+typedef struct {
+    const char *home;
+    const char *level;      /* --log-level, or NULL */
+    uint32_t restarts;      /* --restarts: how often the supervisor restarted it */
+    config_flag_t flags[MAX_FLAGS];
+    size_t nflags;
+} worker_args_t;
+
+/* The node's chains, for the configuration's sections (adnet_chains.h). */
+#define NODE_CHAIN_SPEC(name, exe, after, interval, listen) { name, interval, listen },
+static const config_chain_spec_t node_chains[] = { ADNET_NODE_CHAINS(NODE_CHAIN_SPEC) };
+#define N_NODE_CHAINS (sizeof node_chains / sizeof node_chains[0])
 
 static void worker_notify(worker_t *w, notify_kind_t kind)
 {
@@ -179,7 +189,7 @@ static void on_inbox(struct ev_loop *loop, ev_async *a, int revents)
     submission_t *batch = w->inbox_head;
     w->inbox_head = w->inbox_tail = NULL;
     pthread_mutex_unlock(&w->inbox_mu);
-    uint64_t now = now_ms();
+    uint64_t now = clock_wall_ms();
     /* One read transaction for the whole batch; if it cannot open, each
      * admission opens its own. */
     bool batch_txn = batch && batch->next && chain_admit_begin(w->chain) == 0;
@@ -229,7 +239,7 @@ static void schedule_next_block(worker_t *w)
 {
     ledger_tip_t tip;
     chain_tip(w->chain, &tip);
-    uint64_t now = now_ms(), due = tip.height ? tip.time_ms + w->ccfg->block_interval_ms : now;
+    uint64_t now = clock_wall_ms(), due = tip.height ? tip.time_ms + w->ccfg->block_interval_ms : now;
     double delay = due > now ? (double)(due - now) / 1000.0 : 0.0;
     ev_timer_set(&w->block_timer, delay, 0.0);
     ev_timer_start(w->loop, &w->block_timer);
@@ -242,7 +252,7 @@ static void on_block_timer(struct ev_loop *loop, ev_timer *t, int revents)
     chain_block_stats_t st;
     char err[CHAIN_ERR_MAX];
     ev_tstamp start = ev_time();
-    int r = chain_produce_block(w->chain, now_ms(), w->pool, w->ccfg->block_max_txs, on_drop, w,
+    int r = chain_produce_block(w->chain, clock_wall_ms(), w->pool, w->ccfg->block_max_txs, on_drop, w,
                                 &h, &st, err);
     if (r < 0) {
         log_error("block_failed", "reason=\"%s\"", err);
@@ -324,7 +334,9 @@ static int worker_lock(const char *path)
     return fd;
 }
 
-int worker_main(int argc, char **argv, const chain_ops_t *ops)
+/* Parse argv into *a (and w->notify_fd). Return -1 to go on, or the exit
+ * code to return now (0 for --help/--version). */
+static int worker_args(worker_t *w, worker_args_t *a, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "home", required_argument, NULL, 'H' },
@@ -336,215 +348,255 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    worker_t w;
-    config_flag_t flags[MAX_FLAGS];
-    size_t nflags = 0;
-    const char *home = NULL, *level_flag = NULL;
-    char path[PATH_MAX], err[CONFIG_ERR_MAX > CHAIN_ERR_MAX ? CONFIG_ERR_MAX : CHAIN_ERR_MAX];
-    genesis_t *g = NULL;
-    keys_pair_t key;
-    int lock_fd = -1, c;
-    uint32_t restarts = 0;
-
-    memset(&w, 0, sizeof(w));
-    memset(&key, 0, sizeof(key));
-    pthread_mutex_init(&w.inbox_mu, NULL);
-    pthread_cond_init(&w.inbox_cv, NULL);
-    w.ops = ops;
-    w.notify_fd = -1;
-    w.exit_code = ADNET_EXIT_SYSTEM;
-    log_init(ops->name, LOG_INFO);
-
+    char *end;
+    long fd;
+    int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'H': home = optarg; break;
-        case 'n': {
-            char *end;
-            long fd = strtol(optarg, &end, 10);
+        case 'H': a->home = optarg; break;
+        case 'n':
+            fd = strtol(optarg, &end, 10);
             if (*end || fd < 3 || fd > INT_MAX) {
                 fprintf(stderr, "%s: --notify-fd: expected a descriptor number >= 3\n", argv[0]);
                 return ADNET_EXIT_CONFIG;
             }
-            w.notify_fd = (int)fd;
+            w->notify_fd = (int)fd;
             break;
-        }
-        case 'l': level_flag = optarg; break;
-        case 'r': restarts = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'l': a->level = optarg; break;
+        case 'r': a->restarts = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 's':
-            if (nflags == MAX_FLAGS || config_flag_parse(optarg, &flags[nflags]) < 0) {
-                fprintf(stderr, "%s: --set: expected KEY=VALUE (at most %d)\n", argv[0], MAX_FLAGS);
+            if (a->nflags == MAX_FLAGS - 1 || config_flag_parse(optarg, &a->flags[a->nflags]) < 0) {
+                fprintf(stderr, "%s: --set: expected KEY=VALUE (at most %d)\n", argv[0],
+                        MAX_FLAGS - 1);
                 return ADNET_EXIT_CONFIG;
             }
-            nflags++;
+            a->nflags++;
             break;
         case 'V': printf("%s %s (%s)\n", argv[0], ADNET_VERSION, ADNET_GIT_COMMIT); return 0;
         case 'h': usage(stdout, argv[0]); return 0;
         default: usage(stderr, argv[0]); return ADNET_EXIT_CONFIG;
         }
     }
-    if (!home || optind != argc) {
+    if (!a->home || optind != argc) {
         usage(stderr, argv[0]);
         return ADNET_EXIT_CONFIG;
     }
-    if (w.notify_fd >= 0) {
+    if (a->level) { /* --log-level is the strongest override of log.level */
+        a->flags[a->nflags].key = "log.level";
+        a->flags[a->nflags++].value = a->level;
+    }
+    return -1;
+}
+
+/* Load the configuration and this chain's section. Return 0 or an exit code. */
+static int worker_configure(worker_t *w, const worker_args_t *a)
+{
+    char path[PATH_MAX], err[CONFIG_ERR_MAX];
+    log_level_t lvl;
+    if (fs_path(path, sizeof(path), "%s/adnet.yaml", a->home) < 0 ||
+        config_load(&w->cfg, NULL, node_chains, N_NODE_CHAINS, path, true, environ, a->flags,
+                    a->nflags, err) < 0) {
+        log_error("config_invalid", "reason=\"%s\"", err);
+        return ADNET_EXIT_CONFIG;
+    }
+    if (log_level_parse(w->cfg.log_level, &lvl) == 0)
+        log_set_level(lvl);
+    if (!(w->ccfg = config_chain(&w->cfg, w->ops->name))) {
+        log_error("config_invalid", "reason=\"no configuration section for chain %s\"",
+                  w->ops->name);
+        return ADNET_EXIT_CONFIG;
+    }
+    return 0;
+}
+
+/* Load genesis and the validator key, lock the ledger and open the chain.
+ * Return 0 or an exit code (the reason logged). */
+static int worker_open_chain(worker_t *w, const char *home)
+{
+    const chain_ops_t *ops = w->ops;
+    char path[PATH_MAX], err[CHAIN_ERR_MAX > GENESIS_ERR_MAX ? CHAIN_ERR_MAX : GENESIS_ERR_MAX];
+    char kerr[KEYS_ERR_MAX];
+    keys_pair_t key;
+    int rc = ADNET_EXIT_CONFIG, r;
+
+    memset(&key, 0, sizeof(key));
+    if (!(w->genesis = malloc(sizeof(*w->genesis)))) {
+        rc = ADNET_EXIT_SYSTEM;
+        goto out;
+    }
+    if (fs_path(w->genesis_path, sizeof(w->genesis_path), "%s/%s/genesis.json", home,
+                ops->name) < 0 ||
+        genesis_load(w->genesis, w->genesis_path, ops->name, err) < 0 ||
+        (ops->genesis_check && ops->genesis_check(w->genesis, err, sizeof(err)) < 0)) {
+        log_error("genesis_invalid", "reason=\"%s\"", err);
+        goto out;
+    }
+    if (fs_path(path, sizeof(path), "%s/keys/validator.json", home) < 0 ||
+        keys_load(&key, path, kerr) < 0) {
+        log_error("key_invalid", "reason=\"%s\"", kerr);
+        goto out;
+    }
+    if (fs_path(path, sizeof(path), "%s/%s/LOCK", home, ops->name) < 0 ||
+        (w->lock_fd = worker_lock(path)) < 0) {
+        log_error("ledger_locked", "path=%s reason=\"%s\"", path, w->lock_fd == -EWOULDBLOCK
+                  ? "another process holds the ledger" : strerror(-w->lock_fd));
+        w->lock_fd = -1;
+        rc = ADNET_EXIT_SYSTEM;
+        goto out;
+    }
+    if (fs_path(w->ledger_path, sizeof(w->ledger_path), "%s/%s/ledger.db", home, ops->name) < 0)
+        goto out;
+    if ((r = chain_open(&w->chain, ops, w->ledger_path, w->genesis, &key, err)) < 0) {
+        log_error("ledger_refused", "path=%s reason=\"%s\"", w->ledger_path, err);
+        rc = (r == -EPROTO || r == -EILSEQ || r == -ENOTUNIQ) ? ADNET_EXIT_LEDGER
+             : r == -EPERM ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
+        goto out;
+    }
+    rc = 0;
+out:
+    keys_wipe(&key);
+    return rc;
+}
+
+/* Start the HTTP API on its threads. Return 0 or an exit code. */
+static int worker_serve_api(worker_t *w, uint32_t restarts)
+{
+    const chain_ops_t *ops = w->ops;
+    w->napi = (node_api_t){ .chain = ops->name, .ops = ops, .genesis = chain_genesis(w->chain),
+                            .genesis_path = w->genesis_path, .ledger_path = w->ledger_path,
+                            .metrics = w->metrics, .restarts = restarts,
+                            .block_interval_ms = w->ccfg->block_interval_ms,
+                            .submit = worker_submit, .loop_ctx = w };
+    const api_route_t *tables[] = { api_common_routes, ops->routes, NULL };
+    const size_t counts[] = { api_common_nroutes, ops->n_routes };
+    const config_chain_t *cc = w->ccfg;
+    api_config_t acfg = {
+        .listen = cc->api_listen, .ledger_path = w->ledger_path, .schema = ops->schema,
+        .route_tables = tables,
+        .route_counts = counts, .ctx = &w->napi, .metrics = w->metrics,
+        .max_body = cc->api_max_body_bytes, .max_header = cc->api_max_header_bytes,
+        .timeout_s = cc->api_timeout_s, .threads = cc->api_threads,
+        .rate_per_s = cc->api_rate_per_s, .rate_burst = cc->api_rate_burst,
+    };
+    char aerr[API_ERR_MAX];
+    int r = api_start(&w->api, &acfg, aerr);
+    if (r < 0) {
+        log_error("api_failed", "listen=%s reason=\"%s\"", cc->api_listen, aerr);
+        return (r == -EADDRINUSE || r == -EACCES || r == -EADDRNOTAVAIL || r == -EINVAL)
+                   ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
+    }
+    log_info("api_listening", "listen=%s port=%d", cc->api_listen, api_port(w->api));
+    return 0;
+}
+
+/* The loop's watchers: blocks, signals, and (under a
+ * supervisor) heartbeats and the notification socket's EOF. */
+static void worker_watch(worker_t *w)
+{
+    ev_timer_init(&w->block_timer, on_block_timer, 0., 0.);
+    w->block_timer.data = w;
+    ev_signal_init(&w->sigterm, on_signal, SIGTERM);
+    ev_signal_init(&w->sigint, on_signal, SIGINT);
+    w->sigterm.data = w->sigint.data = w;
+    ev_signal_start(w->loop, &w->sigterm);
+    ev_signal_start(w->loop, &w->sigint);
+    signal(SIGPIPE, SIG_IGN);
+    if (w->notify_fd < 0)
+        return;
+    double hb = w->cfg.supervisor.heartbeat_interval_ms / 1000.0;
+    ev_timer_init(&w->heartbeat_timer, on_heartbeat, hb, hb);
+    w->heartbeat_timer.data = w;
+    ev_timer_start(w->loop, &w->heartbeat_timer);
+    ev_io_init(&w->notify_watcher, on_notify_fd, w->notify_fd, EV_READ);
+    w->notify_watcher.data = w;
+    ev_io_start(w->loop, &w->notify_watcher);
+}
+
+/* Open everything the loop needs, in order. Return 0 or an exit code. */
+static int worker_start(worker_t *w, const worker_args_t *a)
+{
+    int rc;
+    if (w->notify_fd >= 0) {
         /* Die with the supervisor; then make sure it did not die already. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() == 1) {
             log_error("supervisor_gone", "phase=start");
             return ADNET_EXIT_SYSTEM;
         }
-        fcntl(w.notify_fd, F_SETFD, FD_CLOEXEC);
+        fcntl(w->notify_fd, F_SETFD, FD_CLOEXEC);
     }
-    if (level_flag) {
-        if (nflags == MAX_FLAGS) {
-            fprintf(stderr, "%s: too many overrides\n", argv[0]);
-            return ADNET_EXIT_CONFIG;
-        }
-        flags[nflags].key = "log.level";
-        flags[nflags++].value = level_flag;
-    }
-
-    if (fs_path(path, sizeof(path), "%s/adnet.yaml", home) < 0 ||
-        config_load(&w.cfg, NULL, path, true, environ, flags, nflags, err) < 0) {
-        log_error("config_invalid", "reason=\"%s\"", err);
-        return ADNET_EXIT_CONFIG;
-    }
-    log_level_t lvl;
-    if (log_level_parse(w.cfg.log_level, &lvl) == 0)
-        log_set_level(lvl);
-    if (!(w.ccfg = config_chain(&w.cfg, ops->name))) {
-        log_error("config_invalid", "reason=\"no configuration section for chain %s\"", ops->name);
-        return ADNET_EXIT_CONFIG;
-    }
-
-    if (!(g = malloc(sizeof(*g)))) {
-        w.exit_code = ADNET_EXIT_SYSTEM;
-        goto out;
-    }
-    if (fs_path(w.genesis_path, sizeof(w.genesis_path), "%s/%s/genesis.json", home,
-                ops->name) < 0 ||
-        genesis_load(g, w.genesis_path, err) < 0) {
-        log_error("genesis_invalid", "reason=\"%s\"", err);
-        w.exit_code = ADNET_EXIT_CONFIG;
-        goto out;
-    }
-    if (strcmp(g->chain, ops->name) != 0) {
-        log_error("genesis_invalid", "reason=\"%s is a %s genesis, not %s\"", path, g->chain,
-                  ops->name);
-        w.exit_code = ADNET_EXIT_CONFIG;
-        goto out;
-    }
-    char kerr[KEYS_ERR_MAX];
-    if (fs_path(path, sizeof(path), "%s/keys/validator.json", home) < 0 ||
-        keys_load(&key, path, kerr) < 0) {
-        log_error("key_invalid", "reason=\"%s\"", kerr);
-        w.exit_code = ADNET_EXIT_CONFIG;
-        goto out;
-    }
-    if (fs_path(path, sizeof(path), "%s/%s/LOCK", home, ops->name) < 0 ||
-        (lock_fd = worker_lock(path)) < 0) {
-        log_error("ledger_locked", "path=%s reason=\"%s\"", path,
-                  lock_fd == -EWOULDBLOCK ? "another process holds the ledger" : strerror(-lock_fd));
-        w.exit_code = ADNET_EXIT_SYSTEM;
-        goto out;
-    }
-    if (fs_path(w.ledger_path, sizeof(w.ledger_path), "%s/%s/ledger.db", home, ops->name) < 0) {
-        w.exit_code = ADNET_EXIT_CONFIG;
-        goto out;
-    }
-    int r = chain_open(&w.chain, ops, w.ledger_path, g, &key, err);
-    if (r < 0) {
-        log_error("ledger_refused", "path=%s reason=\"%s\"", w.ledger_path, err);
-        w.exit_code = (r == -EPROTO || r == -EILSEQ || r == -ENOTUNIQ) ? ADNET_EXIT_LEDGER
-                    : r == -EPERM ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
-        goto out;
-    }
-    keys_wipe(&key);
-
-    mempool_limits_t lim = { w.ccfg->mempool_max_txs, w.ccfg->mempool_max_bytes,
-                             w.ccfg->mempool_max_per_sender };
-    if (!(w.pool = mempool_new(&lim)) || !(w.metrics = metrics_new())) {
+    if ((rc = worker_configure(w, a)) != 0 || (rc = worker_open_chain(w, a->home)) != 0)
+        return rc;
+    mempool_limits_t lim = { w->ccfg->mempool_max_txs, w->ccfg->mempool_max_bytes,
+                             w->ccfg->mempool_max_per_sender };
+    if (!(w->pool = mempool_new(&lim)) || !(w->metrics = metrics_new())) {
         log_error("out_of_memory", "what=mempool");
-        w.exit_code = ADNET_EXIT_SYSTEM;
-        goto out;
+        return ADNET_EXIT_SYSTEM;
     }
-    metrics_set_collector(w.metrics, collect_files, &w);
-    metrics_gauge_set(w.metrics, "adnet_worker_restarts",
-                      "Times the supervisor restarted this worker after a crash.", NULL, restarts);
-    update_pool_gauges(&w);
+    metrics_set_collector(w->metrics, collect_files, w);
+    metrics_gauge_set(w->metrics, "adnet_worker_restarts",
+                      "Times the supervisor restarted this worker after a crash.", NULL,
+                      a->restarts);
+    update_pool_gauges(w);
+    w->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+    /* Before the API threads start: they wake the loop through it. */
+    ev_async_init(&w->inbox_async, on_inbox);
+    w->inbox_async.data = w;
+    ev_async_start(w->loop, &w->inbox_async);
+    if ((rc = worker_serve_api(w, a->restarts)) != 0)
+        return rc;
+    worker_watch(w);
+    return 0;
+}
 
-    w.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
-    ev_async_init(&w.inbox_async, on_inbox);
-    w.inbox_async.data = &w;
-    ev_async_start(w.loop, &w.inbox_async);
-
-    w.napi = (node_api_t){ .chain = ops->name, .ops = ops, .genesis = chain_genesis(w.chain),
-                           .genesis_path = w.genesis_path, .ledger_path = w.ledger_path,
-                           .metrics = w.metrics, .restarts = restarts, .submit = worker_submit,
-                           .loop_ctx = &w };
-    const api_route_t *tables[] = { api_common_routes, ops->routes, NULL };
-    const size_t counts[] = { api_common_nroutes, ops->n_routes };
-    api_config_t acfg = {
-        .listen = w.ccfg->api_listen, .ledger_path = w.ledger_path, .route_tables = tables,
-        .route_counts = counts, .ctx = &w.napi, .metrics = w.metrics,
-        .max_body = w.ccfg->api_max_body_bytes, .max_header = w.ccfg->api_max_header_bytes,
-        .timeout_s = w.ccfg->api_timeout_s, .threads = w.ccfg->api_threads,
-        .rate_per_s = w.ccfg->api_rate_per_s, .rate_burst = w.ccfg->api_rate_burst,
-    };
-    char aerr[API_ERR_MAX];
-    if ((r = api_start(&w.api, &acfg, aerr)) < 0) {
-        log_error("api_failed", "listen=%s reason=\"%s\"", w.ccfg->api_listen, aerr);
-        w.exit_code = (r == -EADDRINUSE || r == -EACCES || r == -EADDRNOTAVAIL || r == -EINVAL)
-                          ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
-        goto out;
-    }
-    log_info("api_listening", "listen=%s port=%d", w.ccfg->api_listen, api_port(w.api));
-    ev_timer_init(&w.block_timer, on_block_timer, 0., 0.);
-    w.block_timer.data = &w;
-    ev_signal_init(&w.sigterm, on_signal, SIGTERM);
-    ev_signal_init(&w.sigint, on_signal, SIGINT);
-    w.sigterm.data = w.sigint.data = &w;
-    ev_signal_start(w.loop, &w.sigterm);
-    ev_signal_start(w.loop, &w.sigint);
-    signal(SIGPIPE, SIG_IGN);
-    if (w.notify_fd >= 0) {
-        double hb = w.cfg.supervisor.heartbeat_interval_ms / 1000.0;
-        ev_timer_init(&w.heartbeat_timer, on_heartbeat, hb, hb);
-        w.heartbeat_timer.data = &w;
-        ev_timer_start(w.loop, &w.heartbeat_timer);
-        ev_io_init(&w.notify_watcher, on_notify_fd, w.notify_fd, EV_READ);
-        w.notify_watcher.data = &w;
-        ev_io_start(w.loop, &w.notify_watcher);
-    }
-
+/* Run the loop until a stop; return the exit code. */
+static int worker_run(worker_t *w)
+{
     ledger_tip_t tip;
-    chain_tip(w.chain, &tip);
     char hash[2 * BLOCK_HASH_LEN + 1];
+    chain_tip(w->chain, &tip);
     hex_encode(hash, tip.hash, BLOCK_HASH_LEN);
-    log_info("ready", "chain_id=%s height=%llu hash=%.16s interval_ms=%u pid=%ld", g->chain_id,
-             (unsigned long long)tip.height, hash, w.ccfg->block_interval_ms, (long)getpid());
-    worker_notify(&w, NOTIFY_READY);
-    schedule_next_block(&w);
+    log_info("ready", "chain_id=%s height=%llu hash=%.16s interval_ms=%u pid=%ld",
+             w->genesis->chain_id, (unsigned long long)tip.height, hash,
+             w->ccfg->block_interval_ms, (long)getpid());
+    worker_notify(w, NOTIFY_READY);
+    schedule_next_block(w);
+    w->exit_code = ADNET_EXIT_SYSTEM;
+    ev_run(w->loop, 0);
+    chain_tip(w->chain, &tip);
+    log_info("stopped", "height=%llu exit=%d", (unsigned long long)tip.height, w->exit_code);
+    return w->exit_code;
+}
 
-    w.exit_code = ADNET_EXIT_SYSTEM;
-    ev_run(w.loop, 0);
-    log_info("stopped", "height=%llu exit=%d",
-             (unsigned long long)(chain_tip(w.chain, &tip), tip.height), w.exit_code);
-out:
+int worker_main(int argc, char **argv, const chain_ops_t *ops)
+{
+    worker_t w;
+    worker_args_t a;
+    memset(&w, 0, sizeof(w));
+    memset(&a, 0, sizeof(a));
+    pthread_mutex_init(&w.inbox_mu, NULL);
+    pthread_cond_init(&w.inbox_cv, NULL);
+    w.ops = ops;
+    w.notify_fd = -1;
+    w.lock_fd = -1;
+    log_init(ops->name, LOG_INFO);
+
+    int rc = worker_args(&w, &a, argc, argv);
+    if (rc < 0 && (rc = worker_start(&w, &a)) == 0)
+        rc = worker_run(&w);
     /* Order matters: no new submissions, then the API threads end (they
      * may hold pointers into this worker), then the rest. */
     inbox_close(&w);
     api_stop(w.api);
-    keys_wipe(&key);
     chain_close(w.chain);
     mempool_free(w.pool);
     metrics_free(w.metrics);
     if (w.loop)
         ev_loop_destroy(w.loop);
-    if (lock_fd >= 0)
-        close(lock_fd);
-    free(g);
+    if (w.lock_fd >= 0)
+        close(w.lock_fd);
+    free(w.genesis);
     pthread_mutex_destroy(&w.inbox_mu);
     pthread_cond_destroy(&w.inbox_cv);
-    return w.exit_code;
+    return rc;
 }

@@ -1,4 +1,4 @@
-/* The worker runtime shared by adnet-alpha and adnet-delta: argument
+/* The worker runtime every chain's worker binary runs: argument
  * parsing, configuration, the ledger, and one libev loop that produces a
  * block every block_interval_ms, reports READY / HEARTBEAT / BLOCK to the
  * supervisor over the inherited notification socket, and exits when asked
