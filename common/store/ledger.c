@@ -363,10 +363,11 @@ static ledger_t *ledger_new(const char *path, bool readonly, char *err)
     return l;
 }
 
-/* The shared part of both opens: connect, then refuse an unusable file
- * before anything is written. */
+/* The shared part of every open: connect, then refuse an unusable file
+ * before anything is written. A reader (readonly and !check) skips the
+ * read-only probe and PRAGMA quick_check, which cost O(file). */
 static int open_common(ledger_t **out, const char *path, const ledger_schema_t *schema,
-                       bool readonly, char *err)
+                       bool readonly, bool check, char *err)
 {
     ledger_t *l = NULL;
     struct stat sb;
@@ -389,12 +390,13 @@ static int open_common(ledger_t **out, const char *path, const ledger_schema_t *
         rc = -ENOMEM;
         goto out;
     }
-    if (readonly && (rc = probe_readonly(l, path, flags, nonempty, latest, &checked, err)) != 0)
+    if (readonly && check &&
+        (rc = probe_readonly(l, path, flags, nonempty, latest, &checked, err)) != 0)
         goto out;
     rc = connect_db(l, path, flags, false, err);
     /* Once checked, the real connection only re-reads the version. */
     if (rc == 0)
-        rc = refuse_unusable(l, nonempty && !checked, latest, err);
+        rc = refuse_unusable(l, check && nonempty && !checked, latest, err);
     if (rc != 0)
         goto out;
     *out = l;
@@ -426,7 +428,7 @@ int ledger_open(ledger_t **out, const char *path, const ledger_schema_t *schema,
                 char err[LEDGER_ERR_MAX])
 {
     ledger_t *l = NULL;
-    int rc = open_common(&l, path, schema, false, err);
+    int rc = open_common(&l, path, schema, false, true, err);
 
     if (rc != 0)
         goto out;
@@ -448,7 +450,7 @@ out:
 int ledger_open_readonly(ledger_t **out, const char *path, const ledger_schema_t *schema,
                          char err[LEDGER_ERR_MAX])
 {
-    return open_common(out, path, schema, true, err);
+    return open_common(out, path, schema, true, true, err);
 }
 
 void ledger_close(ledger_t *l)
@@ -752,32 +754,5 @@ int ledger_put_tx(ledger_t *l, const uint8_t id[32], uint64_t height, uint32_t i
 int ledger_open_reader(ledger_t **out, const char *path, const ledger_schema_t *schema,
                        char err[LEDGER_ERR_MAX])
 {
-    ledger_t *l = NULL;
-    struct stat sb;
-    int rc = schema_validate(schema, err);
-
-    if (rc != 0)
-        goto out;
-    if (stat(path, &sb) != 0) {
-        errf(err, "%s: no ledger here; start the node once to create it", path);
-        rc = -ENOENT;
-        goto out;
-    }
-    l = calloc(1, sizeof *l);
-    if (l == NULL || (l->path = strdup(path)) == NULL) {
-        errf(err, "%s: out of memory", path);
-        rc = -ENOMEM;
-        goto out;
-    }
-    l->readonly = true;
-    rc = connect_db(l, path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, false, err);
-    if (rc == 0)
-        rc = refuse_unusable(l, false, schema->migrations[schema->n - 1].version, err);
-    if (rc != 0)
-        goto out;
-    *out = l;
-    l = NULL;
-out:
-    ledger_close(l);
-    return rc;
+    return open_common(out, path, schema, true, false, err);
 }
