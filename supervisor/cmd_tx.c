@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/base/bech32.h"
+#include "common/base/clock.h"
 #include "common/base/config.h"
 #include "common/base/exitcode.h"
 #include "common/base/fsutil.h"
@@ -491,10 +492,10 @@ static int wait_committed(cli_t *c, const char *idhex, uint64_t expiry, uint64_t
 {
     char path[PATH_BUF];
     uint64_t secs = has(c, O_TIMEOUT) ? c->num[O_TIMEOUT] : DEFAULT_TIMEOUT_S;
-    struct timespec t0, now, nap = { 0, POLL_MS * 1000000L };
+    struct timespec nap = { 0, POLL_MS * 1000000L };
     unsigned polls = 0;
+    uint64_t t0 = clock_mono_us();
     snprintf(path, sizeof(path), "/txs/%s", idhex);
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         httpc_response_t res;
         int r = httpc_get(c->http, path, &res);
@@ -536,8 +537,7 @@ static int wait_committed(cli_t *c, const char *idhex, uint64_t expiry, uint64_t
             }
             json_decref(st);
         }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        double el = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9;
+        double el = (double)(clock_mono_us() - t0) / 1e6;
         if (el >= (double)secs) {
             fprintf(stderr, "adnet tx: %s not committed after %" PRIu64 " s (still pending, "
                     "or dropped)\n", idhex, secs);

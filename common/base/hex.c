@@ -1,39 +1,25 @@
 #include "common/base/hex.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdint.h>
 #include <string.h>
 
 void hex_encode(char *out, const uint8_t *in, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    sodium_bin2hex(out, 2 * n + 1, in, n);
 }
 
 int hex_decode(uint8_t *out, size_t n, const char *in)
 {
-    /* Validate everything first, so that out stays untouched on failure. */
-    if (!in || n > SIZE_MAX / 2 || strlen(in) != 2 * n)
+    size_t got = 0;
+    /* Validate everything first, so that out stays untouched on failure:
+     * sodium_hex2bin alone would accept a prefix and stop at the first
+     * non-digit. */
+    if (!in || n > SIZE_MAX / 2 - 1 || strlen(in) != 2 * n ||
+        strspn(in, "0123456789abcdefABCDEF") != 2 * n)
         return -EINVAL;
-    for (size_t i = 0; i < 2 * n; i++)
-        if (hex_nibble(in[i]) < 0)
-            return -EINVAL;
-    for (size_t i = 0; i < n; i++)
-        out[i] = (uint8_t)(hex_nibble(in[2 * i]) << 4 | hex_nibble(in[2 * i + 1]));
+    if (sodium_hex2bin(out, n, in, 2 * n, NULL, &got, NULL) != 0 || got != n)
+        return -EINVAL;
     return 0;
 }
