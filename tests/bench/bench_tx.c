@@ -46,6 +46,7 @@
 #include "proto/delta_tx.h"
 #include "proto/tx.h"
 #include "tests/integration/harness.h"
+#include "tests/lib/tmp.h"
 
 #define RING 64          /* submit times kept per sender, by nonce % RING */
 #define AHEAD 60         /* nonces a sender may run ahead of its committed count */
@@ -127,13 +128,14 @@ static double bench_verify(double secs)
 
 static double bench_sqlite(double secs)
 {
-    char dir[] = "/tmp/adnet-bench-sqlite-XXXXXX", path[64], cmd[96];
+    char dir[TMP_PATH_MAX], path[TMP_PATH_MAX];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     double rate = -1;
-    if (!mkdtemp(dir))
+    if (tmp_make(dir, sizeof(dir), "bench-sqlite") < 0)
         return -1;
-    snprintf(path, sizeof(path), "%s/t.db", dir);
+    if (tmp_join(path, sizeof(path), dir, "t.db") < 0)
+        goto out;
     if (sqlite3_open(path, &db) != SQLITE_OK ||
         sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                      "CREATE TABLE txs (id TEXT PRIMARY KEY, height INTEGER NOT NULL,"
@@ -173,8 +175,7 @@ static double bench_sqlite(double secs)
 out:
     sqlite3_finalize(st);
     sqlite3_close(db);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
+    if (tmp_remove(dir) < 0)
         fprintf(stderr, "bench_tx: could not remove %s\n", dir);
     return rate;
 }

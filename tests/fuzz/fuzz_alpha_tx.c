@@ -4,7 +4,7 @@
  * the commitment hash without crashing; nothing may read out of bounds.
  *
  *   clang -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_alpha_tx.c \
- *       proto/wire.c proto/alpha_tx.c $(pkg-config --cflags --libs libsodium)
+ *       tests/lib/fuzz.c proto/wire.c proto/alpha_tx.c $(pkg-config --cflags --libs libsodium)
  *   ./a.out -max_total_time=60
  *
  * Checks use abort(), not assert(), so they hold in NDEBUG builds too. */
@@ -15,8 +15,7 @@
 #include <string.h>
 
 #include "proto/alpha_tx.h"
-
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
+#include "tests/lib/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -59,12 +58,9 @@ static void fuzz_kind(uint16_t kind, const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* Copy into an exact-size heap buffer so ASan catches any overread. */
-    uint8_t *msg = malloc(size > 0 ? size : 1);
+    uint8_t *msg = fuzz_copy(data, size);
     if (msg == NULL)
         return 0;
-    if (size > 0)
-        memcpy(msg, data, size);
     fuzz_kind(ALPHA_TX_MINT, msg, size);
     fuzz_kind(ALPHA_TX_TRANSFER, msg, size);
     fuzz_kind(ALPHA_TX_BURN, msg, size);

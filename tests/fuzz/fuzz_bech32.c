@@ -4,7 +4,7 @@
  * names its reason.
  *
  *   clang -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_bech32.c \
- *       common/bech32.c
+ *       tests/lib/fuzz.c common/base/bech32.c
  *   ./a.out -max_total_time=60
  *
  * Checks use abort(), not assert(), so they hold in NDEBUG builds too. */
@@ -16,8 +16,7 @@
 #include <string.h>
 
 #include "common/base/bech32.h"
-
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
+#include "tests/lib/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
  * may crash a decoder or make it read out of bounds.
  *
  *   clang -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_block.c \
- *       proto/wire.c proto/block.c $(pkg-config --cflags --libs libsodium)
+ *       tests/lib/fuzz.c proto/wire.c proto/block.c $(pkg-config --cflags --libs libsodium)
  *   ./a.out -max_total_time=60
  *
  * Every input goes to both decoders. Checks use abort(), not CHECK(), so
@@ -15,8 +15,7 @@
 #include <string.h>
 
 #include "proto/block.h"
-
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
+#include "tests/lib/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -68,12 +67,9 @@ static void fuzz_cert(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* Copy into an exact-size heap buffer so ASan catches any overread. */
-    uint8_t *msg = malloc(size > 0 ? size : 1);
+    uint8_t *msg = fuzz_copy(data, size);
     if (msg == NULL)
         return 0;
-    if (size > 0)
-        memcpy(msg, data, size);
     fuzz_header(msg, size);
     fuzz_cert(msg, size);
     free(msg);

@@ -9,8 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
+
+#include "tests/lib/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,24 +24,14 @@ static const config_chain_spec_t chains[] = {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static FILE *devnull;
-    char path[64], err[CONFIG_ERR_MAX];
+    char path[FUZZ_PATH_MAX], err[CONFIG_ERR_MAX];
     config_t cfg;
     config_sources_t *src = NULL;
-    size_t off = 0;
     int fd, rc;
 
     if (!devnull)
         devnull = fopen("/dev/null", "w");
-    fd = memfd_create("fuzz_config", MFD_CLOEXEC);
-    if (fd < 0)
-        abort();
-    while (off < size) {
-        ssize_t n = write(fd, data + off, size - off);
-        if (n <= 0)
-            abort();
-        off += (size_t)n;
-    }
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    fd = fuzz_memfd(data, size, "fuzz_config", path);
     memset(err, 0, sizeof err);
     rc = config_load(&cfg, &src, chains, sizeof chains / sizeof chains[0], path, true, NULL, NULL,
                      0, err);

@@ -5,7 +5,7 @@
  * or make it read out of bounds.
  *
  *   clang -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_delta_tx.c \
- *       proto/wire.c proto/delta_tx.c $(pkg-config --cflags --libs libsodium)
+ *       tests/lib/fuzz.c proto/wire.c proto/delta_tx.c $(pkg-config --cflags --libs libsodium)
  *   ./a.out -max_total_time=60
  *
  * Checks use abort(), not assert(), so they hold in NDEBUG builds too. */
@@ -16,8 +16,7 @@
 #include <string.h>
 
 #include "proto/delta_tx.h"
-
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
+#include "tests/lib/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,12 +49,9 @@ static void fuzz_kind(uint16_t kind, const uint8_t *msg, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* Copy into an exact-size heap buffer so ASan catches any overread. */
-    uint8_t *msg = malloc(size > 0 ? size : 1);
+    uint8_t *msg = fuzz_copy(data, size);
     if (msg == NULL)
         return 0;
-    if (size > 0)
-        memcpy(msg, data, size);
     for (uint16_t kind = 0; kind <= DELTA_TX_UNSTAKE + 1; kind++)
         fuzz_kind(kind, msg, size);
     fuzz_kind(UINT16_MAX, msg, size);

@@ -4,7 +4,7 @@
  * no input may crash the decoder or make it read out of bounds.
  *
  *   clang -fsanitize=fuzzer,address,undefined -I. tests/fuzz/fuzz_notify.c \
- *       proto/wire.c proto/notify.c
+ *       tests/lib/fuzz.c proto/wire.c proto/notify.c
  *   ./a.out -max_total_time=60
  *
  * Checks use abort(), not assert(), so they hold in NDEBUG builds too. */
@@ -15,19 +15,15 @@
 #include <string.h>
 
 #include "proto/notify.h"
-
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
+#include "tests/lib/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* Copy into an exact-size heap buffer so ASan catches any overread. */
-    uint8_t *msg = malloc(size > 0 ? size : 1);
+    uint8_t *msg = fuzz_copy(data, size);
     if (msg == NULL)
         return 0;
-    if (size > 0)
-        memcpy(msg, data, size);
 
     notify_msg_t m, poison;
     memset(&m, 0xa5, sizeof m);

@@ -8,21 +8,21 @@
  *         roots, counts and lookups must agree, and proofs must verify.
  *
  *   clang -fsanitize=fuzzer,address,undefined -I. -Ibuild tests/fuzz/fuzz_smt_proof.c \
- *       common/smt.c common/hex.c $(pkg-config --cflags --libs libsodium jansson)
+ *       tests/lib/fuzz.c tests/lib/smtref.c common/store/smt.c common/base/hex.c \
+ *       $(pkg-config --cflags --libs libsodium jansson)
  *   ./a.out -max_total_time=60
  *
  * Checks use abort(), not assert(), so they hold in NDEBUG builds too. */
 #include <errno.h>
 #include <jansson.h>
-#include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/store/smt.h"
-
-#define CHECK(cond) do { if (!(cond)) abort(); } while (0)
+#include "tests/lib/fuzz.h"
+#include "tests/lib/smtref.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -73,63 +73,17 @@ out:
 #define MAX_MARKS 8
 #define MAX_OPS 128 /* keeps runs fast; longer inputs add nothing new */
 
-typedef struct {
-    uint8_t key[SMT_KEY_LEN];
-    uint8_t value[SMT_HASH_LEN];
-} kv_t;
+typedef smtref_kv_t kv_t;
 
 typedef struct {
     kv_t kv[N_KEYS];
     size_t n;
 } model_t;
 
-static void h2(const char *tag, const uint8_t *a, const uint8_t *b, uint8_t out[32])
-{
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, 32);
-    crypto_generichash_update(&st, (const uint8_t *)tag, strlen(tag));
-    crypto_generichash_update(&st, a, 32);
-    crypto_generichash_update(&st, b, 32);
-    crypto_generichash_final(&st, out, 32);
-}
-
-static unsigned bit_at(const uint8_t *k, unsigned i)
-{
-    return (k[i / 8] >> (7 - i % 8)) & 1;
-}
-
-/* Root of the leaves in idx[0..n) (indices into m->kv) at depth d. */
-static void model_root_at(const model_t *m, const size_t *idx, size_t n, unsigned d,
-                          uint8_t out[32])
-{
-    size_t l[N_KEYS], r[N_KEYS], nl = 0, nr = 0;
-    uint8_t hl[32], hr[32];
-    if (n == 0) {
-        memset(out, 0, 32);
-        return;
-    }
-    if (n == 1) {
-        h2("adnet/smt/leaf", m->kv[idx[0]].key, m->kv[idx[0]].value, out);
-        return;
-    }
-    CHECK(d < SMT_DEPTH); /* distinct keys part before depth 256 */
-    for (size_t i = 0; i < n; i++) {
-        if (bit_at(m->kv[idx[i]].key, d))
-            r[nr++] = idx[i];
-        else
-            l[nl++] = idx[i];
-    }
-    model_root_at(m, l, nl, d + 1, hl);
-    model_root_at(m, r, nr, d + 1, hr);
-    h2("adnet/smt/node", hl, hr, out);
-}
-
+/* The model's root, by the definition. */
 static void model_root(const model_t *m, uint8_t out[32])
 {
-    size_t idx[N_KEYS];
-    for (size_t i = 0; i < m->n; i++)
-        idx[i] = i;
-    model_root_at(m, idx, m->n, 0, out);
+    smtref_root(m->kv, m->n, out);
 }
 
 static size_t model_find(const model_t *m, const uint8_t *key)
@@ -224,11 +178,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    /* Copy into an exact-size heap buffer so ASan catches any overread. */
-    uint8_t *msg = malloc(size - 1 > 0 ? size - 1 : 1);
+    uint8_t *msg = fuzz_copy(data + 1, size - 1);
     if (msg == NULL)
         return 0;
-    memcpy(msg, data + 1, size - 1);
     if (data[0] & 1)
         fuzz_ops(msg, size - 1);
     else

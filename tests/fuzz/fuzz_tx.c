@@ -5,15 +5,15 @@
 #include <string.h>
 
 #include "proto/tx.h"
+#include "tests/lib/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    uint8_t *copy = malloc(size ? size : 1); /* exact size: reads past the end are caught */
+    uint8_t *copy = fuzz_copy(data, size);
     if (!copy)
         return 0;
-    memcpy(copy, data, size);
     tx_t tx;
     const char *what = NULL;
     if (tx_decode(&tx, copy, size, &what) == 0) {

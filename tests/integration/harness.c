@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "supervisor/ctl.h"
+#include "tests/lib/tmp.h"
 
 double now_ms(void)
 {
@@ -123,9 +124,7 @@ int node_init(node_t *n)
         setenv(vars[i], listen, 1);
     }
     n->bin = adnet_bin();
-    const char *tmp = getenv("TMPDIR");
-    snprintf(n->home, sizeof(n->home), "%s/adnet-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(n->home))
+    if (tmp_make(n->home, sizeof(n->home), "test") < 0)
         return -1;
     snprintf(n->log, sizeof(n->log), "%s.log", n->home);
     const char *args[] = { "init", "--home", n->home, "--force", NULL };
@@ -337,8 +336,7 @@ void node_cleanup(node_t *n)
     }
     if (getenv("ADNET_KEEP_TEST_HOME") || !n->home[0])
         return;
-    char cmd[PATH_MAX * 2 + 32];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", n->home, n->log);
-    if (system(cmd) != 0)
+    int r = tmp_remove(n->home);
+    if (tmp_remove(n->log) < 0 || r < 0)
         fprintf(stderr, "could not remove %s\n", n->home);
 }

@@ -27,6 +27,7 @@
 #include "proto/delta_tx.h"
 #include "proto/tx.h"
 #include "tests/integration/harness.h"
+#include "tests/lib/file.h"
 
 Suite *test_suite(void);
 
@@ -523,14 +524,6 @@ static int verify_proof(const char *path)
     return node_cli(&node, NULL, 0, argv);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Flip the first hex digit of s (in place). */
 static void flip_hex(char *s)
 {
@@ -616,7 +609,7 @@ START_TEST(test_alpha_mint_transfer_proof)
     ck_assert_ptr_nonnull(doc);
     ck_assert_str_eq(json_string_value(json_object_get(doc, "tree")), "records");
     snprintf(path, sizeof(path), "%s/proof.json", node.home);
-    write_file(path, out);
+    file_write(path, out);
     ck_assert_int_eq(verify_proof(path), 0);
 
     json_t *bad = json_deep_copy(doc);
@@ -627,7 +620,7 @@ START_TEST(test_alpha_mint_transfer_proof)
     flip_hex(sib);
     json_array_set_new(sibs, 0, json_string(sib));
     char *text = json_dumps(bad, JSON_INDENT(2));
-    write_file(path, text);
+    file_write(path, text);
     free(text);
     json_decref(bad);
     ck_assert_int_eq(verify_proof(path), 1);
@@ -638,7 +631,7 @@ START_TEST(test_alpha_mint_transfer_proof)
     flip_hex(root);
     json_object_set_new(bad, "state_root", json_string(root));
     text = json_dumps(bad, JSON_INDENT(2));
-    write_file(path, text);
+    file_write(path, text);
     free(text);
     json_decref(bad);
     ck_assert_int_eq(verify_proof(path), 1);

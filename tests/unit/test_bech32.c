@@ -11,6 +11,7 @@
 
 #include "common/base/bech32.h"
 #include "common/base/hex.h"
+#include "tests/lib/suite.h"
 
 Suite *test_suite(void);
 
@@ -441,19 +442,10 @@ END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("bech32");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_bip350_valid);
-    tcase_add_test(tc, test_bip350_invalid);
-    tcase_add_test(tc, test_bech32_is_not_bech32m);
-    tcase_add_test(tc, test_address_known);
-    tcase_add_test(tc, test_address_refusals);
-    tcase_add_test(tc, test_random_round_trips);
-    tcase_add_test(tc, test_single_substitutions_refused);
-    tcase_add_test(tc, test_other_typos_refused);
-    tcase_add_test(tc, test_encode_refusals);
-    tcase_add_test(tc, test_decode_buffers);
-    tcase_add_test(tc, test_reason_precedence);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "bech32", .tcase = "core"};
+    return suite_build(&spec, SUITE_TESTS(
+        test_bip350_valid, test_bip350_invalid, test_bech32_is_not_bech32m, test_address_known,
+        test_address_refusals, test_random_round_trips, test_single_substitutions_refused,
+        test_other_typos_refused, test_encode_refusals, test_decode_buffers,
+        test_reason_precedence));
 }

@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "proto/block.h"
+#include "tests/lib/suite.h"
 
 Suite *test_suite(void);
 
@@ -478,21 +479,10 @@ END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("block");
-    TCase *tc = tcase_create("core");
-
-    tcase_add_test(tc, test_header_round_trip);
-    tcase_add_test(tc, test_header_encode_refusals);
-    tcase_add_test(tc, test_header_hash);
-    tcase_add_test(tc, test_header_every_truncation);
-    tcase_add_test(tc, test_header_trailing_byte);
-    tcase_add_test(tc, test_header_bad_version);
-    tcase_add_test(tc, test_header_bad_chain_id);
-    tcase_add_test(tc, test_header_check);
-    tcase_add_test(tc, test_commit_sign_bytes);
-    tcase_add_test(tc, test_cert_round_trip);
-    tcase_add_test(tc, test_cert_encode_refusals);
-    tcase_add_test(tc, test_cert_decode_refusals);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "block", .tcase = "core"};
+    return suite_build(&spec, SUITE_TESTS(
+        test_header_round_trip, test_header_encode_refusals, test_header_hash,
+        test_header_every_truncation, test_header_trailing_byte, test_header_bad_version,
+        test_header_bad_chain_id, test_header_check, test_commit_sign_bytes, test_cert_round_trip,
+        test_cert_encode_refusals, test_cert_decode_refusals));
 }

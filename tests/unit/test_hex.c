@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "tests/lib/suite.h"
 
 Suite *test_suite(void);
 
@@ -113,15 +114,9 @@ END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("hex");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_encode_lowercase);
-    tcase_add_test(tc, test_encode_empty);
-    tcase_add_test(tc, test_round_trip_all_bytes);
-    tcase_add_test(tc, test_decode_uppercase_and_mixed);
-    tcase_add_test(tc, test_decode_zero_length);
-    tcase_add_test(tc, test_decode_refusals);
-    tcase_add_test(tc, test_decode_long_input);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "hex", .tcase = "core"};
+    return suite_build(&spec, SUITE_TESTS(
+        test_encode_lowercase, test_encode_empty, test_round_trip_all_bytes,
+        test_decode_uppercase_and_mixed, test_decode_zero_length, test_decode_refusals,
+        test_decode_long_input));
 }

@@ -12,45 +12,28 @@
 
 #include "common/base/hex.h"
 #include "common/base/keys.h"
+#include "tests/lib/file.h"
+#include "tests/lib/suite.h"
+#include "tests/lib/tmp.h"
 
 Suite *test_suite(void);
 
+/* A directory of its own holding the one key file a test writes. */
 typedef struct {
-    char dir[64];
-    char key[128];
-} tmpdir_t;
+    tmp_dir_t tmp;
+    char key[TMP_PATH_MAX];  /* node.key */
+} files_t;
 
-static void tmp_init(tmpdir_t *t)
+static void files_init(files_t *t)
 {
-    strcpy(t->dir, "/tmp/adnet-test-keys-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(t->dir));
-    snprintf(t->key, sizeof t->key, "%s/node.key", t->dir);
-}
-
-static void tmp_cleanup(const tmpdir_t *t)
-{
-    unlink(t->key);
-    rmdir(t->dir);
+    tmp_dir_init(&t->tmp, "keys");
+    tmp_dir_path(&t->tmp, "node.key", t->key);
 }
 
 static void write_text(const char *path, const char *text, mode_t mode)
 {
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fputs(text, f) >= 0, 1);
-    ck_assert_int_eq(fclose(f), 0);
+    file_write(path, text);
     ck_assert_int_eq(chmod(path, mode), 0);
-}
-
-static char *read_text(const char *path)
-{
-    static char buf[4096];
-    FILE *f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 /* A key pair that differs from kp in every byte, to see whether load wrote it. */
@@ -119,8 +102,8 @@ END_TEST
 
 START_TEST(test_save_load_round_trip)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     keys_pair_t kp, back;
     char err[KEYS_ERR_MAX] = "";
     ck_assert_int_eq(keys_generate(&kp, "alice"), 0);
@@ -133,24 +116,25 @@ START_TEST(test_save_load_round_trip)
     /* The file is the documented JSON, lowercase hex. */
     char pkhex[2 * crypto_sign_PUBLICKEYBYTES + 1];
     hex_encode(pkhex, kp.pk, sizeof kp.pk);
-    const char *text = read_text(t.key);
+    char *text = file_read(t.key, NULL);
     ck_assert_ptr_nonnull(strstr(text, "\"name\": \"alice\""));
     ck_assert_ptr_nonnull(strstr(text, pkhex));
     ck_assert_ptr_nonnull(strstr(text, "\"secret_key\""));
+    free(text);
 
     poison(&back);
     ck_assert_int_eq(keys_load(&back, t.key, err), 0);
     ck_assert_str_eq(back.name, "alice");
     ck_assert_mem_eq(back.pk, kp.pk, sizeof kp.pk);
     ck_assert_mem_eq(back.sk, kp.sk, sizeof kp.sk);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
 START_TEST(test_save_mode_ignores_umask)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     keys_pair_t kp;
     ck_assert_int_eq(keys_generate(&kp, "bob"), 0);
     mode_t old = umask(0);
@@ -160,14 +144,14 @@ START_TEST(test_save_mode_ignores_umask)
     struct stat st;
     ck_assert_int_eq(stat(t.key, &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0600);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
 START_TEST(test_save_refuses_overwrite)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     keys_pair_t a, b, back;
     char err[KEYS_ERR_MAX] = "";
     ck_assert_int_eq(keys_generate(&a, "a"), 0);
@@ -184,14 +168,14 @@ START_TEST(test_save_refuses_overwrite)
     struct stat st;
     ck_assert_int_eq(stat(t.key, &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0600);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
 START_TEST(test_load_refuses_loose_mode)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     keys_pair_t kp, back;
     char err[KEYS_ERR_MAX] = "";
     ck_assert_int_eq(keys_generate(&kp, "alice"), 0);
@@ -215,7 +199,7 @@ START_TEST(test_load_refuses_loose_mode)
     ck_assert_int_eq(chmod(t.key, 0400), 0);
     ck_assert_int_eq(keys_load(&back, t.key, err), 0);
     ck_assert_mem_eq(back.pk, kp.pk, sizeof kp.pk);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
@@ -232,8 +216,8 @@ END_TEST
 
 START_TEST(test_load_refuses_mismatched_secret)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     keys_pair_t a, b, back;
     char err[KEYS_ERR_MAX] = "";
     char pkhex[2 * crypto_sign_PUBLICKEYBYTES + 1], skhex[2 * crypto_sign_SECRETKEYBYTES + 1];
@@ -265,7 +249,7 @@ START_TEST(test_load_refuses_mismatched_secret)
     write_text(t.key, text, 0600);
     ck_assert_int_eq(keys_load(&back, t.key, err), -EINVAL);
     ck_assert(is_poisoned(&back));
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
@@ -273,8 +257,8 @@ END_TEST
  * stored public half alone would pass, but it would sign for another key. */
 START_TEST(test_load_refuses_foreign_seed)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     keys_pair_t a, b, back;
     char err[KEYS_ERR_MAX] = "", text[512];
     char pkhex[2 * crypto_sign_PUBLICKEYBYTES + 1], skhex[2 * crypto_sign_SECRETKEYBYTES + 1];
@@ -299,16 +283,16 @@ START_TEST(test_load_refuses_foreign_seed)
     ck_assert_int_eq(keys_load(&back, t.key, err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "secret_key does not match public_key"));
     ck_assert(is_poisoned(&back));
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
 START_TEST(test_load_refuses_malformed_json)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     keys_pair_t back;
-    char err[KEYS_ERR_MAX] = "", want[200];
+    char err[KEYS_ERR_MAX] = "", want[TMP_PATH_MAX + 8];
     write_text(t.key, "{\n  \"name\": \"a\",\n  \"public_key\" \"00\"\n}\n", 0600);
     poison(&back);
     ck_assert_int_eq(keys_load(&back, t.key, err), -EINVAL);
@@ -321,14 +305,14 @@ START_TEST(test_load_refuses_malformed_json)
     ck_assert_int_eq(keys_load(&back, t.key, err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, t.key));
     ck_assert(is_poisoned(&back));
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
 START_TEST(test_load_refuses_bad_shape)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     keys_pair_t kp, back;
     char err[KEYS_ERR_MAX] = "", text[512];
     char pkhex[2 * crypto_sign_PUBLICKEYBYTES + 1], skhex[2 * crypto_sign_SECRETKEYBYTES + 1];
@@ -378,7 +362,7 @@ START_TEST(test_load_refuses_bad_shape)
     write_text(t.key, text, 0600);
     ck_assert_int_eq(keys_load(&back, t.key, err), 0);
     ck_assert_mem_eq(back.pk, kp.pk, sizeof kp.pk);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
@@ -395,20 +379,10 @@ END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("keys");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_generate_valid_pair);
-    tcase_add_test(tc, test_generate_names);
-    tcase_add_test(tc, test_save_load_round_trip);
-    tcase_add_test(tc, test_save_mode_ignores_umask);
-    tcase_add_test(tc, test_save_refuses_overwrite);
-    tcase_add_test(tc, test_load_refuses_loose_mode);
-    tcase_add_test(tc, test_load_missing_file);
-    tcase_add_test(tc, test_load_refuses_mismatched_secret);
-    tcase_add_test(tc, test_load_refuses_foreign_seed);
-    tcase_add_test(tc, test_load_refuses_malformed_json);
-    tcase_add_test(tc, test_load_refuses_bad_shape);
-    tcase_add_test(tc, test_wipe);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "keys", .tcase = "core"};
+    return suite_build(&spec, SUITE_TESTS(
+        test_generate_valid_pair, test_generate_names, test_save_load_round_trip,
+        test_save_mode_ignores_umask, test_save_refuses_overwrite, test_load_refuses_loose_mode,
+        test_load_missing_file, test_load_refuses_mismatched_secret, test_load_refuses_foreign_seed,
+        test_load_refuses_malformed_json, test_load_refuses_bad_shape, test_wipe));
 }

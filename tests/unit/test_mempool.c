@@ -6,6 +6,7 @@
 
 #define MEMPOOL_PRIVATE
 #include "common/node/mempool/mempool.h"
+#include "tests/lib/suite.h"
 
 Suite *test_suite(void);
 
@@ -230,15 +231,9 @@ END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("mempool");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, fifo_order_and_contents);
-    tcase_add_test(tc, limits_and_duplicates);
-    tcase_add_test(tc, churn_keeps_tables_consistent);
-    tcase_add_test(tc, zero_limits_refused);
-    tcase_add_test(tc, shared_prefix_spreads_over_slots);
-    tcase_add_test(tc, each_pool_has_its_own_key);
-    tcase_add_test(tc, many_colliding_ids_add_find_remove);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "mempool", .tcase = "core"};
+    return suite_build(&spec, SUITE_TESTS(
+        fifo_order_and_contents, limits_and_duplicates, churn_keeps_tables_consistent,
+        zero_limits_refused, shared_prefix_spreads_over_slots, each_pool_has_its_own_key,
+        many_colliding_ids_add_find_remove));
 }

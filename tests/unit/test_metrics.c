@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include "common/base/metrics.h"
+#include "tests/lib/file.h"
+#include "tests/lib/suite.h"
+#include "tests/lib/tmp.h"
 
 Suite *test_suite(void);
 
@@ -239,20 +242,18 @@ END_TEST
 /* Run promtool on text; return its exit status and put its output in msg. */
 static int promtool_check(const char *text, char *msg, size_t cap)
 {
-    char path[] = "/tmp/adnet-test-metrics-XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    size_t n = strlen(text);
-    ck_assert_int_eq(write(fd, text, n), (ssize_t)n);
-    close(fd);
-    char cmd[256];
+    tmp_dir_t t;
+    char path[TMP_PATH_MAX];
+    tmp_dir_init(&t, "metrics");
+    file_write(tmp_dir_path(&t, "metrics.txt", path), text);
+    char cmd[TMP_PATH_MAX + 64];
     snprintf(cmd, sizeof cmd, PROMTOOL " check metrics < %s 2>&1", path);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     size_t got = fread(msg, 1, cap - 1, p);
     msg[got] = '\0';
     int st = pclose(p);
-    unlink(path);
+    tmp_dir_cleanup(&t);
     return st;
 }
 
@@ -292,18 +293,8 @@ END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("metrics");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, test_render_exact);
-    tcase_add_test(tc, test_empty_and_null);
-    tcase_add_test(tc, test_refused_updates);
-    tcase_add_test(tc, test_label_escape);
-    tcase_add_test(tc, test_histogram);
-    tcase_add_test(tc, test_latency_buckets);
-    tcase_add_test(tc, test_threads);
-    tcase_add_test(tc, test_collector);
-    tcase_add_test(tc, test_promtool);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "metrics", .tcase = "core", .timeout_s = 30};
+    return suite_build(&spec, SUITE_TESTS(
+        test_render_exact, test_empty_and_null, test_refused_updates, test_label_escape,
+        test_histogram, test_latency_buckets, test_threads, test_collector, test_promtool));
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proto/notify.h"
+#include "tests/lib/suite.h"
 
 Suite *test_suite(void);
 
@@ -177,17 +178,9 @@ END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("notify");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_encode_layout);
-    tcase_add_test(tc, test_round_trip_each_kind);
-    tcase_add_test(tc, test_decode_values);
-    tcase_add_test(tc, test_decode_every_truncation);
-    tcase_add_test(tc, test_decode_trailing_byte);
-    tcase_add_test(tc, test_decode_unknown_version);
-    tcase_add_test(tc, test_decode_unknown_kind);
-    tcase_add_test(tc, test_encode_refuses_bad_kind);
-    tcase_add_test(tc, test_encode_short_buffer);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "notify", .tcase = "core"};
+    return suite_build(&spec, SUITE_TESTS(
+        test_encode_layout, test_round_trip_each_kind, test_decode_values,
+        test_decode_every_truncation, test_decode_trailing_byte, test_decode_unknown_version,
+        test_decode_unknown_kind, test_encode_refuses_bad_kind, test_encode_short_buffer));
 }

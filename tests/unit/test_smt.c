@@ -10,13 +10,13 @@
 
 #include "common/base/hex.h"
 #include "common/store/smt.h"
+#include "tests/lib/rng.h"
+#include "tests/lib/smtref.h"
+#include "tests/lib/suite.h"
 
 Suite *test_suite(void);
 
-typedef struct {
-    uint8_t key[SMT_KEY_LEN];
-    uint8_t value[SMT_HASH_LEN];
-} kv_t;
+typedef smtref_kv_t kv_t;
 
 static const uint8_t zero32[32];
 
@@ -28,92 +28,11 @@ static const uint8_t zero32[32];
             ck_abort_msg("%s:%d: requirement failed: %s", __FILE__, __LINE__, #cond); \
     } while (0)
 
-/* ---- helpers: hashes written out from the definition ---- */
-
-static void h_leaf(const uint8_t *k, const uint8_t *v, uint8_t out[32])
-{
-    uint8_t buf[14 + 64];
-    memcpy(buf, "adnet/smt/leaf", 14);
-    memcpy(buf + 14, k, 32);
-    memcpy(buf + 46, v, 32);
-    crypto_generichash(out, 32, buf, sizeof buf, NULL, 0);
-}
-
-static void h_node(const uint8_t *l, const uint8_t *r, uint8_t out[32])
-{
-    uint8_t buf[14 + 64];
-    memcpy(buf, "adnet/smt/node", 14);
-    memcpy(buf + 14, l, 32);
-    memcpy(buf + 46, r, 32);
-    crypto_generichash(out, 32, buf, sizeof buf, NULL, 0);
-}
-
-static unsigned bit(const uint8_t *k, unsigned i)
-{
-    return (k[i / 8] >> (7 - i % 8)) & 1;
-}
-
-/* Naive reference: the root of the leaves in kv[0..n) at depth d, by the
- * definition (0 leaves: zeros; 1: leaf hash; else node of both halves). */
-static void ref_root(const kv_t *const *kv, size_t n, unsigned d, uint8_t out[32])
-{
-    if (n == 0) {
-        memset(out, 0, 32);
-        return;
-    }
-    if (n == 1) {
-        h_leaf(kv[0]->key, kv[0]->value, out);
-        return;
-    }
-    const kv_t **l = malloc(n * sizeof(*l)), **r = malloc(n * sizeof(*r));
-    size_t nl = 0, nr = 0;
-    REQUIRE(l != NULL && r != NULL);
-    for (size_t i = 0; i < n; i++) {
-        if (bit(kv[i]->key, d))
-            r[nr++] = kv[i];
-        else
-            l[nl++] = kv[i];
-    }
-    uint8_t hl[32], hr[32];
-    ref_root(l, nl, d + 1, hl);
-    ref_root(r, nr, d + 1, hr);
-    h_node(hl, hr, out);
-    free(l);
-    free(r);
-}
-
-static void ref_root_of(const kv_t *kv, size_t n, uint8_t out[32])
-{
-    const kv_t **p = malloc((n ? n : 1) * sizeof(*p));
-    REQUIRE(p != NULL);
-    for (size_t i = 0; i < n; i++)
-        p[i] = &kv[i];
-    ref_root(p, n, 0, out);
-    free(p);
-}
-
-/* Deterministic pseudo-random bytes (splitmix64), so failures reproduce. */
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void rng_bytes(uint8_t *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        b[i] = (uint8_t)rng_next();
-}
-
 static kv_t *random_kvs(size_t n, uint64_t seed)
 {
     kv_t *kv = malloc(n * sizeof(*kv));
     ck_assert_ptr_nonnull(kv);
-    rng_state = seed;
+    rng_seed(seed);
     for (size_t i = 0; i < n; i++) {
         rng_bytes(kv[i].key, 32);
         rng_bytes(kv[i].value, 32);
@@ -171,7 +90,7 @@ START_TEST(test_single_leaf_root_is_leaf_hash)
     memset(v, 0x17, 32);
     ck_assert_int_eq(smt_set(t, k, v), 0);
     smt_root(t, root);
-    h_leaf(k, v, want);
+    smtref_leaf(k, v, want);
     ck_assert_mem_eq(root, want, 32);
     /* The same from one flat buffer, so a change of tag or layout shows. */
     uint8_t buf[78];
@@ -195,9 +114,9 @@ START_TEST(test_two_leaves_by_hand)
     memset(vb, 2, 32);
     ck_assert_int_eq(smt_set(t, b, vb), 0);
     ck_assert_int_eq(smt_set(t, a, va), 0);
-    h_leaf(a, va, la);
-    h_leaf(b, vb, lb);
-    h_node(la, lb, want);
+    smtref_leaf(a, va, la);
+    smtref_leaf(b, vb, lb);
+    smtref_node(la, lb, want);
     smt_root(t, root);
     ck_assert_mem_eq(root, want, 32);
     smt_free(t);
@@ -211,10 +130,10 @@ START_TEST(test_two_leaves_by_hand)
     ck_assert_int_eq(smt_set(t, a, va), 0);
     ck_assert_int_eq(smt_set(t, c, vc), 0);
     uint8_t lc[32];
-    h_leaf(c, vc, lc);
-    h_node(la, lc, n2);
-    h_node(n2, zero32, n1);
-    h_node(n1, zero32, want);
+    smtref_leaf(c, vc, lc);
+    smtref_node(la, lc, n2);
+    smtref_node(n2, zero32, n1);
+    smtref_node(n1, zero32, want);
     smt_root(t, root);
     ck_assert_mem_eq(root, want, 32);
     ck_assert_uint_eq(smt_count(t), 2);
@@ -231,12 +150,12 @@ START_TEST(test_matches_reference)
         REQUIRE(smt_set(t, kv[i].key, kv[i].value) == 0);
         if (i % 97 == 0 || i < 5) { /* roots along the way, with cached hashes */
             smt_root(t, root);
-            ref_root_of(kv, i + 1, want);
+            smtref_root(kv, i + 1, want);
             REQUIRE(memcmp(root, want, 32) == 0);
         }
     }
     smt_root(t, root);
-    ref_root_of(kv, 1000, want);
+    smtref_root(kv, 1000, want);
     REQUIRE(memcmp(root, want, 32) == 0);
     REQUIRE(smt_count(t) == 1000);
     smt_free(t);
@@ -351,14 +270,14 @@ START_TEST(test_keys_differing_only_in_last_bit)
         smt_t *t = smt_new();
         ck_assert_int_eq(smt_set(t, a, va), 0);
         ck_assert_int_eq(smt_set(t, b, vb), 0);
-        h_leaf(a, va, la);
-        h_leaf(b, vb, lb);
-        h_node(la, lb, h);
+        smtref_leaf(a, va, la);
+        smtref_leaf(b, vb, lb);
+        smtref_node(la, lb, h);
         for (int d = 254; d >= 0; d--) {
             if (ones)
-                h_node(zero32, h, h);
+                smtref_node(zero32, h, h);
             else
-                h_node(h, zero32, h);
+                smtref_node(h, zero32, h);
         }
         smt_root(t, root);
         ck_assert_mem_eq(root, h, 32);
@@ -447,9 +366,9 @@ START_TEST(test_non_inclusion_both_kinds)
     smt_t *t = small_tree(a, b, va, vb);
     smt_proof_t p;
     smt_root(t, root);
-    h_leaf(a, va, la);
-    h_leaf(b, vb, lb);
-    h_node(la, lb, ab);
+    smtref_leaf(a, va, la);
+    smtref_leaf(b, vb, lb);
+    smtref_node(la, lb, ab);
 
     /* 0x80..: bit 0 is 1, the right subtree of the root is empty. */
     key_fill(k, 0x80);
@@ -550,8 +469,8 @@ START_TEST(test_forged_leaf_with_unrelated_key_fails)
     memset(vx, 0x5e, 32);
     key_fill(kk, 0x80);
     memset(s, 0xc3, 32);
-    h_leaf(x, vx, lx);
-    h_node(s, lx, root);
+    smtref_leaf(x, vx, lx);
+    smtref_node(s, lx, root);
     memset(&p, 0, sizeof p);
     p.n_siblings = 1;
     memcpy(p.siblings[0], s, 32);
@@ -562,8 +481,8 @@ START_TEST(test_forged_leaf_with_unrelated_key_fails)
     /* Control: with a leaf that does share bit 0 the same shape holds. */
     uint8_t y[32], ly[32];
     key_fill(y, 0x81);
-    h_leaf(y, vx, ly);
-    h_node(s, ly, root);
+    smtref_leaf(y, vx, ly);
+    smtref_node(s, ly, root);
     memcpy(p.leaf_key, y, 32);
     ck_assert_int_eq(smt_verify(root, kk, &p, NULL), 0);
 
@@ -572,7 +491,7 @@ START_TEST(test_forged_leaf_with_unrelated_key_fails)
     memset(kk, 0, 32);
     memset(y, 0, 32);
     y[25] = 0x80; /* bit 200 set: shares bits 0..199 with kk */
-    h_leaf(y, vx, h);
+    smtref_leaf(y, vx, h);
     memset(&p, 0, sizeof p);
     p.n_siblings = 201;
     p.has_leaf = 1;
@@ -580,13 +499,13 @@ START_TEST(test_forged_leaf_with_unrelated_key_fails)
     memcpy(p.leaf_value, vx, 32);
     for (int i = 200; i >= 0; i--) {
         memset(p.siblings[i], (uint8_t)(i + 1), 32);
-        h_node(h, p.siblings[i], h); /* kk's bits are all 0 */
+        smtref_node(h, p.siblings[i], h); /* kk's bits are all 0 */
     }
     ck_assert_int_eq(smt_verify(h, kk, &p, NULL), -EINVAL);
     p.n_siblings = 200; /* at depth 200 the prefix is shared: a real shape */
-    h_leaf(y, vx, h);
+    smtref_leaf(y, vx, h);
     for (int i = 199; i >= 0; i--)
-        h_node(h, p.siblings[i], h);
+        smtref_node(h, p.siblings[i], h);
     ck_assert_int_eq(smt_verify(h, kk, &p, NULL), 0);
 }
 END_TEST
@@ -599,15 +518,15 @@ START_TEST(test_non_canonical_empty_sibling_fails)
     smt_proof_t p;
     key_fill(x, 0x00);
     memset(vx, 1, 32);
-    h_leaf(x, vx, lx);
-    h_node(lx, zero32, root);
+    smtref_leaf(x, vx, lx);
+    smtref_node(lx, zero32, root);
     memset(&p, 0, sizeof p);
     p.n_siblings = 1;
     p.has_leaf = 1;
     memcpy(p.leaf_key, x, 32);
     memcpy(p.leaf_value, vx, 32);
     ck_assert_int_eq(smt_verify(root, x, &p, NULL), -EINVAL);
-    h_node(zero32, zero32, root);
+    smtref_node(zero32, zero32, root);
     p.has_leaf = 0;
     ck_assert_int_eq(smt_verify(root, x, &p, NULL), -EINVAL);
 }
@@ -781,7 +700,7 @@ START_TEST(test_random_ops_against_reference)
     size_t snap_n[8];
     uint64_t marks[8];
     size_t n_marks = 0;
-    rng_state = 77;
+    rng_seed(77);
     for (int i = 0; i < 16; i++) {
         rng_bytes(keys[i].key, 32);
         if (i >= 8) { /* copy an earlier key and change one late bit */
@@ -824,7 +743,7 @@ START_TEST(test_random_ops_against_reference)
         }
         uint8_t root[32], want[32];
         smt_root(t, root);
-        ref_root_of(model, n_model, want);
+        smtref_root(model, n_model, want);
         REQUIRE(memcmp(root, want, 32) == 0);
         REQUIRE(smt_count(t) == n_model);
     }
@@ -993,31 +912,16 @@ END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("smt");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, test_empty_root_is_zero);
-    tcase_add_test(tc, test_single_leaf_root_is_leaf_hash);
-    tcase_add_test(tc, test_two_leaves_by_hand);
-    tcase_add_test(tc, test_matches_reference);
-    tcase_add_test(tc, test_root_independent_of_insertion_order);
-    tcase_add_test(tc, test_root_independent_of_deletions);
-    tcase_add_test(tc, test_get_set_update_delete);
-    tcase_add_test(tc, test_keys_differing_only_in_last_bit);
-    tcase_add_test(tc, test_inclusion_proofs_for_every_key);
-    tcase_add_test(tc, test_non_inclusion_both_kinds);
-    tcase_add_test(tc, test_tampered_proofs_fail);
-    tcase_add_test(tc, test_forged_leaf_with_unrelated_key_fails);
-    tcase_add_test(tc, test_non_canonical_empty_sibling_fails);
-    tcase_add_test(tc, test_proof_of_neighbour_in_last_bit);
-    tcase_add_test(tc, test_rollback_restores_root_and_values);
-    tcase_add_test(tc, test_nested_marks);
-    tcase_add_test(tc, test_commit_then_rollback_does_nothing);
-    tcase_add_test(tc, test_rollback_of_delete_all_and_churn);
-    tcase_add_test(tc, test_random_ops_against_reference);
-    tcase_add_test(tc, test_json_round_trip_and_format);
-    tcase_add_test(tc, test_json_refusals);
-    tcase_add_test(tc, test_to_json_refuses_oversized_proof);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "smt", .tcase = "core", .timeout_s = 30};
+    return suite_build(&spec, SUITE_TESTS(
+        test_empty_root_is_zero, test_single_leaf_root_is_leaf_hash, test_two_leaves_by_hand,
+        test_matches_reference, test_root_independent_of_insertion_order,
+        test_root_independent_of_deletions, test_get_set_update_delete,
+        test_keys_differing_only_in_last_bit, test_inclusion_proofs_for_every_key,
+        test_non_inclusion_both_kinds, test_tampered_proofs_fail,
+        test_forged_leaf_with_unrelated_key_fails, test_non_canonical_empty_sibling_fails,
+        test_proof_of_neighbour_in_last_bit, test_rollback_restores_root_and_values,
+        test_nested_marks, test_commit_then_rollback_does_nothing,
+        test_rollback_of_delete_all_and_churn, test_random_ops_against_reference,
+        test_json_round_trip_and_format, test_json_refusals, test_to_json_refuses_oversized_proof));
 }

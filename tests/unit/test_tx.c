@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proto/tx.h"
+#include "tests/lib/suite.h"
 
 Suite *test_suite(void);
 
@@ -171,14 +172,8 @@ END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("tx");
-    TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_add_test(tc, round_trip_and_verify);
-    tcase_add_test(tc, signature_binds_every_byte_and_the_chain);
-    tcase_add_test(tc, truncation_trailing_and_versions_refused);
-    tcase_add_test(tc, encode_refuses_out_of_range);
-    tcase_add_test(tc, ids_and_roots);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "tx", .tcase = "core", .setup = setup};
+    return suite_build(&spec, SUITE_TESTS(
+        round_trip_and_verify, signature_binds_every_byte_and_the_chain,
+        truncation_trailing_and_versions_refused, encode_refuses_out_of_range, ids_and_roots));
 }

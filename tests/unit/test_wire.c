@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proto/wire.h"
+#include "tests/lib/suite.h"
 
 Suite *test_suite(void);
 
@@ -364,22 +365,10 @@ END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("wire");
-    TCase *tc = tcase_create("core");
-
-    tcase_add_test(tc, test_u8_exact_short_empty);
-    tcase_add_test(tc, test_u16_exact_short_empty);
-    tcase_add_test(tc, test_u32_exact_short_empty);
-    tcase_add_test(tc, test_u64_exact_short_empty);
-    tcase_add_test(tc, test_bytes_exact_short_empty);
-    tcase_add_test(tc, test_var_exact_short_empty);
-    tcase_add_test(tc, test_var_length_over_max);
-    tcase_add_test(tc, test_var_length_overflow);
-    tcase_add_test(tc, test_str);
-    tcase_add_test(tc, test_sticky_error);
-    tcase_add_test(tc, test_trailing_bytes);
-    tcase_add_test(tc, test_writer_round_trip);
-    tcase_add_test(tc, test_writer_overflow);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "wire", .tcase = "core"};
+    return suite_build(&spec, SUITE_TESTS(
+        test_u8_exact_short_empty, test_u16_exact_short_empty, test_u32_exact_short_empty,
+        test_u64_exact_short_empty, test_bytes_exact_short_empty, test_var_exact_short_empty,
+        test_var_length_over_max, test_var_length_overflow, test_str, test_sticky_error,
+        test_trailing_bytes, test_writer_round_trip, test_writer_overflow));
 }
