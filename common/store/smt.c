@@ -75,14 +75,14 @@ static void hash_tagged(const char *tag, const uint8_t *a, const uint8_t *b,
     crypto_generichash_final(&st, out, SMT_HASH_LEN);
 }
 
-static void hash_leaf(const uint8_t key[SMT_KEY_LEN], const uint8_t value[SMT_HASH_LEN],
-                      uint8_t out[SMT_HASH_LEN])
+void smt_hash_leaf(const uint8_t key[SMT_KEY_LEN], const uint8_t value[SMT_HASH_LEN],
+                   uint8_t out[SMT_HASH_LEN])
 {
     hash_tagged(SMT_TAG_LEAF, key, value, out);
 }
 
-static void hash_node(const uint8_t left[SMT_HASH_LEN], const uint8_t right[SMT_HASH_LEN],
-                      uint8_t out[SMT_HASH_LEN])
+void smt_hash_node(const uint8_t left[SMT_HASH_LEN], const uint8_t right[SMT_HASH_LEN],
+                   uint8_t out[SMT_HASH_LEN])
 {
     hash_tagged(SMT_TAG_NODE, left, right, out);
 }
@@ -139,9 +139,9 @@ static const uint8_t *node_hash(smt_node_t *n)
         return smt_zero;
     if (n->dirty) {
         if (n->is_leaf)
-            hash_leaf(n->u.leaf.key, n->u.leaf.value, n->hash);
+            smt_hash_leaf(n->u.leaf.key, n->u.leaf.value, n->hash);
         else
-            hash_node(node_hash(n->u.child[0]), node_hash(n->u.child[1]), n->hash);
+            smt_hash_node(node_hash(n->u.child[0]), node_hash(n->u.child[1]), n->hash);
         n->dirty = 0;
     }
     return n->hash;
@@ -463,15 +463,15 @@ int smt_verify(const uint8_t root[SMT_HASH_LEN], const uint8_t key[SMT_KEY_LEN],
         if (!prefix_equal(p->leaf_key, key, n))
             return -EINVAL;
         result = memcmp(p->leaf_key, key, SMT_KEY_LEN) == 0;
-        hash_leaf(p->leaf_key, p->leaf_value, h);
+        smt_hash_leaf(p->leaf_key, p->leaf_value, h);
     } else {
         memset(h, 0, sizeof h);
     }
     for (unsigned i = n; i-- > 0;) {
         if (key_bit(key, i))
-            hash_node(p->siblings[i], h, h);
+            smt_hash_node(p->siblings[i], h, h);
         else
-            hash_node(h, p->siblings[i], h);
+            smt_hash_node(h, p->siblings[i], h);
     }
     if (sodium_memcmp(h, root, SMT_HASH_LEN) != 0)
         return -EINVAL;

@@ -29,6 +29,16 @@ typedef struct {
     uint8_t leaf_value[SMT_HASH_LEN];
 } smt_proof_t;
 
+/* The two hashes the tree is made of, for other stores of the same tree
+ * (common/store/tree.c). smt_hash_leaf writes BLAKE2b-256("adnet/smt/leaf"
+ * || key || value); smt_hash_node writes BLAKE2b-256("adnet/smt/node" ||
+ * left || right), a subtree with two or more leaves. out may be one of
+ * the inputs. */
+void smt_hash_leaf(const uint8_t key[SMT_KEY_LEN], const uint8_t value[SMT_HASH_LEN],
+                   uint8_t out[SMT_HASH_LEN]);
+void smt_hash_node(const uint8_t left[SMT_HASH_LEN], const uint8_t right[SMT_HASH_LEN],
+                   uint8_t out[SMT_HASH_LEN]);
+
 /* New empty tree, or NULL. Free with smt_free (NULL-safe). */
 smt_t *smt_new(void);
 void smt_free(smt_t *t);
