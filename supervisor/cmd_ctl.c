@@ -22,7 +22,7 @@ static int ctl_json(const char *home, const char *request, json_t **out)
         fprintf(stderr, "adnet: %s\n", err);
         return ADNET_EXIT_SYSTEM;
     }
-    json_t *reply = json_loads(text, 0, &jerr);
+    json_t *reply = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
     if (!reply) {
         fprintf(stderr, "adnet: malformed reply from the supervisor: %s\n", jerr.text);

@@ -140,10 +140,35 @@ static int out_of_memory(httpc_t *c)
     return -ENOMEM;
 }
 
+/* The method and, but for GET, the body and its Content-Type (added to
+ * *hdrs). Return 0, or -ENOMEM with *hdrs unchanged. */
+static int set_method(CURL *h, const char *method, const void *body, size_t len,
+                      const char *content_type, struct curl_slist **hdrs)
+{
+    char ctype[128];
+    if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        return 0;
+    }
+    if (strcmp(method, "POST") == 0)
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+    else
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
+    snprintf(ctype, sizeof(ctype), "Content-Type: %s",
+             content_type ? content_type : "application/octet-stream");
+    struct curl_slist *t = curl_slist_append(*hdrs, ctype);
+    if (!t)
+        return -ENOMEM;
+    *hdrs = t;
+    return 0;
+}
+
 int httpc_request(httpc_t *c, const char *method, const char *path, const void *body,
                   size_t len, const char *content_type, httpc_response_t *res)
 {
-    char url[HTTPC_URL_MAX * 2], ctype[128];
+    char url[HTTPC_URL_MAX * 2];
     sink_t sink = { 0 };
     struct curl_slist *hdrs = NULL;
     long retry = -1, status = 0;
@@ -173,23 +198,9 @@ int httpc_request(httpc_t *c, const char *method, const char *path, const void *
         r = out_of_memory(c);
         goto out;
     }
-    if (strcmp(method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else {
-        if (strcmp(method, "POST") == 0)
-            curl_easy_setopt(h, CURLOPT_POST, 1L);
-        else
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
-        snprintf(ctype, sizeof(ctype), "Content-Type: %s",
-                 content_type ? content_type : "application/octet-stream");
-        struct curl_slist *t = curl_slist_append(hdrs, ctype);
-        if (!t) {
-            r = out_of_memory(c);
-            goto out;
-        }
-        hdrs = t;
+    if (set_method(h, method, body, len, content_type, &hdrs) < 0) {
+        r = out_of_memory(c);
+        goto out;
     }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     CURLcode cc = curl_easy_perform(h);
@@ -217,7 +228,7 @@ int httpc_request(httpc_t *c, const char *method, const char *path, const void *
     res->body = sink.buf;
     res->body_len = sink.len;
     res->retry_after = retry;
-    res->json = sink.len ? json_loadb(sink.buf, sink.len, 0, NULL) : NULL;
+    res->json = sink.len ? json_loadb(sink.buf, sink.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
     sink.buf = NULL;
     r = 0;
 out:

@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "adnet_chains.h"
 #include "common/base/clock.h"
@@ -69,7 +68,7 @@ struct sup {
     ev_timer status_timer;
     ev_timer watchdog;
     ev_io ctl_io;
-    void *zctx, *zrep;
+    ctl_server_t *ctl;         /* the control socket, NULL until opened */
     bool stopping;
     bool stopped;              /* every child is down: the loop is ending */
     bool notified_ready;
@@ -569,12 +568,21 @@ static json_t *ctl_restart(sup_t *s, const char *name)
     return json_pack("{s:b, s:s}", "ok", 1, "worker", ci->c.name);
 }
 
+/* Carry out one control request; return the reply (NULL if out of memory).
+ * A key given twice is refused: which one would count is not obvious
+ * ({"cmd":"status","cmd":"stop"}). */
 static json_t *ctl_handle(sup_t *s, const char *req_text, size_t len)
 {
     json_error_t jerr;
-    json_t *req = json_loadb(req_text, len, 0, &jerr), *reply = NULL;
+    json_t *req = json_loadb(req_text, len, JSON_REJECT_DUPLICATES, &jerr), *reply = NULL;
     const char *cmd = NULL, *name = NULL;
-    if (!req || json_unpack(req, "{s:s, s?:s}", "cmd", &cmd, "worker", &name) < 0) {
+    if (!req) {
+        char why[CTL_ERR_MAX];
+        snprintf(why, sizeof(why), "the request is not valid JSON: %s", jerr.text);
+        reply = ctl_error(why);
+        goto out;
+    }
+    if (json_unpack(req, "{s:s, s?:s}", "cmd", &cmd, "worker", &name) < 0) {
         reply = ctl_error("expected {\"cmd\": \"status\" | \"restart\" | \"stop\"}");
         goto out;
     }
@@ -596,25 +604,13 @@ out:
 static void on_ctl(struct ev_loop *loop, ev_io *io, int revents)
 {
     sup_t *s = io->data;
-    /* ZMQ_FD is edge-triggered: drain while ZMQ_EVENTS says readable. */
-    for (;;) {
-        int events = 0;
-        size_t sz = sizeof(events);
-        if (zmq_getsockopt(s->zrep, ZMQ_EVENTS, &events, &sz) < 0 || !(events & ZMQ_POLLIN))
-            break;
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, s->zrep, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&msg);
-            break;
-        }
-        json_t *reply = zmq_msg_size(&msg) > CTL_MSG_MAX
-                            ? ctl_error("request too large")
-                            : ctl_handle(s, zmq_msg_data(&msg), zmq_msg_size(&msg));
-        zmq_msg_close(&msg);
+    const char *req;
+    size_t len;
+    /* Edge-triggered: take requests until none is left. */
+    while (ctl_server_next(s->ctl, &req, &len) == 1) {
+        json_t *reply = ctl_handle(s, req, len);
         char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
-        const char *out = text ? text : "{\"ok\":false,\"error\":\"out of memory\"}";
-        zmq_send(s->zrep, out, strlen(out), ZMQ_DONTWAIT);
+        ctl_server_reply(s->ctl, text ? text : "{\"ok\":false,\"error\":\"out of memory\"}");
         free(text);
         json_decref(reply);
     }
@@ -623,24 +619,16 @@ static void on_ctl(struct ev_loop *loop, ev_io *io, int revents)
 
 static int ctl_open(sup_t *s)
 {
-    char ep[CTL_ENDPOINT_MAX];
-    int zero = 0, fd;
-    size_t sz = sizeof(fd);
-    if (ctl_endpoint(s->opt->home, ep) < 0) {
-        log_error("control_socket_failed", "reason=\"home path too long for a unix socket\"");
-        return -ENAMETOOLONG;
+    char err[CTL_ERR_MAX];
+    int r = ctl_server_open(&s->ctl, s->opt->home, err);
+    if (r < 0) {
+        log_error("control_socket_failed", "reason=\"%s\"", err);
+        return r;
     }
-    unlink(ep + strlen("ipc://")); /* left by a killed supervisor; we hold the lock */
-    if (!(s->zctx = zmq_ctx_new()) || !(s->zrep = zmq_socket(s->zctx, ZMQ_REP)) ||
-        zmq_setsockopt(s->zrep, ZMQ_LINGER, &zero, sizeof(zero)) < 0 ||
-        zmq_bind(s->zrep, ep) < 0 || zmq_getsockopt(s->zrep, ZMQ_FD, &fd, &sz) < 0) {
-        log_error("control_socket_failed", "endpoint=%s reason=\"%s\"", ep, zmq_strerror(errno));
-        return -EIO;
-    }
-    ev_io_init(&s->ctl_io, on_ctl, fd, EV_READ);
+    ev_io_init(&s->ctl_io, on_ctl, ctl_server_fd(s->ctl), EV_READ);
     s->ctl_io.data = s;
     ev_io_start(s->loop, &s->ctl_io);
-    log_info("control_socket", "endpoint=%s", ep);
+    log_info("control_socket", "endpoint=%s", ctl_server_endpoint(s->ctl));
     return 0;
 }
 
@@ -805,14 +793,7 @@ static int sup_watch(sup_t *s)
 
 static void sup_free(sup_t *s)
 {
-    if (s->zrep) {
-        char ep[CTL_ENDPOINT_MAX];
-        zmq_close(s->zrep);
-        if (ctl_endpoint(s->opt->home, ep) == 0)
-            unlink(ep + strlen("ipc://"));
-    }
-    if (s->zctx)
-        zmq_ctx_term(s->zctx);
+    ctl_server_close(s->ctl); /* removes the socket file */
     for (size_t i = 0; i < NCHILDREN; i++) {
         if (s->ch[i].pid > 0) /* only on a set-up failure path */
             kill(s->ch[i].pid, SIGKILL);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,10 +26,14 @@
 #include "common/node/api/node.h"
 #include "common/store/ledger.h"
 #include "proto/tx.h"
+#include "tests/lib/blocks.h"
+#include "tests/lib/file.h"
+#include "tests/lib/gen.h"
+#include "tests/lib/suite.h"
+#include "tests/lib/tmp.h"
 
 Suite *test_suite(void);
 
-#define T0_MS 1795647001123ULL /* 2026-11-25T22:50:01.123Z */
 #define MAX_BODY 4096
 
 static const ledger_migration_t BASE_ONLY[] = {{1, LEDGER_SQL_BASE_V1}};
@@ -41,9 +47,7 @@ static const char GENESIS_TEXT[] = "{\n  \"chain_id\": \"adnet-test\",\n  \"chai
 /* ---- fixture ------------------------------------------------------------ */
 
 typedef struct {
-    char dir[64];
-    char db[96];
-    char genesis_path[96];
+    tmp_ledger_t tmp;            /* the ledger's and the genesis file's directory */
     ledger_t *ledger;            /* writer connection, kept open */
     genesis_t *g;
     node_api_t node;
@@ -83,25 +87,8 @@ static int fake_submit(node_api_t *n, const uint8_t *tx, size_t len, uint8_t id[
 static void make_block(uint64_t height, const uint8_t prev[BLOCK_HASH_LEN], block_header_t *h,
                        uint8_t hash[BLOCK_HASH_LEN], commit_cert_t *c)
 {
-    memset(h, 0, sizeof *h);
-    h->protocol_version = 1;
-    strcpy(h->chain_id, "adnet-test");
-    h->height = height;
-    h->time_ms = E.block_time_ms ? E.block_time_ms : T0_MS + (height - 1) * 1000;
-    memcpy(h->prev_hash, prev, BLOCK_HASH_LEN);
-    memset(h->txs_root, (int)height, BLOCK_HASH_LEN);
-    memset(h->state_root, (int)(0x80 + height), BLOCK_HASH_LEN);
-    memset(h->proposer, 0xab, BLOCK_KEY_LEN);
-    h->tx_count = height == 2 ? 2 : 0;
-    ck_assert_int_eq(block_header_hash(h, hash), 0);
-    memset(c, 0, sizeof *c);
-    c->height = height;
-    memcpy(c->block_hash, hash, BLOCK_HASH_LEN);
-    c->n_sigs = 2;
-    memset(c->sigs[0].validator, 0x01, BLOCK_KEY_LEN);
-    memset(c->sigs[1].validator, 0x02, BLOCK_KEY_LEN);
-    memset(c->sigs[0].sig, (int)height, BLOCK_SIG_LEN);
-    memset(c->sigs[1].sig, (int)(height + 100), BLOCK_SIG_LEN);
+    blocks_fake(height, prev, E.block_time_ms ? E.block_time_ms : T0_MS + (height - 1) * 1000,
+                height == 2 ? 2 : 0, h, hash, c);
 }
 
 /* Begin a block transaction and put block `height` on the tip (not committed). */
@@ -111,7 +98,7 @@ static void put_block_open(uint64_t height)
     block_header_t h;
     uint8_t prev[BLOCK_HASH_LEN];
     if (height == 1)
-        memset(prev, 0xee, sizeof prev);
+        memset(prev, BLOCKS_GENESIS_BYTE, sizeof prev);
     else
         memcpy(prev, E.hash[height - 1], sizeof prev);
     uint8_t hash[BLOCK_HASH_LEN];
@@ -181,16 +168,10 @@ static void env_start(const opts_t *o)
     memset(&E, 0, sizeof E);
     memset(&SUB, 0, sizeof SUB);
     ck_assert_int_ge(sodium_init(), 0);
-    strcpy(E.dir, "/tmp/adnet-test-api-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(E.dir));
-    snprintf(E.db, sizeof E.db, "%s/ledger.db", E.dir);
-    snprintf(E.genesis_path, sizeof E.genesis_path, "%s/genesis.json", E.dir);
-    FILE *f = fopen(E.genesis_path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(GENESIS_TEXT, f);
-    fclose(f);
+    tmp_ledger_init(&E.tmp, "api");
+    file_write(E.tmp.genesis, GENESIS_TEXT);
 
-    ck_assert_msg(ledger_open(&E.ledger, E.db, o->ledger_schema ? o->ledger_schema : &SCHEMA1,
+    ck_assert_msg(ledger_open(&E.ledger, E.tmp.db, o->ledger_schema ? o->ledger_schema : &SCHEMA1,
                               lerr) == 0,
                   "%s", lerr);
     if (o->blocks >= 1) {
@@ -208,24 +189,22 @@ static void env_start(const opts_t *o)
         ck_assert_int_eq(ledger_commit(E.ledger), 0);
     }
 
-    E.g = calloc(1, sizeof *E.g);
-    ck_assert_ptr_nonnull(E.g);
-    genesis_params_default(E.g);
-    strcpy(E.g->chain_id, "adnet-test");
-    strcpy(E.g->chain, "alpha");
-    strcpy(E.g->network, "devnet");
+    E.g = gen_new("alpha", "adnet-test");
+    E.g->genesis_time_ms = 0; /* the health tests set it where they need one */
     E.g->protocol_version = 4;
-    E.g->n_governors = 3;
-    for (int i = 0; i < 3; i++)
-        memset(E.g->governors[i], 0x10 + i, BLOCK_KEY_LEN);
+    for (int i = 0; i < 3; i++) {
+        uint8_t gov[BLOCK_KEY_LEN];
+        memset(gov, 0x10 + i, BLOCK_KEY_LEN);
+        gen_add_governor(E.g, gov);
+    }
     memset(E.g->hash, 0x5a, BLOCK_HASH_LEN);
 
     E.metrics = metrics_new();
     ck_assert_ptr_nonnull(E.metrics);
     E.node.chain = "alpha";
     E.node.genesis = E.g;
-    E.node.genesis_path = E.genesis_path;
-    E.node.ledger_path = E.db;
+    E.node.genesis_path = E.tmp.genesis;
+    E.node.ledger_path = E.tmp.db;
     E.node.metrics = E.metrics;
     E.node.restarts = 3;
     E.node.submit = fake_submit;
@@ -239,7 +218,7 @@ static void env_start(const opts_t *o)
     tables[2] = NULL;
     api_config_t cfg = {
         .listen = "127.0.0.1:0",
-        .ledger_path = o->ledger_path ? o->ledger_path : E.db,
+        .ledger_path = o->ledger_path ? o->ledger_path : E.tmp.db,
         .schema = &SCHEMA1,
         .route_tables = tables,
         .route_counts = counts,
@@ -264,9 +243,7 @@ static void env_stop(void)
     ledger_close(E.ledger);
     metrics_free(E.metrics);
     free(E.g);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", E.dir);
-    ck_assert_int_eq(system(cmd), 0);
+    tmp_ledger_cleanup(&E.tmp);
 }
 
 /* ---- HTTP client -------------------------------------------------------- */
@@ -340,7 +317,7 @@ static size_t chunk_read(char *buf, size_t sz, size_t n, void *ud)
 static void http_do(http_t *r, const char *method, const char *path, const char *ctype,
                     const void *body, size_t blen, const char *extra_header, size_t chunked)
 {
-    char url[512], ct[128];
+    char url[4096], ct[128];
     struct curl_slist *hdrs = NULL;
     chunk_src_t src = {chunked};
     memset(r, 0, sizeof *r);
@@ -927,7 +904,7 @@ START_TEST(test_network)
     http_free(&r);
 
     /* A genesis file that vanished is a server fault. */
-    unlink(E.genesis_path);
+    unlink(E.tmp.genesis);
     http_get(&r, "/network/genesis");
     assert_error(&r, 500, "internal");
     http_free(&r);
@@ -1325,36 +1302,382 @@ START_TEST(test_concurrent)
 }
 END_TEST
 
+/* ---- raw HTTP: what libcurl would not send ------------------------------ */
+
+typedef struct {
+    int status;                  /* 0: no answer (the connection closed first) */
+    char *text;                  /* the whole answer, NUL-terminated */
+    const char *body;            /* into text, after the blank line */
+    json_t *json;                /* body, if JSON */
+} raw_t;
+
+/* Send req[len] as is over a new connection and read until the server
+ * closes it (every request here asks for that) or 5 s pass. */
+static void raw_do(raw_t *r, const char *req, size_t len)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)api_port(E.server)),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct timeval tv = {5, 0};
+    size_t n = 0, cap = 1 << 16;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(r, 0, sizeof *r);
+    ck_assert_int_ge(fd, 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    for (size_t off = 0; off < len;) {
+        ssize_t k = send(fd, req + off, len - off, MSG_NOSIGNAL);
+        if (k <= 0)
+            break; /* the server may answer and close before all is sent */
+        off += (size_t)k;
+    }
+    r->text = malloc(cap + 1);
+    ck_assert_ptr_nonnull(r->text);
+    for (ssize_t k; n < cap && (k = recv(fd, r->text + n, cap - n, 0)) > 0;)
+        n += (size_t)k;
+    close(fd);
+    r->text[n] = '\0';
+    if (sscanf(r->text, "HTTP/1.%*d %d", &r->status) != 1)
+        r->status = 0;
+    const char *eoh = strstr(r->text, "\r\n\r\n");
+    r->body = eoh ? eoh + 4 : r->text + n;
+    r->json = json_loads(r->body, 0, NULL);
+}
+
+static void raw_str(raw_t *r, const char *req)
+{
+    raw_do(r, req, strlen(req));
+}
+
+static void raw_free(raw_t *r)
+{
+    json_decref(r->json);
+    free(r->text);
+}
+
+/* The answer has header "name: value" (exact, case-sensitive value). */
+static bool raw_has_header(const raw_t *r, const char *name, const char *value)
+{
+    char line[256];
+    snprintf(line, sizeof line, "\r\n%s: %s\r\n", name, value);
+    const char *eoh = strstr(r->text, "\r\n\r\n");
+    const char *hit = strcasestr(r->text, line);
+    return hit != NULL && eoh != NULL && hit <= eoh;
+}
+
+/* The standard JSON error, status and code, and the connection closed. */
+static void assert_raw_error(const raw_t *r, int status, const char *code)
+{
+    ck_assert_msg(r->status == status, "status %d, want %d: %s", r->status, status, r->text);
+    ck_assert_msg(raw_has_header(r, "Content-Type", "application/json"), "%s", r->text);
+    ck_assert_ptr_nonnull(r->json);
+    json_t *e = json_object_get(r->json, "error");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "code")), code);
+    ck_assert(json_string_length(json_object_get(e, "message")) > 0);
+}
+
+#define H_END "Host: x\r\nConnection: close\r\n\r\n"
+
+START_TEST(test_http_framing)
+{
+    env_start(&WITH_BLOCKS);
+    raw_t r;
+    /* Two Content-Length fields, conflicting or not: request smuggling. */
+    raw_str(&r, "POST /txs HTTP/1.1\r\nContent-Type: application/octet-stream\r\n"
+                "Content-Length: 3\r\nContent-Length: 5\r\n" H_END "abcde");
+    assert_raw_error(&r, 400, "bad_request");
+    ck_assert(raw_has_header(&r, "Connection", "close"));
+    ck_assert_ptr_nonnull(strstr(r.body, "more than one Content-Length"));
+    raw_free(&r);
+    raw_str(&r, "POST /txs HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n" H_END "abc");
+    assert_raw_error(&r, 400, "bad_request");
+    raw_free(&r);
+    raw_str(&r, "POST /txs HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n" H_END
+                "3\r\nabc\r\n0\r\n\r\n");
+    assert_raw_error(&r, 400, "bad_request");
+    ck_assert_ptr_nonnull(strstr(r.body, "both Content-Length and Transfer-Encoding"));
+    raw_free(&r);
+    raw_str(&r, "POST /txs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+                "Transfer-Encoding: chunked\r\n" H_END "0\r\n\r\n");
+    assert_raw_error(&r, 400, "bad_request");
+    raw_free(&r);
+    raw_str(&r, "POST /txs HTTP/1.1\r\nTransfer-Encoding: gzip\r\n" H_END "abc");
+    assert_raw_error(&r, 501, "not_implemented");
+    raw_free(&r);
+    /* A Content-Length that parses but is over the limit: ours, at once. */
+    raw_str(&r, "POST /txs HTTP/1.1\r\nContent-Length: 99999999999\r\n" H_END);
+    assert_raw_error(&r, 413, "body_too_large");
+    raw_free(&r);
+    ck_assert_int_eq(SUB.calls, 0);
+    /* The framing errors libmicrohttpd answers itself, before any handler
+     * (docs/api.md lists them): answered and closed, never left hanging. */
+    static const struct {
+        const char *req;
+        int status;
+    } mhd[] = {
+        {"POST /txs HTTP/1.1\r\nContent-Length: abc\r\n" H_END, 400},
+        {"POST /txs HTTP/1.1\r\nContent-Length: -1\r\n" H_END, 400},
+        {"POST /txs HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n" H_END, 413},
+        {"POST /txs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n" H_END "zz\r\nabc\r\n0\r\n\r\n",
+         400},
+        {"POST /txs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n" H_END
+         "fffffffffffffffffffff\r\n",
+         413},
+        {"GET /health HTTP/2.0\r\n" H_END, 505},
+        {"GET /health HTTP/0.9\r\n" H_END, 505},
+        {"GET /health HTTP/1\r\n" H_END, 400},
+        {"GET /health HTTP/1.1\r\nno colon here\r\n" H_END, 400},
+    };
+    for (size_t i = 0; i < sizeof mhd / sizeof mhd[0]; i++) {
+        raw_str(&r, mhd[i].req);
+        ck_assert_msg(r.status == mhd[i].status, "case %zu: %s", i, r.text);
+        raw_free(&r);
+    }
+    ck_assert_int_eq(SUB.calls, 0);
+    /* The same connection still serves after all that. */
+    raw_str(&r, "GET /health HTTP/1.1\r\n" H_END);
+    ck_assert_int_eq(r.status, 200);
+    raw_free(&r);
+    env_stop();
+}
+END_TEST
+
+/* "GET <target> HTTP/1.1" with target "/health?" and n arguments "a=1&...",
+ * or padded with 'p' to len bytes when len > 0; malloc'd. */
+static char *target_of(size_t n_args, size_t len)
+{
+    char *t = malloc(16 + 4 * n_args + len);
+    ck_assert_ptr_nonnull(t);
+    char *p = stpcpy(t, "/health");
+    if (n_args > 0)
+        *p++ = '?';
+    for (size_t i = 0; i < n_args; i++)
+        p = stpcpy(p, i + 1 < n_args ? "a=1&" : "a=1");
+    if (len > (size_t)(p - t)) {
+        p = stpcpy(p, n_args ? "&p=" : "?p=");
+        while ((size_t)(p - t) < len)
+            *p++ = 'p';
+    }
+    *p = '\0';
+    return t;
+}
+
+/* GET target_of(n_args, len): 200 if code is NULL, else 414 with code;
+ * the body says says if it is not NULL. */
+static void check_target(size_t n_args, size_t len, const char *code, const char *says)
+{
+    http_t r;
+    char *t = target_of(n_args, len);
+    ck_assert(len == 0 || strlen(t) == len);
+    http_get(&r, t);
+    if (code == NULL)
+        ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    else
+        assert_error(&r, 414, code);
+    if (says != NULL)
+        ck_assert_ptr_nonnull(strstr(r.body, says));
+    http_free(&r);
+    free(t);
+}
+
+START_TEST(test_http_target_limits)
+{
+    env_start(&WITH_BLOCKS);
+    /* At most 32 query arguments. */
+    check_target(32, 0, NULL, NULL);
+    check_target(33, 0, "uri_too_long", "33 query arguments");
+    /* ~300 arguments in a 2.4 KB target: answered, not dropped. */
+    check_target(300, 2400, "uri_too_long", NULL);
+    check_target(300, 0, "uri_too_long", "300 query arguments");
+    /* The target as sent, at most 2048 bytes. */
+    check_target(0, 2048, NULL, NULL);
+    check_target(0, 2049, "uri_too_long", "2049 bytes");
+    char *m = render_metrics();
+    /* A target over the limit is not decoded, so it matches no route. */
+    ck_assert_ptr_nonnull(
+        strstr(m, "adnet_api_requests_total{route=\"/health\",status=\"414\"} 2\n"));
+    ck_assert_ptr_nonnull(
+        strstr(m, "adnet_api_requests_total{route=\"unmatched\",status=\"414\"} 2\n"));
+    free(m);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_http_head_limits)
+{
+    env_start(&WITH_BLOCKS); /* max_header 8192 */
+    raw_t r;
+    static const char line[] = "GET /health HTTP/1.1\r\n", tail[] = H_END;
+    char *req = malloc(32 * 1024);
+    ck_assert_ptr_nonnull(req);
+    /* The request line, the fields and the blank line, as sent: exactly
+     * 8192 bytes pass, 8193 do not. */
+    for (size_t total = 8192; total <= 8193; total++) {
+        size_t fixed = strlen(line) + strlen("X-Pad: \r\n") + strlen(tail);
+        char *p = stpcpy(req, line);
+        p = stpcpy(p, "X-Pad: ");
+        memset(p, 'p', total - fixed);
+        p += total - fixed;
+        p = stpcpy(p, "\r\n");
+        p = stpcpy(p, tail);
+        ck_assert_uint_eq((size_t)(p - req), total);
+        raw_do(&r, req, total);
+        if (total == 8192) {
+            ck_assert_msg(r.status == 200, "%s", r.text);
+        } else {
+            assert_raw_error(&r, 431, "headers_too_large");
+            ck_assert(raw_has_header(&r, "Connection", "close"));
+            ck_assert_ptr_nonnull(strstr(r.body, "8193 bytes"));
+        }
+        raw_free(&r);
+    }
+    /* One 20,000-byte field: ours, as JSON. */
+    http_t h;
+    char *hdr = malloc(20001);
+    strcpy(hdr, "X-Big: ");
+    memset(hdr + 7, 'h', 20000 - 7);
+    hdr[20000] = '\0';
+    http_do(&h, "GET", "/health", NULL, NULL, 0, hdr, 0);
+    assert_error(&h, 431, "headers_too_large");
+    http_free(&h);
+    free(hdr);
+    /* At most 100 fields (the two of H_END count). */
+    for (int fields = 100; fields <= 101; fields++) {
+        char *p = stpcpy(req, line);
+        for (int i = 0; i < fields - 2; i++)
+            p += sprintf(p, "X-%d: 1\r\n", i);
+        p = stpcpy(p, tail);
+        raw_do(&r, req, (size_t)(p - req));
+        if (fields == 100)
+            ck_assert_msg(r.status == 200, "%s", r.text);
+        else
+            assert_raw_error(&r, 431, "headers_too_large");
+        raw_free(&r);
+    }
+    free(req);
+    env_stop();
+}
+END_TEST
+
+/* GET path must be refused with status and code. */
+static void get_refused(const char *path, long status, const char *code)
+{
+    http_t r;
+    http_get(&r, path);
+    assert_error(&r, status, code);
+    http_free(&r);
+}
+
+START_TEST(test_http_path_bytes)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    /* %00 used to cut the path: /blocks/2%00xyz served block 2. */
+    static const char *bad_path[] = {"/blocks/2%00xyz", "/blocks/2%00", "/blocks/%01",
+                                     "/blocks/2%1f",    "/blocks/2%7F",  "/blocks/2%0a",
+                                     "/blocks/%zz",     "/blocks/2%",    "/blocks/2%3",
+                                     "/nope%00"};
+    for (size_t i = 0; i < sizeof bad_path / sizeof bad_path[0]; i++)
+        get_refused(bad_path[i], 400, "bad_path");
+    get_refused("/health?x=%00", 400, "bad_query");
+    get_refused("/health?x=%g0", 400, "bad_query");
+    /* Escapes of ordinary bytes are still decoded. */
+    http_get(&r, "/blocks/%32");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(jint(r.json, "height"), 2);
+    http_free(&r);
+    /* A raw control byte, which libcurl would not send. */
+    raw_t w;
+    raw_str(&w, "GET /blocks/2\x01 HTTP/1.1\r\n" H_END);
+    assert_raw_error(&w, 400, "bad_path");
+    raw_free(&w);
+    /* Plain decimal: no leading zeros (docs/api.md). */
+    get_refused("/blocks/00001", 400, "bad_height");
+    get_refused("/blocks/01", 400, "bad_height");
+    get_refused("/blocks/00", 400, "bad_height");
+    uint64_t v = 7;
+    ck_assert_int_eq(api_parse_height("007", &v), -EINVAL);
+    ck_assert_int_eq(api_parse_height("0", &v), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(api_parse_height("10", &v), 0);
+    ck_assert_uint_eq(v, 10);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_http_head_method)
+{
+    env_start(&WITH_BLOCKS);
+    http_t g;
+    raw_t r;
+    char want[32];
+    http_get(&g, "/blocks/2");
+    ck_assert_int_eq(g.status, 200);
+    snprintf(want, sizeof want, "%zu", g.len);
+    raw_str(&r, "HEAD /blocks/2 HTTP/1.1\r\n" H_END);
+    ck_assert_msg(r.status == 200, "%s", r.text);
+    ck_assert(raw_has_header(&r, "Content-Type", "application/json"));
+    ck_assert_msg(raw_has_header(&r, "Content-Length", want), "%s", r.text);
+    ck_assert_str_eq(r.body, ""); /* headers only */
+    raw_free(&r);
+    http_free(&g);
+    raw_str(&r, "HEAD /metrics HTTP/1.1\r\n" H_END);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(raw_has_header(&r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8"));
+    ck_assert_str_eq(r.body, "");
+    raw_free(&r);
+    /* A POST-only path still says which methods it takes. */
+    raw_str(&r, "HEAD /txs HTTP/1.1\r\n" H_END);
+    ck_assert_int_eq(r.status, 405);
+    ck_assert(raw_has_header(&r, "Allow", "POST"));
+    ck_assert_str_eq(r.body, "");
+    raw_free(&r);
+    raw_str(&r, "HEAD /nope HTTP/1.1\r\n" H_END);
+    ck_assert_int_eq(r.status, 404);
+    raw_free(&r);
+    char *m = render_metrics();
+    ck_assert_ptr_nonnull(
+        strstr(m, "adnet_api_requests_total{route=\"/blocks/{height}\",status=\"200\"} 2\n"));
+    free(m);
+    env_stop();
+}
+END_TEST
+
+START_TEST(test_http_json_duplicates)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    char *hex = malloc(2 * E.tx0_len + 1), *doc = malloc(2 * E.tx0_len + 32);
+    ck_assert_ptr_nonnull(hex);
+    ck_assert_ptr_nonnull(doc);
+    hexof(hex, E.tx0, E.tx0_len);
+    /* Which "tx" counts must not depend on the parser: refused. */
+    sprintf(doc, "{\"tx\":\"00\",\"tx\":\"%s\"}", hex);
+    http_do(&r, "POST", "/txs", "application/json", doc, strlen(doc), NULL, 0);
+    assert_error(&r, 400, "invalid_json");
+    ck_assert_ptr_nonnull(strstr(r.body, "duplicate"));
+    http_free(&r);
+    ck_assert_int_eq(SUB.calls, 0);
+    sprintf(doc, "{\"tx\":\"%s\"}", hex);
+    http_do(&r, "POST", "/txs", "application/json", doc, strlen(doc), NULL, 0);
+    ck_assert_int_eq(r.status, 202);
+    http_free(&r);
+    free(hex);
+    free(doc);
+    env_stop();
+}
+END_TEST
+
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("api");
-    TCase *tc = tcase_create("server");
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, test_health);
-    tcase_add_test(tc, test_health_unreadable);
-    tcase_add_test(tc, test_health_fresh);
-    tcase_add_test(tc, test_health_stalled);
-    tcase_add_test(tc, test_health_bound);
-    tcase_add_test(tc, test_health_no_block);
-    tcase_add_test(tc, test_reader_refuses_newer_schema);
-    tcase_add_test(tc, test_status);
-    tcase_add_test(tc, test_status_empty_ledger);
-    tcase_add_test(tc, test_blocks);
-    tcase_add_test(tc, test_blocks_errors);
-    tcase_add_test(tc, test_tx_get);
-    tcase_add_test(tc, test_tx_submit_accept);
-    tcase_add_test(tc, test_tx_submit_refusals);
-    tcase_add_test(tc, test_network);
-    tcase_add_test(tc, test_not_found_and_method);
-    tcase_add_test(tc, test_limits);
-    tcase_add_test(tc, test_rate_limit);
-    tcase_add_test(tc, test_rate_limit_refills);
-    tcase_add_test(tc, test_read_during_write);
-    tcase_add_test(tc, test_metrics_route);
-    tcase_add_test(tc, test_handler_contract);
-    tcase_add_test(tc, test_start_errors);
-    tcase_add_test(tc, test_ipv6);
-    tcase_add_test(tc, test_concurrent);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "api", .tcase = "server", .timeout_s = 30};
+    return suite_build(&spec, SUITE_TESTS(
+        test_health, test_health_unreadable, test_health_fresh, test_health_stalled,
+        test_health_bound, test_health_no_block, test_reader_refuses_newer_schema, test_status,
+        test_status_empty_ledger, test_blocks, test_blocks_errors, test_tx_get,
+        test_tx_submit_accept, test_tx_submit_refusals, test_network, test_not_found_and_method,
+        test_limits, test_rate_limit, test_rate_limit_refills, test_read_during_write,
+        test_metrics_route, test_handler_contract, test_start_errors, test_ipv6, test_concurrent,
+        test_http_framing, test_http_target_limits, test_http_head_limits, test_http_path_bytes,
+        test_http_head_method, test_http_json_duplicates));
 }

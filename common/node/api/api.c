@@ -5,9 +5,12 @@
  * (ledger_open_reader, kept in a per-server thread-specific slot and in a
  * list, so api_stop can close them all after MHD has joined its threads).
  *
- * A request goes through on_request in three phases: the first call (headers
- * read) applies the rate limit, finds the route and checks Content-Length,
- * answering 429 / 404 / 405 / 413 at once without reading a body; the
+ * A request starts in on_target, which libmicrohttpd calls with the request
+ * target as sent: the path is decoded here (strictly) and the target
+ * measured. It then goes through on_request in three phases: the first call
+ * (headers read) applies the rate limit, the target, head and framing
+ * checks, finds the route and checks Content-Length, answering 429 / 400 /
+ * 414 / 431 / 501 / 404 / 405 / 413 at once without reading a body; the
  * middle calls collect the body up to max_body (a chunked body that grows
  * past it is drained without being stored and answered 413); the last call
  * runs the handler. Every response is counted in metrics by route and
@@ -40,7 +43,14 @@
 #define API_DEFAULT_MAX_HEADER (16 * 1024)
 #define API_DEFAULT_TIMEOUT_S 10
 #define API_DEFAULT_THREADS 2
+#define API_MAX_TARGET 2048     /* bytes of the request target (path and query), as sent */
+#define API_MAX_ARGS 32         /* '&'-separated query arguments */
+#define API_MAX_FIELDS 100      /* header fields */
 #define API_HEADER_SLACK 4096   /* pool room for the response headers */
+/* What libmicrohttpd 0.9.75 spends in the connection's pool on each header
+ * field and query argument it records (struct MHD_HTTP_Header, 56 bytes on
+ * LP64), rounded up. */
+#define API_MHD_RECORD 64
 #define API_LISTEN_BACKLOG 128
 #define RL_BUCKETS 1024         /* hash buckets of the rate-limit table */
 #define RL_MAX_ENTRIES 4096     /* clients tracked at once */
@@ -74,6 +84,7 @@ struct api_server {
     void *ctx;
     metrics_t *metrics;
     size_t max_body;
+    size_t max_header;          /* bytes of the request line and headers */
     double rate_per_s;          /* <= 0: no limit */
     double rate_burst;
     int port;
@@ -89,17 +100,26 @@ struct api_server {
     uint8_t rl_key[crypto_shorthash_KEYBYTES]; /* random: see rl_hash */
 };
 
-/* Per-request state, from the first callback to the completion notice. */
+/* Per-request state, from the request line (on_target) to the completion
+ * notice (on_completed). */
 typedef struct {
     uint64_t t0_us;        /* clock_mono_us() when the request arrived */
+    char *path;                 /* the path %-decoded by target_scan; NULL if the target
+                                 * is over API_MAX_TARGET or memory ran out */
+    size_t target_len;          /* bytes of the request target as sent */
+    size_t n_args;              /* '&'-separated query arguments */
+    const char *bad_code;       /* set with bad_why when the target is refused (400) */
+    const char *bad_why;
     const api_route_t *route;   /* NULL when no route matched */
     char *pathbuf;              /* copy of the path; params point into it */
     const char *params[API_MAX_PARAMS];
     size_t n_params;
     uint8_t *body;
     size_t len, cap;
+    bool started;               /* on_headers has run */
     bool too_large;             /* body exceeded max_body: drained, not kept */
     bool answered;              /* a response is queued */
+    bool close;                 /* answer with Connection: close (refused from the head) */
     char client[CLIENT_MAX];
 } req_state_t;
 
@@ -203,6 +223,8 @@ static enum MHD_Result send_response(api_server_t *s, struct MHD_Connection *con
     }
     if (allow != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (st->close)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
     if (ret == MHD_YES) {
@@ -439,7 +461,7 @@ static void client_text(struct MHD_Connection *conn, char *out, size_t cap)
 }
 
 static enum MHD_Result run_handler(api_server_t *s, struct MHD_Connection *conn,
-                                   req_state_t *st, const char *url, const char *method)
+                                   req_state_t *st, const char *method)
 {
     char why[LEDGER_ERR_MAX + 32];
     sqlite3 *db = thread_db(s, why, sizeof why);
@@ -449,7 +471,7 @@ static enum MHD_Result run_handler(api_server_t *s, struct MHD_Connection *conn,
     api_request_t req = {0};
     api_response_t res = {0};
     req.method = method;
-    req.path = url;
+    req.path = st->path;
     for (size_t k = 0; k < st->n_params; k++)
         req.params[k] = st->params[k];
     req.n_params = st->n_params;
@@ -480,26 +502,197 @@ static enum MHD_Result send_too_large(api_server_t *s, struct MHD_Connection *co
     return send_error(s, conn, st, 413, "body_too_large", msg, 0, NULL);
 }
 
-/* The first call, once the headers are read: everything that can be
- * refused before the body (rate, route, method, Content-Length) is
- * refused here, so a refused body is never read. */
-static enum MHD_Result on_headers(api_server_t *s, struct MHD_Connection *conn, const char *url,
-                                  const char *method, void **con_cls)
+/* ---- the request target and head --------------------------------------- */
+
+static int hex_value(unsigned char c)
 {
-    char allow[64];
-    int retry;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decode the n bytes of in (a path or a query) into out[n + 1], or only
+ * check them if out is NULL: %XY becomes the byte XY. Return 0, or -EINVAL
+ * with the reason in *why: a '%' not followed by two hex digits, or a
+ * control byte (0x00-0x1f, 0x7f), sent as is or escaped. libmicrohttpd's
+ * own decoding would cut the text at a %00 and keep the rest. */
+static int pct_decode(const char *in, size_t n, char *out, const char **why)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)in[i];
+        if (c == '%') {
+            int hi = i + 2 < n ? hex_value((unsigned char)in[i + 1]) : -1;
+            int lo = hi >= 0 ? hex_value((unsigned char)in[i + 2]) : -1;
+            if (lo < 0) {
+                *why = "a '%' must be followed by two hex digits";
+                return -EINVAL;
+            }
+            c = hi * 16 + lo;
+            i += 2;
+        }
+        if (c < 0x20 || c == 0x7f) {
+            *why = "control bytes (such as %00) are not allowed";
+            return -EINVAL;
+        }
+        if (out != NULL)
+            out[o++] = (char)c;
+    }
+    if (out != NULL)
+        out[o] = '\0';
+    return 0;
+}
+
+/* Measure the request target as sent and decode its path into st->path.
+ * A target over API_MAX_TARGET is only measured (it is refused 414). */
+static void target_scan(req_state_t *st, const char *target)
+{
+    size_t len = strlen(target), plen = strcspn(target, "?");
+    const char *why = NULL;
+
+    st->target_len = len;
+    if (len > API_MAX_TARGET)
+        return;
+    if (plen + 1 < len) {
+        st->n_args = 1;
+        for (size_t i = plen + 1; i < len; i++)
+            st->n_args += target[i] == '&';
+    }
+    if ((st->path = malloc(plen + 1)) == NULL)
+        return;
+    if (pct_decode(target, plen, st->path, &why) != 0) {
+        st->bad_code = "bad_path";
+        st->bad_why = why;
+    } else if (plen < len && pct_decode(target + plen + 1, len - plen - 1, NULL, &why) != 0) {
+        st->bad_code = "bad_query";
+        st->bad_why = why;
+    }
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: libmicrohttpd calls it once per request with
+ * the target as sent, before it splits off and decodes the query; the
+ * request's state starts here (on_completed frees it). NULL if out of
+ * memory, which on_request answers by closing the connection. */
+static void *on_target(void *cls, const char *target, struct MHD_Connection *conn)
+{
     req_state_t *st = calloc(1, sizeof *st);
     if (st == NULL)
-        return MHD_NO;
-    *con_cls = st;
+        return NULL;
     st->t0_us = clock_mono_us();
-    client_text(conn, st->client, sizeof st->client);
+    target_scan(st, target != NULL ? target : "");
+    return st;
+}
 
+/* What the header fields say about the request's framing and size. */
+typedef struct {
+    size_t fields;
+    size_t content_length;      /* Content-Length fields */
+    size_t transfer_encoding;   /* Transfer-Encoding fields */
+    bool chunked;               /* the (first) Transfer-Encoding is exactly "chunked" */
+} head_scan_t;
+
+static enum MHD_Result scan_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    head_scan_t *h = cls;
+    h->fields++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        h->content_length++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0 && h->transfer_encoding++ == 0)
+        h->chunked = value != NULL && strcasecmp(value, "chunked") == 0;
+    return MHD_YES;
+}
+
+/* An answer decided from the request's head alone. */
+typedef struct {
+    int status;
+    const char *code;
+    char msg[160];
+} refusal_t;
+
+static bool refuse(refusal_t *why, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static bool refuse(refusal_t *why, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why->msg, sizeof why->msg, fmt, ap);
+    va_end(ap);
+    why->status = status;
+    why->code = code;
+    return true;
+}
+
+/* Whether the request's head breaks a limit (docs/api.md, "Limits") or the
+ * framing rules: if so fill *why and return true. Two Content-Length
+ * fields, or one beside a Transfer-Encoding, would let a proxy in front and
+ * this server see different bodies (request smuggling). */
+static bool head_refused(const api_server_t *s, struct MHD_Connection *conn,
+                         const req_state_t *st, refusal_t *why)
+{
+    head_scan_t h = {0};
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t head = ci != NULL ? ci->header_size : 0;
+
+    if (st->target_len > API_MAX_TARGET)
+        return refuse(why, 414, "uri_too_long", "the request target has %zu bytes; at most %d",
+                      st->target_len, API_MAX_TARGET);
+    if (st->n_args > API_MAX_ARGS)
+        return refuse(why, 414, "uri_too_long", "%zu query arguments; at most %d", st->n_args,
+                      API_MAX_ARGS);
+    if (st->bad_code != NULL)
+        return refuse(why, 400, st->bad_code, "%s", st->bad_why);
+    if (st->path == NULL)
+        return refuse(why, 503, "unavailable", "out of memory");
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, scan_field, &h);
+    if (head > s->max_header)
+        return refuse(why, 431, "headers_too_large",
+                      "the request line and headers have %zu bytes; at most %zu", head,
+                      s->max_header);
+    if (h.fields > API_MAX_FIELDS)
+        return refuse(why, 431, "headers_too_large", "%zu header fields; at most %d", h.fields,
+                      API_MAX_FIELDS);
+    if (h.content_length > 1 || h.transfer_encoding > 1)
+        return refuse(why, 400, "bad_request", "more than one %s header",
+                      h.content_length > 1 ? "Content-Length" : "Transfer-Encoding");
+    if (h.content_length > 0 && h.transfer_encoding > 0)
+        return refuse(why, 400, "bad_request", "both Content-Length and Transfer-Encoding");
+    if (h.transfer_encoding > 0 && !h.chunked)
+        return refuse(why, 501, "not_implemented",
+                      "only Transfer-Encoding: chunked is supported");
+    return false;
+}
+
+/* The first call, once the headers are read: everything that can be
+ * refused before the body (rate, target, head, route, method,
+ * Content-Length) is refused here, so a refused body is never read. HEAD
+ * runs the GET route (libmicrohttpd sends the headers only). */
+static enum MHD_Result on_headers(api_server_t *s, struct MHD_Connection *conn,
+                                  const char *method, req_state_t *st)
+{
+    char allow[64] = "";
+    int retry, rc = -ENOENT;
+    refusal_t why;
+
+    st->started = true;
+    client_text(conn, st->client, sizeof st->client);
     /* Route first, so that even a refused request is counted under it. */
-    int rc = route_find(s, method, url, st, allow, sizeof allow);
+    if (st->path != NULL && st->bad_code == NULL)
+        rc = route_find(s, strcmp(method, "HEAD") == 0 ? "GET" : method, st->path, st, allow,
+                        sizeof allow);
     if (!rl_take(s, st->client, &retry))
         return send_error(s, conn, st, 429, "rate_limited",
                           "too many requests from this address; retry later", retry, NULL);
+    if (head_refused(s, conn, st, &why)) {
+        st->close = why.status != 503;
+        return send_error(s, conn, st, why.status, why.code, why.msg, 0, NULL);
+    }
     if (rc == -ENOMEM)
         return send_error(s, conn, st, 503, "unavailable", "out of memory", 1, NULL);
     if (rc != 0 && allow[0] != '\0') {
@@ -561,7 +754,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req_state_t *st = *con_cls;
 
     if (st == NULL)
-        return on_headers(s, conn, url, method, con_cls);
+        return MHD_NO; /* on_target ran out of memory */
+    if (!st->started)
+        return on_headers(s, conn, method, st);
     if (st->answered) {
         *upload_data_size = 0;
         return MHD_YES;
@@ -573,7 +768,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (st->too_large)
         return send_too_large(s, conn, st);
-    return run_handler(s, conn, st, url, method);
+    return run_handler(s, conn, st, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -582,6 +777,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_state_t *st = *con_cls;
     if (st == NULL)
         return;
+    free(st->path);
     free(st->pathbuf);
     free(st->body);
     free(st);
@@ -721,6 +917,7 @@ static int server_new(api_server_t **out, const api_config_t *cfg, size_t nroute
     s->ctx = cfg->ctx;
     s->metrics = cfg->metrics;
     s->max_body = cfg->max_body ? cfg->max_body : API_DEFAULT_MAX_BODY;
+    s->max_header = cfg->max_header ? cfg->max_header : API_DEFAULT_MAX_HEADER;
     s->rate_per_s = cfg->rate_per_s;
     s->rate_burst = cfg->rate_burst < 1 ? 1 : cfg->rate_burst;
     randombytes_buf(s->rl_key, sizeof s->rl_key);
@@ -740,8 +937,13 @@ out:
 /* Start MHD's threads listening on the socket fd (which stays the caller's). */
 static int daemon_start(api_server_t *s, const api_config_t *cfg, int fd, char err[API_ERR_MAX])
 {
-    size_t max_header = cfg->max_header ? cfg->max_header : API_DEFAULT_MAX_HEADER;
-    size_t pool = max_header + API_HEADER_SLACK;
+    /* The connection's memory: room for a head of twice the limit, so that
+     * one somewhat over it still reaches head_refused (and a JSON 431),
+     * for the records of the fields and arguments that may be allowed, and
+     * for the response headers. Past it libmicrohttpd answers by itself
+     * (docs/api.md lists what it says). */
+    size_t pool = 2 * s->max_header + (API_MAX_FIELDS + API_MAX_ARGS) * API_MHD_RECORD +
+                  API_HEADER_SLACK;
     unsigned timeout = cfg->timeout_s ? cfg->timeout_s : API_DEFAULT_TIMEOUT_S;
     unsigned threads = cfg->threads ? cfg->threads : API_DEFAULT_THREADS;
     static const unsigned flag_sets[] = {MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
@@ -756,6 +958,7 @@ static int daemon_start(api_server_t *s, const api_config_t *cfg, int fd, char e
             break;
         s->daemon = MHD_start_daemon(flag_sets[i], 0, NULL, NULL, on_request, s,
                                      MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mfd,
+                                     MHD_OPTION_URI_LOG_CALLBACK, on_target, s,
                                      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                      MHD_OPTION_CONNECTION_TIMEOUT, timeout,
                                      MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
@@ -833,7 +1036,8 @@ void api_stop(api_server_t *s)
 int api_parse_height(const char *s, uint64_t *out)
 {
     uint64_t v = 0;
-    if (s == NULL || *s == '\0')
+    /* One spelling per number: "0", but no "007". */
+    if (s == NULL || *s == '\0' || (s[0] == '0' && s[1] != '\0'))
         return -EINVAL;
     for (const char *p = s; *p; p++) {
         if (*p < '0' || *p > '9')

@@ -4,9 +4,11 @@
  * read through a per-thread read-only ledger connection
  * (ledger_open_reader), so reads never block block commits (WAL). Errors
  * are JSON {"error":{"code":"...","message":"..."}} with a fitting status.
- * Limits: body size, header size, request timeout, per-client rate limit
- * (429 with Retry-After). Every request is counted in metrics by route and
- * status, with its latency. */
+ * Limits: body size, header size, request target, request timeout,
+ * per-client rate limit (429 with Retry-After); docs/api.md says what each
+ * counts and where libmicrohttpd answers by itself. Every request a
+ * handler could see is counted in metrics by route and status, with its
+ * latency. */
 #ifndef ADNET_API_H
 #define ADNET_API_H
 
@@ -24,8 +26,10 @@
 typedef struct api_server api_server_t;
 
 typedef struct {
-    const char *method;      /* "GET" or "POST" */
-    const char *path;        /* without the query string */
+    const char *method;      /* "GET", "HEAD" (which runs the GET route; the server
+                              * sends no body) or "POST" */
+    const char *path;        /* without the query string, %-decoded; it holds no
+                              * control byte (such a request is refused 400) */
     const char *params[API_MAX_PARAMS]; /* values of the {} segments of the pattern, in order */
     size_t n_params;
     const uint8_t *body;     /* POST body (not NUL-terminated), NULL for GET */
@@ -63,7 +67,7 @@ typedef struct {
     void *ctx;                     /* passed to handlers as req->ctx */
     metrics_t *metrics;            /* may be NULL */
     size_t max_body;               /* bytes; 413 beyond */
-    size_t max_header;             /* bytes of request headers */
+    size_t max_header;             /* bytes of the request line and headers, as sent */
     unsigned timeout_s;            /* per connection */
     unsigned threads;              /* MHD thread pool size */
     double rate_per_s;             /* per client address, token bucket refill */
@@ -85,9 +89,10 @@ void api_stop(api_server_t *s);
 int api_json(api_response_t *res, int status, json_t *body);
 int api_error(api_response_t *res, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Parse a block height as routes take it: decimal digits only, no sign or
- * spaces, at most INT64_MAX. Return 0 and *out, -EINVAL (not a number) or
- * -ERANGE (too large); *out untouched on failure. */
+/* Parse a block height as routes take it: decimal digits only, no sign,
+ * spaces or leading zeros ("0" itself is fine), at most INT64_MAX. Return 0
+ * and *out, -EINVAL (not a plain decimal number) or -ERANGE (too large);
+ * *out untouched on failure. */
 int api_parse_height(const char *s, uint64_t *out);
 
 /* A query-string argument of the request, or NULL. */

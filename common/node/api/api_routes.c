@@ -463,7 +463,7 @@ static int h_tx_submit(const api_request_t *req, api_response_t *res)
         len = req->body_len;
     } else {
         json_error_t jerr;
-        doc = json_loadb((const char *)req->body, req->body_len, 0, &jerr);
+        doc = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
         if (doc == NULL) {
             api_error(res, 400, "invalid_json", "invalid JSON at line %d column %d: %s",
                       jerr.line, jerr.column, jerr.text);
