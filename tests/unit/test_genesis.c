@@ -1,5 +1,8 @@
 /* common/genesis.c: save/load round trip, the hash over canonical JSON,
- * refusals that name the field, *g untouched on failure. */
+ * refusals that name the field, *g untouched on failure; balances read
+ * one at a time (inline, or from a balances file: canonical lines, order,
+ * count, hash, totals, file:line refusals), importing an operator's list
+ * and writing the canonical file. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -13,66 +16,37 @@
 
 #include "common/base/hex.h"
 #include "common/store/genesis.h"
+#include "tests/lib/file.h"
+#include "tests/lib/gen.h"
+#include "tests/lib/suite.h"
+#include "tests/lib/tmp.h"
 
 Suite *test_suite(void);
 
-#define T0_MS 1795647001123ULL /* 2026-11-25T22:50:01.123Z */
-
+/* The two files a test writes, in a directory of its own. */
 typedef struct {
-    char dir[64];
-    char path[128];
-    char path2[128];
-} tmpdir_t;
+    tmp_dir_t tmp;
+    char path[TMP_PATH_MAX];   /* genesis.json */
+    char path2[TMP_PATH_MAX];  /* genesis2.json */
+} files_t;
 
-static void tmp_init(tmpdir_t *t)
+static void files_init(files_t *t)
 {
-    strcpy(t->dir, "/tmp/adnet-test-genesis-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(t->dir));
-    snprintf(t->path, sizeof t->path, "%s/genesis.json", t->dir);
-    snprintf(t->path2, sizeof t->path2, "%s/genesis2.json", t->dir);
+    tmp_dir_init(&t->tmp, "genesis");
+    tmp_dir_path(&t->tmp, "genesis.json", t->path);
+    tmp_dir_path(&t->tmp, "genesis2.json", t->path2);
 }
 
-static void tmp_cleanup(const tmpdir_t *t)
-{
-    unlink(t->path);
-    unlink(t->path2);
-    rmdir(t->dir);
-}
-
-static void fill_key(uint8_t k[BLOCK_KEY_LEN], uint8_t seed)
-{
-    for (size_t i = 0; i < BLOCK_KEY_LEN; i++)
-        k[i] = (uint8_t)(seed + i);
-}
-
-/* A small alpha genesis: 2 validators, 1 governor, 2 balances. Heap: the
- * struct is large. */
+/* A small alpha genesis: 2 validators, 1 governor, 2 balances. */
 static genesis_t *sample(void)
 {
-    genesis_t *g = calloc(1, sizeof *g);
-    ck_assert_ptr_nonnull(g);
-    strcpy(g->chain_id, "adnet-alpha-devnet-1");
-    strcpy(g->chain, "alpha");
-    strcpy(g->network, "devnet");
-    g->genesis_time_ms = T0_MS;
-    g->protocol_version = 1;
-    genesis_params_default(g);
-    g->n_validators = 2;
-    strcpy(g->validators[0].name, "v0");
-    fill_key(g->validators[0].pk, 0x10);
-    g->validators[0].power = 10;
-    strcpy(g->validators[1].name, "v1");
-    fill_key(g->validators[1].pk, 0x40);
-    g->validators[1].power = 5;
-    g->n_governors = 1;
-    fill_key(g->governors[0], 0x70);
-    g->n_balances = 2;
-    fill_key(g->balances[0].owner, 0x10);
-    strcpy(g->balances[0].asset, "ADN");
-    g->balances[0].amount = 1000000;
-    fill_key(g->balances[1].owner, 0x40);
-    strcpy(g->balances[1].asset, "USD");
-    g->balances[1].amount = 0;
+    uint8_t k[BLOCK_KEY_LEN];
+    genesis_t *g = gen_new("alpha", "adnet-alpha-devnet-1");
+    gen_add_validator(g, "v0", gen_key(k, 0x10), 10);
+    gen_add_validator(g, "v1", gen_key(k, 0x40), 5);
+    gen_add_governor(g, gen_key(k, 0x70));
+    gen_add_balance(g, gen_key(k, 0x10), "ADN", 1000000);
+    gen_add_balance(g, gen_key(k, 0x40), "USD", 0);
     return g;
 }
 
@@ -89,6 +63,31 @@ static void write_json(json_t *o, const char *path, size_t flags)
     unlink(path);
     ck_assert_int_eq(json_dump_file(o, path, flags), 0);
     json_decref(o);
+}
+
+/* The balances of a genesis, read the way a chain reads them. */
+typedef struct {
+    genesis_balance_t v[8];
+    size_t n;
+} got_t;
+
+static int collect(void *ctx, uint64_t index, const genesis_balance_t *b, char *err,
+                   size_t errlen)
+{
+    got_t *got = ctx;
+    (void)err, (void)errlen;
+    ck_assert_uint_eq(index, got->n);
+    ck_assert_uint_lt(got->n, sizeof got->v / sizeof got->v[0]);
+    got->v[got->n++] = *b;
+    return 0;
+}
+
+static void read_balances(const genesis_t *g, got_t *got)
+{
+    char err[GENESIS_ERR_MAX] = "";
+    memset(got, 0, sizeof *got);
+    ck_assert_msg(genesis_balances_foreach(g, collect, got, NULL, NULL, err, sizeof err) == 0,
+                  "%s", err);
 }
 
 static void assert_same_fields(const genesis_t *a, const genesis_t *b)
@@ -108,10 +107,15 @@ static void assert_same_fields(const genesis_t *a, const genesis_t *b)
     for (size_t i = 0; i < a->n_governors; i++)
         ck_assert_mem_eq(a->governors[i], b->governors[i], BLOCK_KEY_LEN);
     ck_assert_uint_eq(a->n_balances, b->n_balances);
+    got_t ga, gb;
+    read_balances(a, &ga);
+    read_balances(b, &gb);
+    ck_assert_uint_eq(ga.n, a->n_balances);
+    ck_assert_uint_eq(gb.n, ga.n);
     for (size_t i = 0; i < a->n_balances; i++) {
-        ck_assert_mem_eq(a->balances[i].owner, b->balances[i].owner, BLOCK_KEY_LEN);
-        ck_assert_str_eq(a->balances[i].asset, b->balances[i].asset);
-        ck_assert_uint_eq(a->balances[i].amount, b->balances[i].amount);
+        ck_assert_mem_eq(ga.v[i].owner, gb.v[i].owner, BLOCK_KEY_LEN);
+        ck_assert_str_eq(ga.v[i].asset, gb.v[i].asset);
+        ck_assert_uint_eq(ga.v[i].amount, gb.v[i].amount);
     }
     ck_assert_uint_eq(a->n_params, b->n_params);
     for (size_t i = 0; i < a->n_params; i++) {
@@ -141,8 +145,8 @@ static int load_hash(const char *path, uint8_t hash[BLOCK_HASH_LEN])
 
 START_TEST(test_round_trip)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     genesis_t *g = sample(), *back = calloc(1, sizeof *back);
     char err[GENESIS_ERR_MAX] = "";
     static const uint8_t zero[BLOCK_HASH_LEN];
@@ -172,17 +176,19 @@ START_TEST(test_round_trip)
     g->balances[0].amount = 7;
     ck_assert_int_eq(genesis_save(g, t.path, 1), 0);
     ck_assert_int_eq(genesis_load(back, t.path, NULL, err), 0);
-    ck_assert_uint_eq(back->balances[0].amount, 7);
+    got_t got;
+    read_balances(back, &got);
+    ck_assert_uint_eq(got.v[0].amount, 7);
     free(g);
     free(back);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
 START_TEST(test_hash_ignores_layout)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     genesis_t *g = sample();
     uint8_t h1[BLOCK_HASH_LEN], h2[BLOCK_HASH_LEN];
     ck_assert_int_eq(genesis_save(g, t.path, 0), 0);
@@ -213,7 +219,7 @@ START_TEST(test_hash_ignores_layout)
     load_hash(t.path2, h2);
     ck_assert_mem_eq(h2, h1, BLOCK_HASH_LEN);
     free(g);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
@@ -268,8 +274,8 @@ static void edit_peer(json_t *o)
 
 START_TEST(test_hash_covers_values)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     genesis_t *g = sample();
     ck_assert_int_eq(genesis_save(g, t.path, 0), 0);
     assert_edit_changes_hash(t.path, t.path2, edit_amount);
@@ -284,14 +290,14 @@ START_TEST(test_hash_covers_values)
     assert_edit_changes_hash(t.path, t.path2, edit_order);
     assert_edit_changes_hash(t.path, t.path2, edit_peer);
     free(g);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
 START_TEST(test_peer_genesis_round_trip)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     genesis_t *g = sample(), *back = calloc(1, sizeof *back);
     char err[GENESIS_ERR_MAX] = "";
     ck_assert_ptr_nonnull(back);
@@ -317,7 +323,7 @@ START_TEST(test_peer_genesis_round_trip)
     ck_assert_int_ne(memcmp(back->hash, with, BLOCK_HASH_LEN), 0);
     free(g);
     free(back);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
@@ -328,7 +334,7 @@ START_TEST(test_power)
     ck_assert_uint_eq(genesis_total_power(g), 15);
     ck_assert_uint_eq(genesis_power_of(g, g->validators[0].pk), 10);
     ck_assert_uint_eq(genesis_power_of(g, g->validators[1].pk), 5);
-    fill_key(other, 0x70); /* a governor, not a validator */
+    gen_key(other, 0x70); /* a governor, not a validator */
     ck_assert_uint_eq(genesis_power_of(g, other), 0);
     g->n_validators = 1;
     ck_assert_uint_eq(genesis_total_power(g), 10);
@@ -344,8 +350,8 @@ END_TEST
  * needle, and the poisoned struct untouched. */
 static void assert_refused(void (*edit)(json_t *o), const char *needle1, const char *needle2)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     genesis_t *g = sample(), *back = malloc(sizeof *back), *copy = malloc(sizeof *copy);
     char err[GENESIS_ERR_MAX] = "";
     ck_assert_ptr_nonnull(back);
@@ -365,7 +371,7 @@ static void assert_refused(void (*edit)(json_t *o), const char *needle1, const c
     free(g);
     free(back);
     free(copy);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 
 static void del_chain_id(json_t *o) { json_object_del(o, "chain_id"); }
@@ -474,8 +480,8 @@ END_TEST
 
 START_TEST(test_power_limit_exact)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     genesis_t *g = sample(), *back = calloc(1, sizeof *back);
     char err[GENESIS_ERR_MAX] = "";
     ck_assert_ptr_nonnull(back);
@@ -486,14 +492,14 @@ START_TEST(test_power_limit_exact)
     ck_assert_uint_eq(genesis_total_power(back), GENESIS_MAX_POWER + 5);
     free(g);
     free(back);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
 START_TEST(test_load_io_errors)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     genesis_t *back = malloc(sizeof *back), *copy = malloc(sizeof *copy);
     char err[GENESIS_ERR_MAX] = "";
     ck_assert_ptr_nonnull(back);
@@ -508,7 +514,7 @@ START_TEST(test_load_io_errors)
     fputs("{\n  \"chain_id\": \"x\",\n  oops\n}\n", f);
     fclose(f);
     ck_assert_int_eq(genesis_load(back, t.path, NULL, err), -EINVAL);
-    char want[200];
+    char want[TMP_PATH_MAX + 8];
     snprintf(want, sizeof want, "%s:3:", t.path);
     ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "err was: %s", err);
     ck_assert(memcmp(back, copy, sizeof *back) == 0);
@@ -522,7 +528,7 @@ START_TEST(test_load_io_errors)
     ck_assert(memcmp(back, copy, sizeof *back) == 0);
     free(back);
     free(copy);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
@@ -530,8 +536,8 @@ END_TEST
  * hash, and saved back; common code gives them no meaning. */
 START_TEST(test_chain_params)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    files_t t;
+    files_init(&t);
     genesis_t *g = sample(), *back = calloc(1, sizeof *back);
     char err[GENESIS_ERR_MAX] = "";
     uint8_t key[32], got[32];
@@ -574,24 +580,516 @@ START_TEST(test_chain_params)
     ck_assert_int_eq(genesis_param_set_u64(g, "one_more", 1), -ENOSPC);
     free(g);
     free(back);
-    tmp_cleanup(&t);
+    tmp_dir_cleanup(&t.tmp);
+}
+END_TEST
+
+/* ---- balances: inline and in a balances file ------------------------------ */
+
+/* sample() saved inline hashes as it did before balances files existed. */
+START_TEST(test_inline_hash_unchanged)
+{
+    files_t t;
+    files_init(&t);
+    genesis_t *g = sample(), *back = calloc(1, sizeof *back);
+    char err[GENESIS_ERR_MAX] = "", hex[2 * BLOCK_HASH_LEN + 1];
+    genesis_totals_t totals;
+    ck_assert_ptr_nonnull(back);
+    ck_assert_int_eq(genesis_save(g, t.path, 0), 0);
+    hex_encode(hex, g->hash, BLOCK_HASH_LEN);
+    ck_assert_str_eq(hex, "4dc0415ad1adad3f2fa3d09015c107042a083a49bd6bf9c09451190530d992e9");
+    ck_assert_int_eq(genesis_load(back, t.path, "alpha", err), 0);
+    ck_assert_mem_eq(back->hash, g->hash, BLOCK_HASH_LEN);
+    ck_assert_ptr_null(back->balances);
+    ck_assert_uint_eq(back->n_balances, 2);
+    ck_assert_str_eq(back->balances_file, "");
+    /* A loaded genesis reads its inline balances again, with totals. */
+    ck_assert_int_eq(genesis_balances_foreach(back, collect, &(got_t){0}, NULL, &totals, err,
+                                              sizeof err), 0);
+    ck_assert_uint_eq(totals.n, 2);
+    ck_assert_str_eq(totals.v[0].asset, "ADN");
+    ck_assert_uint_eq(totals.v[0].amount, 1000000);
+    ck_assert_uint_eq(totals.v[0].count, 1);
+    ck_assert_str_eq(totals.v[1].asset, "USD");
+    ck_assert_uint_eq(totals.v[1].amount, 0);
+    ck_assert_uint_eq(totals.v[1].count, 1);
+    genesis_totals_free(&totals);
+    /* Saving a loaded genesis elsewhere keeps its balances and hash. */
+    ck_assert_int_eq(genesis_save(back, t.path2, 0), 0);
+    ck_assert_mem_eq(back->hash, g->hash, BLOCK_HASH_LEN);
+    free(g);
+    free(back);
+    tmp_dir_cleanup(&t.tmp);
+}
+END_TEST
+
+static void edit_amount_2(json_t *o) { json_object_set_new(balance0(o), "amount", json_integer(2)); }
+
+/* The inline balances are read again at ledger creation: a file changed
+ * since it was loaded is refused, not read. */
+START_TEST(test_inline_changed_after_load)
+{
+    files_t t;
+    files_init(&t);
+    genesis_t *g = sample(), *back = calloc(1, sizeof *back);
+    char err[GENESIS_ERR_MAX] = "";
+    ck_assert_ptr_nonnull(back);
+    ck_assert_int_eq(genesis_save(g, t.path, 0), 0);
+    ck_assert_int_eq(genesis_load(back, t.path, NULL, err), 0);
+    json_t *o = read_json(t.path);
+    edit_amount_2(o);
+    write_json(o, t.path, JSON_INDENT(2));
+    ck_assert_int_eq(genesis_balances_foreach(back, collect, &(got_t){0}, NULL, NULL, err,
+                                              sizeof err), -EINVAL);
+    ck_assert_msg(strstr(err, "changed since it was loaded"), "%s", err);
+    free(g);
+    free(back);
+    tmp_dir_cleanup(&t.tmp);
+}
+END_TEST
+
+static void balances_1025(json_t *o)
+{
+    for (int i = 0; i < 1023; i++)
+        json_array_append(json_object_get(o, "balances"), balance0(o));
+}
+
+START_TEST(test_inline_limit)
+{
+    assert_refused(balances_1025, "balances:", "at most 1024 entries (name a balances_file");
+}
+END_TEST
+
+/* A canonical balance line (with its newline) into out. */
+static void line_of(char out[200], const uint8_t owner[BLOCK_KEY_LEN], const char *asset,
+                    unsigned long long amount)
+{
+    char hex[2 * BLOCK_KEY_LEN + 1];
+    hex_encode(hex, owner, BLOCK_KEY_LEN);
+    snprintf(out, 200, "{\"amount\":%llu,\"asset\":\"%s\",\"owner\":\"%s\"}\n", amount, asset, hex);
+}
+
+/* Write text as t's balances.jsonl and a genesis at t->path naming it with
+ * count lines and text's BLAKE2b-256 (flipped if bad_hash); load it into
+ * *back (which must succeed). */
+static void file_genesis(const files_t *t, const char *text, uint64_t count, int bad_hash,
+                         genesis_t *back)
+{
+    char path[TMP_PATH_MAX], err[GENESIS_ERR_MAX] = "";
+    genesis_t *g = sample();
+    tmp_dir_path(&t->tmp, GENESIS_BALANCES_FILE, path);
+    file_write(path, text);
+    g->balances = NULL;
+    g->n_balances = count;
+    strcpy(g->balances_file, GENESIS_BALANCES_FILE);
+    crypto_generichash(g->balances_hash, BLOCK_HASH_LEN, (const unsigned char *)text, strlen(text),
+                       NULL, 0);
+    g->balances_hash[0] ^= (uint8_t)(bad_hash ? 1 : 0);
+    ck_assert_int_eq(genesis_save(g, t->path, 1), 0);
+    ck_assert_msg(genesis_load(back, t->path, "alpha", err) == 0, "%s", err);
+    ck_assert_mem_eq(back->hash, g->hash, BLOCK_HASH_LEN);
+    free(g);
+}
+
+static void progress_count(void *ctx, uint64_t done, uint64_t total)
+{
+    uint64_t *calls = ctx;
+    ck_assert_uint_le(done, total);
+    calls[0]++;
+    calls[1] = done;
+}
+
+START_TEST(test_file_round_trip)
+{
+    files_t t;
+    files_init(&t);
+    genesis_t *back = calloc(1, sizeof *back);
+    genesis_balance_t b[3];
+    uint8_t hash[BLOCK_HASH_LEN], want[BLOCK_HASH_LEN];
+    char path[TMP_PATH_MAX], err[GENESIS_ERR_MAX] = "";
+    uint64_t calls[2] = {0, 0};
+    genesis_progress_t progress = {progress_count, calls};
+    genesis_totals_t totals;
+    got_t got = {0};
+    size_t len;
+
+    ck_assert_ptr_nonnull(back);
+    memset(b, 0, sizeof b);
+    gen_key(b[0].owner, 0x10), strcpy(b[0].asset, "ADN"), b[0].amount = 5;
+    gen_key(b[1].owner, 0x10), strcpy(b[1].asset, "USD"), b[1].amount = 6;
+    gen_key(b[2].owner, 0x40), strcpy(b[2].asset, "ADN"), b[2].amount = INT64_MAX - 5;
+    tmp_dir_path(&t.tmp, GENESIS_BALANCES_FILE, path);
+    ck_assert_int_eq(genesis_balances_write(path, b, 3, 0, hash), 0);
+    ck_assert_int_eq(genesis_balances_write(path, b, 3, 0, hash), -EEXIST);
+    char *text = file_read(path, &len);
+    crypto_generichash(want, BLOCK_HASH_LEN, (const unsigned char *)text, len, NULL, 0);
+    ck_assert_mem_eq(hash, want, BLOCK_HASH_LEN); /* what b2sum -l 256 prints */
+    /* Each line is jansson's compact, key-sorted dump of the balance. */
+    for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        json_t *o = json_loadb(line, (size_t)(nl - line), 0, NULL);
+        char *canon = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        ck_assert_int_eq(strncmp(canon, line, (size_t)(nl - line)), 0);
+        ck_assert_uint_eq(strlen(canon), (size_t)(nl - line));
+        free(canon);
+        json_decref(o);
+    }
+    file_genesis(&t, text, 3, 0, back);
+    ck_assert_str_eq(back->balances_file, GENESIS_BALANCES_FILE);
+    ck_assert_uint_eq(back->n_balances, 3);
+    ck_assert_int_eq(genesis_balances_foreach(back, collect, &got, &progress, &totals, err,
+                                              sizeof err), 0);
+    ck_assert_uint_eq(got.n, 3);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(genesis_balance_cmp(&got.v[i], &b[i]), 0);
+    ck_assert_uint_eq(got.v[2].amount, INT64_MAX - 5);
+    ck_assert_uint_eq(calls[0], 1); /* the last call only: fewer than GENESIS_PROGRESS_EVERY */
+    ck_assert_uint_eq(calls[1], 3);
+    ck_assert_uint_eq(totals.n, 2);
+    ck_assert_uint_eq(totals.v[0].amount, INT64_MAX);
+    ck_assert_uint_eq(totals.v[0].count, 2);
+    genesis_totals_free(&totals);
+    /* The genesis file names the balances file, without a "balances" array. */
+    json_t *o = read_json(t.path);
+    ck_assert_ptr_null(json_object_get(o, "balances"));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(o, "balances_file"),
+                                                        "count")), 3);
+    json_decref(o);
+    free(text);
+    free(back);
+    tmp_dir_cleanup(&t.tmp);
+}
+END_TEST
+
+/* The genesis hash covers the balances through balances_file.hash. */
+static void edit_file_hash(json_t *o)
+{
+    json_object_set_new(json_object_get(o, "balances_file"), "hash", json_string(ZERO_HASH_HEX));
+}
+static void edit_file_count(json_t *o)
+{
+    json_object_set_new(json_object_get(o, "balances_file"), "count", json_integer(4));
+}
+
+START_TEST(test_file_hash_covers_balances)
+{
+    files_t t;
+    files_init(&t);
+    genesis_t *back = calloc(1, sizeof *back);
+    char l1[200], l2[200], text[400];
+    uint8_t k[BLOCK_KEY_LEN];
+    ck_assert_ptr_nonnull(back);
+    line_of(l1, gen_key(k, 1), "ADN", 10);
+    line_of(l2, gen_key(k, 2), "ADN", 20);
+    snprintf(text, sizeof text, "%s%s", l1, l2);
+    file_genesis(&t, text, 2, 0, back);
+    assert_edit_changes_hash(t.path, t.path2, edit_file_hash);
+    assert_edit_changes_hash(t.path, t.path2, edit_file_count);
+    free(back);
+    tmp_dir_cleanup(&t.tmp);
+}
+END_TEST
+
+/* Write text as a balances file (count lines, its own hash unless
+ * bad_hash), read it, and expect -EINVAL with where ("balances.jsonl:2:")
+ * and needle in the message. */
+static void assert_file_refused(const char *text, uint64_t count, int bad_hash, const char *where,
+                                const char *needle)
+{
+    files_t t;
+    files_init(&t);
+    genesis_t *back = calloc(1, sizeof *back);
+    char err[GENESIS_ERR_MAX] = "";
+    ck_assert_ptr_nonnull(back);
+    file_genesis(&t, text, count, bad_hash, back);
+    ck_assert_int_eq(genesis_balances_foreach(back, collect, &(got_t){0}, NULL, NULL, err,
+                                              sizeof err), -EINVAL);
+    ck_assert_msg(strstr(err, where) != NULL, "message lacks '%s': %s", where, err);
+    ck_assert_msg(strstr(err, needle) != NULL, "message lacks '%s': %s", needle, err);
+    free(back);
+    tmp_dir_cleanup(&t.tmp);
+}
+
+START_TEST(test_file_refusals)
+{
+    char a[200], b[200], big[200], text[1024];
+    uint8_t k1[BLOCK_KEY_LEN], k2[BLOCK_KEY_LEN];
+    const char *HEX1 = "0101010101010101010101010101010101010101010101010101010101010101";
+    memset(k1, 1, sizeof k1);
+    memset(k2, 2, sizeof k2);
+    line_of(a, k1, "ADN", 10);
+    line_of(b, k2, "ADN", 20);
+    line_of(big, k2, "ADN", INT64_MAX);
+
+    snprintf(text, sizeof text, "%s{\"amount\": 5, \"asset\": \"ADN\", \"owner\": \"%s\"}\n", a,
+             "0202020202020202020202020202020202020202020202020202020202020202");
+    assert_file_refused(text, 2, 0, "balances.jsonl:2: ", "canonical line {\"amount\":5,");
+    snprintf(text, sizeof text, "{\"asset\":\"ADN\",\"amount\":5,\"owner\":\"%s\"}\n", HEX1);
+    assert_file_refused(text, 1, 0, "balances.jsonl:1: ", "keys sorted");
+    snprintf(text, sizeof text, "{\"amount\":5,\"asset\":\"ADN\",\"owner\":\"%s\"}\n",
+             "0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A0A");
+    assert_file_refused(text, 1, 0, "balances.jsonl:1: ", "lowercase hex");
+    snprintf(text, sizeof text, "{\"amount\":0,\"asset\":\"ADN\",\"owner\":\"%s\"}\n", HEX1);
+    assert_file_refused(text, 1, 0, "balances.jsonl:1: ", "amount: an integer from 1 to 2^63-1");
+    snprintf(text, sizeof text, "{\"amount\":5,\"asset\":\"ADN\",\"owner\":\"%.60s\"}\n", HEX1);
+    assert_file_refused(text, 1, 0, "balances.jsonl:1: ", "owner: 64 hex digits");
+    snprintf(text, sizeof text, "{\"amount\":5,\"asset\":\"adn\",\"owner\":\"%s\"}\n", HEX1);
+    assert_file_refused(text, 1, 0, "balances.jsonl:1: ", "asset \"adn\"");
+    snprintf(text, sizeof text, "%snot json\n", a);
+    assert_file_refused(text, 2, 0, "balances.jsonl:2: ", "expected a JSON object");
+    snprintf(text, sizeof text, "%s\n%s", a, b);
+    assert_file_refused(text, 3, 0, "balances.jsonl:2: ", "expected a JSON object");
+    snprintf(text, sizeof text, "%s%s", b, a);
+    assert_file_refused(text, 2, 0, "balances.jsonl:2: ", "sorted by owner, then asset");
+    snprintf(text, sizeof text, "%s%s", a, a);
+    assert_file_refused(text, 2, 0, "balances.jsonl:2: ", "duplicate owner and asset");
+    snprintf(text, sizeof text, "%s%.*s", a, (int)strlen(b) - 1, b);
+    assert_file_refused(text, 2, 0, "balances.jsonl:2: ", "newline");
+    snprintf(text, sizeof text, "%s%s", a, b);
+    assert_file_refused(text, 1, 0, "balances.jsonl:2: ", "more lines than balances_file.count");
+    assert_file_refused(text, 3, 0, "balances.jsonl: ", "2 lines, but balances_file.count is 3");
+    assert_file_refused(text, 2, 1, "balances.jsonl: ", "but balances_file.hash is");
+    snprintf(text, sizeof text, "%s%s", a, big);
+    assert_file_refused(text, 2, 0, "balances.jsonl:2: ", "ADN add up to more than 2^63-1");
+}
+END_TEST
+
+START_TEST(test_file_missing)
+{
+    files_t t;
+    files_init(&t);
+    genesis_t *back = calloc(1, sizeof *back);
+    char path[TMP_PATH_MAX], err[GENESIS_ERR_MAX] = "";
+    ck_assert_ptr_nonnull(back);
+    file_genesis(&t, "", 0, 0, back);
+    tmp_dir_path(&t.tmp, GENESIS_BALANCES_FILE, path);
+    /* An empty file is a genesis without balances. */
+    ck_assert_int_eq(genesis_balances_foreach(back, collect, &(got_t){0}, NULL, NULL, err,
+                                              sizeof err), 0);
+    unlink(path);
+    ck_assert_int_eq(genesis_balances_foreach(back, collect, &(got_t){0}, NULL, NULL, err,
+                                              sizeof err), -ENOENT);
+    ck_assert_msg(strstr(err, path) != NULL, "%s", err);
+    free(back);
+    tmp_dir_cleanup(&t.tmp);
+}
+END_TEST
+
+/* A duplicate reported by the chain (its primary key) names the line. */
+static int refuse_second(void *ctx, uint64_t index, const genesis_balance_t *b, char *err,
+                         size_t errlen)
+{
+    (void)ctx, (void)b, (void)err, (void)errlen;
+    return index == 1 ? -EEXIST : 0;
+}
+
+static int fail_third(void *ctx, uint64_t index, const genesis_balance_t *b, char *err,
+                      size_t errlen)
+{
+    (void)ctx, (void)b;
+    if (index < 2)
+        return 0;
+    snprintf(err, errlen, "disk full");
+    return -ENOSPC;
+}
+
+START_TEST(test_file_callback_errors)
+{
+    files_t t;
+    files_init(&t);
+    genesis_t *back = calloc(1, sizeof *back);
+    char l[3][200], text[600], err[GENESIS_ERR_MAX] = "";
+    uint8_t k[BLOCK_KEY_LEN];
+    ck_assert_ptr_nonnull(back);
+    for (int i = 0; i < 3; i++)
+        line_of(l[i], gen_key(k, (uint8_t)(0x10 * (i + 1))), "ADN", 7);
+    snprintf(text, sizeof text, "%s%s%s", l[0], l[1], l[2]);
+    file_genesis(&t, text, 3, 0, back);
+    ck_assert_int_eq(genesis_balances_foreach(back, refuse_second, NULL, NULL, NULL, err,
+                                              sizeof err), -EINVAL);
+    ck_assert_msg(strstr(err, "balances.jsonl:2: duplicate owner and asset"), "%s", err);
+    ck_assert_int_eq(genesis_balances_foreach(back, fail_third, NULL, NULL, NULL, err,
+                                              sizeof err), -ENOSPC);
+    ck_assert_msg(strstr(err, "balances.jsonl:3: disk full"), "%s", err);
+    free(back);
+    tmp_dir_cleanup(&t.tmp);
+}
+END_TEST
+
+static int collect_none(void *ctx, uint64_t index, const genesis_balance_t *b, char *err,
+                        size_t errlen)
+{
+    (void)ctx, (void)index, (void)b, (void)err, (void)errlen;
+    return 0;
+}
+
+/* Progress comes every GENESIS_PROGRESS_EVERY balances and at the end;
+ * the totals count every balance; distinct assets are bounded. */
+START_TEST(test_file_progress_and_assets)
+{
+    enum { N = 2 * GENESIS_PROGRESS_EVERY + 100 };
+    files_t t;
+    files_init(&t);
+    genesis_t *back = calloc(1, sizeof *back);
+    genesis_balance_t *b = calloc(N, sizeof *b);
+    char path[TMP_PATH_MAX], err[GENESIS_ERR_MAX] = "";
+    uint64_t calls[2] = {0, 0};
+    genesis_progress_t progress = {progress_count, calls};
+    genesis_totals_t totals;
+    size_t len;
+    ck_assert_ptr_nonnull(back);
+    ck_assert_ptr_nonnull(b);
+    for (uint32_t i = 0; i < N; i++) {
+        b[i].owner[0] = (uint8_t)(i >> 24), b[i].owner[1] = (uint8_t)(i >> 16);
+        b[i].owner[2] = (uint8_t)(i >> 8), b[i].owner[3] = (uint8_t)i;
+        strcpy(b[i].asset, i % 2 ? "USD" : "ADN");
+        b[i].amount = 3;
+    }
+    tmp_dir_path(&t.tmp, GENESIS_BALANCES_FILE, path);
+    ck_assert_int_eq(genesis_balances_write(path, b, N, 0, back->balances_hash), 0);
+    char *text = file_read(path, &len);
+    file_genesis(&t, text, N, 0, back);
+    free(text);
+    ck_assert_int_eq(genesis_balances_foreach(back, collect_none, NULL, &progress, &totals, err,
+                                              sizeof err), 0);
+    ck_assert_uint_eq(calls[0], 3);
+    ck_assert_uint_eq(calls[1], N);
+    ck_assert_uint_eq(totals.n, 2);
+    ck_assert_uint_eq(totals.v[0].count + totals.v[1].count, N);
+    ck_assert_uint_eq(totals.v[0].amount + totals.v[1].amount, 3ULL * N);
+    genesis_totals_free(&totals);
+    /* GENESIS_MAX_ASSETS + 1 distinct assets are refused at the line that adds the last. */
+    for (uint32_t i = 0; i <= GENESIS_MAX_ASSETS; i++)
+        snprintf(b[i].asset, sizeof b[i].asset, "A%u", i);
+    unlink(path);
+    ck_assert_int_eq(genesis_balances_write(path, b, GENESIS_MAX_ASSETS + 1, 0,
+                                            back->balances_hash), 0);
+    text = file_read(path, &len);
+    file_genesis(&t, text, GENESIS_MAX_ASSETS + 1, 0, back);
+    free(text);
+    ck_assert_int_eq(genesis_balances_foreach(back, collect_none, NULL, NULL, NULL, err,
+                                              sizeof err), -EINVAL);
+    ck_assert_msg(strstr(err, "balances.jsonl:1025: more than 1024 distinct assets"), "%s", err);
+    free(b);
+    free(back);
+    tmp_dir_cleanup(&t.tmp);
+}
+END_TEST
+
+/* genesis_balances_write takes only what a balances file may hold. */
+START_TEST(test_file_write_refusals)
+{
+    files_t t;
+    files_init(&t);
+    genesis_balance_t b[2];
+    uint8_t hash[BLOCK_HASH_LEN];
+    char path[TMP_PATH_MAX];
+    genesis_t *g = sample();
+    memset(b, 0, sizeof b);
+    gen_key(b[0].owner, 0x20), strcpy(b[0].asset, "ADN"), b[0].amount = 1;
+    gen_key(b[1].owner, 0x10), strcpy(b[1].asset, "ADN"), b[1].amount = 1;
+    tmp_dir_path(&t.tmp, GENESIS_BALANCES_FILE, path);
+    ck_assert_int_eq(genesis_balances_write(path, b, 2, 0, hash), -EINVAL); /* out of order */
+    b[0].amount = 0;
+    ck_assert_int_eq(genesis_balances_write(path, b, 1, 0, hash), -EINVAL); /* amount 0 */
+    ck_assert_int_eq(access(path, F_OK), -1);                               /* nothing left */
+    /* A balances_file name is a plain name beside the genesis. */
+    g->balances = NULL;
+    strcpy(g->balances_file, "../balances.jsonl");
+    ck_assert_int_eq(genesis_save(g, t.path, 0), -EINVAL);
+    strcpy(g->balances_file, ".hidden");
+    ck_assert_int_eq(genesis_save(g, t.path, 0), -EINVAL);
+    free(g);
+    tmp_dir_cleanup(&t.tmp);
+}
+END_TEST
+
+/* An operator's list: any key order and spacing, blank lines, either hex
+ * case; sorted, with an added balance, and refused with file:line. */
+START_TEST(test_import)
+{
+    files_t t;
+    files_init(&t);
+    char in[TMP_PATH_MAX], err[GENESIS_ERR_MAX] = "", text[2048];
+    const char *H1 = "0101010101010101010101010101010101010101010101010101010101010101";
+    const char *H2 = "0202020202020202020202020202020202020202020202020202020202020202";
+    genesis_balance_t extra, *out = NULL;
+    size_t n = 0;
+
+    memset(&extra, 0, sizeof extra);
+    memset(extra.owner, 0xff, BLOCK_KEY_LEN);
+    strcpy(extra.asset, "ADN");
+    extra.amount = 9;
+    tmp_dir_path(&t.tmp, "in.jsonl", in);
+    snprintf(text, sizeof text,
+             "{ \"owner\": \"%s\", \"amount\": 20, \"asset\": \"USD\" }\n"
+             "\n"
+             "{\"amount\":10,\"asset\":\"ADN\",\"owner\":\"%s\"}\n"
+             "  {\"asset\": \"ADN\", \"owner\": \"%s\", \"amount\": 30}",
+             H2, "0202020202020202020202020202020202020202020202020202020202020202", H1);
+    file_write(in, text);
+    ck_assert_msg(genesis_balances_import(in, &extra, 1, &out, &n, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_uint_eq(out[0].owner[0], 0x01);
+    ck_assert_uint_eq(out[0].amount, 30);
+    ck_assert_str_eq(out[1].asset, "ADN");
+    ck_assert_uint_eq(out[1].amount, 10);
+    ck_assert_str_eq(out[2].asset, "USD");
+    ck_assert_uint_eq(out[3].owner[0], 0xff);
+    for (size_t i = 1; i < n; i++)
+        ck_assert_int_lt(genesis_balance_cmp(&out[i - 1], &out[i]), 0);
+    free(out);
+
+    /* Line 3 is {"owner": "<H2>" then the rest. */
+    static const struct {
+        const char *rest, *where, *needle;
+    } bad[] = {
+        {", \"asset\": \"ADN\"}", "in.jsonl:3: ", "exactly the keys"},
+        {", \"asset\": \"ADN\", \"amount\": 1, \"memo\": 1}", "in.jsonl:3: ",
+         "exactly the keys"},
+        {", \"asset\": \"ADN\", \"amount\": 0}", "in.jsonl:3: ", "amount"},
+        {", \"asset\": \"adn\", \"amount\": 1}", "in.jsonl:3: ", "asset"},
+        {", \"asset\": \"ADN\", \"amount\": 1", "in.jsonl:3: ", "JSON object"},
+        {", \"asset\": \"USD\", \"amount\": 5}", "in.jsonl:3: ",
+         "duplicate owner and asset (also on line 1"},
+        {", \"asset\": \"ADN\", \"amount\": 9223372036854775800}", "in.jsonl:3: ",
+         "ADN add up to more than 2^63-1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text,
+                 "{\"owner\": \"%s\", \"asset\": \"USD\", \"amount\": 20}\n\n"
+                 "{\"owner\": \"%s\"%s\n", H2, H2, bad[i].rest);
+        file_write(in, text);
+        out = NULL;
+        ck_assert_int_eq(genesis_balances_import(in, &extra, 1, &out, &n, err, sizeof err),
+                         -EINVAL);
+        ck_assert_ptr_null(out);
+        ck_assert_msg(strstr(err, bad[i].where) && strstr(err, bad[i].needle),
+                      "case %zu: %s", i, err);
+    }
+    /* The added balance is one of the list: a line repeating it is a duplicate. */
+    snprintf(text, sizeof text, "{\"owner\": \"%s\", \"asset\": \"ADN\", \"amount\": 1}\n",
+             "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
+    file_write(in, text);
+    ck_assert_int_eq(genesis_balances_import(in, &extra, 1, &out, &n, err, sizeof err), -EINVAL);
+    ck_assert_msg(strstr(err, "in.jsonl:1: duplicate owner and asset: the same as an added"),
+                  "%s", err);
+    unlink(in);
+    ck_assert_int_eq(genesis_balances_import(in, NULL, 0, &out, &n, err, sizeof err), -ENOENT);
+    ck_assert_msg(strstr(err, in) != NULL, "%s", err);
+    tmp_dir_cleanup(&t.tmp);
 }
 END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("genesis");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_round_trip);
-    tcase_add_test(tc, test_hash_ignores_layout);
-    tcase_add_test(tc, test_hash_covers_values);
-    tcase_add_test(tc, test_peer_genesis_round_trip);
-    tcase_add_test(tc, test_power);
-    tcase_add_test(tc, test_refusals);
-    tcase_add_test(tc, test_refuses_unknown_network);
-    tcase_add_test(tc, test_power_limit_exact);
-    tcase_add_test(tc, test_load_io_errors);
-    tcase_add_test(tc, test_chain_params);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "genesis", .tcase = "core"};
+    return suite_build(&spec, SUITE_TESTS(
+        test_round_trip, test_hash_ignores_layout, test_hash_covers_values,
+        test_peer_genesis_round_trip, test_power, test_refusals, test_refuses_unknown_network,
+        test_power_limit_exact, test_load_io_errors, test_chain_params,
+        test_inline_hash_unchanged, test_inline_changed_after_load, test_inline_limit,
+        test_file_round_trip, test_file_hash_covers_balances, test_file_refusals,
+        test_file_missing, test_file_callback_errors, test_file_progress_and_assets,
+        test_file_write_refusals, test_import));
 }
