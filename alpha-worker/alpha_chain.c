@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "common/store/tree_batch.h"
 #include "proto/alpha_tx.h"
 
 __extension__ typedef unsigned __int128 u128;
@@ -56,29 +57,70 @@ static const char alpha_sql_v3[] =
     "  recipient TEXT NOT NULL"           /* hex delta account the bridge credits */
     ");";
 
+/* Per-asset totals, so that /supply and the mint rule read a few rows, not
+ * every record: written at genesis and once per block (end_block) from
+ * the changes the block's transactions noted in the state. Filled here
+ * from the tables for ledgers made before it; the index that served the
+ * sums goes. */
+static const char alpha_sql_v4[] =
+    "DROP INDEX records_unspent_asset;"
+    "CREATE TABLE supply ("
+    "  asset TEXT PRIMARY KEY,"
+    "  unspent INTEGER NOT NULL CHECK (unspent >= 0)," /* sum of the unspent records */
+    "  records INTEGER NOT NULL CHECK (records >= 0)," /* how many unspent records */
+    "  burned INTEGER NOT NULL CHECK (burned >= 0)"    /* sum of the burns */
+    ");"
+    "INSERT INTO supply(asset, unspent, records, burned) "
+    "  SELECT asset, sum(u), sum(n), sum(b) FROM ("
+    "    SELECT asset, amount AS u, 1 AS n, 0 AS b FROM records WHERE spent_height IS NULL"
+    "    UNION ALL SELECT asset, 0, 0, amount FROM burns)"
+    "  GROUP BY asset;";
+
+/* Migration 5: the two trees kept in the ledger (common/store/tree.h);
+ * alpha_state_upgrade fills them from the tables at the first open. */
 static const ledger_migration_t alpha_migrations[] = {
     {1, LEDGER_SQL_BASE_V1},
     {2, alpha_sql_v2},
     {3, alpha_sql_v3},
+    {4, alpha_sql_v4},
+    {5, TREE_SQL_V1},
 };
 
-static const ledger_schema_t alpha_schema = {alpha_migrations, 3};
+static const ledger_schema_t alpha_schema = {alpha_migrations, 5};
+
+#define TREE_RECORDS ALPHA_TREE_NAME_RECORDS
+#define TREE_NULLIFIERS ALPHA_TREE_NAME_NULLIFIERS
 
 /* ---- state: two trees and a stack of marks ---------------------------- */
 
 typedef struct {
-    uint64_t records;       /* smt_mark of the records tree */
-    uint64_t nullifiers;    /* smt_mark of the nullifier tree */
+    size_t records;         /* tree_batch_mark of the records tree */
+    size_t nullifiers;      /* tree_batch_mark of the nullifier tree */
     uint64_t pending_fees;  /* alpha_state_t.pending_fees at the mark */
+    size_t n_supply;        /* alpha_state_t.n_supply at the mark */
 } alpha_mark_t;
 
+/* One change to an asset's row of the supply table, noted while a block
+ * is built and written in end_block. */
 typedef struct {
-    smt_t *records;         /* unspent commitments -> commitment */
-    smt_t *nullifiers;      /* nullifiers -> alpha_spent_value(height) */
+    char asset[ALPHA_ASSET_MAX + 1];
+    int64_t unspent;        /* change of the unspent total */
+    int64_t records;        /* change of the number of unspent records */
+    int64_t burned;         /* change of the burned total */
+} alpha_supply_change_t;
+
+typedef struct {
+    /* The block's updates of the two persisted trees, written at its
+     * height by state_root: records (unspent commitments -> commitment)
+     * and nullifiers (nullifier -> alpha_spent_value(height)). */
+    tree_batch_t records, nullifiers;
+    uint64_t version;       /* the trees' latest committed version: the tip's height */
     alpha_mark_t *marks;    /* index = the value state_mark returned */
     size_t n_marks, cap_marks;
     int broken;             /* a mark could not be recorded: refuse changes until a rollback/commit */
     uint64_t pending_fees;  /* fees of the transactions applied in the block being built */
+    alpha_supply_change_t *supply; /* this block's supply changes, undone with the marks */
+    size_t n_supply, cap_supply;
     int has_minter;         /* genesis params.minter: the one key that may mint */
     uint8_t minter[32];
 } alpha_state_t;
@@ -153,14 +195,42 @@ static int nullifier_exists(sql_t *q, const uint8_t nf[32])
     return sql_exists(q, "SELECT 1 FROM nullifiers WHERE nullifier = ?", "k", nf);
 }
 
-/* Sum of the unspent records of asset into *out: 0, or a negative code
- * (also when SQLite's integer sum overflows, which the mint rule prevents). */
-static int asset_supply(sql_t *q, const char *asset, uint64_t *out)
+/* Note a change of asset's supply row, written at the end of the block. */
+static int supply_note(alpha_state_t *s, const char *asset, int64_t unspent, int64_t records,
+                       int64_t burned)
 {
-    return sql_u64(q, out,
-                   "SELECT coalesce(sum(amount), 0) FROM records "
-                   "WHERE asset = ? AND spent_height IS NULL",
-                   "t", asset);
+    if (s->n_supply == s->cap_supply) {
+        size_t cap = s->cap_supply ? 2 * s->cap_supply : 64;
+        alpha_supply_change_t *v = realloc(s->supply, cap * sizeof *v);
+        if (v == NULL)
+            return -ENOMEM;
+        s->supply = v;
+        s->cap_supply = cap;
+    }
+    alpha_supply_change_t *c = &s->supply[s->n_supply++];
+    snprintf(c->asset, sizeof c->asset, "%s", asset);
+    c->unspent = unspent;
+    c->records = records;
+    c->burned = burned;
+    return 0;
+}
+
+/* Sum of the unspent records of asset into *out, as the block so far sees
+ * it: its supply row and the changes noted since. 0, or a negative code. */
+static int asset_supply(const alpha_state_t *s, sql_t *q, const char *asset, uint64_t *out)
+{
+    uint64_t row = 0;
+    int rc = sql_u64(q, &row, "SELECT unspent FROM supply WHERE asset = ?", "t", asset);
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    __extension__ __int128 sum = row;
+    for (size_t i = 0; i < s->n_supply; i++)
+        if (strcmp(s->supply[i].asset, asset) == 0)
+            sum += s->supply[i].unspent;
+    if (sum < 0 || sum > INT64_MAX)
+        return -EIO;
+    *out = (uint64_t)sum;
+    return 0;
 }
 
 static int insert_record(sql_t *q, const uint8_t cm[32], const uint8_t owner[32],
@@ -175,55 +245,53 @@ static int insert_record(sql_t *q, const uint8_t cm[32], const uint8_t owner[32]
 
 /* ---- genesis and trees -------------------------------------------------- */
 
-/* The record of genesis balance i; its salt derives from the genesis hash,
- * so every validator builds the same records. */
-static int genesis_record(sql_t *q, const genesis_t *g, size_t i, char *err, size_t errlen)
-{
-    const genesis_balance_t *b = &g->balances[i];
-    uint8_t salt[32], seed[40], cm[32];
+/* What the genesis balances are written with. */
+typedef struct {
+    sql_t *q;
+    const genesis_t *g;
+} alpha_genesis_ctx_t;
 
-    if (b->amount > INT64_MAX) {
-        snprintf(err, errlen, "genesis balance %zu: amount exceeds 2^63-1", i);
-        return -EINVAL;
-    }
-    memcpy(seed, g->hash, 32);
+/* The record of genesis balance i (genesis_balance_fn); its salt derives
+ * from the genesis hash, so every validator builds the same records. */
+static int genesis_record(void *ctx, uint64_t i, const genesis_balance_t *b, char *err,
+                          size_t errlen)
+{
+    const alpha_genesis_ctx_t *gc = ctx;
+    uint8_t salt[32], seed[40], cm[32];
+    int rc;
+
+    memcpy(seed, gc->g->hash, 32);
     for (int k = 0; k < 8; k++)
-        seed[32 + k] = (uint8_t)((uint64_t)i >> (56 - 8 * k));
+        seed[32 + k] = (uint8_t)(i >> (56 - 8 * k));
     crypto_generichash(salt, 32, seed, sizeof(seed), NULL, 0);
     if (alpha_record_commitment(b->owner, b->asset, b->amount, salt, cm) != 0) {
-        snprintf(err, errlen, "genesis balance %zu: asset longer than %d bytes", i,
-                 ALPHA_ASSET_MAX);
+        snprintf(err, errlen, "asset longer than %d bytes", ALPHA_ASSET_MAX);
         return -EINVAL;
     }
-    if (insert_record(q, cm, b->owner, b->asset, b->amount, salt, 0) < 0) {
-        snprintf(err, errlen, "writing genesis records: %s", sql_errmsg(q));
-        return -EIO;
+    if ((rc = insert_record(gc->q, cm, b->owner, b->asset, b->amount, salt, 0)) < 0) {
+        snprintf(err, errlen, "writing genesis records: %s", sql_errmsg(gc->q));
+        return rc == -ENOMEM ? rc : -EIO;
     }
     return 0;
 }
 
-static int alpha_genesis_init(sql_t *q, const genesis_t *g, char *err, size_t errlen)
+/* The records of the genesis balances, then one supply row per asset
+ * (the iterator has checked that no total passes 2^63-1, so no later sum
+ * does either). */
+static int alpha_genesis_init(sql_t *q, const genesis_t *g, const genesis_progress_t *progress,
+                              char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = 0;
+    alpha_genesis_ctx_t gc = {q, g};
+    genesis_totals_t totals = {0};
+    int rc = genesis_balances_foreach(g, genesis_record, &gc, progress, &totals, err, errlen);
 
-    for (size_t i = 0; rc == 0 && i < g->n_balances; i++)
-        rc = genesis_record(q, g, i, err, errlen);
-    if (rc < 0)
-        return rc;
-    /* Every later sum (supply, balances, JSON integers) must fit in 2^63-1;
-     * SQLite's sum() fails on integer overflow. */
-    if (sql_prepare(q, "SELECT asset, sum(amount) FROM records GROUP BY asset", &st) < 0) {
-        snprintf(err, errlen, "writing genesis records: %s", sql_errmsg(q));
-        return -EIO;
-    }
-    while ((rc = sql_step(q, st)) == 1)
-        ;
-    if (rc < 0) {
-        snprintf(err, errlen, "genesis supply of an asset exceeds 2^63-1 (%s)", sql_errmsg(q));
-        rc = -EINVAL;
-    }
-    sql_release(q, st);
+    for (size_t i = 0; rc == 0 && i < totals.n; i++)
+        if (sql_exec(q, "INSERT INTO supply(asset, unspent, records, burned) VALUES (?, ?, ?, 0)",
+                     "tuu", totals.v[i].asset, totals.v[i].amount, totals.v[i].count) < 0) {
+            snprintf(err, errlen, "writing the genesis supply: %s", sql_errmsg(q));
+            rc = -EIO;
+        }
+    genesis_totals_free(&totals);
     return rc;
 }
 
@@ -246,8 +314,23 @@ static const tree_source_t NULLIFIERS_SOURCE = {
     "nullifiers", "nullifier", "nullifier tree", true,
 };
 
+/* Where tree_load puts each leaf: an in-memory tree or a batch. */
+typedef struct {
+    smt_t *smt;                        /* or NULL */
+    tree_batch_t *batch;               /* when smt is NULL */
+    const genesis_progress_t *progress; /* may be NULL */
+    uint64_t done, total;              /* rows read so far, of total, for progress */
+} tree_sink_t;
+
+static int sink_put(tree_sink_t *t, const uint8_t key[32], const uint8_t v[32])
+{
+    if (t->progress && t->progress->fn && ++t->done % GENESIS_PROGRESS_EVERY == 0)
+        t->progress->fn(t->progress->ctx, t->done, t->total);
+    return t->smt ? smt_set(t->smt, key, v) : tree_batch_put(t->batch, key, v);
+}
+
 /* Put the current row of st (a query of src) into t. */
-static int tree_put(sqlite3_stmt *st, const tree_source_t *src, smt_t *t, char *err,
+static int tree_put(sqlite3_stmt *st, const tree_source_t *src, tree_sink_t *t, char *err,
                     size_t errlen)
 {
     uint8_t key[32], v[32];
@@ -261,14 +344,14 @@ static int tree_put(sqlite3_stmt *st, const tree_source_t *src, smt_t *t, char *
     }
     if (src->spent)
         alpha_spent_value((uint64_t)at, v);
-    if ((rc = smt_set(t, key, src->spent ? v : key)) != 0)
+    if ((rc = sink_put(t, key, src->spent ? v : key)) != 0)
         snprintf(err, errlen, "%s: out of memory", src->tree);
     return rc;
 }
 
 /* Put every row of src as of height into t. */
-static int tree_load(sql_t *q, const tree_source_t *src, uint64_t height, smt_t *t, char *err,
-                     size_t errlen)
+static int tree_load(sql_t *q, const tree_source_t *src, uint64_t height, tree_sink_t *t,
+                     char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     int rc = sql_query(q, &st, src->sql, "u", height);
@@ -297,8 +380,8 @@ int alpha_trees_at(sql_t *q, uint64_t height, smt_t **records, smt_t **nullifier
         rc = -ENOMEM;
         goto out;
     }
-    if ((rc = tree_load(q, &RECORDS_SOURCE, height, rec, err, errlen)) != 0 ||
-        (rc = tree_load(q, &NULLIFIERS_SOURCE, height, nul, err, errlen)) != 0)
+    if ((rc = tree_load(q, &RECORDS_SOURCE, height, &(tree_sink_t){.smt = rec}, err, errlen)) != 0 ||
+        (rc = tree_load(q, &NULLIFIERS_SOURCE, height, &(tree_sink_t){.smt = nul}, err, errlen)) != 0)
         goto out;
     smt_commit(rec);
     smt_commit(nul);
@@ -311,14 +394,80 @@ out:
     return rc;
 }
 
+/* Build both trees from the tables as of the tip (height) and write them
+ * as that version, inside the caller's transaction: the first open of a
+ * ledger made before the trees were kept in it. */
+static int alpha_trees_write(sql_t *q, uint64_t height, const genesis_progress_t *progress,
+                             char *err, size_t errlen)
+{
+    tree_batch_t rec, nul;
+    tree_sink_t sink = {.progress = progress};
+    uint8_t root[SMT_HASH_LEN];
+    int rc = sql_u64(q, &sink.total,
+                     "SELECT (SELECT count(*) FROM records WHERE spent_height IS NULL) + "
+                     "(SELECT count(*) FROM nullifiers)", NULL);
+
+    tree_batch_init(&rec, TREE_RECORDS);
+    tree_batch_init(&nul, TREE_NULLIFIERS);
+    if (rc < 0) {
+        snprintf(err, errlen, "counting records and nullifiers: %s", sql_errmsg(q));
+        goto out;
+    }
+    sink.batch = &rec;
+    if ((rc = tree_load(q, &RECORDS_SOURCE, height, &sink, err, errlen)) != 0)
+        goto out;
+    sink.batch = &nul;
+    if ((rc = tree_load(q, &NULLIFIERS_SOURCE, height, &sink, err, errlen)) != 0)
+        goto out;
+    if ((rc = tree_apply(q, TREE_RECORDS, height, rec.u, rec.n, root)) < 0 ||
+        (rc = tree_apply(q, TREE_NULLIFIERS, height, nul.u, nul.n, root)) < 0)
+        snprintf(err, errlen, "writing the trees: %s", sql_errmsg(q));
+    else if (progress && progress->fn)
+        progress->fn(progress->ctx, sink.done, sink.total);
+out:
+    tree_batch_free(&rec);
+    tree_batch_free(&nul);
+    return rc;
+}
+
+/* chain_ops_t.state_upgrade: write the trees once if the ledger has none. */
+static int alpha_state_upgrade(sql_t *q, const genesis_t *g, const genesis_progress_t *progress,
+                               char *err, size_t errlen)
+{
+    uint64_t latest = 0, tip = 0;
+    uint8_t hroot[SMT_HASH_LEN];
+    int rc = tree_latest(q, TREE_RECORDS, &latest);
+
+    (void)g;
+    if (rc != -ENOENT) {
+        if (rc < 0)
+            snprintf(err, errlen, "reading the records tree: %s", sql_errmsg(q));
+        return rc;
+    }
+    if ((rc = sql_exec(q, "BEGIN IMMEDIATE", NULL)) < 0) {
+        snprintf(err, errlen, "ledger: %s", sql_errmsg(q));
+        return rc;
+    }
+    if ((rc = tree_batch_header(q, &tip, hroot)) < 0)
+        snprintf(err, errlen, "reading the tip: %s", sql_errmsg(q));
+    if (rc == 0)
+        rc = alpha_trees_write(q, tip, progress, err, errlen);
+    if (rc == 0 && (rc = sql_exec(q, "COMMIT", NULL)) < 0)
+        snprintf(err, errlen, "ledger: %s", sql_errmsg(q));
+    if (rc < 0)
+        sql_exec(q, "ROLLBACK", NULL);
+    return rc;
+}
+
 static void alpha_state_close(void *state)
 {
     alpha_state_t *s = state;
     if (s == NULL)
         return;
-    smt_free(s->records);
-    smt_free(s->nullifiers);
+    tree_batch_free(&s->records);
+    tree_batch_free(&s->nullifiers);
     free(s->marks);
+    free(s->supply);
     free(s);
 }
 
@@ -330,6 +479,45 @@ int alpha_genesis_check(const genesis_t *g, char *err, size_t errlen)
         return -EINVAL;
     }
     return 0;
+}
+
+/* The trees' roots at version, combined into alpha's state root. */
+static int alpha_tree_state_root(sql_t *q, uint64_t version, uint8_t out[32], char *err,
+                                 size_t errlen)
+{
+    uint8_t r[SMT_HASH_LEN], n[SMT_HASH_LEN];
+    int rc;
+
+    if ((rc = tree_batch_check_tip(q, TREE_RECORDS, version, r, err, errlen)) < 0 ||
+        (rc = tree_batch_check_tip(q, TREE_NULLIFIERS, version, n, err, errlen)) < 0)
+        return rc;
+    alpha_state_root(r, n, out);
+    return 0;
+}
+
+/* Start-up check, O(1) rows: both trees stand at the tip, and their
+ * combined root is the last header's. -EILSEQ otherwise (the ledger is
+ * refused, untouched). */
+static int alpha_state_check(sql_t *q, uint64_t *tip, char *err, size_t errlen)
+{
+    uint8_t hroot[32], troot[32];
+    char hx[65], tx[65];
+    int rc = tree_batch_header(q, tip, hroot);
+
+    if (rc < 0) {
+        snprintf(err, errlen, "ledger: reading the tip: %s", sql_errmsg(q));
+        return rc == -EILSEQ ? rc : -EIO;
+    }
+    if ((rc = alpha_tree_state_root(q, *tip, troot, err, errlen)) < 0)
+        return rc == -ENOENT ? -EILSEQ : rc;
+    if (*tip == 0 || memcmp(hroot, troot, 32) == 0)
+        return 0;
+    hex_encode(hx, hroot, 32);
+    hex_encode(tx, troot, 32);
+    snprintf(err, errlen,
+             "ledger: the state root stored in the trees at height %" PRIu64 " is %s but the "
+             "block header says %s; run adnet verify-ledger, or restore a backup", *tip, tx, hx);
+    return -EILSEQ;
 }
 
 static int alpha_state_open(void **state, sql_t *q, const genesis_t *g, char *err,
@@ -344,8 +532,12 @@ static int alpha_state_open(void **state, sql_t *q, const genesis_t *g, char *er
     if ((rc = alpha_genesis_check(g, err, errlen)) < 0)
         goto out;
     s->has_minter = genesis_param_hex(g, ALPHA_PARAM_MINTER, s->minter, sizeof s->minter) == 0;
-    rc = alpha_trees_at(q, ALPHA_HEIGHT_LATEST, &s->records, &s->nullifiers, err, errlen);
-    if (rc != 0)
+    tree_batch_init(&s->records, TREE_RECORDS);
+    tree_batch_init(&s->nullifiers, TREE_NULLIFIERS);
+    /* a ledger whose trees were never written (made by tests without
+     * chain_open) gets them here, without progress */
+    if ((rc = alpha_state_upgrade(q, g, NULL, err, errlen)) < 0 ||
+        (rc = alpha_state_check(q, &s->version, err, errlen)) < 0)
         goto out;
     *state = s;
     s = NULL;
@@ -354,15 +546,30 @@ out:
     return rc;
 }
 
+/* The block's updates written at its height (the tip's + 1), and the
+ * combined root of the two trees. */
 static int alpha_state_root_fn(void *state, sql_t *q, uint8_t out[BLOCK_HASH_LEN])
 {
     alpha_state_t *s = state;
     uint8_t r[SMT_HASH_LEN], n[SMT_HASH_LEN];
-    (void)q;
-    smt_root(s->records, r);
-    smt_root(s->nullifiers, n);
+    int rc;
+
+    if ((rc = tree_batch_apply(&s->records, q, s->version + 1, r)) < 0 ||
+        (rc = tree_batch_apply(&s->nullifiers, q, s->version + 1, n)) < 0)
+        return rc == -ENOMEM ? rc : -EIO;
     alpha_state_root(r, n, out);
     return 0;
+}
+
+/* chain_ops_t.state_prune: the heights below keep_from, both trees. */
+static int alpha_state_prune(void *state, sql_t *q, uint64_t keep_from, size_t budget)
+{
+    size_t done = 0;
+    int rc = tree_prune(q, TREE_RECORDS, keep_from, budget / 2, &done);
+    (void)state;
+    if (rc == 0)
+        rc = tree_prune(q, TREE_NULLIFIERS, keep_from, budget - budget / 2, &done);
+    return rc;
 }
 
 static uint64_t alpha_state_mark(void *state)
@@ -380,8 +587,9 @@ static uint64_t alpha_state_mark(void *state)
         s->marks = m;
         s->cap_marks = cap;
     }
-    s->marks[s->n_marks] = (alpha_mark_t){smt_mark(s->records), smt_mark(s->nullifiers),
-                                          s->pending_fees};
+    s->marks[s->n_marks] = (alpha_mark_t){tree_batch_mark(&s->records),
+                                          tree_batch_mark(&s->nullifiers),
+                                          s->pending_fees, s->n_supply};
     return s->n_marks++;
 }
 
@@ -390,9 +598,10 @@ static void alpha_state_rollback(void *state, uint64_t mark)
     alpha_state_t *s = state;
     if (mark >= s->n_marks)
         return;
-    smt_rollback(s->records, s->marks[mark].records);
-    smt_rollback(s->nullifiers, s->marks[mark].nullifiers);
+    tree_batch_truncate(&s->records, s->marks[mark].records);
+    tree_batch_truncate(&s->nullifiers, s->marks[mark].nullifiers);
     s->pending_fees = s->marks[mark].pending_fees;
+    s->n_supply = s->marks[mark].n_supply;
     s->n_marks = (size_t)mark + 1; /* the mark stays valid, like a SQLite savepoint */
     s->broken = 0;
 }
@@ -400,10 +609,14 @@ static void alpha_state_rollback(void *state, uint64_t mark)
 static void alpha_state_commit(void *state)
 {
     alpha_state_t *s = state;
-    smt_commit(s->records);
-    smt_commit(s->nullifiers);
+    if (s->records.written) { /* else the updates wait for the next written version */
+        s->version = s->records.version;
+        tree_batch_clear(&s->records);
+        tree_batch_clear(&s->nullifiers);
+    }
     s->n_marks = 0;
     s->pending_fees = 0;
+    s->n_supply = 0;
     s->broken = 0;
 }
 
@@ -415,6 +628,7 @@ typedef struct {
     uint8_t in_nf[ALPHA_MAX_INPUTS][32];   /* nullifiers of the inputs */
     uint8_t out_cm[ALPHA_MAX_OUTPUTS][32]; /* commitments of the outputs */
     const char *asset;                     /* the inputs' asset (transfer, burn) */
+    uint64_t in_total;                     /* the inputs' amounts (they are one asset's) */
 } alpha_plan_t;
 
 /* Decimal digits of v into out[40]. */
@@ -513,8 +727,8 @@ static int alpha_check_mint(const alpha_state_t *s, const chain_exec_t *x, const
     const char *fa = x->genesis->fee_asset;
     uint64_t supply = 0, fee_supply = 0, pending = in_block ? s->pending_fees : 0;
 
-    if (asset_supply(x->sql, o->asset, &supply) != 0)
-        return sql_reject(why, x->sql, "summing supply");
+    if (asset_supply(s, x->sql, o->asset, &supply) != 0)
+        return sql_reject(why, x->sql, "reading the supply");
     if (strcmp(o->asset, fa) == 0) {
         if ((u128)supply + pending + o->amount + tx->fee > INT64_MAX)
             return reject(why, -EOVERFLOW, "overflow",
@@ -527,8 +741,8 @@ static int alpha_check_mint(const alpha_state_t *s, const chain_exec_t *x, const
         return reject(why, -EOVERFLOW, "overflow",
                       "supply %" PRIu64 " %s + amount %" PRIu64 " would exceed 2^63-1", supply,
                       o->asset, o->amount);
-    if (asset_supply(x->sql, fa, &fee_supply) != 0)
-        return sql_reject(why, x->sql, "summing supply");
+    if (asset_supply(s, x->sql, fa, &fee_supply) != 0)
+        return sql_reject(why, x->sql, "reading the supply");
     if ((u128)fee_supply + pending + tx->fee > INT64_MAX)
         return reject(why, -EOVERFLOW, "overflow",
                       "supply %" PRIu64 " %s + fee %" PRIu64 " would exceed 2^63-1",
@@ -611,6 +825,7 @@ static int alpha_validate(const alpha_state_t *s, const chain_exec_t *x, const t
     u128 sum_in = 0;
     int rc;
 
+    plan->in_total = 0;
     if ((rc = alpha_check_shape(s, tx, &plan->p, why)) != 0 ||
         (rc = alpha_check_outputs(x, tx, plan, why)) != 0)
         return rc;
@@ -620,7 +835,10 @@ static int alpha_validate(const alpha_state_t *s, const chain_exec_t *x, const t
         if ((rc = alpha_check_input(x, tx, i, plan, &sum_in, why)) != 0)
             return rc;
     plan->asset = x->genesis->fee_asset;
-    return alpha_check_balance(x, tx, plan, sum_in, why);
+    if ((rc = alpha_check_balance(x, tx, plan, sum_in, why)) != 0)
+        return rc;
+    plan->in_total = (uint64_t)sum_in; /* unspent records of one asset: within 2^63-1 */
+    return 0;
 }
 
 static int alpha_check_tx(void *state, const chain_exec_t *x, const tx_t *tx, reject_t *why)
@@ -657,11 +875,9 @@ static int alpha_spend_inputs(alpha_state_t *s, const chain_exec_t *x, const alp
                      "INSERT INTO nullifiers(nullifier, height, spender_tx) VALUES (?, ?, ?)",
                      "kuk", plan->in_nf[i], x->height, x->txid) < 0)
             return sql_reject(why, x->sql, "writing the transaction's effects");
-        if (smt_delete(s->records, p->in[i]) != 0)
-            return reject(why, -EIO, "internal", "input %u is missing from the records tree",
-                          (unsigned)i);
-        if ((rc = smt_set(s->nullifiers, plan->in_nf[i], spent)) != 0)
-            return reject(why, rc, "internal", "nullifier tree: out of memory");
+        if ((rc = tree_batch_remove(&s->records, p->in[i])) != 0 ||
+            (rc = tree_batch_put(&s->nullifiers, plan->in_nf[i], spent)) != 0)
+            return reject(why, rc, "internal", "tree updates: out of memory");
     }
     return 0;
 }
@@ -677,7 +893,7 @@ static int alpha_create_outputs(alpha_state_t *s, const chain_exec_t *x,
         if (insert_record(x->sql, plan->out_cm[i], o->owner, o->asset, o->amount, o->salt,
                           x->height) < 0)
             return sql_reject(why, x->sql, "writing the transaction's effects");
-        if ((rc = smt_set(s->records, plan->out_cm[i], plan->out_cm[i])) != 0)
+        if ((rc = tree_batch_put(&s->records, plan->out_cm[i], plan->out_cm[i])) != 0)
             return reject(why, rc, "internal", "records tree: out of memory");
     }
     return 0;
@@ -705,6 +921,22 @@ static int alpha_log_tx(const chain_exec_t *x, const tx_t *tx, const alpha_plan_
     return rc < 0 ? sql_reject(why, x->sql, "writing the transaction's effects") : 0;
 }
 
+/* Note what tx did to the supply: inputs spent, outputs created, a burn. */
+static int alpha_note_supply(alpha_state_t *s, const tx_t *tx, const alpha_plan_t *plan,
+                             reject_t *why)
+{
+    const alpha_payload_t *p = &plan->p;
+    int rc = 0;
+
+    if (p->n_in > 0)
+        rc = supply_note(s, plan->asset, -(int64_t)plan->in_total, -(int64_t)p->n_in, 0);
+    for (uint16_t i = 0; rc == 0 && i < p->n_out; i++)
+        rc = supply_note(s, p->out[i].asset, (int64_t)p->out[i].amount, 1, 0);
+    if (rc == 0 && tx->kind == ALPHA_TX_BURN)
+        rc = supply_note(s, plan->asset, 0, 0, (int64_t)p->burn_amount);
+    return rc < 0 ? reject(why, rc, "internal", "out of memory (supply changes)") : 0;
+}
+
 static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, reject_t *why)
 {
     alpha_state_t *s = state;
@@ -720,7 +952,8 @@ static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
     if ((rc = alpha_validate(s, x, tx, 1, plan, why)) != 0 ||
         (rc = alpha_spend_inputs(s, x, plan, why)) != 0 ||
         (rc = alpha_create_outputs(s, x, plan, why)) != 0 ||
-        (rc = alpha_log_tx(x, tx, plan, why)) != 0)
+        (rc = alpha_log_tx(x, tx, plan, why)) != 0 ||
+        (rc = alpha_note_supply(s, tx, plan, why)) != 0)
         goto out;
     if (s->pending_fees > UINT64_MAX - tx->fee) {
         rc = reject(why, -EOVERFLOW, "overflow", "block fees overflow");
@@ -733,18 +966,13 @@ out:
 }
 
 /* Pay the block's fees to the proposer as one new record. */
-static int alpha_end_block(void *state, const chain_exec_t *x, uint64_t fees, char *err,
-                           size_t errlen)
+static int alpha_pay_fees(alpha_state_t *s, const chain_exec_t *x, uint64_t fees, char *err,
+                          size_t errlen)
 {
-    alpha_state_t *s = state;
     const char *fa = x->genesis->fee_asset;
     uint8_t salt[32], cm[32];
     int rc;
 
-    if (s->broken) {
-        snprintf(err, errlen, "out of memory (state journal)");
-        return -ENOMEM;
-    }
     if (fees == 0)
         return 0;
     if (fees > INT64_MAX) {
@@ -774,12 +1002,155 @@ static int alpha_end_block(void *state, const chain_exec_t *x, uint64_t fees, ch
         snprintf(err, errlen, "writing the fee record: %s", sql_errmsg(x->sql));
         return -EIO;
     }
-    rc = smt_set(s->records, cm, cm);
+    rc = tree_batch_put(&s->records, cm, cm);
+    if (rc == 0)
+        rc = supply_note(s, fa, (int64_t)fees, 1, 0);
     if (rc != 0) {
         snprintf(err, errlen, "records tree: out of memory");
         return rc;
     }
     return 0;
+}
+
+static int supply_change_cmp(const void *a, const void *b)
+{
+    return strcmp(((const alpha_supply_change_t *)a)->asset,
+                  ((const alpha_supply_change_t *)b)->asset);
+}
+
+/* Add the n changes c (all of one asset) to the asset's supply row. 0,
+ * -ERANGE (a total would leave 0..2^63-1: a bug), or the ledger's code. */
+static int supply_write(sql_t *q, const alpha_supply_change_t *c, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    __extension__ __int128 unspent = 0, records = 0, burned = 0;
+    int rc = sql_query(q, &st, "SELECT unspent, records, burned FROM supply WHERE asset = ?", "t",
+                       c->asset);
+
+    if (rc == 0 && (rc = sql_step(q, st)) == 1) {
+        unspent = sqlite3_column_int64(st, 0);
+        records = sqlite3_column_int64(st, 1);
+        burned = sqlite3_column_int64(st, 2);
+        rc = 0;
+    }
+    sql_release(q, st);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        unspent += c[i].unspent;
+        records += c[i].records;
+        burned += c[i].burned;
+    }
+    if (rc == 0 && (unspent < 0 || unspent > INT64_MAX || records < 0 || records > INT64_MAX ||
+                    burned < 0 || burned > INT64_MAX))
+        rc = -ERANGE;
+    if (rc == 0)
+        rc = sql_exec(q,
+                      "INSERT INTO supply(asset, unspent, records, burned) VALUES (?, ?, ?, ?) "
+                      "ON CONFLICT(asset) DO UPDATE SET unspent = excluded.unspent, "
+                      "records = excluded.records, burned = excluded.burned",
+                      "tuuu", c->asset, (uint64_t)unspent, (uint64_t)records, (uint64_t)burned);
+    return rc;
+}
+
+/* Write the block's supply changes: one row per asset it touched. */
+static int supply_flush(const alpha_state_t *s, sql_t *q, char *err, size_t errlen)
+{
+    alpha_supply_change_t *c;
+    int rc = 0;
+
+    if (s->n_supply == 0)
+        return 0;
+    if ((c = malloc(s->n_supply * sizeof *c)) == NULL) {
+        snprintf(err, errlen, "supply: out of memory");
+        return -ENOMEM;
+    }
+    memcpy(c, s->supply, s->n_supply * sizeof *c);
+    qsort(c, s->n_supply, sizeof *c, supply_change_cmp);
+    for (size_t i = 0, j; rc == 0 && i < s->n_supply; i = j) {
+        for (j = i + 1; j < s->n_supply && strcmp(c[j].asset, c[i].asset) == 0; j++)
+            ;
+        if ((rc = supply_write(q, &c[i], j - i)) == -ERANGE)
+            snprintf(err, errlen, "supply of %s would leave 0..2^63-1", c[i].asset);
+        else if (rc < 0)
+            snprintf(err, errlen, "writing the supply: %s", sql_errmsg(q));
+    }
+    free(c);
+    return rc < 0 ? (rc == -ENOMEM ? rc : -EIO) : 0;
+}
+
+/* Pay the fees, then write what the block did to the supply. */
+static int alpha_end_block(void *state, const chain_exec_t *x, uint64_t fees, char *err,
+                           size_t errlen)
+{
+    alpha_state_t *s = state;
+    int rc;
+
+    if (s->broken) {
+        snprintf(err, errlen, "out of memory (state journal)");
+        return -ENOMEM;
+    }
+    if ((rc = alpha_pay_fees(s, x, fees, err, errlen)) != 0)
+        return rc;
+    return supply_flush(s, x->sql, err, errlen);
+}
+
+/* Rebuild both trees in memory from the tables as of height, telling
+ * progress, and write the combined root into out. */
+static int alpha_rebuild_root(sql_t *q, uint64_t height, const genesis_progress_t *progress,
+                              uint8_t out[32], char *msg, size_t msglen)
+{
+    smt_t *rec = smt_new(), *nul = smt_new();
+    tree_sink_t sink = {.progress = progress};
+    uint8_t r[SMT_HASH_LEN], n[SMT_HASH_LEN];
+    int rc = rec && nul ? 0 : -ENOMEM;
+
+    if (rc == 0 && (rc = sql_u64(q, &sink.total,
+                                 "SELECT (SELECT count(*) FROM records WHERE spent_height IS "
+                                 "NULL) + (SELECT count(*) FROM nullifiers)", NULL)) < 0)
+        snprintf(msg, msglen, "counting records: %s", sql_errmsg(q));
+    if (rc == 0 && (sink.smt = rec, rc = tree_load(q, &RECORDS_SOURCE, height, &sink, msg,
+                                                   msglen)) == 0)
+        sink.smt = nul, rc = tree_load(q, &NULLIFIERS_SOURCE, height, &sink, msg, msglen);
+    if (rc == 0) {
+        smt_root(rec, r);
+        smt_root(nul, n);
+        alpha_state_root(r, n, out);
+        if (progress && progress->fn)
+            progress->fn(progress->ctx, sink.done, sink.total);
+    } else if (rc == -ENOMEM) {
+        snprintf(msg, msglen, "out of memory");
+    }
+    smt_free(rec);
+    smt_free(nul);
+    return rc;
+}
+
+/* chain_ops_t.state_verify: the trees rebuilt from the tables, the
+ * persisted trees and the last header must give one state root. */
+static int alpha_state_verify(sql_t *q, const genesis_t *g, const genesis_progress_t *progress,
+                              char *msg, size_t msglen)
+{
+    uint8_t hroot[32] = {0}, troot[32], rroot[32];
+    uint64_t tip = 0;
+    int rc;
+
+    (void)g;
+    if (sql_exec(q, "BEGIN", NULL) < 0) {
+        snprintf(msg, msglen, "ledger: %s", sql_errmsg(q));
+        return -EIO;
+    }
+    if ((rc = tree_batch_header(q, &tip, hroot)) < 0)
+        snprintf(msg, msglen, "ledger: reading the tip: %s", sql_errmsg(q));
+    else if ((rc = alpha_tree_state_root(q, tip, troot, msg, msglen)) == 0 &&
+             (rc = alpha_rebuild_root(q, tip, progress, rroot, msg, msglen)) == 0) {
+        rc = tree_batch_verdict(tip, rroot, troot, hroot, msg, msglen);
+    }
+    uint64_t nrec = 0, nnul = 0;
+    char walk[256];
+    if (rc == 0 && ((rc = tree_batch_walk(q, ALPHA_TREE_NAME_RECORDS, tip, &nrec, walk, sizeof walk)) < 0 ||
+                    (rc = tree_batch_walk(q, ALPHA_TREE_NAME_NULLIFIERS, tip, &nnul, walk, sizeof walk)) < 0))
+        snprintf(msg, msglen, "%s", walk);
+    sql_exec(q, "COMMIT", NULL);
+    return rc == -ENOENT ? -EILSEQ : rc;
 }
 
 const chain_ops_t alpha_chain_ops = {
@@ -789,6 +1160,9 @@ const chain_ops_t alpha_chain_ops = {
     .genesis_check = alpha_genesis_check,
     .genesis_init = alpha_genesis_init,
     .state_open = alpha_state_open,
+    .state_upgrade = alpha_state_upgrade,
+    .state_prune = alpha_state_prune,
+    .state_verify = alpha_state_verify,
     .state_close = alpha_state_close,
     .state_root = alpha_state_root_fn,
     .state_mark = alpha_state_mark,

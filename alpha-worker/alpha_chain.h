@@ -49,8 +49,13 @@ typedef enum {
     ALPHA_TREE_NULLIFIERS,
 } alpha_tree_t;
 
+/* The names of the two trees in the ledger's tree tables. */
+#define ALPHA_TREE_NAME_RECORDS "records"
+#define ALPHA_TREE_NAME_NULLIFIERS "nullifiers"
+
 /* Build the proof document for key in the given tree against block
- * `height` (0: the latest block), inside one read transaction on db:
+ * `height` (0: the latest block), inside one read transaction on db,
+ * reading only the tree nodes on key's path (common/store/tree.h):
  *
  *   {"chain":"alpha","height":N,"state_root":hex,"tree":"records"|"nullifiers",
  *    "tree_root":hex,"tree_roots":{"records":hex,"nullifiers":hex},
@@ -58,10 +63,11 @@ typedef enum {
  *
  * value is the record as of that height (records tree) or
  * {"nullifier","height"} (nullifiers tree) when the key is included, else
- * null. Return 0 and *out (owned by the caller), -ENOENT (no such block),
- * -EPROTO (the rebuilt state root differs from the header's: a bug),
- * -EIO / -ENOMEM / -EBADMSG, with a message in msg. db must not be inside a
- * transaction. O(rows of the two tables). */
+ * null. Return 0 and *out (owned by the caller), -ENOENT (no such block:
+ * a future height), -ESTALE (the height is pruned; msg names the oldest
+ * height kept, which alpha_oldest_height reads), -EPROTO (the stored state root differs from
+ * the header's, or a damaged tree node), -EIO / -ENOMEM / -EBADMSG, with a
+ * message in msg. db must not be inside a transaction. O(log rows). */
 int alpha_proof_build(sqlite3 *db, alpha_tree_t tree, const uint8_t key[SMT_KEY_LEN],
                       uint64_t height, json_t **out, char *msg, size_t msglen);
 

@@ -15,6 +15,7 @@
 #include "common/base/bech32.h"
 #include "common/base/hex.h"
 #include "common/store/sql.h"
+#include "common/store/tree.h"
 #include "proto/alpha_tx.h"
 
 /* Most records one /owners answer lists (newest first); "truncated" says
@@ -243,7 +244,8 @@ static int tip_height(sql_t *q, uint64_t *out)
     return rc == -ENOENT ? -EIO : rc;
 }
 
-/* GET /supply */
+/* GET /supply: the supply table's rows (kept per block), not a sum over
+ * every record. */
 static int get_supply(const api_request_t *req, api_response_t *res)
 {
     sql_t q = SQL_BARE(req->db);
@@ -254,11 +256,10 @@ static int get_supply(const api_request_t *req, api_response_t *res)
         return db_error(res, req->db);
     if (tip_height(&q, &height) != 0 ||
         sum_by_asset(&q, &supply,
-                     "SELECT asset, sum(amount) FROM records WHERE spent_height IS NULL "
-                     "GROUP BY asset ORDER BY asset",
+                     "SELECT asset, unspent FROM supply WHERE records > 0 ORDER BY asset",
                      NULL) != 0 ||
         sum_by_asset(&q, &burned,
-                     "SELECT asset, sum(amount) FROM burns GROUP BY asset ORDER BY asset",
+                     "SELECT asset, burned FROM supply WHERE burned > 0 ORDER BY asset",
                      NULL) != 0) {
         rc = db_error(res, req->db);
         goto out;
@@ -302,9 +303,9 @@ static int proof_value(sql_t *q, alpha_tree_t tree, const uint8_t key[32], json_
     return rc;
 }
 
-/* The trees and roots a proof document shows, rebuilt from the tables. */
+/* The roots a proof document shows, read from the persisted trees. */
 typedef struct {
-    smt_t *records, *nullifiers;
+    uint64_t oldest;        /* the oldest height still kept, when -ESTALE */
     uint8_t records_root[32], nullifiers_root[32];
     char records_hex[65], nullifiers_hex[65], state_hex[65];
 } proof_state_t;
@@ -345,19 +346,51 @@ static int proof_block(sql_t *q, uint64_t *height, uint8_t root[32], char *msg, 
     return rc;
 }
 
-/* Rebuild both trees at height into *ps; the rebuilt state root must be
- * the header's (-EPROTO otherwise: a bug). */
+/* The oldest height both trees still keep (0 if unknown). */
+static uint64_t oldest_kept(sql_t *q)
+{
+    uint64_t r = 0, n = 0;
+    if (tree_oldest(q, ALPHA_TREE_NAME_RECORDS, &r) < 0 ||
+        tree_oldest(q, ALPHA_TREE_NAME_NULLIFIERS, &n) < 0)
+        return 0;
+    return r > n ? r : n;
+}
+
+/* A tree read failed at height: -ESTALE (pruned: the oldest height kept
+ * into ps), -EPROTO (damaged) or -EIO, with msg. */
+static int proof_tree_error(sql_t *q, int rc, uint64_t height, proof_state_t *ps, char *msg,
+                            size_t msglen)
+{
+    if (rc == -ESTALE) {
+        ps->oldest = oldest_kept(q);
+        snprintf(msg, msglen, "height %" PRIu64 " is pruned; the oldest height kept is %" PRIu64,
+                 height, ps->oldest);
+        return rc;
+    }
+    if (rc == -EBADMSG) {
+        snprintf(msg, msglen, "the stored tree at height %" PRIu64 " is damaged", height);
+        return -EPROTO;
+    }
+    if (rc == -ENOMEM)
+        snprintf(msg, msglen, "out of memory");
+    else
+        proof_ledger_error(q, msg, msglen);
+    return rc == -ENOMEM ? rc : -EIO;
+}
+
+/* Read both trees' roots at height into *ps (O(1) rows); their state
+ * root must be the header's (-EPROTO otherwise). */
 static int proof_trees(sql_t *q, uint64_t height, const uint8_t header_root[32],
                        proof_state_t *ps, char *msg, size_t msglen)
 {
     uint8_t sroot[32];
     char hhex[65];
-    int rc = alpha_trees_at(q, height, &ps->records, &ps->nullifiers, msg, msglen);
+    int rc = tree_root_at(q, ALPHA_TREE_NAME_RECORDS, height, ps->records_root, NULL);
 
+    if (rc == 0)
+        rc = tree_root_at(q, ALPHA_TREE_NAME_NULLIFIERS, height, ps->nullifiers_root, NULL);
     if (rc != 0)
-        return rc;
-    smt_root(ps->records, ps->records_root);
-    smt_root(ps->nullifiers, ps->nullifiers_root);
+        return proof_tree_error(q, rc, height, ps, msg, msglen);
     alpha_state_root(ps->records_root, ps->nullifiers_root, sroot);
     hex_encode(ps->records_hex, ps->records_root, 32);
     hex_encode(ps->nullifiers_hex, ps->nullifiers_root, 32);
@@ -366,20 +399,23 @@ static int proof_trees(sql_t *q, uint64_t height, const uint8_t header_root[32],
         return 0;
     hex_encode(hhex, header_root, 32);
     snprintf(msg, msglen,
-             "state root rebuilt at height %" PRIu64 " is %s but block %" PRIu64 " says %s",
+             "state root stored at height %" PRIu64 " is %s but block %" PRIu64 " says %s",
              height, ps->state_hex, height, hhex);
     return -EPROTO;
 }
 
-/* The proof of key in the tree and its value, if included, as JSON. */
-static int proof_of_key(sql_t *q, alpha_tree_t tree, const uint8_t key[32],
+/* The proof of key in the tree at height (the nodes on its path only)
+ * and its value, if included, as JSON. */
+static int proof_of_key(sql_t *q, alpha_tree_t tree, const uint8_t key[32], uint64_t height,
                         const proof_state_t *ps, json_t **proof_json, json_t **value)
 {
     int recs = tree == ALPHA_TREE_RECORDS;
-    smt_t *t = recs ? ps->records : ps->nullifiers;
     smt_proof_t *proof = malloc(sizeof *proof);
-    uint8_t scratch[32];
-    int rc = proof == NULL ? -ENOMEM : smt_prove(t, key, proof);
+    int rc = proof == NULL ? -ENOMEM
+                           : tree_prove(q, recs ? ALPHA_TREE_NAME_RECORDS
+                                                : ALPHA_TREE_NAME_NULLIFIERS,
+                                        height, key, proof);
+    int included = rc == 0 && proof->has_leaf && memcmp(proof->leaf_key, key, 32) == 0;
 
     if (rc == 0 &&
         (*proof_json = smt_proof_to_json(recs ? ps->records_root : ps->nullifiers_root, key,
@@ -388,7 +424,7 @@ static int proof_of_key(sql_t *q, alpha_tree_t tree, const uint8_t key[32],
     free(proof);
     if (rc != 0)
         return rc;
-    if (smt_get(t, key, scratch) != 0) {
+    if (!included) {
         *value = json_null();
         return 0;
     }
@@ -397,11 +433,11 @@ static int proof_of_key(sql_t *q, alpha_tree_t tree, const uint8_t key[32],
 
 /* The proof document of key in tree (see alpha_proof_build). */
 static int proof_doc(sql_t *q, alpha_tree_t tree, const uint8_t key[32], uint64_t height,
-                     const proof_state_t *ps, json_t **out, char *msg, size_t msglen)
+                     proof_state_t *ps, json_t **out, char *msg, size_t msglen)
 {
     int recs = tree == ALPHA_TREE_RECORDS;
     json_t *pj = NULL, *value = NULL, *doc = NULL;
-    int rc = proof_of_key(q, tree, key, ps, &pj, &value);
+    int rc = proof_of_key(q, tree, key, height, ps, &pj, &value);
 
     if (rc == 0)
         doc = json_pack("{s:s, s:I, s:s, s:s, s:s, s:{s:s, s:s}, s:O, s:O}",
@@ -412,12 +448,12 @@ static int proof_doc(sql_t *q, alpha_tree_t tree, const uint8_t key[32], uint64_
                         "nullifiers", ps->nullifiers_hex, "proof", pj, "value", value);
     if (rc == 0 && doc == NULL)
         rc = -ENOMEM;
-    if (rc == -EIO)
-        proof_ledger_error(q, msg, msglen);
-    else if (rc != 0)
-        snprintf(msg, msglen, "out of memory");
-    else
+    if (rc == 0)
         *out = doc;
+    else if (rc != -ENOMEM)
+        rc = proof_tree_error(q, rc, height, ps, msg, msglen);
+    else
+        snprintf(msg, msglen, "out of memory");
     json_decref(pj);
     json_decref(value);
     return rc;
@@ -437,8 +473,6 @@ int alpha_proof_build(sqlite3 *db, alpha_tree_t tree, const uint8_t key[SMT_KEY_
         (rc = proof_trees(&q, height, header_root, &ps, msg, msglen)) == 0)
         rc = proof_doc(&q, tree, key, height, &ps, out, msg, msglen);
     sql_exec(&q, "COMMIT", NULL);
-    smt_free(ps.records);
-    smt_free(ps.nullifiers);
     return rc;
 }
 
@@ -457,12 +491,19 @@ static int proof_route(const api_request_t *req, api_response_t *res, alpha_tree
     if (h != NULL && (api_parse_height(h, &height) != 0 || height == 0))
         return api_error(res, 400, "bad_height", "height '%s' is not a block height (1, 2, ...)",
                          h);
+    sql_t q = SQL_BARE(req->db);
     rc = alpha_proof_build(req->db, tree, key, height, &doc, msg, sizeof msg);
+    uint64_t oldest = rc == -ESTALE ? oldest_kept(&q) : 0;
     switch (rc) {
     case 0:
         return api_json(res, 200, doc);
     case -ENOENT:
         return api_error(res, 404, "not_found", "%s", msg);
+    case -ESTALE: /* pruned: say which height is the oldest kept */
+        api_error(res, 410, "pruned", "%s", msg);
+        json_object_set_new(json_object_get(res->json, "error"), "oldest_height",
+                            json_integer((json_int_t)oldest));
+        return 0;
     case -EPROTO:
         return api_error(res, 500, "state_mismatch", "%s", msg);
     default:

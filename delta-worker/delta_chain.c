@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "common/store/tree_batch.h"
 
 __extension__ typedef unsigned __int128 u128;
+__extension__ typedef __int128 i128;
 
 #define NONCE_WINDOW 64 /* admission accepts nonces in [nonce, nonce + NONCE_WINDOW) */
 #define AMOUNT_MAX ((uint64_t)INT64_MAX)
@@ -63,23 +65,80 @@ static const char delta_sql_v3[] =
     "CREATE INDEX unbonding_release ON unbonding(release_height);\n"
     "CREATE INDEX unbonding_address ON unbonding(address);\n";
 
+/* Where each asset's supply sits, so that /supply reads a few rows, not
+ * every balance: written at genesis and once per block (end_block) from
+ * the changes the block's transactions noted in the state. Staking is in
+ * the fee asset, a genesis param the SQL does not know: its totals have a
+ * row of their own. Filled here from the tables for older ledgers. */
+static const char delta_sql_v4[] =
+    "CREATE TABLE supply (\n"
+    "  asset TEXT PRIMARY KEY,\n"
+    "  balances INTEGER NOT NULL CHECK (balances >= 0), -- sum of balances.amount\n"
+    "  pools INTEGER NOT NULL CHECK (pools >= 0)        -- sum of the pools' reserves\n"
+    ");\n"
+    "CREATE TABLE supply_staking (\n"
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),            -- one row\n"
+    "  staked INTEGER NOT NULL CHECK (staked >= 0),     -- sum of stakes.staked\n"
+    "  unbonding INTEGER NOT NULL CHECK (unbonding >= 0) -- sum of unbonding.amount\n"
+    ");\n"
+    "INSERT INTO supply(asset, balances, pools)\n"
+    "  SELECT asset, sum(b), sum(p) FROM (\n"
+    "    SELECT asset, amount AS b, 0 AS p FROM balances\n"
+    "    UNION ALL SELECT asset_a, 0, reserve_a FROM pools\n"
+    "    UNION ALL SELECT asset_b, 0, reserve_b FROM pools)\n"
+    "  GROUP BY asset;\n"
+    "INSERT INTO supply_staking(id, staked, unbonding) VALUES (1,\n"
+    "  (SELECT coalesce(sum(staked), 0) FROM stakes),\n"
+    "  (SELECT coalesce(sum(amount), 0) FROM unbonding));\n";
+
+/* Migration 5: the state tree kept in the ledger (common/store/tree.h);
+ * delta_state_upgrade fills it from the tables at the first open. */
 static const ledger_migration_t delta_migrations[] = {
     {1, LEDGER_SQL_BASE_V1},
     {2, delta_sql_v2},
     {3, delta_sql_v3},
+    {4, delta_sql_v4},
+    {5, TREE_SQL_V1},
 };
 
-static const ledger_schema_t delta_schema = {delta_migrations, 3};
+static const ledger_schema_t delta_schema = {delta_migrations, 5};
+
+/* One change to an asset's row of the supply table, noted while a block
+ * is built and written in end_block. */
+typedef struct {
+    char asset[DELTA_ASSET_MAX + 1];
+    int64_t balances;       /* change of the asset's total in balances */
+    int64_t pools;          /* change of its total in pool reserves */
+} delta_supply_change_t;
+
+/* What delta_state_mark remembers. */
+typedef struct {
+    size_t tree;            /* tree_batch_mark of the pool updates */
+    size_t n_supply;        /* delta_state_t.n_supply */
+    int64_t staked, unbonding;
+} delta_mark_t;
+
+#define MARK_NONE UINT64_MAX
 
 typedef struct {
-    smt_t *tree;
-    /* Accounts changed since the tree last saw them: their leaves are
-     * recomputed from the tables once, when the root is asked for, not at
+    /* The block's pool updates of the persisted tree; state_root adds the
+     * dirty accounts' leaves and writes it all at the block's height. */
+    tree_batch_t tree;
+    uint64_t version;          /* the tree's latest committed version: the tip's height */
+    /* Accounts changed in the block being built: their leaves are
+     * recomputed from the tables when the root is asked for, not at
      * every change. Recomputing is idempotent, so a rolled-back change
-     * may stay listed. */
+     * may stay listed; the list is emptied when the block commits. */
     uint8_t (*dirty)[DELTA_KEY_LEN];
     size_t n_dirty, cap_dirty;
     uint64_t unbonding_blocks; /* genesis params.unbonding_blocks */
+    /* This block's supply changes (staking's in two sums), undone with the marks. */
+    delta_supply_change_t *supply;
+    size_t n_supply, cap_supply;
+    int64_t staked, unbonding;
+    delta_mark_t *marks;       /* index = the value state_mark returned */
+    size_t n_marks, cap_marks;
+    bool broken;               /* a mark could not be recorded: refuse changes until a rollback */
 } delta_state_t;
 
 /* Copy a TEXT column of at most DELTA_ASSET_MAX bytes; -EIO otherwise. */
@@ -270,8 +329,27 @@ int delta_pool_load(sql_t *q, const char *asset_a, const char *asset_b, delta_po
 
 /* ---- the tree ---- */
 
+/* Where leaves go: an in-memory tree (rebuilds) or a batch of updates. */
+typedef struct {
+    smt_t *smt;                        /* or NULL */
+    tree_batch_t *batch;               /* when smt is NULL */
+    const genesis_progress_t *progress; /* may be NULL */
+    uint64_t done, total;              /* rows put so far, of total, for progress */
+} leaf_sink_t;
+
+static int sink_set(leaf_sink_t *t, const uint8_t key[32], const uint8_t *val)
+{
+    int r;
+    if (t->progress && t->progress->fn && ++t->done % GENESIS_PROGRESS_EVERY == 0)
+        t->progress->fn(t->progress->ctx, t->done, t->total);
+    if (!t->smt)
+        return val ? tree_batch_put(t->batch, key, val) : tree_batch_remove(t->batch, key);
+    r = val ? smt_set(t->smt, key, val) : smt_delete(t->smt, key);
+    return r == -ENOENT ? 0 : r;
+}
+
 /* Recompute pk's leaf from the tables and put it in (or, if empty, take it out of) t. */
-static int tree_touch_account(smt_t *t, sql_t *q, const uint8_t pk[DELTA_KEY_LEN])
+static int tree_touch_account(leaf_sink_t *t, sql_t *q, const uint8_t pk[DELTA_KEY_LEN])
 {
     delta_account_rows_t a;
     delta_account_t v;
@@ -283,11 +361,9 @@ static int tree_touch_account(smt_t *t, sql_t *q, const uint8_t pk[DELTA_KEY_LEN
     delta_account_view(&a, &v);
     delta_account_key(pk, key);
     if (delta_account_is_empty(&v)) {
-        r = smt_delete(t, key);
-        if (r == -ENOENT)
-            r = 0;
+        r = sink_set(t, key, NULL);
     } else if ((r = delta_account_leaf(&v, val)) == 0) {
-        r = smt_set(t, key, val);
+        r = sink_set(t, key, val);
     } else if (r == -EINVAL) {
         r = -EIO; /* a stored asset name no transaction could have written */
     }
@@ -295,18 +371,18 @@ static int tree_touch_account(smt_t *t, sql_t *q, const uint8_t pk[DELTA_KEY_LEN
     return r;
 }
 
-static int tree_set_pool(smt_t *t, const delta_pool_row_t *p)
+static int tree_set_pool(leaf_sink_t *t, const delta_pool_row_t *p)
 {
     uint8_t key[DELTA_HASH_LEN], val[DELTA_HASH_LEN];
     delta_pool_key(p->asset_a, p->asset_b, key);
     if (delta_pool_leaf(p->asset_a, p->asset_b, p->reserve_a, p->reserve_b, p->shares,
                         p->fee_bps, val) < 0)
         return -EIO;
-    return smt_set(t, key, val);
+    return sink_set(t, key, val);
 }
 
 /* Put the account of the current row of st (its hex address) into t. */
-static int tree_add_account(smt_t *t, sql_t *q, sqlite3_stmt *st)
+static int tree_add_account(leaf_sink_t *t, sql_t *q, sqlite3_stmt *st)
 {
     uint8_t pk[DELTA_KEY_LEN];
     const char *hx = (const char *)sqlite3_column_text(st, 0);
@@ -316,7 +392,7 @@ static int tree_add_account(smt_t *t, sql_t *q, sqlite3_stmt *st)
 }
 
 /* Put the pool of the current row of st into t. */
-static int tree_add_pool(smt_t *t, sql_t *q, sqlite3_stmt *st)
+static int tree_add_pool(leaf_sink_t *t, sql_t *q, sqlite3_stmt *st)
 {
     delta_pool_row_t p;
     (void)q;
@@ -324,8 +400,8 @@ static int tree_add_pool(smt_t *t, sql_t *q, sqlite3_stmt *st)
 }
 
 /* Add each row of sql to t with add. */
-static int tree_add_rows(smt_t *t, sql_t *q, const char *sql,
-                         int (*add)(smt_t *, sql_t *, sqlite3_stmt *))
+static int tree_add_rows(leaf_sink_t *t, sql_t *q, const char *sql,
+                         int (*add)(leaf_sink_t *, sql_t *, sqlite3_stmt *))
 {
     sqlite3_stmt *st = NULL;
     int r = sql_prepare(q, sql, &st);
@@ -339,22 +415,43 @@ static int tree_add_rows(smt_t *t, sql_t *q, const char *sql,
     return r;
 }
 
-int delta_tree_build(sql_t *q, smt_t **out)
+/* Put every account's and pool's leaf into sink. */
+static int tree_add_all(leaf_sink_t *sink, sql_t *q)
 {
-    smt_t *t = smt_new();
+    int r = sql_u64(q, &sink->total,
+                    "SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM pools)", NULL);
+
+    if (r < 0)
+        return read_error(r);
+    if ((r = tree_add_rows(sink, q, "SELECT address FROM accounts ORDER BY address",
+                           tree_add_account)) < 0 ||
+        (r = tree_add_rows(sink, q, "SELECT " POOL_COLUMNS " FROM pools ORDER BY asset_a, asset_b",
+                           tree_add_pool)) < 0)
+        return r;
+    if (sink->progress && sink->progress->fn)
+        sink->progress->fn(sink->progress->ctx, sink->done, sink->total);
+    return 0;
+}
+
+/* delta_tree_build, telling progress. */
+static int tree_build_progress(sql_t *q, const genesis_progress_t *progress, smt_t **out)
+{
+    leaf_sink_t sink = {.smt = smt_new(), .progress = progress};
     int r;
 
-    if (!t)
+    if (!sink.smt)
         return -ENOMEM;
-    if ((r = tree_add_rows(t, q, "SELECT address FROM accounts ORDER BY address",
-                           tree_add_account)) < 0 ||
-        (r = tree_add_rows(t, q, "SELECT " POOL_COLUMNS " FROM pools ORDER BY asset_a, asset_b",
-                           tree_add_pool)) < 0) {
-        smt_free(t);
+    if ((r = tree_add_all(&sink, q)) < 0) {
+        smt_free(sink.smt);
         return r;
     }
-    *out = t;
+    *out = sink.smt;
     return 0;
+}
+
+int delta_tree_build(sql_t *q, smt_t **out)
+{
+    return tree_build_progress(q, NULL, out);
 }
 
 /* ---- arithmetic ---- */
@@ -436,6 +533,39 @@ static int internal(reject_t *why, sql_t *q, int r)
     if (r == -ENOMEM)
         return reject(why, -ENOMEM, "internal", "out of memory");
     return reject(why, -EIO, "internal", "ledger: %s", sql_errmsg(q));
+}
+
+/* Note that asset's total in balances and in pool reserves changed; the
+ * notes are written at the end of the block. Admission notes nothing: it
+ * undoes whatever it tries. */
+static int supply_note(exec_t *e, const char *asset, int64_t balances, int64_t pools)
+{
+    delta_state_t *st = e->st;
+    delta_supply_change_t *c;
+
+    if (e->admission)
+        return 0;
+    if (st->n_supply == st->cap_supply) {
+        size_t cap = st->cap_supply ? 2 * st->cap_supply : 64;
+        if (!(c = realloc(st->supply, cap * sizeof *c)))
+            return internal(e->why, e->sql, -ENOMEM);
+        st->supply = c;
+        st->cap_supply = cap;
+    }
+    c = &st->supply[st->n_supply++];
+    snprintf(c->asset, sizeof c->asset, "%s", asset);
+    c->balances = balances;
+    c->pools = pools;
+    return 0;
+}
+
+/* Note that the staked and unbonding totals (the fee asset) changed. */
+static void stake_note(exec_t *e, int64_t staked, int64_t unbonding)
+{
+    if (e->admission)
+        return;
+    e->st->staked += staked;
+    e->st->unbonding += unbonding;
 }
 
 static bool account_known(const exec_t *e, const uint8_t *pk)
@@ -619,6 +749,8 @@ static int balance_sub(exec_t *e, const uint8_t *pk, const char *asset, uint64_t
     if (bal < amount)
         return reject(e->why, -EINVAL, "overspend", "balance %" PRIu64 " %s < %" PRIu64, bal,
                       asset, amount);
+    if ((r = supply_note(e, asset, -(int64_t)amount, 0)) < 0)
+        return r;
     if (slot && bal > amount) {
         slot_pending(slot, bal - amount);
         return 0;
@@ -647,6 +779,8 @@ static int balance_add(exec_t *e, const uint8_t *pk, const char *asset, uint64_t
     if (amount > AMOUNT_MAX - bal)
         return reject(e->why, -EINVAL, "overflow",
                       "balance %" PRIu64 " %s + %" PRIu64 " exceeds 2^63-1", bal, asset, amount);
+    if ((r = supply_note(e, asset, (int64_t)amount, 0)) < 0)
+        return r;
     if (slot && slot->row) {
         slot_pending(slot, bal + amount);
         return 0;
@@ -702,7 +836,7 @@ static int pool_put(exec_t *e, const delta_pool_row_t *p)
                      "WHERE asset_a = ? AND asset_b = ?",
                      "uuutt", p->reserve_a, p->reserve_b, p->shares, p->asset_a, p->asset_b);
     if (r == 0)
-        r = tree_set_pool(e->st->tree, p);
+        r = tree_set_pool(&(leaf_sink_t){.batch = &e->st->tree}, p);
     return r < 0 ? internal(e->why, e->sql, r) : 0;
 }
 
@@ -765,7 +899,9 @@ static int do_pool_create(exec_t *e, const delta_pool_create_t *c)
     if ((r = afford(e, c->asset_a, c->amount_a)) < 0 ||
         (r = afford(e, c->asset_b, c->amount_b)) < 0 ||
         (r = balance_sub(e, e->sender, c->asset_a, c->amount_a)) < 0 ||
-        (r = balance_sub(e, e->sender, c->asset_b, c->amount_b)) < 0)
+        (r = balance_sub(e, e->sender, c->asset_b, c->amount_b)) < 0 ||
+        (r = supply_note(e, c->asset_a, 0, (int64_t)c->amount_a)) < 0 ||
+        (r = supply_note(e, c->asset_b, 0, (int64_t)c->amount_b)) < 0)
         return r;
     memset(&p, 0, sizeof p);
     snprintf(p.asset_a, sizeof p.asset_a, "%s", c->asset_a);
@@ -780,7 +916,7 @@ static int do_pool_create(exec_t *e, const delta_pool_create_t *c)
                       "created_height) VALUES (?, ?, ?, ?, ?, ?, ?)",
                       "ttuuuuu", p.asset_a, p.asset_b, p.reserve_a, p.reserve_b, p.shares,
                       (uint64_t)p.fee_bps, p.created_height)) < 0 ||
-        (r = account_ensure(e, e->sender)) < 0 || (r = tree_set_pool(e->st->tree, &p)) < 0)
+        (r = account_ensure(e, e->sender)) < 0 || (r = tree_set_pool(&(leaf_sink_t){.batch = &e->st->tree}, &p)) < 0)
         return internal(e->why, e->sql, r);
     return lp_set(e, p.asset_a, p.asset_b, e->sender, shares - DELTA_MINIMUM_LIQUIDITY);
 }
@@ -826,7 +962,9 @@ static int do_liquidity_add(exec_t *e, const delta_liquidity_add_t *a)
     if (shares > AMOUNT_MAX - owned)
         return reject(e->why, -EINVAL, "overflow", "lp shares would exceed 2^63-1");
     if ((r = balance_sub(e, e->sender, p.asset_a, amt_a)) < 0 ||
-        (r = balance_sub(e, e->sender, p.asset_b, amt_b)) < 0)
+        (r = balance_sub(e, e->sender, p.asset_b, amt_b)) < 0 ||
+        (r = supply_note(e, p.asset_a, 0, (int64_t)amt_a)) < 0 ||
+        (r = supply_note(e, p.asset_b, 0, (int64_t)amt_b)) < 0)
         return r;
     p.reserve_a += amt_a;
     p.reserve_b += amt_b;
@@ -875,7 +1013,9 @@ static int do_liquidity_remove(exec_t *e, const delta_liquidity_remove_t *rm)
     if ((r = pool_put(e, &p)) < 0 ||
         (r = lp_set(e, p.asset_a, p.asset_b, e->sender, owned - rm->shares)) < 0 ||
         (r = balance_add(e, e->sender, p.asset_a, out_a)) < 0 ||
-        (r = balance_add(e, e->sender, p.asset_b, out_b)) < 0)
+        (r = balance_add(e, e->sender, p.asset_b, out_b)) < 0 ||
+        (r = supply_note(e, p.asset_a, 0, -(int64_t)out_a)) < 0 ||
+        (r = supply_note(e, p.asset_b, 0, -(int64_t)out_b)) < 0)
         return r;
     return 0;
 }
@@ -912,7 +1052,9 @@ static int do_swap(exec_t *e, const delta_swap_t *s)
         return reject(e->why, -EINVAL, "internal",
                       "swap would lower the constant product of %s/%s", a, b);
     if ((r = afford(e, s->asset_in, s->amount_in)) < 0 ||
-        (r = balance_sub(e, e->sender, s->asset_in, s->amount_in)) < 0)
+        (r = balance_sub(e, e->sender, s->asset_in, s->amount_in)) < 0 ||
+        (r = supply_note(e, s->asset_in, 0, (int64_t)s->amount_in)) < 0 ||
+        (r = supply_note(e, s->asset_out, 0, -(int64_t)out)) < 0)
         return r;
     if (in_is_a) {
         p.reserve_a += s->amount_in;
@@ -946,6 +1088,7 @@ static int do_stake(exec_t *e, uint64_t amount)
                       "ON CONFLICT(address) DO UPDATE SET staked = excluded.staked",
                       "ku", e->sender, staked + amount)) < 0)
         return internal(e->why, e->sql, r);
+    stake_note(e, (int64_t)amount, 0);
     return 0;
 }
 
@@ -974,7 +1117,10 @@ static int do_unstake(exec_t *e, uint64_t amount)
         r = sql_exec(e->sql,
                      "INSERT INTO unbonding(address, amount, release_height) VALUES (?, ?, ?)",
                      "kuu", e->sender, amount, e->x->height + ub);
-    return r < 0 ? internal(e->why, e->sql, r) : 0;
+    if (r < 0)
+        return internal(e->why, e->sql, r);
+    stake_note(e, -(int64_t)amount, (int64_t)amount);
+    return 0;
 }
 
 /* Decode tx's payload into *p and check what needs no ledger: the payload's
@@ -1081,6 +1227,8 @@ static int execute(delta_state_t *st, const chain_exec_t *x, const tx_t *tx, rej
     uint64_t nonce = 0, feebal = 0;
     int r;
 
+    if (!admission && st->broken)
+        return reject(why, -ENOMEM, "internal", "out of memory (state journal)");
     if ((r = tx_shape(tx, &p, why)) < 0)
         return r;
     if ((r = sender_load(&e, &nonce, &feebal)) < 0)
@@ -1097,47 +1245,58 @@ static const char *delta_tx_kind_name(uint16_t kind)
     return delta_kind_name(kind);
 }
 
-/* Refuse genesis balances of an invalid asset, or whose per-asset total
- * passes 2^63-1 (keeping every later sum in range). */
-static int genesis_balances_check(const genesis_t *g, char *err, size_t errlen)
+/* What the genesis balances are written with. */
+typedef struct {
+    sql_t *q;
+    uint8_t last[DELTA_KEY_LEN];  /* the owner written last: a file lists an owner's assets together */
+    bool has_last;
+} delta_genesis_ctx_t;
+
+/* One genesis balance (genesis_balance_fn): the account and its balance.
+ * A second balance of the same owner and asset hits the primary key. */
+static int genesis_balance(void *ctx, uint64_t index, const genesis_balance_t *b, char *err,
+                           size_t errlen)
 {
-    for (size_t i = 0; i < g->n_balances; i++) {
-        const genesis_balance_t *b = &g->balances[i];
-        u128 total = 0;
-        if (!tx_asset_is_valid(b->asset)) {
-            snprintf(err, errlen, "genesis balance %zu: asset \"%s\" is not 1 to 16 of A-Z 0-9 -",
-                     i, b->asset);
-            return -EINVAL;
-        }
-        for (size_t j = 0; j < g->n_balances; j++)
-            if (strcmp(g->balances[j].asset, b->asset) == 0)
-                total += g->balances[j].amount;
-        if (total > AMOUNT_MAX) {
-            snprintf(err, errlen, "genesis balances of %s add up to more than 2^63-1", b->asset);
-            return -EINVAL;
-        }
+    delta_genesis_ctx_t *gc = ctx;
+    int r = 0;
+
+    (void)index;
+    if (b->amount == 0)
+        return 0; /* zero balances are not kept */
+    if (!gc->has_last || memcmp(gc->last, b->owner, DELTA_KEY_LEN) != 0)
+        r = sql_exec(gc->q, "INSERT OR IGNORE INTO accounts(address, nonce) VALUES (?, 0)", "k",
+                     b->owner);
+    if (r == 0) {
+        memcpy(gc->last, b->owner, DELTA_KEY_LEN);
+        gc->has_last = true;
+        r = sql_exec(gc->q, "INSERT INTO balances(address, asset, amount) VALUES (?, ?, ?)", "ktu",
+                     b->owner, b->asset, b->amount);
     }
-    return 0;
+    if (r == -EEXIST)
+        return r;
+    if (r < 0)
+        snprintf(err, errlen, "writing genesis accounts: %s", sql_errmsg(gc->q));
+    return r < 0 ? (r == -ENOMEM ? r : -EIO) : 0;
 }
 
-static int delta_genesis_init(sql_t *q, const genesis_t *g, char *err, size_t errlen)
+/* The accounts and balances of the genesis, then one supply row per asset
+ * (the iterator refuses an asset whose balances add up to more than
+ * 2^63-1, keeping every later sum in range). */
+static int delta_genesis_init(sql_t *q, const genesis_t *g, const genesis_progress_t *progress,
+                              char *err, size_t errlen)
 {
-    int r = genesis_balances_check(g, err, errlen);
+    delta_genesis_ctx_t gc = {.q = q};
+    genesis_totals_t totals = {0};
+    int r = genesis_balances_foreach(g, genesis_balance, &gc, progress, &totals, err, errlen);
 
-    for (size_t i = 0; r == 0 && i < g->n_balances; i++) {
-        const genesis_balance_t *b = &g->balances[i];
-        if (b->amount == 0)
-            continue;
-        if (sql_exec(q, "INSERT OR IGNORE INTO accounts(address, nonce) VALUES (?, 0)", "k",
-                     b->owner) < 0 ||
-            sql_exec(q, "INSERT INTO balances(address, asset, amount) VALUES (?, ?, ?) "
-                        "ON CONFLICT(address, asset) DO UPDATE SET amount = amount + "
-                        "excluded.amount",
-                     "ktu", b->owner, b->asset, b->amount) < 0) {
-            snprintf(err, errlen, "writing genesis accounts: %s", sql_errmsg(q));
+    for (size_t i = 0; r == 0 && i < totals.n; i++)
+        if (totals.v[i].amount > 0 &&
+            sql_exec(q, "INSERT INTO supply(asset, balances, pools) VALUES (?, ?, 0)", "tu",
+                     totals.v[i].asset, totals.v[i].amount) < 0) {
+            snprintf(err, errlen, "writing the genesis supply: %s", sql_errmsg(q));
             r = -EIO;
         }
-    }
+    genesis_totals_free(&totals);
     return r;
 }
 
@@ -1150,6 +1309,64 @@ int delta_genesis_check(const genesis_t *g, char *err, size_t errlen)
         return -EINVAL;
     }
     return 0;
+}
+
+/* Build the tree from the tables as of the tip and write it as the
+ * tip's version, in one transaction of its own, if the ledger has none
+ * (chain_ops_t.state_upgrade). */
+static int delta_state_upgrade(sql_t *q, const genesis_t *g, const genesis_progress_t *progress,
+                               char *err, size_t errlen)
+{
+    uint64_t latest = 0, tip = 0;
+    uint8_t root[DELTA_HASH_LEN];
+    tree_batch_t b;
+    leaf_sink_t sink = {.batch = &b, .progress = progress};
+    int r = tree_latest(q, DELTA_TREE_NAME, &latest);
+
+    (void)g;
+    if (r != -ENOENT) {
+        if (r < 0)
+            snprintf(err, errlen, "reading the accounts tree: %s", sql_errmsg(q));
+        return r;
+    }
+    tree_batch_init(&b, DELTA_TREE_NAME);
+    if ((r = sql_exec(q, "BEGIN IMMEDIATE", NULL)) < 0) {
+        snprintf(err, errlen, "ledger: %s", sql_errmsg(q));
+        return r;
+    }
+    if ((r = tree_batch_header(q, &tip, root)) < 0 || (r = tree_add_all(&sink, q)) < 0 ||
+        (r = tree_apply(q, DELTA_TREE_NAME, tip, b.u, b.n, root)) < 0 ||
+        (r = sql_exec(q, "COMMIT", NULL)) < 0) {
+        snprintf(err, errlen, "writing the accounts tree from the tables: %s",
+                 r == -ENOMEM ? "out of memory" : sql_errmsg(q));
+        sql_exec(q, "ROLLBACK", NULL);
+    }
+    tree_batch_free(&b);
+    return r;
+}
+
+/* Start-up check, O(1) rows: the tree stands at the tip and its root is
+ * the last header's. -EILSEQ otherwise (the ledger is refused, untouched). */
+static int delta_state_check(sql_t *q, uint64_t *tip, char *err, size_t errlen)
+{
+    uint8_t hroot[DELTA_HASH_LEN], troot[DELTA_HASH_LEN];
+    char hx[2 * DELTA_HASH_LEN + 1], tx[2 * DELTA_HASH_LEN + 1];
+    int r = tree_batch_header(q, tip, hroot);
+
+    if (r < 0) {
+        snprintf(err, errlen, "ledger: reading the tip: %s", sql_errmsg(q));
+        return r == -EILSEQ ? r : -EIO;
+    }
+    if ((r = tree_batch_check_tip(q, DELTA_TREE_NAME, *tip, troot, err, errlen)) < 0)
+        return r == -ENOENT ? -EILSEQ : r;
+    if (*tip == 0 || memcmp(hroot, troot, DELTA_HASH_LEN) == 0)
+        return 0;
+    hex_encode(hx, hroot, DELTA_HASH_LEN);
+    hex_encode(tx, troot, DELTA_HASH_LEN);
+    snprintf(err, errlen,
+             "ledger: the accounts tree's root at height %" PRIu64 " is %s but the block header "
+             "says %s; run adnet verify-ledger, or restore a backup", *tip, tx, hx);
+    return -EILSEQ;
 }
 
 static int delta_state_open(void **state, sql_t *q, const genesis_t *g, char *err,
@@ -1167,9 +1384,11 @@ static int delta_state_open(void **state, sql_t *q, const genesis_t *g, char *er
     }
     st->unbonding_blocks = DELTA_DEFAULT_UNBONDING_BLOCKS;
     genesis_param_u64(g, DELTA_PARAM_UNBONDING_BLOCKS, &st->unbonding_blocks);
-    if ((r = delta_tree_build(q, &st->tree)) < 0) {
-        snprintf(err, errlen, "building the delta state tree: %s",
-                 r == -ENOMEM ? "out of memory" : sql_errmsg(q));
+    tree_batch_init(&st->tree, DELTA_TREE_NAME);
+    /* a ledger whose tree was never written (made by tests without
+     * chain_open) gets it here, without progress */
+    if ((r = delta_state_upgrade(q, g, NULL, err, errlen)) < 0 ||
+        (r = delta_state_check(q, &st->version, err, errlen)) < 0) {
         free(st);
         return r;
     }
@@ -1182,8 +1401,10 @@ static void delta_state_close(void *state)
     delta_state_t *st = state;
     if (!st)
         return;
-    smt_free(st->tree);
+    tree_batch_free(&st->tree);
     free(st->dirty);
+    free(st->supply);
+    free(st->marks);
     free(st);
 }
 
@@ -1192,39 +1413,85 @@ static int key_cmp(const void *a, const void *b)
     return memcmp(a, b, DELTA_KEY_LEN);
 }
 
+/* The dirty accounts' leaves, recomputed from the tables, join the
+ * block's pool updates for as long as the batch is written at the
+ * block's height (the tip's + 1); the root is the tree's. */
 static int delta_state_root(void *state, sql_t *q, uint8_t out[BLOCK_HASH_LEN])
 {
     delta_state_t *st = state;
-    if (!st || !st->tree)
+    leaf_sink_t sink = {.batch = st ? &st->tree : NULL};
+    size_t mark;
+    int r = 0;
+
+    if (!st)
         return -EIO;
+    mark = tree_batch_mark(&st->tree);
     /* Each account once: the root does not depend on the order. */
     if (st->n_dirty > 1)
         qsort(st->dirty, st->n_dirty, sizeof *st->dirty, key_cmp);
-    for (size_t i = 0; i < st->n_dirty; i++) {
-        if (i > 0 && memcmp(st->dirty[i], st->dirty[i - 1], DELTA_KEY_LEN) == 0)
-            continue;
-        int r = tree_touch_account(st->tree, q, st->dirty[i]);
-        if (r < 0)
-            return r == -ENOMEM ? r : -EIO;
-    }
-    st->n_dirty = 0;
-    smt_root(st->tree, out);
-    return 0;
+    for (size_t i = 0; r == 0 && i < st->n_dirty; i++)
+        if (i == 0 || memcmp(st->dirty[i], st->dirty[i - 1], DELTA_KEY_LEN) != 0)
+            r = tree_touch_account(&sink, q, st->dirty[i]);
+    if (r == 0)
+        r = tree_batch_apply(&st->tree, q, st->version + 1, out);
+    tree_batch_truncate(&st->tree, mark); /* the accounts are recomputed at each call */
+    return r < 0 ? (r == -ENOMEM ? r : -EIO) : 0;
+}
+
+/* chain_ops_t.state_prune: the heights below keep_from. */
+static int delta_state_prune(void *state, sql_t *q, uint64_t keep_from, size_t budget)
+{
+    size_t done = 0;
+    (void)state;
+    return tree_prune(q, DELTA_TREE_NAME, keep_from, budget, &done);
 }
 
 static uint64_t delta_state_mark(void *state)
 {
-    return smt_mark(((delta_state_t *)state)->tree);
+    delta_state_t *st = state;
+    if (st->n_marks == st->cap_marks) {
+        size_t cap = st->cap_marks ? 2 * st->cap_marks : 64;
+        delta_mark_t *m = realloc(st->marks, cap * sizeof *m);
+        if (!m) {
+            /* execute and end_block refuse to change anything while
+             * broken, so rolling back to MARK_NONE (a no-op) is exact. */
+            st->broken = true;
+            return MARK_NONE;
+        }
+        st->marks = m;
+        st->cap_marks = cap;
+    }
+    st->marks[st->n_marks] = (delta_mark_t){tree_batch_mark(&st->tree), st->n_supply, st->staked,
+                                            st->unbonding};
+    return st->n_marks++;
 }
 
 static void delta_state_rollback(void *state, uint64_t mark)
 {
-    smt_rollback(((delta_state_t *)state)->tree, mark);
+    delta_state_t *st = state;
+    if (mark >= st->n_marks)
+        return;
+    const delta_mark_t *m = &st->marks[mark];
+    tree_batch_truncate(&st->tree, m->tree);
+    st->n_supply = m->n_supply;
+    st->staked = m->staked;
+    st->unbonding = m->unbonding;
+    st->n_marks = (size_t)mark + 1; /* the mark stays valid, like a SQLite savepoint */
+    st->broken = false;
 }
 
 static void delta_state_commit(void *state)
 {
-    smt_commit(((delta_state_t *)state)->tree);
+    delta_state_t *st = state;
+    if (st->tree.written) { /* else the updates wait for the next written version */
+        st->version = st->tree.version;
+        tree_batch_clear(&st->tree);
+        st->n_dirty = 0;
+    }
+    st->n_marks = 0;
+    st->n_supply = 0;
+    st->staked = st->unbonding = 0;
+    st->broken = false;
 }
 
 /* Admission runs the very code of apply inside a savepoint that it always
@@ -1236,9 +1503,9 @@ static int delta_check_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
     int r;
     if (sql_exec(x->sql, "SAVEPOINT delta_check", NULL) < 0)
         return internal(why, x->sql, -EIO);
-    uint64_t mark = smt_mark(st->tree);
+    size_t mark = tree_batch_mark(&st->tree);
     r = execute(st, x, tx, why, true);
-    smt_rollback(st->tree, mark);
+    tree_batch_truncate(&st->tree, mark);
     if ((sql_exec(x->sql, "ROLLBACK TO delta_check", NULL) < 0 ||
          sql_exec(x->sql, "RELEASE delta_check", NULL) < 0) &&
         r == 0)
@@ -1283,7 +1550,82 @@ static int unbond_release(exec_t *e)
             return internal(e->why, e->sql, r);
         if ((r = balance_add(e, pk, e->fee_asset, amount)) < 0 || (r = touch_account(e, pk)) < 0)
             return r;
+        stake_note(e, 0, -(int64_t)amount);
     }
+    return r < 0 ? internal(e->why, e->sql, r) : 0;
+}
+
+/* The net change of one asset's supply row over a block. */
+typedef struct {
+    const char *asset;
+    i128 balances, pools;
+} supply_net_t;
+
+/* Add the net change v (|v| <= 2^63-1) as *add - *sub, both in range. */
+static int net_split(i128 v, uint64_t *add, uint64_t *sub)
+{
+    if (v > AMOUNT_MAX || -v > AMOUNT_MAX)
+        return -ERANGE;
+    *add = v > 0 ? (uint64_t)v : 0;
+    *sub = v < 0 ? (uint64_t)-v : 0;
+    return 0;
+}
+
+/* Add n's change to its asset's supply row, or make the row; the CHECKs
+ * refuse a total below 0. */
+static int supply_apply(exec_t *e, const supply_net_t *n)
+{
+    uint64_t b_add, b_sub, p_add, p_sub;
+    int r;
+    if (n->balances == 0 && n->pools == 0)
+        return 0;
+    if (net_split(n->balances, &b_add, &b_sub) < 0 || net_split(n->pools, &p_add, &p_sub) < 0)
+        return reject(e->why, -EIO, "internal", "supply change of %s out of range", n->asset);
+    r = sql_exec(e->sql,
+                 "UPDATE supply SET balances = balances + ?2 - ?3, pools = pools + ?4 - ?5 "
+                 "WHERE asset = ?1",
+                 "tuuuu", n->asset, b_add, b_sub, p_add, p_sub);
+    if (r == 0 && sqlite3_changes(e->sql->db) == 0)
+        r = sql_exec(e->sql, "INSERT INTO supply(asset, balances, pools) VALUES (?1, ?2 - ?3, ?4 - ?5)",
+                     "tuuuu", n->asset, b_add, b_sub, p_add, p_sub);
+    return r < 0 ? internal(e->why, e->sql, r) : 0;
+}
+
+/* Write the block's supply notes: a statement per asset touched, and one
+ * for the staking totals if they moved. */
+static int supply_flush(exec_t *e)
+{
+    delta_state_t *st = e->st;
+    supply_net_t *net = NULL;
+    uint64_t s_add, s_sub, u_add, u_sub;
+    size_t n = 0;
+    int r = 0;
+
+    if (st->n_supply && !(net = calloc(st->n_supply, sizeof *net)))
+        return internal(e->why, e->sql, -ENOMEM);
+    for (size_t i = 0; i < st->n_supply; i++) {
+        const delta_supply_change_t *c = &st->supply[i];
+        size_t k = 0;
+        while (k < n && strcmp(net[k].asset, c->asset) != 0)
+            k++;
+        if (k == n)
+            net[n++].asset = c->asset; /* a block touches few assets */
+        net[k].balances += c->balances;
+        net[k].pools += c->pools;
+    }
+    for (size_t k = 0; r == 0 && k < n; k++)
+        r = supply_apply(e, &net[k]);
+    free(net);
+    if (r < 0 || (st->staked == 0 && st->unbonding == 0))
+        return r;
+    if (net_split(st->staked, &s_add, &s_sub) < 0 || net_split(st->unbonding, &u_add, &u_sub) < 0)
+        return reject(e->why, -EIO, "internal", "staking supply change out of range");
+    r = sql_exec(e->sql,
+                 "UPDATE supply_staking SET staked = staked + ?1 - ?2, "
+                 "unbonding = unbonding + ?3 - ?4 WHERE id = 1",
+                 "uuuu", s_add, s_sub, u_add, u_sub);
+    if (r == 0 && sqlite3_changes(e->sql->db) != 1)
+        return reject(e->why, -EIO, "internal", "the supply_staking row is missing");
     return r < 0 ? internal(e->why, e->sql, r) : 0;
 }
 
@@ -1295,7 +1637,9 @@ static int delta_end_block(void *state, const chain_exec_t *x, uint64_t fees, ch
                 .fee_asset = x->genesis->fee_asset, .sender = x->proposer};
     int r = 0;
 
-    if (fees > 0 && !x->proposer)
+    if (((delta_state_t *)state)->broken)
+        r = reject(&why, -ENOMEM, "internal", "out of memory (state journal)");
+    if (r == 0 && fees > 0 && !x->proposer)
         r = reject(&why, -EINVAL, "internal", "fees of %" PRIu64 " but no proposer", fees);
     if (r == 0 && fees > 0 && (r = balance_add(&e, x->proposer, e.fee_asset, fees)) == 0)
         r = touch_account(&e, x->proposer);
@@ -1303,10 +1647,46 @@ static int delta_end_block(void *state, const chain_exec_t *x, uint64_t fees, ch
         r = unbond_release(&e);
     if (r == 0 && (r = balance_flush(&e)) < 0)
         r = internal(&why, x->sql, r);
+    if (r == 0)
+        r = supply_flush(&e);
     if (r < 0)
         snprintf(err, errlen, "end of block %" PRIu64 ": %s (%s)", x->height, why.message,
                  why.code ? why.code : "internal");
     return r;
+}
+
+/* chain_ops_t.state_verify: the tree rebuilt from the tables, the
+ * persisted tree and the last header must give one root. */
+static int delta_state_verify(sql_t *q, const genesis_t *g, const genesis_progress_t *progress,
+                              char *msg, size_t msglen)
+{
+    uint8_t hroot[32] = {0}, troot[32], rroot[32];
+    uint64_t tip = 0;
+    smt_t *t = NULL;
+    int r;
+
+    (void)g;
+    if (sql_exec(q, "BEGIN", NULL) < 0) {
+        snprintf(msg, msglen, "ledger: %s", sql_errmsg(q));
+        return -EIO;
+    }
+    if ((r = tree_batch_header(q, &tip, hroot)) < 0)
+        snprintf(msg, msglen, "ledger: reading the tip: %s", sql_errmsg(q));
+    else if ((r = tree_batch_check_tip(q, DELTA_TREE_NAME, tip, troot, msg, msglen)) == 0 &&
+             (r = tree_build_progress(q, progress, &t)) < 0)
+        snprintf(msg, msglen, "rebuilding the tree from the tables: %s",
+                 r == -ENOMEM ? "out of memory" : sql_errmsg(q));
+    if (r == 0) {
+        smt_root(t, rroot);
+        r = tree_batch_verdict(tip, rroot, troot, hroot, msg, msglen);
+    }
+    uint64_t leaves = 0;
+    char walk[256];
+    if (r == 0 && (r = tree_batch_walk(q, DELTA_TREE_NAME, tip, &leaves, walk, sizeof walk)) < 0)
+        snprintf(msg, msglen, "%s", walk);
+    smt_free(t);
+    sql_exec(q, "COMMIT", NULL);
+    return r == -ENOENT ? -EILSEQ : r;
 }
 
 const chain_ops_t delta_chain_ops = {
@@ -1316,6 +1696,9 @@ const chain_ops_t delta_chain_ops = {
     .genesis_check = delta_genesis_check,
     .genesis_init = delta_genesis_init,
     .state_open = delta_state_open,
+    .state_upgrade = delta_state_upgrade,
+    .state_prune = delta_state_prune,
+    .state_verify = delta_state_verify,
     .state_close = delta_state_close,
     .state_root = delta_state_root,
     .state_mark = delta_state_mark,

@@ -4,9 +4,10 @@
  * layouts and the state-tree leaves are in proto/delta_tx.h; semantics,
  * tables and routes are described in docs/delta.md.
  *
- * The state object (state_open) is one sparse Merkle tree (common/smt.h)
- * holding a leaf per non-empty account and per pool; state_root is its
- * root. Everything else lives in the ledger's tables. */
+ * The state is one sparse Merkle tree holding a leaf per non-empty
+ * account and per pool, kept in the ledger (common/store/tree.h, tree
+ * "accounts", one version per height); state_root is its root. The
+ * state object holds only the block's pending updates. */
 #ifndef ADNET_DELTA_CHAIN_H
 #define ADNET_DELTA_CHAIN_H
 
@@ -71,6 +72,9 @@ typedef struct {
 /* Read the pool (asset_a, asset_b) (canonical order) through q. Return 0
  * and *out, -ENOENT, -EIO (message on q, or a bad row) or -ENOMEM. */
 int delta_pool_load(sql_t *q, const char *asset_a, const char *asset_b, delta_pool_row_t *out);
+
+/* The state tree's name in the ledger's tree tables. */
+#define DELTA_TREE_NAME "accounts"
 
 /* Build the state tree from the ledger's tables as q sees them (a leaf
  * per non-empty account and per pool). Return 0 and *out (free with

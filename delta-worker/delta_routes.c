@@ -1,8 +1,8 @@
 /* Delta's HTTP routes; see delta_chain.h and docs/delta.md. Handlers run
  * on the API's threads and read only through req->db (a read-only ledger
  * connection), each inside one read transaction so that every number in
- * an answer belongs to the same height. Proofs rebuild the state tree from
- * the tables (O(accounts + pools) per request). */
+ * an answer belongs to the same height. Proofs read only the nodes on the
+ * key's path from the tree kept in the ledger (O(log accounts)). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include "common/node/api/node.h"
 #include "common/store/smt.h"
 #include "common/store/sql.h"
+#include "common/store/tree.h"
 #include "delta-worker/delta_chain.h"
 
 __extension__ typedef unsigned __int128 u128;
@@ -162,70 +163,136 @@ static int get_account(const api_request_t *req, api_response_t *res)
     return api_json(res, 200, o);
 }
 
+/* The header's state root at height (0: the tip; the height is written
+ * back) as hex: 0, -ENOENT (no such block), or -EIO. */
+static int proof_block(sql_t *q, uint64_t *height, char state_hex[2 * DELTA_HASH_LEN + 1])
+{
+    uint64_t tip = 0;
+    sqlite3_stmt *st = NULL;
+    int r = tip_read(q, &tip, state_hex);
+
+    if (r < 0 || *height == 0 || *height == tip) {
+        *height = tip;
+        return r;
+    }
+    if (*height > tip)
+        return -ENOENT;
+    if ((r = sql_query(q, &st, "SELECT state_root FROM blocks WHERE height = ?", "u", *height)) < 0)
+        return -EIO;
+    r = sql_step(q, st) == 1 ? 0 : -ENOENT;
+    const char *hx = r == 0 ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (r == 0 && (!hx || strlen(hx) != 2 * DELTA_HASH_LEN))
+        r = -EIO;
+    if (r == 0)
+        memcpy(state_hex, hx, 2 * DELTA_HASH_LEN + 1);
+    sql_release(q, st);
+    return r;
+}
+
+/* The value of an included account: at the tip, the account JSON plus
+ * leaf_value; at an earlier height (the tables hold only the latest
+ * rows), {"leaf_value"} alone. NULL on out of memory or a read error. */
+static json_t *proof_value(sql_t *q, const uint8_t pk[DELTA_KEY_LEN], bool latest,
+                           const uint8_t leaf[DELTA_HASH_LEN])
+{
+    char leaf_hex[2 * DELTA_HASH_LEN + 1];
+    delta_account_rows_t a;
+    json_t *value = NULL;
+
+    hex_encode(leaf_hex, leaf, DELTA_HASH_LEN);
+    if (!latest)
+        return json_pack("{s:s}", "leaf_value", leaf_hex);
+    if (delta_account_load(q, pk, &a) < 0)
+        return NULL;
+    if ((value = account_json(&a)) != NULL)
+        json_object_set_new(value, "leaf_value", json_string(leaf_hex));
+    delta_account_rows_free(&a);
+    return value;
+}
+
+/* Answer a failed proof: 404 future height, 410 pruned (with the oldest
+ * height kept), 500 otherwise. */
+static int proof_error(api_response_t *res, sql_t *q, int r, uint64_t height)
+{
+    uint64_t oldest = 0;
+    if (r == -ENOENT)
+        return api_error(res, 404, "not_found", "no block at height %" PRIu64, height);
+    if (r == -ESTALE) {
+        if (tree_oldest(q, DELTA_TREE_NAME, &oldest) < 0)
+            oldest = 0;
+        api_error(res, 410, "pruned",
+                  "height %" PRIu64 " is pruned; the oldest height kept is %" PRIu64, height,
+                  oldest);
+        json_object_set_new(json_object_get(res->json, "error"), "oldest_height",
+                            json_integer((json_int_t)oldest));
+        return 0;
+    }
+    if (r == -EBADMSG)
+        return api_error(res, 500, "state_mismatch",
+                         "the stored tree at height %" PRIu64 " is damaged", height);
+    return internal_error(res, q->db, r);
+}
+
+/* Build the proof document of pk at *height inside q's read transaction. */
+static int proof_doc(sql_t *q, const uint8_t pk[DELTA_KEY_LEN], uint64_t *height,
+                     smt_proof_t *proof, json_t **out)
+{
+    uint8_t key[DELTA_HASH_LEN], root[DELTA_HASH_LEN];
+    char state_hex[2 * DELTA_HASH_LEN + 1], root_hex[2 * DELTA_HASH_LEN + 1];
+    json_t *pj = NULL, *value = NULL;
+    bool latest = *height == 0;
+    uint64_t tip = 0;
+    int r;
+
+    if ((r = proof_block(q, height, state_hex)) < 0 ||
+        (r = tree_root_at(q, DELTA_TREE_NAME, *height, root, NULL)) < 0)
+        return r;
+    latest = latest || (tip_read(q, &tip, root_hex) == 0 && tip == *height);
+    delta_account_key(pk, key);
+    if ((r = tree_prove(q, DELTA_TREE_NAME, *height, key, proof)) < 0)
+        return r;
+    hex_encode(root_hex, root, DELTA_HASH_LEN);
+    if (*height == 0)
+        memcpy(state_hex, root_hex, sizeof root_hex);
+    if (!(pj = smt_proof_to_json(root, key, proof)))
+        return -ENOMEM;
+    if (!proof->has_leaf || memcmp(proof->leaf_key, key, DELTA_HASH_LEN) != 0)
+        value = json_null();
+    else if (!(value = proof_value(q, pk, latest, proof->leaf_value))) {
+        json_decref(pj);
+        return -ENOMEM;
+    }
+    *out = json_pack("{s:s,s:I,s:s,s:s,s:s,s:o,s:o}", "chain", "delta", "height",
+                     (json_int_t)*height, "state_root", state_hex, "tree", "accounts",
+                     "tree_root", root_hex, "proof", pj, "value", value);
+    return *out ? 0 : -ENOMEM; /* json_pack "o" steals pj and value, even on failure */
+}
+
+/* GET /accounts/{address}/proof[?height=N] */
 static int get_account_proof(const api_request_t *req, api_response_t *res)
 {
     sql_t q = SQL_BARE(req->db);
-    uint8_t pk[DELTA_KEY_LEN], key[DELTA_HASH_LEN], root[DELTA_HASH_LEN], leaf[DELTA_HASH_LEN];
-    char state_hex[2 * DELTA_HASH_LEN + 1], root_hex[2 * DELTA_HASH_LEN + 1];
-    char leaf_hex[2 * DELTA_HASH_LEN + 1];
-    delta_account_rows_t a;
-    delta_account_t v;
-    smt_t *t = NULL;
+    uint8_t pk[DELTA_KEY_LEN];
+    const char *h = api_query(req, "height");
     smt_proof_t *proof = NULL;
-    json_t *doc = NULL, *value = NULL, *pj = NULL;
+    json_t *doc = NULL;
     uint64_t height = 0;
     int r;
 
-    memset(&a, 0, sizeof a);
     if (parse_address(req, res, pk) < 0)
         return 0;
+    if (h != NULL && (api_parse_height(h, &height) != 0 || height == 0))
+        return api_error(res, 400, "bad_height", "height '%s' is not a block height (1, 2, ...)",
+                         h);
     if (!(proof = malloc(sizeof *proof)))
         return internal_error(res, req->db, -ENOMEM);
-    if (read_begin(&q) < 0) {
+    if (read_begin(&q) < 0)
         r = internal_error(res, req->db, -EIO);
-        goto out;
-    }
-    if ((r = tip_read(&q, &height, state_hex)) < 0 ||
-        (r = delta_tree_build(&q, &t)) < 0 || (r = delta_account_load(&q, pk, &a)) < 0) {
-        r = internal_error(res, req->db, r);
-        goto out;
-    }
+    else if ((r = proof_doc(&q, pk, &height, proof, &doc)) < 0)
+        r = proof_error(res, &q, r, height);
+    else
+        r = api_json(res, 200, doc);
     read_end(&q);
-    smt_root(t, root);
-    hex_encode(root_hex, root, DELTA_HASH_LEN);
-    if (height == 0)
-        memcpy(state_hex, root_hex, sizeof root_hex);
-    delta_account_key(pk, key);
-    if ((r = smt_prove(t, key, proof)) < 0 || !(pj = smt_proof_to_json(root, key, proof))) {
-        r = internal_error(res, req->db, -ENOMEM);
-        goto out;
-    }
-    delta_account_view(&a, &v);
-    if (delta_account_is_empty(&v)) {
-        value = json_null();
-    } else {
-        if (delta_account_leaf(&v, leaf) < 0 || !(value = account_json(&a))) {
-            r = internal_error(res, req->db, -ENOMEM);
-            goto out;
-        }
-        hex_encode(leaf_hex, leaf, DELTA_HASH_LEN);
-        json_object_set_new(value, "leaf_value", json_string(leaf_hex));
-    }
-    doc = json_pack("{s:s,s:I,s:s,s:s,s:s,s:o,s:o}", "chain", "delta", "height",
-                    (json_int_t)height, "state_root", state_hex, "tree", "accounts", "tree_root",
-                    root_hex, "proof", pj, "value", value);
-    pj = value = NULL; /* json_pack "o" steals them, even on failure */
-    if (!doc) {
-        r = internal_error(res, req->db, -ENOMEM);
-        goto out;
-    }
-    r = api_json(res, 200, doc);
-out:
-    read_end(&q);
-    json_decref(pj);
-    json_decref(value);
-    delta_account_rows_free(&a);
-    smt_free(t);
     free(proof);
     return r;
 }
@@ -380,6 +447,8 @@ out:
     return r;
 }
 
+/* GET /supply: the supply tables (kept per block), not sums over every
+ * balance. */
 static int get_supply(const api_request_t *req, api_response_t *res)
 {
     sql_t q = SQL_BARE(req->db);
@@ -392,18 +461,13 @@ static int get_supply(const api_request_t *req, api_response_t *res)
     if (!supply)
         return internal_error(res, req->db, -ENOMEM);
     if (read_begin(&q) < 0 || (r = tip_read(&q, &height, root_hex)) < 0 ||
-        (r = supply_query(&q, supply,
-                          "SELECT asset, sum(amount) FROM balances GROUP BY asset", "balances",
+        (r = supply_query(&q, supply, "SELECT asset, balances FROM supply ORDER BY asset",
+                          "balances", NULL)) < 0 ||
+        (r = supply_query(&q, supply, "SELECT asset, pools FROM supply ORDER BY asset", "pools",
                           NULL)) < 0 ||
-        (r = supply_query(&q, supply,
-                          "SELECT asset_a, sum(reserve_a) FROM pools GROUP BY asset_a", "pools",
-                          NULL)) < 0 ||
-        (r = supply_query(&q, supply,
-                          "SELECT asset_b, sum(reserve_b) FROM pools GROUP BY asset_b", "pools",
-                          NULL)) < 0 ||
-        (r = supply_query(&q, supply, "SELECT sum(staked) FROM stakes", "staked",
+        (r = supply_query(&q, supply, "SELECT staked FROM supply_staking", "staked",
                           fee_asset)) < 0 ||
-        (r = supply_query(&q, supply, "SELECT sum(amount) FROM unbonding", "unbonding",
+        (r = supply_query(&q, supply, "SELECT unbonding FROM supply_staking", "unbonding",
                           fee_asset)) < 0) {
         read_end(&q);
         json_decref(supply);

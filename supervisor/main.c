@@ -28,7 +28,10 @@ static void usage(FILE *f)
         "usage: adnet COMMAND [OPTIONS]\n"
         "\n"
         "Commands:\n"
-        "  init     --home DIR [--force]          create a node home (config, key, genesis)\n"
+        "  init     --home DIR [--force] [--balances FILE.jsonl]\n"
+        "                                         create a node home (config, key, genesis);\n"
+        "                                         --balances: genesis balances from FILE, one\n"
+        "                                         {\"owner\",\"asset\",\"amount\"} a line\n"
         "  run      --home DIR [--only alpha|delta] [--log-level L] [--set KEY=VALUE]...\n"
         "                                         run the supervisor and the chain workers\n"
         "  status   --home DIR [--json]           show each worker's state and height\n"
@@ -41,6 +44,7 @@ static void usage(FILE *f)
         "  tx       KIND ...                      sign and submit a transaction (adnet tx --help)\n"
         "  query    WHAT ...                      read balances, records, pools, blocks\n"
         "  verify-proof FILE|-                    check a Merkle proof offline\n"
+        "  verify-ledger --home DIR --chain C     rebuild a chain's state and compare (O(state))\n"
         "\n"
         "--home defaults to $ADNET_HOME. Exit codes: 0 ok, 100 configuration or usage\n"
         "error, 101 ledger refused, 111 system error, 112 upgrade needed, 113 a worker\n"
@@ -52,6 +56,7 @@ typedef struct {
     char home_abs[PATH_MAX];
     const char *only;
     const char *log_level;
+    const char *balances;     /* init --balances FILE */
     bool json, force, no_wait;
     config_flag_t sets[MAX_SETS];
     char *set_args[MAX_SETS]; /* the raw --set arguments, passed on to workers */
@@ -66,6 +71,7 @@ static int parse_args(int argc, char **argv, args_t *a)
         { "log-level", required_argument, NULL, 'l' }, { "set", required_argument, NULL, 's' },
         { "json", no_argument, NULL, 'j' },        { "force", no_argument, NULL, 'f' },
         { "no-wait", no_argument, NULL, 'W' },     { "help", no_argument, NULL, 'h' },
+        { "balances", required_argument, NULL, 'b' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -74,6 +80,7 @@ static int parse_args(int argc, char **argv, args_t *a)
         switch (c) {
         case 'H': a->home = optarg; break;
         case 'o': a->only = optarg; break; /* checked against the chains in cmd_run */
+        case 'b': a->balances = optarg; break;
         case 'l': {
             log_level_t lvl;
             if (log_level_parse(optarg, &lvl) < 0) {
@@ -238,7 +245,7 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } own_args[] = {
         { "keys", cmd_keys }, { "tx", cmd_tx }, { "query", cmd_query },
-        { "verify-proof", cmd_verify_proof },
+        { "verify-proof", cmd_verify_proof }, { "verify-ledger", cmd_verify_ledger },
     };
     for (size_t i = 0; i < sizeof(own_args) / sizeof(own_args[0]); i++)
         if (strcmp(verb, own_args[i].verb) == 0)
@@ -246,10 +253,14 @@ int main(int argc, char **argv)
     if (parse_args(argc - 1, argv + 1, &a) < 0)
         return ADNET_EXIT_CONFIG;
     int rc;
-    if (strcmp(verb, "version") == 0)
+    if (a.balances && strcmp(verb, "init") != 0) {
+        fprintf(stderr, "adnet: --balances: only adnet init takes it\n");
+        rc = ADNET_EXIT_CONFIG;
+    } else if (strcmp(verb, "version") == 0)
         rc = cmd_version(&a);
     else if (strcmp(verb, "init") == 0)
-        rc = resolve_home(&a, true) < 0 ? ADNET_EXIT_CONFIG : cmd_init(a.home_abs, a.force);
+        rc = resolve_home(&a, true) < 0 ? ADNET_EXIT_CONFIG
+                                         : cmd_init(a.home_abs, a.force, a.balances);
     else if (strcmp(verb, "run") == 0)
         rc = cmd_run(&a);
     else if (strcmp(verb, "config") == 0)

@@ -114,7 +114,7 @@ static const config_key_t chain_keys[] = {
     KEY_UINT("api.max_body_bytes", CHAIN(api_max_body_bytes), 1024, 16777216, "65536",
              "Largest request body accepted (413 above), in bytes."),
     KEY_UINT("api.max_header_bytes", CHAIN(api_max_header_bytes), 1024, 1048576, "16384",
-             "Memory for one request's headers, in bytes."),
+             "Largest request line plus headers accepted (431 above), in bytes."),
     KEY_UINT("api.timeout_s", CHAIN(api_timeout_s), 1, 3600, "10",
              "Idle HTTP connections are closed after this, in seconds."),
     KEY_UINT("api.rate_per_s", CHAIN(api_rate_per_s), 1, 1000000, "50",
@@ -127,6 +127,8 @@ static const config_key_t chain_keys[] = {
              "Bytes of transactions waiting for a block at most."),
     KEY_UINT("mempool.max_per_sender", CHAIN(mempool_max_per_sender), 1, 10000000, "1000",
              "Transactions of one sender waiting at most."),
+    KEY_UINT("state.keep_heights", CHAIN(state_keep_heights), 0, 2147483647, "10000",
+             "Heights of state history kept for proofs; older ones are pruned (0: keep all)."),
 };
 
 #define N_NODE_ROWS (sizeof node_keys / sizeof node_keys[0]) /* CHAIN_SECTIONS included */

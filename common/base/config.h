@@ -42,6 +42,7 @@ typedef struct {
     uint32_t mempool_max_txs;
     uint32_t mempool_max_bytes;
     uint32_t mempool_max_per_sender;
+    uint32_t state_keep_heights; /* state history kept for proofs (0: all) */
 } config_chain_t;
 
 typedef struct {

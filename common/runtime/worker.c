@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "adnet_build.h"
@@ -78,6 +79,7 @@ typedef struct {
     const char *home;
     const char *level;      /* --log-level, or NULL */
     uint32_t restarts;      /* --restarts: how often the supervisor restarted it */
+    bool verify;            /* --verify-ledger: check the ledger's state, then exit */
     config_flag_t flags[MAX_FLAGS];
     size_t nflags;
 } worker_args_t;
@@ -315,8 +317,11 @@ static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
             "usage: %s --home DIR [--notify-fd N] [--restarts N] [--log-level LEVEL] [--set KEY=VALUE]...\n"
-            "The %s chain worker. It is normally started by `adnet run`.\n",
-            prog, prog);
+            "       %s --home DIR --verify-ledger\n"
+            "The %s chain worker. It is normally started by `adnet run`; with\n"
+            "--verify-ledger it rebuilds the state from the ledger's tables, compares it\n"
+            "with the stored trees and the last header, and exits 0 (they agree) or 1.\n",
+            prog, prog, prog);
 }
 
 /* Hold an exclusive lock on <home>/<chain>/LOCK for the life of the
@@ -344,6 +349,7 @@ static int worker_args(worker_t *w, worker_args_t *a, int argc, char **argv)
         { "log-level", required_argument, NULL, 'l' },
         { "set", required_argument, NULL, 's' },
         { "restarts", required_argument, NULL, 'r' },
+        { "verify-ledger", no_argument, NULL, 'y' },
         { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -363,6 +369,7 @@ static int worker_args(worker_t *w, worker_args_t *a, int argc, char **argv)
             w->notify_fd = (int)fd;
             break;
         case 'l': a->level = optarg; break;
+        case 'y': a->verify = true; break;
         case 'r': a->restarts = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 's':
             if (a->nflags == MAX_FLAGS - 1 || config_flag_parse(optarg, &a->flags[a->nflags]) < 0) {
@@ -409,6 +416,80 @@ static int worker_configure(worker_t *w, const worker_args_t *a)
     return 0;
 }
 
+/* Opening a chain can take long: a new ledger reads and commits its
+ * genesis balances, and the chain may build its state from the tables. A
+ * thread logs how far it is once a second (from the second second on),
+ * since COMMIT and some steps report nothing of their own. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;              /* chain_open returned */
+    bool fresh;             /* no ledger yet: chain_open creates it from the genesis */
+    uint64_t start_us;
+    uint64_t step_done, step_total; /* the last progress report (genesis balances, rows) */
+} open_watch_t;
+
+static void on_open_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    open_watch_t *ow = ctx;
+    pthread_mutex_lock(&ow->mu);
+    ow->step_done = done;
+    ow->step_total = total;
+    pthread_mutex_unlock(&ow->mu);
+}
+
+static void *open_watch_run(void *arg)
+{
+    open_watch_t *ow = arg;
+    struct timespec at;
+    pthread_mutex_lock(&ow->mu);
+    clock_gettime(CLOCK_MONOTONIC, &at);
+    while (!ow->done) {
+        at.tv_sec++;
+        if (pthread_cond_timedwait(&ow->cv, &ow->mu, &at) != ETIMEDOUT || ow->done)
+            continue;
+        log_info(ow->fresh ? "genesis_loading" : "ledger_opening",
+                 "done=%llu total=%llu elapsed_ms=%llu", (unsigned long long)ow->step_done,
+                 (unsigned long long)ow->step_total,
+                 (unsigned long long)((clock_mono_us() - ow->start_us) / 1000));
+    }
+    pthread_mutex_unlock(&ow->mu);
+    return NULL;
+}
+
+/* chain_open with the watch thread running beside it (if it can start). */
+static int worker_chain_open(worker_t *w, const keys_pair_t *key, char err[CHAIN_ERR_MAX])
+{
+    struct stat st;
+    open_watch_t ow = { .start_us = clock_mono_us() };
+    genesis_progress_t progress = { on_open_progress, &ow };
+    pthread_condattr_t ca;
+    pthread_t tid;
+    int r, watching;
+
+    ow.fresh = stat(w->ledger_path, &st) < 0 || st.st_size == 0;
+    pthread_mutex_init(&ow.mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ow.cv, &ca);
+    pthread_condattr_destroy(&ca);
+    watching = pthread_create(&tid, NULL, open_watch_run, &ow) == 0;
+    r = chain_open(&w->chain, w->ops, w->ledger_path, w->genesis, key, &progress, err);
+    pthread_mutex_lock(&ow.mu);
+    ow.done = true;
+    pthread_cond_signal(&ow.cv);
+    pthread_mutex_unlock(&ow.mu);
+    if (watching)
+        pthread_join(tid, NULL);
+    if (r == 0 && ow.fresh)
+        log_info("ledger_created", "path=%s balances=%llu elapsed_ms=%llu", w->ledger_path,
+                 (unsigned long long)w->genesis->n_balances,
+                 (unsigned long long)((clock_mono_us() - ow.start_us) / 1000));
+    pthread_cond_destroy(&ow.cv);
+    pthread_mutex_destroy(&ow.mu);
+    return r;
+}
+
 /* Load genesis and the validator key, lock the ledger and open the chain.
  * Return 0 or an exit code (the reason logged). */
 static int worker_open_chain(worker_t *w, const char *home)
@@ -446,12 +527,13 @@ static int worker_open_chain(worker_t *w, const char *home)
     }
     if (fs_path(w->ledger_path, sizeof(w->ledger_path), "%s/%s/ledger.db", home, ops->name) < 0)
         goto out;
-    if ((r = chain_open(&w->chain, ops, w->ledger_path, w->genesis, &key, err)) < 0) {
+    if ((r = worker_chain_open(w, &key, err)) < 0) {
         log_error("ledger_refused", "path=%s reason=\"%s\"", w->ledger_path, err);
         rc = (r == -EPROTO || r == -EILSEQ || r == -ENOTUNIQ) ? ADNET_EXIT_LEDGER
-             : r == -EPERM ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
+             : (r == -EPERM || r == -EINVAL) ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
         goto out;
     }
+    chain_set_keep_heights(w->chain, w->ccfg->state_keep_heights);
     rc = 0;
 out:
     keys_wipe(&key);
@@ -568,6 +650,44 @@ static int worker_run(worker_t *w)
     return w->exit_code;
 }
 
+static void on_verify_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    const char *path = ctx;
+    printf("verifying %s: %llu of %llu leaves rebuilt from the tables\n", path,
+           (unsigned long long)done, (unsigned long long)total);
+    fflush(stdout);
+}
+
+/* --verify-ledger: rebuild the state from the tables of <home>/<chain>/
+ * ledger.db (read-only, no lock: the node may run) and compare it with the
+ * stored trees and the last header. Print progress and a verdict; return
+ * 0 (they agree), 1 (they do not), or an exit code. */
+static int worker_verify(worker_t *w, const worker_args_t *a)
+{
+    char err[CHAIN_ERR_MAX > GENESIS_ERR_MAX ? CHAIN_ERR_MAX : GENESIS_ERR_MAX];
+    genesis_progress_t progress = { on_verify_progress, w->ledger_path };
+    int r;
+
+    if (!(w->genesis = malloc(sizeof(*w->genesis))))
+        return ADNET_EXIT_SYSTEM;
+    if (fs_path(w->genesis_path, sizeof(w->genesis_path), "%s/%s/genesis.json", a->home,
+                w->ops->name) < 0 ||
+        fs_path(w->ledger_path, sizeof(w->ledger_path), "%s/%s/ledger.db", a->home,
+                w->ops->name) < 0 ||
+        genesis_load(w->genesis, w->genesis_path, w->ops->name, err) < 0) {
+        fprintf(stderr, "%s: %s\n", w->ops->name, err);
+        return ADNET_EXIT_CONFIG;
+    }
+    r = chain_verify_ledger(w->ops, w->ledger_path, w->genesis, &progress, err);
+    if (r == 0) {
+        printf("%s: ok: %s\n", w->ledger_path, err);
+        return 0;
+    }
+    printf("%s: %s: %s\n", w->ledger_path, r == -EILSEQ ? "MISMATCH" : "cannot verify", err);
+    return r == -EILSEQ ? 1 : (r == -EPROTO || r == -ENOENT) ? ADNET_EXIT_LEDGER
+                                                           : ADNET_EXIT_SYSTEM;
+}
+
 int worker_main(int argc, char **argv, const chain_ops_t *ops)
 {
     worker_t w;
@@ -582,7 +702,9 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
     log_init(ops->name, LOG_INFO);
 
     int rc = worker_args(&w, &a, argc, argv);
-    if (rc < 0 && (rc = worker_start(&w, &a)) == 0)
+    if (rc < 0 && a.verify)
+        rc = worker_verify(&w, &a);
+    else if (rc < 0 && (rc = worker_start(&w, &a)) == 0)
         rc = worker_run(&w);
     /* Order matters: no new submissions, then the API threads end (they
      * may hold pointers into this worker), then the rest. */

@@ -2,12 +2,14 @@
 #include "common/store/ledger.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -363,9 +365,32 @@ static ledger_t *ledger_new(const char *path, bool readonly, char *err)
     return l;
 }
 
+/* Create path as an empty file of mode 0600, unless something is there
+ * already. SQLite gives -wal and -shm the main file's mode, so they are
+ * 0600 too; changing the umask around sqlite3_open_v2 instead would change
+ * it for every thread of the process. Return 0 or -errno (said in err). */
+static int create_private(const char *path, char *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int rc = 0;
+    if (fd < 0 && errno == EEXIST)
+        return 0;
+    if (fd < 0 || fchmod(fd, 0600) < 0) /* exactly 0600, whatever the umask */
+        rc = -errno;
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0)
+        errf(err, "%s: cannot create: %s", path, strerror(-rc));
+    return rc;
+}
+
 /* The shared part of every open: connect, then refuse an unusable file
  * before anything is written. A reader (readonly and !check) skips the
- * read-only probe and PRAGMA quick_check, which cost O(file). */
+ * read-only probe and PRAGMA quick_check, which cost O(file). The writer
+ * runs quick_check only on a file of at most LEDGER_QUICK_CHECK_MAX_BYTES,
+ * so that start-up stays bounded as the chain grows; past that the full
+ * check is `adnet verify-ledger`'s (ledger_open_readonly always runs it),
+ * and SQLite still refuses a damaged page the moment it reads one. */
 static int open_common(ledger_t **out, const char *path, const ledger_schema_t *schema,
                        bool readonly, bool check, char *err)
 {
@@ -373,6 +398,8 @@ static int open_common(ledger_t **out, const char *path, const ledger_schema_t *
     struct stat sb;
     bool existed = stat(path, &sb) == 0;
     bool nonempty = existed && sb.st_size > 0, checked = false;
+    if (!readonly && existed && sb.st_size > LEDGER_QUICK_CHECK_MAX_BYTES)
+        check = false;
     int flags = SQLITE_OPEN_NOMUTEX |
                 (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     int latest;
@@ -392,6 +419,8 @@ static int open_common(ledger_t **out, const char *path, const ledger_schema_t *
     }
     if (readonly && check &&
         (rc = probe_readonly(l, path, flags, nonempty, latest, &checked, err)) != 0)
+        goto out;
+    if (!readonly && !existed && (rc = create_private(path, err)) != 0)
         goto out;
     rc = connect_db(l, path, flags, false, err);
     /* Once checked, the real connection only re-reads the version. */

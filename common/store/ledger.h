@@ -21,6 +21,10 @@
 #include "proto/block.h"
 
 #define LEDGER_ERR_MAX 512
+/* The writer's open runs PRAGMA quick_check (O(file)) only up to this file
+ * size; larger ledgers are checked in full by ledger_open_readonly
+ * (adnet verify-ledger). */
+#define LEDGER_QUICK_CHECK_MAX_BYTES (64LL * 1024 * 1024)
 
 /* Base schema shared by both chains (migration 1 of every chain): meta,
  * blocks, commits, txs. Chains list it first in their migrations. */
@@ -45,8 +49,8 @@ typedef struct {
 } ledger_tip_t;
 
 /* Open (creating if missing) the ledger at path for writing: refuse a
- * newer schema (-EPROTO), a file that is not a database or fails
- * PRAGMA quick_check (-EILSEQ), a database with tables but no schema
+ * newer schema (-EPROTO), a file that is not a database or (up to
+ * LEDGER_QUICK_CHECK_MAX_BYTES) fails PRAGMA quick_check (-EILSEQ), a database with tables but no schema
  * version (-EPROTO: not made by adnet), or anything SQLite refuses (-EIO,
  * or -EBUSY / -ENOSPC / -EROFS / -ENOMEM where SQLite's code says so),
  * before writing a byte; then set WAL, synchronous=FULL, foreign_keys=ON,

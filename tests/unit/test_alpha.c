@@ -23,17 +23,20 @@
 #include "common/store/smt.h"
 #include "proto/alpha_tx.h"
 #include "proto/block.h"
+#include "tests/lib/chainenv.h"
+#include "tests/lib/db.h"
+#include "tests/lib/gen.h"
+#include "tests/lib/suite.h"
+#include "tests/lib/tmp.h"
 
 Suite *test_suite(void);
 
 #define OPS (&alpha_chain_ops)
-#define T0_MS 1795647001123ULL
 
 /* ---- fixture ------------------------------------------------------------ */
 
 typedef struct {
-    char dir[64];
-    char db[128];
+    tmp_ledger_t tmp;         /* the ledger's directory */
     ledger_t *l;
     genesis_t *g;
     void *state;
@@ -54,46 +57,23 @@ static const uint8_t RECIPIENT[32] = {0xde, 0x17, 0xa0};
 
 static genesis_t *make_genesis(int with_minter)
 {
-    genesis_t *g = calloc(1, sizeof *g);
-    ck_assert_ptr_nonnull(g);
-    genesis_params_default(g);
-    strcpy(g->chain_id, "adnet-alpha-test");
-    strcpy(g->chain, "alpha");
-    strcpy(g->network, "devnet");
-    g->genesis_time_ms = T0_MS;
-    g->protocol_version = 1;
+    genesis_t *g = gen_new("alpha", "adnet-alpha-test");
     if (with_minter)
         ck_assert_int_eq(genesis_param_set_hex(g, "minter", MINTER, 32), 0);
-    g->n_validators = 1;
-    memcpy(g->validators[0].pk, PROPOSER, 32);
-    g->validators[0].power = 10;
-    g->n_balances = 2;
-    memcpy(g->balances[0].owner, ALICE, 32);
-    strcpy(g->balances[0].asset, "ADN");
-    g->balances[0].amount = 100;
-    memcpy(g->balances[1].owner, BOB, 32);
-    strcpy(g->balances[1].asset, "ADN");
-    g->balances[1].amount = 50;
+    gen_add_validator(g, "", PROPOSER, 10);
+    gen_add_balance(g, ALICE, "ADN", 100);
+    gen_add_balance(g, BOB, "ADN", 50);
     memset(g->hash, 0x77, sizeof g->hash);
     return g;
 }
 
 static void env_open_g(env_t *e, genesis_t *g)
 {
-    char err[LEDGER_ERR_MAX] = "";
-    char serr[256] = "";
     memset(e, 0, sizeof *e);
-    strcpy(e->dir, "/tmp/adnet-test-alpha-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(e->dir));
-    snprintf(e->db, sizeof e->db, "%s/ledger.db", e->dir);
+    tmp_ledger_init(&e->tmp, "alpha");
     e->g = g;
-    ck_assert_msg(ledger_open(&e->l, e->db, OPS->schema, err) == 0, "%s", err);
-    ck_assert_int_eq(ledger_schema_version(e->l), 3);
-    ck_assert_int_eq(ledger_begin(e->l), 0);
-    ck_assert_msg(OPS->genesis_init(ledger_sql(e->l), g, serr, sizeof serr) == 0, "%s", serr);
-    ck_assert_int_eq(ledger_commit(e->l), 0);
-    ck_assert_msg(OPS->state_open(&e->state, ledger_sql(e->l), g, serr, sizeof serr) == 0, "%s",
-                  serr);
+    chainenv_open(OPS, e->tmp.db, g, &e->l, &e->state);
+    ck_assert_int_eq(ledger_schema_version(e->l), (int)OPS->schema->n);
     memcpy(e->prev, g->hash, 32);
 }
 
@@ -104,15 +84,8 @@ static void env_open(env_t *e)
 
 static void env_close(env_t *e)
 {
-    char p[200];
-    OPS->state_close(e->state);
-    ledger_close(e->l);
-    unlink(e->db);
-    snprintf(p, sizeof p, "%s-wal", e->db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", e->db);
-    unlink(p);
-    rmdir(e->dir);
+    chainenv_close(OPS, e->l, e->state);
+    tmp_ledger_cleanup(&e->tmp);
     free(e->g);
 }
 
@@ -568,10 +541,11 @@ END_TEST
 
 START_TEST(test_migration_from_v2)
 {
-    char dir[] = "/tmp/adnet-test-alpha-mig-XXXXXX", path[128], err[LEDGER_ERR_MAX];
+    char err[LEDGER_ERR_MAX];
+    tmp_ledger_t t;
     ledger_t *l = NULL;
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/ledger.db", dir);
+    tmp_ledger_init(&t, "alpha-mig");
+    const char *path = t.db;
     ledger_schema_t v2 = {OPS->schema->migrations, 2};
     ck_assert_int_eq(ledger_open(&l, path, &v2, err), 0);
     ck_assert_int_eq(sqlite3_exec(ledger_db(l),
@@ -580,20 +554,14 @@ START_TEST(test_migration_from_v2)
                      SQLITE_OK);
     ledger_close(l);
     ck_assert_msg(ledger_open(&l, path, OPS->schema, err) == 0, "%s", err);
-    ck_assert_int_eq(ledger_schema_version(l), 3);
+    ck_assert_int_eq(ledger_schema_version(l), (int)OPS->schema->n);
     ck_assert_int_eq(sqlite3_exec(ledger_db(l),
                                   "SELECT spender_tx FROM nullifiers; SELECT * FROM burns; "
                                   "SELECT * FROM mints",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     ledger_close(l);
-    char p[200];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-    rmdir(dir);
+    tmp_ledger_cleanup(&t);
 }
 END_TEST
 
@@ -1300,29 +1268,188 @@ START_TEST(test_routes)
 }
 END_TEST
 
+/* ---- supply totals ------------------------------------------------------------ */
+
+/* Rows where the supply table differs from the sums over records and
+ * burns (0 when they agree). */
+static const char SUPPLY_MISMATCHES[] =
+    "SELECT (SELECT count(*) FROM (SELECT asset, sum(u) AS u, sum(n) AS n, sum(b) AS b FROM ("
+    "    SELECT asset, amount AS u, 1 AS n, 0 AS b FROM records WHERE spent_height IS NULL"
+    "    UNION ALL SELECT asset, 0, 0, amount FROM burns) GROUP BY asset) AS w"
+    "  LEFT JOIN supply AS s USING (asset)"
+    "  WHERE s.asset IS NULL OR s.unspent != w.u OR s.records != w.n OR s.burned != w.b)"
+    " + (SELECT count(*) FROM supply WHERE (unspent != 0 OR records != 0 OR burned != 0)"
+    "    AND asset NOT IN (SELECT asset FROM records WHERE spent_height IS NULL"
+    "    UNION SELECT asset FROM burns))";
+
+static void assert_supply_matches(env_t *e)
+{
+    ck_assert_int_eq(q_int(e, SUPPLY_MISMATCHES), 0);
+}
+
+/* An unspent ADN record, the r-th by commitment: its commitment, owner and
+ * amount. */
+static void pick_record(env_t *e, uint64_t r, uint8_t cm[32], uint8_t owner[32], uint64_t *amount)
+{
+    sqlite3_stmt *st;
+    long long n = q_int(e, "SELECT count(*) FROM records WHERE spent_height IS NULL "
+                           "AND asset = 'ADN'");
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(sqlite3_prepare_v2(DB(e),
+                                        "SELECT commitment, owner, amount FROM records WHERE "
+                                        "spent_height IS NULL AND asset = 'ADN' "
+                                        "ORDER BY commitment LIMIT 1 OFFSET ?",
+                                        -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)(r % (uint64_t)n));
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(hex_decode(cm, 32, (const char *)sqlite3_column_text(st, 0)), 0);
+    ck_assert_int_eq(hex_decode(owner, 32, (const char *)sqlite3_column_text(st, 1)), 0);
+    *amount = (uint64_t)sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
+}
+
+static uint64_t supply_rng(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Transaction k of the supply workload: a mint of ADN or GLD, a transfer
+ * or burn of an unspent record, or a transfer that does not balance
+ * (refused). */
+static void supply_tx(env_t *e, txb_t *t, int k, uint64_t r, uint8_t salt)
+{
+    static const uint8_t *const to[] = {ALICE, BOB, PROPOSER};
+    uint8_t cm[32], owner[32];
+    uint64_t a = 0;
+    alpha_payload_t p;
+
+    if (k <= 1) {
+        mint_tx(t, MINTER, to[r % 3], k ? "GLD" : "ADN", 1 + r % 1000000, 1, salt);
+        return;
+    }
+    pick_record(e, r, cm, owner, &a);
+    if (k == 2 || a < 3) { /* too small to split: refused as overspend */
+        uint64_t a1 = a < 3 ? a : 1 + (r >> 8) % (a - 2);
+        transfer_tx(t, owner, cm, to[(r >> 4) % 3], a1, owner, a < 3 ? 0 : a - a1 - 1, 1, salt);
+        return;
+    }
+    memset(&p, 0, sizeof p);
+    p.kind = ALPHA_TX_BURN;
+    p.n_in = 1;
+    memcpy(p.in[0], cm, 32);
+    p.burn_amount = 1 + (r >> 8) % (a - 2);
+    if (k == 3)
+        set_record(&p.out[p.n_out++], owner, "ADN", a - p.burn_amount - 1, salt);
+    else /* outputs + burn + fee != inputs: unbalanced */
+        set_record(&p.out[p.n_out++], owner, "ADN", a - p.burn_amount, salt);
+    memcpy(p.recipient, RECIPIENT, 32);
+    build(t, &p, owner, 1);
+}
+
+/* Hundreds of mints, transfers and burns in blocks of 1 to 6, some
+ * refused and rolled back to their savepoint, admission checks between
+ * them: after every block the supply table equals the sums over records
+ * and burns. A block rolled back whole leaves it as it was. */
+START_TEST(test_supply_table_tracks_state)
+{
+    env_t e;
+    txb_t t;
+    reject_t why;
+    char err[256];
+    uint64_t seed = 4242;
+    int applied = 0, refused = 0;
+    uint8_t salt = 0;
+    env_open(&e);
+    assert_supply_matches(&e);
+    ck_assert_int_eq(q_int(&e, "SELECT unspent FROM supply WHERE asset = 'ADN'"), 150);
+    ck_assert_int_eq(q_int(&e, "SELECT records FROM supply WHERE asset = 'ADN'"), 2);
+    for (int b = 0; b < 80; b++) {
+        int n = 1 + (int)(supply_rng(&seed) % 6);
+        blk_begin(&e);
+        for (int i = 0; i < n; i++) {
+            uint64_t r = supply_rng(&seed);
+            supply_tx(&e, &t, (int)(r % 5), r >> 3, ++salt);
+            if (blk_apply(&e, &t.tx, &why) == 0)
+                applied++;
+            else
+                refused++;
+        }
+        mint_tx(&t, MINTER, ALICE, "ADN", 5, 1, ++salt);
+        ck_assert_int_eq(check(&e, &t.tx, &why), 0);
+        blk_end(&e, NULL);
+        assert_supply_matches(&e);
+    }
+    ck_assert_int_gt(applied, 150);
+    ck_assert_int_gt(refused, 10);
+    ck_assert_int_gt(q_int(&e, "SELECT burned FROM supply WHERE asset = 'ADN'"), 0);
+    ck_assert_int_gt(q_int(&e, "SELECT unspent FROM supply WHERE asset = 'GLD'"), 0);
+
+    /* A block whose end was written, then rolled back whole. */
+    long long before = q_int(&e, "SELECT unspent FROM supply WHERE asset = 'GLD'");
+    blk_begin(&e);
+    mint_tx(&t, MINTER, BOB, "GLD", 1000, 1, ++salt);
+    ck_assert_int_eq(blk_apply(&e, &t.tx, &why), 0);
+    chain_exec_t x = exec_of(&e);
+    x.txid = NULL;
+    ck_assert_msg(OPS->end_block(e.state, &x, e.fees, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(q_int(&e, "SELECT unspent FROM supply WHERE asset = 'GLD'"), before + 1000);
+    ledger_rollback(e.l);
+    OPS->state_rollback(e.state, e.block_mark);
+    ck_assert_int_eq(q_int(&e, "SELECT unspent FROM supply WHERE asset = 'GLD'"), before);
+    assert_supply_matches(&e);
+    mint_tx(&t, MINTER, BOB, "GLD", 7, 1, ++salt);
+    block_with(&e, &t.tx);
+    ck_assert_int_eq(q_int(&e, "SELECT unspent FROM supply WHERE asset = 'GLD'"), before + 7);
+    assert_supply_matches(&e);
+    env_close(&e);
+}
+END_TEST
+
+/* A ledger made before the supply table gets it filled from its tables,
+ * and loses the index that served the sums. */
+START_TEST(test_supply_migrates_v3_ledger)
+{
+    char err[LEDGER_ERR_MAX];
+    tmp_ledger_t t;
+    ledger_t *l = NULL;
+    char rows[200];
+    tmp_ledger_init(&t, "alpha-mig");
+    ledger_schema_t v3 = {OPS->schema->migrations, 3};
+    ck_assert_int_eq(ledger_open(&l, t.db, &v3, err), 0);
+    ck_assert_int_eq(sqlite3_exec(ledger_db(l),
+                                  "INSERT INTO records VALUES ('c1', 'aa', 'ADN', 100, 's', 0, NULL),"
+                                  " ('c2', 'bb', 'ADN', 50, 's', 0, 3), ('c3', 'bb', 'ADN', 20, 's', 3,"
+                                  " NULL), ('c4', 'aa', 'GLD', 0, 's', 0, NULL),"
+                                  " ('c5', 'aa', 'GLD', 9, 's', 4, 5);"
+                                  "INSERT INTO burns VALUES ('t1', 3, 'bb', 'ADN', 29, 'dd'),"
+                                  " ('t2', 5, 'aa', 'GLD', 9, 'dd');",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    ledger_close(l);
+    ck_assert_msg(ledger_open(&l, t.db, OPS->schema, err) == 0, "%s", err);
+    ck_assert_int_eq(ledger_schema_version(l), (int)OPS->schema->n);
+    ck_assert_int_eq(db_int(ledger_db(l), SUPPLY_MISMATCHES), 0);
+    db_text(ledger_db(l), "SELECT group_concat(asset || ':' || unspent || ':' || records || ':' "
+                          "|| burned, ' ') FROM (SELECT * FROM supply ORDER BY asset)",
+            rows, sizeof rows);
+    ck_assert_str_eq(rows, "ADN:120:2:29 GLD:0:1:9");
+    ck_assert_int_eq(db_int(ledger_db(l), "SELECT count(*) FROM sqlite_master WHERE name = "
+                                          "'records_unspent_asset'"), 0);
+    ledger_close(l);
+    tmp_ledger_cleanup(&t);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("alpha");
-    TCase *tc = tcase_create("alpha");
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, test_codec_layouts);
-    tcase_add_test(tc, test_payload_check_names_the_output);
-    tcase_add_test(tc, test_hashes);
-    tcase_add_test(tc, test_schema_and_genesis);
-    tcase_add_test(tc, test_migration_from_v2);
-    tcase_add_test(tc, test_mint);
-    tcase_add_test(tc, test_mint_overflow);
-    tcase_add_test(tc, test_transfer_accept);
-    tcase_add_test(tc, test_transfer_rejects);
-    tcase_add_test(tc, test_double_spend_across_blocks);
-    tcase_add_test(tc, test_double_spend_within_block);
-    tcase_add_test(tc, test_burn_with_change);
-    tcase_add_test(tc, test_conservation);
-    tcase_add_test(tc, test_fee_salt_collision);
-    tcase_add_test(tc, test_root_determinism);
-    tcase_add_test(tc, test_mark_rollback);
-    tcase_add_test(tc, test_proofs);
-    tcase_add_test(tc, test_routes);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "alpha", .tcase = "alpha", .timeout_s = 30};
+    return suite_build(&spec, SUITE_TESTS(
+        test_codec_layouts, test_payload_check_names_the_output, test_hashes,
+        test_schema_and_genesis, test_migration_from_v2, test_mint, test_mint_overflow,
+        test_transfer_accept, test_transfer_rejects, test_double_spend_across_blocks,
+        test_double_spend_within_block, test_burn_with_change, test_conservation,
+        test_fee_salt_collision, test_root_determinism, test_mark_rollback, test_proofs,
+        test_routes, test_supply_table_tracks_state, test_supply_migrates_v3_ledger));
 }

@@ -19,10 +19,12 @@
 #include "common/store/genesis.h"
 #include "common/store/ledger.h"
 #include "proto/block.h"
+#include "tests/lib/file.h"
+#include "tests/lib/gen.h"
+#include "tests/lib/suite.h"
+#include "tests/lib/tmp.h"
 
 Suite *test_suite(void);
-
-#define T0_MS 1795647001123ULL /* 2026-11-25T22:50:01.123Z */
 
 static const ledger_migration_t KV_MIGRATIONS[] = {
     {1, LEDGER_SQL_BASE_V1},
@@ -32,29 +34,38 @@ static const ledger_schema_t KV_SCHEMA = {KV_MIGRATIONS, 2};
 
 static const char *const KV_QUERIES[] = {"SELECT k, v FROM kv ORDER BY k"};
 
-static int kv_genesis_init(sql_t *sql, const genesis_t *g, char *err, size_t errlen)
+/* One genesis balance as the kv row "<owner hex>:<asset>" = amount. */
+static int kv_put_balance(void *ctx, uint64_t index, const genesis_balance_t *b, char *err,
+                          size_t errlen)
+{
+    sqlite3_stmt *st = ctx;
+    char key[2 * BLOCK_KEY_LEN + 2 + GENESIS_ASSET_MAX];
+    (void)index;
+    hex_encode(key, b->owner, BLOCK_KEY_LEN);
+    strcat(key, ":");
+    strcat(key, b->asset);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)b->amount);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "insert: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
+        return -EIO;
+    }
+    return 0;
+}
+
+static int kv_genesis_init(sql_t *sql, const genesis_t *g, const genesis_progress_t *progress,
+                           char *err, size_t errlen)
 {
     sqlite3 *db = sql->db;
     sqlite3_stmt *st = NULL;
-    int r = 0;
+    int r;
     if (sqlite3_prepare_v2(db, "INSERT INTO kv(k, v) VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
         return -EIO;
     }
-    for (size_t i = 0; i < g->n_balances; i++) {
-        char key[2 * BLOCK_KEY_LEN + 2 + GENESIS_ASSET_MAX];
-        hex_encode(key, g->balances[i].owner, BLOCK_KEY_LEN);
-        strcat(key, ":");
-        strcat(key, g->balances[i].asset);
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)g->balances[i].amount);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            snprintf(err, errlen, "insert: %s", sqlite3_errmsg(db));
-            r = -EIO;
-            break;
-        }
-        sqlite3_reset(st);
-    }
+    r = genesis_balances_foreach(g, kv_put_balance, st, progress, NULL, err, errlen);
     sqlite3_finalize(st);
     return r;
 }
@@ -174,10 +185,12 @@ static const chain_ops_t KV_OPS = {
     .apply_tx = kv_apply_tx,
 };
 
-static int failing_genesis_init(sql_t *sql, const genesis_t *g, char *err, size_t errlen)
+static int failing_genesis_init(sql_t *sql, const genesis_t *g,
+                                const genesis_progress_t *progress, char *err, size_t errlen)
 {
     (void)sql;
     (void)g;
+    (void)progress;
     snprintf(err, errlen, "genesis state refused by test");
     return -EINVAL;
 }
@@ -190,93 +203,76 @@ static const chain_ops_t FAILING_OPS = {
     .apply_tx = kv_apply_tx,
 };
 
-typedef struct {
-    char dir[64];
-    char db[128];
-    char gen[128];
-} tmpdir_t;
-
-static void tmp_init(tmpdir_t *t)
-{
-    strcpy(t->dir, "/tmp/adnet-test-chain-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(t->dir));
-    snprintf(t->db, sizeof t->db, "%s/ledger.db", t->dir);
-    snprintf(t->gen, sizeof t->gen, "%s/genesis.json", t->dir);
-}
-
-static void tmp_cleanup(const tmpdir_t *t)
-{
-    char p[160];
-    unlink(t->db);
-    snprintf(p, sizeof p, "%s-wal", t->db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", t->db);
-    unlink(p);
-    unlink(t->gen);
-    rmdir(t->dir);
-}
-
 /* A genesis whose validators are key (first power) plus made-up keys with
- * the remaining powers; one balance. Its hash is computed by saving it. */
-static genesis_t *make_genesis(const tmpdir_t *t, const keys_pair_t *key, const uint64_t *powers,
-                               size_t n, const char *chain_id, uint64_t time_ms)
+ * the remaining powers; one balance. Saved to t->genesis, which computes
+ * its hash. */
+static genesis_t *make_genesis(const tmp_ledger_t *t, const keys_pair_t *key,
+                               const uint64_t *powers, size_t n, const char *chain_id,
+                               uint64_t time_ms)
 {
-    genesis_t *g = calloc(1, sizeof *g);
-    ck_assert_ptr_nonnull(g);
-    snprintf(g->chain_id, sizeof g->chain_id, "%s", chain_id);
-    strcpy(g->chain, "alpha");
-    strcpy(g->network, "devnet");
+    char name[16];
+    uint8_t pk[BLOCK_KEY_LEN];
+    genesis_t *g = gen_new("alpha", chain_id);
     g->genesis_time_ms = time_ms;
-    g->protocol_version = 1;
-    genesis_params_default(g);
-    g->n_validators = n;
     for (size_t i = 0; i < n; i++) {
-        snprintf(g->validators[i].name, sizeof g->validators[i].name, "v%zu", i);
+        snprintf(name, sizeof name, "v%zu", i);
         if (i == 0)
-            memcpy(g->validators[i].pk, key->pk, BLOCK_KEY_LEN);
+            memcpy(pk, key->pk, BLOCK_KEY_LEN);
         else
-            memset(g->validators[i].pk, (int)(0x30 + i), BLOCK_KEY_LEN);
-        g->validators[i].power = powers[i];
+            memset(pk, (int)(0x30 + i), BLOCK_KEY_LEN);
+        gen_add_validator(g, name, pk, powers[i]);
     }
-    g->n_balances = 1;
-    memcpy(g->balances[0].owner, key->pk, BLOCK_KEY_LEN);
-    strcpy(g->balances[0].asset, "ADN");
-    g->balances[0].amount = 1000;
-    unlink(t->gen);
-    ck_assert_int_eq(genesis_save(g, t->gen, 1), 0);
+    gen_add_balance(g, key->pk, "ADN", 1000);
+    gen_save(g, t->genesis);
     return g;
 }
 
-static genesis_t *solo_genesis(const tmpdir_t *t, const keys_pair_t *key)
+static genesis_t *solo_genesis(const tmp_ledger_t *t, const keys_pair_t *key)
 {
     static const uint64_t p[] = {10};
     return make_genesis(t, key, p, 1, "adnet-test-1", T0_MS);
 }
 
-static long long kv_count(chain_t *c)
+/* A test's node: a directory for its ledger, a fresh key "node", and the
+ * genesis in which that key is the only validator. */
+static genesis_t *solo_node(tmp_ledger_t *t, keys_pair_t *key)
+{
+    tmp_ledger_init(t, "chain");
+    ck_assert_int_eq(keys_generate(key, "node"), 0);
+    return solo_genesis(t, key);
+}
+
+/* Column 0 of the first row sql returns on c's ledger, with k (if not
+ * NULL) bound to its parameter; -1 if there is no row. */
+static long long kv_query(chain_t *c, const char *sql, const char *k)
 {
     sqlite3_stmt *st;
-    long long n = -1;
-    ck_assert_int_eq(sqlite3_prepare_v2(ledger_db(chain_ledger(c)), "SELECT count(*) FROM kv",
-                                        -1, &st, NULL), SQLITE_OK);
+    long long v = -1;
+    ck_assert_int_eq(sqlite3_prepare_v2(ledger_db(chain_ledger(c)), sql, -1, &st, NULL),
+                     SQLITE_OK);
+    if (k != NULL)
+        sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
     if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
+        v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    return n;
+    return v;
+}
+
+static long long kv_count(chain_t *c)
+{
+    return kv_query(c, "SELECT count(*) FROM kv", NULL);
 }
 
 START_TEST(test_open_creates_ledger)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    tmp_ledger_t t;
     keys_pair_t key;
     chain_t *c = NULL;
     char err[CHAIN_ERR_MAX] = "";
-    ck_assert_int_eq(keys_generate(&key, "node"), 0);
-    genesis_t *g = solo_genesis(&t, &key);
+    genesis_t *g = solo_node(&t, &key);
 
     ck_assert_int_eq(access(t.db, F_OK), -1);
-    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err) == 0, "%s", err);
     ck_assert_ptr_nonnull(c);
     ck_assert_int_eq(access(t.db, F_OK), 0);
 
@@ -299,25 +295,23 @@ START_TEST(test_open_creates_ledger)
     chain_close(c);
 
     /* Reopening does not run genesis_init again. */
-    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &key, err), 0);
+    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err), 0);
     ck_assert_int_eq(kv_count(c), 1);
     chain_close(c);
     chain_close(NULL);
     free(g);
-    tmp_cleanup(&t);
+    tmp_ledger_cleanup(&t);
 }
 END_TEST
 
 START_TEST(test_produce_blocks)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    tmp_ledger_t t;
     keys_pair_t key;
     chain_t *c = NULL;
     char err[CHAIN_ERR_MAX] = "";
-    ck_assert_int_eq(keys_generate(&key, "node"), 0);
-    genesis_t *g = solo_genesis(&t, &key);
-    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
+    genesis_t *g = solo_node(&t, &key);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err) == 0, "%s", err);
 
     /* now_ms before genesis, rising, falling back, zero, rising again. */
     const uint64_t now[5] = {T0_MS - 1000, T0_MS + 5000, T0_MS + 100, 0, T0_MS + 10000};
@@ -395,21 +389,19 @@ START_TEST(test_produce_blocks)
     free(cert);
     chain_close(c);
     free(g);
-    tmp_cleanup(&t);
+    tmp_ledger_cleanup(&t);
 }
 END_TEST
 
 START_TEST(test_reopen_resumes)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    tmp_ledger_t t;
     keys_pair_t key;
     chain_t *c = NULL;
     char err[CHAIN_ERR_MAX] = "";
     block_header_t h5, h6;
-    ck_assert_int_eq(keys_generate(&key, "node"), 0);
-    genesis_t *g = solo_genesis(&t, &key);
-    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
+    genesis_t *g = solo_node(&t, &key);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err) == 0, "%s", err);
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(chain_produce_block(c, T0_MS + 1000 * (uint64_t)(i + 1), NULL, 0, NULL, NULL, &h5, NULL, err), 0);
     ledger_tip_t before, after;
@@ -417,7 +409,7 @@ START_TEST(test_reopen_resumes)
     chain_close(c);
 
     c = NULL;
-    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err) == 0, "%s", err);
     chain_tip(c, &after);
     ck_assert_uint_eq(after.height, 5);
     ck_assert_uint_eq(after.time_ms, T0_MS + 5000);
@@ -430,41 +422,39 @@ START_TEST(test_reopen_resumes)
     ck_assert_mem_eq(h6.prev_hash, before.hash, BLOCK_HASH_LEN);
     chain_close(c);
     free(g);
-    tmp_cleanup(&t);
+    tmp_ledger_cleanup(&t);
 }
 END_TEST
 
 static void assert_other_genesis_refused(const char *chain_id, uint64_t time_ms)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    tmp_ledger_t t;
     keys_pair_t key;
     chain_t *c = NULL, *c2 = (chain_t *)&t; /* must stay as it is on failure */
     char err[CHAIN_ERR_MAX] = "";
     static const uint64_t p[] = {10};
-    ck_assert_int_eq(keys_generate(&key, "node"), 0);
-    genesis_t *g = solo_genesis(&t, &key);
-    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &key, err), 0);
+    genesis_t *g = solo_node(&t, &key);
+    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err), 0);
     ck_assert_int_eq(chain_produce_block(c, T0_MS + 1000, NULL, 0, NULL, NULL, NULL, NULL, err), 0);
     chain_close(c);
 
     genesis_t *other = make_genesis(&t, &key, p, 1, chain_id, time_ms);
     ck_assert_int_ne(memcmp(other->hash, g->hash, BLOCK_HASH_LEN), 0);
     err[0] = '\0';
-    ck_assert_int_eq(chain_open(&c2, &KV_OPS, t.db, other, &key, err), -ENOTUNIQ);
+    ck_assert_int_eq(chain_open(&c2, &KV_OPS, t.db, other, &key, NULL, err), -ENOTUNIQ);
     ck_assert(c2 == (chain_t *)&t);
     ck_assert_msg(strstr(err, "ledger belongs to chain adnet-test-1") != NULL, "%s", err);
     ck_assert_msg(strstr(err, other->chain_id) != NULL, "%s", err);
 
     /* The ledger is left as it was: the right genesis still opens at height 1. */
-    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &key, err), 0);
+    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err), 0);
     ledger_tip_t tip;
     chain_tip(c, &tip);
     ck_assert_uint_eq(tip.height, 1);
     chain_close(c);
     free(g);
     free(other);
-    tmp_cleanup(&t);
+    tmp_ledger_cleanup(&t);
 }
 
 START_TEST(test_refuses_other_chain_id)
@@ -482,41 +472,39 @@ END_TEST
 
 START_TEST(test_refuses_non_validator)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    tmp_ledger_t t;
     keys_pair_t key, stranger;
     chain_t *c = (chain_t *)&t;
     char err[CHAIN_ERR_MAX] = "";
-    ck_assert_int_eq(keys_generate(&key, "node"), 0);
     ck_assert_int_eq(keys_generate(&stranger, "stranger"), 0);
-    genesis_t *g = solo_genesis(&t, &key);
-    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &stranger, err), -EPERM);
+    genesis_t *g = solo_node(&t, &key);
+    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &stranger, NULL, err), -EPERM);
     ck_assert(c == (chain_t *)&t);
     ck_assert_msg(strstr(err, "holds 0 of 10 voting power") != NULL, "%s", err);
     ck_assert_msg(strstr(err, "2/3") != NULL, "%s", err);
     free(g);
-    tmp_cleanup(&t);
+    tmp_ledger_cleanup(&t);
 }
 END_TEST
 
 /* Open with our key holding powers[0] of the listed powers. */
 static int open_with_powers(const uint64_t *powers, size_t n, char err[CHAIN_ERR_MAX])
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    tmp_ledger_t t;
+    tmp_ledger_init(&t, "chain");
     keys_pair_t key;
     chain_t *c = NULL;
     ck_assert_int_eq(keys_generate(&key, "node"), 0);
     genesis_t *g = make_genesis(&t, &key, powers, n, "adnet-test-1", T0_MS);
     err[0] = '\0';
-    int r = chain_open(&c, &KV_OPS, t.db, g, &key, err);
+    int r = chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err);
     if (r == 0) {
         /* It can commit alone. */
         ck_assert_int_eq(chain_produce_block(c, T0_MS + 1, NULL, 0, NULL, NULL, NULL, NULL, err), 0);
         chain_close(c);
     }
     free(g);
-    tmp_cleanup(&t);
+    tmp_ledger_cleanup(&t);
     return r;
 }
 
@@ -546,26 +534,24 @@ END_TEST
 
 START_TEST(test_genesis_init_failure)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    tmp_ledger_t t;
     keys_pair_t key;
     chain_t *c = NULL;
     char err[CHAIN_ERR_MAX] = "";
-    ck_assert_int_eq(keys_generate(&key, "node"), 0);
-    genesis_t *g = solo_genesis(&t, &key);
-    ck_assert_int_eq(chain_open(&c, &FAILING_OPS, t.db, g, &key, err), -EINVAL);
+    genesis_t *g = solo_node(&t, &key);
+    ck_assert_int_eq(chain_open(&c, &FAILING_OPS, t.db, g, &key, NULL, err), -EINVAL);
     ck_assert_ptr_null(c);
     ck_assert_str_eq(err, "genesis state refused by test");
 
     /* Nothing of the failed genesis was committed: a good open starts fresh. */
-    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err) == 0, "%s", err);
     ck_assert_int_eq(kv_count(c), 1);
     ledger_tip_t tip;
     chain_tip(c, &tip);
     ck_assert_uint_eq(tip.height, 0);
     chain_close(c);
     free(g);
-    tmp_cleanup(&t);
+    tmp_ledger_cleanup(&t);
 }
 END_TEST
 
@@ -616,28 +602,18 @@ static void record_drop(void *ctx, const uint8_t id[TX_ID_LEN], const reject_t *
 
 static long long kv_get(chain_t *c, const char *k)
 {
-    sqlite3_stmt *st;
-    long long v = -1;
-    ck_assert_int_eq(sqlite3_prepare_v2(ledger_db(chain_ledger(c)), "SELECT v FROM kv WHERE k = ?",
-                                        -1, &st, NULL), SQLITE_OK);
-    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return kv_query(c, "SELECT v FROM kv WHERE k = ?", k);
 }
 
 START_TEST(test_transactions_pipeline)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    tmp_ledger_t t;
     keys_pair_t key, other;
     chain_t *c = NULL;
     char err[CHAIN_ERR_MAX] = "";
-    ck_assert_int_eq(keys_generate(&key, "node"), 0);
     ck_assert_int_eq(keys_generate(&other, "other"), 0);
-    genesis_t *g = solo_genesis(&t, &key);
-    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, err) == 0, "%s", err);
+    genesis_t *g = solo_node(&t, &key);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err) == 0, "%s", err);
     mempool_limits_t lim = { 100, 1 << 20, 100 };
     mempool_t *pool = mempool_new(&lim);
     static uint8_t b[12][TX_MAX_BYTES];
@@ -737,7 +713,7 @@ START_TEST(test_transactions_pipeline)
     mempool_free(pool);
     chain_close(c);
     free(g);
-    tmp_cleanup(&t);
+    tmp_ledger_cleanup(&t);
 }
 END_TEST
 
@@ -751,15 +727,13 @@ static int broken_root(void *state, sql_t *sql, uint8_t out[BLOCK_HASH_LEN])
 
 START_TEST(test_failed_block_changes_nothing)
 {
-    tmpdir_t t;
-    tmp_init(&t);
+    tmp_ledger_t t;
     keys_pair_t key;
     chain_t *c = NULL;
     char err[CHAIN_ERR_MAX] = "";
-    ck_assert_int_eq(keys_generate(&key, "node"), 0);
-    genesis_t *g = solo_genesis(&t, &key);
+    genesis_t *g = solo_node(&t, &key);
     chain_ops_t ops = KV_OPS;
-    ck_assert_msg(chain_open(&c, &ops, t.db, g, &key, err) == 0, "%s", err);
+    ck_assert_msg(chain_open(&c, &ops, t.db, g, &key, NULL, err) == 0, "%s", err);
     mempool_limits_t lim = { 10, 1 << 20, 10 };
     mempool_t *pool = mempool_new(&lim);
     static uint8_t b[TX_MAX_BYTES];
@@ -782,25 +756,112 @@ START_TEST(test_failed_block_changes_nothing)
     mempool_free(pool);
     chain_close(c);
     free(g);
-    tmp_cleanup(&t);
+    tmp_ledger_cleanup(&t);
+}
+END_TEST
+
+static void count_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    uint64_t *p = ctx; /* calls, last done, its total */
+    p[0]++;
+    p[1] = done;
+    p[2] = total;
+}
+
+/* g names n balances (owner i, ADN, i + 1) in a balances file beside t's
+ * genesis, written there; save g. */
+static void file_balances(const tmp_ledger_t *t, genesis_t *g, uint32_t n)
+{
+    char path[TMP_PATH_MAX];
+    genesis_balance_t *b = calloc(n, sizeof *b);
+    ck_assert_ptr_nonnull(b);
+    for (uint32_t i = 0; i < n; i++) {
+        b[i].owner[0] = (uint8_t)(i >> 24), b[i].owner[1] = (uint8_t)(i >> 16);
+        b[i].owner[2] = (uint8_t)(i >> 8), b[i].owner[3] = (uint8_t)i;
+        strcpy(b[i].asset, "ADN");
+        b[i].amount = i + 1;
+    }
+    ck_assert_int_eq(tmp_join(path, sizeof path, t->dir, GENESIS_BALANCES_FILE), 0);
+    unlink(path);
+    ck_assert_int_eq(genesis_balances_write(path, b, n, 0, g->balances_hash), 0);
+    free(b);
+    g->balances = NULL;
+    g->n_balances = n;
+    strcpy(g->balances_file, GENESIS_BALANCES_FILE);
+    gen_save(g, t->genesis);
+}
+
+/* A genesis of 20000 balances in a file: chain_open writes them in one
+ * transaction and passes progress on; a reopen reads none of them. */
+START_TEST(test_open_large_genesis)
+{
+    enum { N = 20000 };
+    tmp_ledger_t t;
+    keys_pair_t key;
+    chain_t *c = NULL;
+    char err[CHAIN_ERR_MAX] = "", path[TMP_PATH_MAX];
+    uint64_t calls[3] = {0, 0, 0};
+    genesis_progress_t progress = {count_progress, calls};
+    genesis_t *g = solo_node(&t, &key);
+    file_balances(&t, g, N);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, &progress, err) == 0, "%s", err);
+    ck_assert_int_eq(kv_count(c), N);
+    ck_assert_uint_eq(calls[0], 2); /* at GENESIS_PROGRESS_EVERY, and at the end */
+    ck_assert_uint_eq(calls[1], N);
+    ck_assert_uint_eq(calls[2], N);
+    chain_close(c);
+    ck_assert_int_eq(tmp_join(path, sizeof path, t.dir, GENESIS_BALANCES_FILE), 0);
+    unlink(path);
+    calls[0] = 0;
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, &progress, err) == 0, "%s", err);
+    ck_assert_uint_eq(calls[0], 0);
+    ck_assert_int_eq(kv_count(c), N);
+    chain_close(c);
+    free(g);
+    tmp_ledger_cleanup(&t);
+}
+END_TEST
+
+/* A bad line refuses the genesis with its file and line, and leaves no
+ * ledger that passes for made: the next open with a good genesis starts
+ * afresh. */
+START_TEST(test_open_refuses_bad_balances)
+{
+    tmp_ledger_t t;
+    keys_pair_t key;
+    chain_t *c = NULL;
+    char err[CHAIN_ERR_MAX] = "", path[TMP_PATH_MAX], line[200], text[400];
+    genesis_t *g = solo_node(&t, &key);
+    snprintf(line, sizeof line, "{\"amount\":5,\"asset\":\"ADN\",\"owner\":\"%064d\"}\n", 0);
+    snprintf(text, sizeof text, "%s%s", line, line);
+    ck_assert_int_eq(tmp_join(path, sizeof path, t.dir, GENESIS_BALANCES_FILE), 0);
+    file_write(path, text);
+    crypto_generichash(g->balances_hash, BLOCK_HASH_LEN, (const unsigned char *)text,
+                       strlen(text), NULL, 0);
+    g->balances = NULL;
+    g->n_balances = 2;
+    strcpy(g->balances_file, GENESIS_BALANCES_FILE);
+    gen_save(g, t.genesis);
+    ck_assert_int_eq(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err), -EINVAL);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, "balances.jsonl:2: duplicate owner and asset"), "%s", err);
+
+    file_balances(&t, g, 3);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err) == 0, "%s", err);
+    ck_assert_int_eq(kv_count(c), 3);
+    chain_close(c);
+    free(g);
+    tmp_ledger_cleanup(&t);
 }
 END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("chain");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, test_open_creates_ledger);
-    tcase_add_test(tc, test_produce_blocks);
-    tcase_add_test(tc, test_reopen_resumes);
-    tcase_add_test(tc, test_refuses_other_chain_id);
-    tcase_add_test(tc, test_refuses_other_genesis_time);
-    tcase_add_test(tc, test_refuses_non_validator);
-    tcase_add_test(tc, test_two_thirds_rule);
-    tcase_add_test(tc, test_genesis_init_failure);
-    tcase_add_test(tc, test_transactions_pipeline);
-    tcase_add_test(tc, test_failed_block_changes_nothing);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "chain", .tcase = "core", .timeout_s = 30};
+    return suite_build(&spec, SUITE_TESTS(
+        test_open_creates_ledger, test_produce_blocks, test_reopen_resumes,
+        test_refuses_other_chain_id, test_refuses_other_genesis_time, test_refuses_non_validator,
+        test_two_thirds_rule, test_genesis_init_failure, test_transactions_pipeline,
+        test_failed_block_changes_nothing, test_open_large_genesis,
+        test_open_refuses_bad_balances));
 }

@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include "supervisor/node_chains.h"
+#include "tests/lib/file.h"
+#include "tests/lib/suite.h"
+#include "tests/lib/tmp.h"
 
 Suite *test_suite(void);
 
@@ -34,30 +37,18 @@ static const config_chain_t *chain_of(const config_t *cfg, const char *name)
     return ch;
 }
 
-static char tmpdir[64];
+static tmp_dir_t tmp;
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/adnet-test-config-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    ck_assert_int_eq(chdir(tmpdir), 0);
+    tmp_dir_init(&tmp, "config");
+    ck_assert_int_eq(chdir(tmp.dir), 0);
 }
 
 static void teardown(void)
 {
-    unlink("adnet.yaml");
-    unlink("other.yaml");
-    rmdir("dir.yaml");
     ck_assert_int_eq(chdir("/"), 0);
-    rmdir(tmpdir);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    ck_assert_ptr_nonnull(fp);
-    ck_assert_int_eq(fputs(text, fp) >= 0, 1);
-    ck_assert_int_eq(fclose(fp), 0);
+    tmp_dir_cleanup(&tmp);
 }
 
 /* Load adnet.yaml (must exist) with env and flags; expect failure; return
@@ -70,7 +61,7 @@ static const char *load_fail_env_flags(const char *yaml, char *const *envp,
     config_sources_t *src = (config_sources_t *)&before; /* sentinel, never dereferenced */
 
     if (yaml)
-        write_file("adnet.yaml", yaml);
+        file_write("adnet.yaml", yaml);
     memset(&cfg, 0xA5, sizeof cfg);
     memcpy(&before, &cfg, sizeof cfg);
     memset(err, 0, sizeof err);
@@ -95,7 +86,7 @@ static void load_ok(const char *yaml, char *const *envp, const config_flag_t *fl
     char err[CONFIG_ERR_MAX] = "";
 
     if (yaml)
-        write_file("adnet.yaml", yaml);
+        file_write("adnet.yaml", yaml);
     int rc = config_load(cfg, src, chains, n_chains, yaml ? "adnet.yaml" : NULL, true, envp, flags,
                          nflags, err);
     ck_assert_msg(rc == 0, "config_load: %d %s", rc, err);
@@ -136,11 +127,11 @@ static const char *const all_keys[] = {
     "alpha.enabled", "alpha.block_interval_ms", "alpha.block_max_txs", "alpha.api.listen",
     "alpha.api.threads", "alpha.api.max_body_bytes", "alpha.api.max_header_bytes", "alpha.api.timeout_s",
     "alpha.api.rate_per_s", "alpha.api.rate_burst", "alpha.mempool.max_txs", "alpha.mempool.max_bytes",
-    "alpha.mempool.max_per_sender",
+    "alpha.mempool.max_per_sender", "alpha.state.keep_heights",
     "delta.enabled", "delta.block_interval_ms", "delta.block_max_txs", "delta.api.listen",
     "delta.api.threads", "delta.api.max_body_bytes", "delta.api.max_header_bytes", "delta.api.timeout_s",
     "delta.api.rate_per_s", "delta.api.rate_burst", "delta.mempool.max_txs", "delta.mempool.max_bytes",
-    "delta.mempool.max_per_sender",
+    "delta.mempool.max_per_sender", "delta.state.keep_heights",
     "supervisor.restart_burst", "supervisor.restart_interval_s", "supervisor.stop_timeout_s",
     "supervisor.backoff_initial_ms", "supervisor.backoff_max_ms",
     "supervisor.ready_timeout_ms", "supervisor.heartbeat_interval_ms",
@@ -535,7 +526,7 @@ START_TEST(err_leaves_cfg_untouched_after_partial_load)
     char err[CONFIG_ERR_MAX];
     config_t c;
     config_sources_t *src = NULL;
-    write_file("adnet.yaml", "alpha:\n  block_interval_ms: 200\n  enabled: false\n  x: 1\n");
+    file_write("adnet.yaml", "alpha:\n  block_interval_ms: 200\n  enabled: false\n  x: 1\n");
     config_defaults(&c, chains, n_chains);
     c.chains[0].block_interval_ms = 777;
     ck_assert_int_eq(config_load(&c, &src, chains, n_chains, "adnet.yaml", true, NULL, NULL, 0, err),
@@ -793,7 +784,7 @@ START_TEST(print_json_escapes_path)
     config_t c;
     config_sources_t *src = NULL;
     char err[CONFIG_ERR_MAX];
-    write_file("other.yaml", "alpha: {enabled: false}\n");
+    file_write("other.yaml", "alpha: {enabled: false}\n");
     ck_assert_int_eq(rename("other.yaml", "a\"b\\.yaml"), 0);
     ck_assert_int_eq(
         config_load(&c, &src, chains, n_chains, "a\"b\\.yaml", true, NULL, NULL, 0, err), 0);
@@ -810,21 +801,6 @@ START_TEST(print_json_escapes_path)
 END_TEST
 
 /* ---- the chains' sections ----------------------------------------------- */
-
-/* The whole of file path, NUL-terminated; the caller frees it. */
-static char *slurp(const char *path)
-{
-    struct stat st;
-    FILE *in = fopen(path, "r");
-    ck_assert_ptr_nonnull(in);
-    ck_assert_int_eq(fstat(fileno(in), &st), 0);
-    char *buf = malloc((size_t)st.st_size + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)st.st_size, in), (size_t)st.st_size);
-    buf[st.st_size] = '\0';
-    fclose(in);
-    return buf;
-}
 
 START_TEST(third_chain_gets_its_own_section)
 {
@@ -869,14 +845,14 @@ START_TEST(third_chain_gets_its_own_section)
 
     /* Printed after delta's keys and before supervisor's. */
     char *out = print_to_string(&c, src, false);
-    const char *dl = strstr(out, "\ndelta.mempool.max_per_sender = ");
+    const char *dl = strstr(out, "\ndelta.state.keep_heights = ");
     const char *gm = strstr(out, "\ngamma.enabled = false ");
     const char *sv = strstr(out, "\nsupervisor.restart_burst = ");
     ck_assert_msg(dl && gm && sv && dl < gm && gm < sv, "%s", out);
     size_t lines = 0;
     for (const char *p = out; (p = strchr(p, '\n')); p++)
         lines++;
-    ck_assert_uint_eq(lines, NALL + 13);
+    ck_assert_uint_eq(lines, NALL + 14); /* gamma's 14 keys */
     free(out);
     config_sources_free(src);
 
@@ -895,7 +871,7 @@ START_TEST(third_chain_gets_its_own_section)
      * back to exactly the defaults. */
     unlink("adnet.yaml");
     ck_assert_int_eq(config_write_default("adnet.yaml", chains, n_chains), 0);
-    char *text = slurp("adnet.yaml");
+    char *text = file_read("adnet.yaml", NULL);
     ck_assert_msg(strstr(text, "\ngamma:\n"
                                "  # Run the gamma worker under `adnet run`.\n"
                                "  enabled: true\n"
@@ -1016,48 +992,18 @@ END_TEST
 
 Suite *test_suite(void)
 {
-    Suite *s = suite_create("config");
-    TCase *tc = tcase_create("config");
-
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, defaults_values);
-    tcase_add_test(tc, load_nothing_gives_defaults);
-    tcase_add_test(tc, file_overrides_default);
-    tcase_add_test(tc, env_overrides_file);
-    tcase_add_test(tc, flag_overrides_env);
-    tcase_add_test(tc, sources_out_optional);
-    tcase_add_test(tc, empty_and_comment_only_files);
-    tcase_add_test(tc, missing_file);
-    tcase_add_test(tc, directory_is_refused);
-    tcase_add_test(tc, err_yaml_syntax);
-    tcase_add_test(tc, err_invalid_utf8);
-    tcase_add_test(tc, err_unknown_key_with_suggestion);
-    tcase_add_test(tc, err_unknown_key_far_from_any);
-    tcase_add_test(tc, err_wrong_type);
-    tcase_add_test(tc, err_out_of_range);
-    tcase_add_test(tc, err_integer_overflow);
-    tcase_add_test(tc, err_integer_syntax);
-    tcase_add_test(tc, err_collection_where_scalar_expected);
-    tcase_add_test(tc, err_scalar_where_mapping_expected);
-    tcase_add_test(tc, err_duplicate_key);
-    tcase_add_test(tc, err_other_yaml_shapes);
-    tcase_add_test(tc, err_alias_value);
-    tcase_add_test(tc, err_env);
-    tcase_add_test(tc, err_flag);
-    tcase_add_test(tc, err_cross_field);
-    tcase_add_test(tc, err_leaves_cfg_untouched_after_partial_load);
-    tcase_add_test(tc, bool_spellings);
-    tcase_add_test(tc, log_level_values);
-    tcase_add_test(tc, listen_values);
-    tcase_add_test(tc, long_value_is_cut_in_message);
-    tcase_add_test(tc, flag_parse);
-    tcase_add_test(tc, default_file_round_trip);
-    tcase_add_test(tc, print_text);
-    tcase_add_test(tc, print_json);
-    tcase_add_test(tc, print_json_escapes_path);
-    tcase_add_test(tc, third_chain_gets_its_own_section);
-    tcase_add_test(tc, bad_chain_lists_are_refused);
-    tcase_add_test(tc, node_chain_list_is_accepted);
-    suite_add_tcase(s, tc);
-    return s;
+    static const suite_spec_t spec = {.name = "config", .tcase = "config", .setup = setup,
+                                      .teardown = teardown};
+    return suite_build(&spec, SUITE_TESTS(
+        defaults_values, load_nothing_gives_defaults, file_overrides_default, env_overrides_file,
+        flag_overrides_env, sources_out_optional, empty_and_comment_only_files, missing_file,
+        directory_is_refused, err_yaml_syntax, err_invalid_utf8, err_unknown_key_with_suggestion,
+        err_unknown_key_far_from_any, err_wrong_type, err_out_of_range, err_integer_overflow,
+        err_integer_syntax, err_collection_where_scalar_expected, err_scalar_where_mapping_expected,
+        err_duplicate_key, err_other_yaml_shapes, err_alias_value, err_env, err_flag,
+        err_cross_field, err_leaves_cfg_untouched_after_partial_load, bool_spellings,
+        log_level_values, listen_values, long_value_is_cut_in_message, flag_parse,
+        default_file_round_trip, print_text, print_json, print_json_escapes_path,
+        third_chain_gets_its_own_section, bad_chain_lists_are_refused,
+        node_chain_list_is_accepted));
 }

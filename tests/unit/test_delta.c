@@ -24,8 +24,13 @@
 #include "common/store/genesis.h"
 #include "common/store/ledger.h"
 #include "common/store/smt.h"
+#include "common/store/tree.h"
 #include "delta-worker/delta_chain.h"
 #include "proto/delta_tx.h"
+#include "tests/lib/chainenv.h"
+#include "tests/lib/db.h"
+#include "tests/lib/gen.h"
+#include "tests/lib/tmp.h"
 
 Suite *test_suite(void);
 
@@ -46,8 +51,7 @@ static void keys_init(void)
 }
 
 typedef struct {
-    char dir[64];
-    char path[128];
+    tmp_ledger_t tmp;     /* the ledger's directory */
     ledger_t *l;
     sqlite3 *db;
     sql_t *sql;           /* ledger_sql(l): what the chain code takes */
@@ -60,53 +64,30 @@ typedef struct {
 
 static genesis_t *genesis_new(void)
 {
-    genesis_t *g = calloc(1, sizeof *g);
-    ck_assert_ptr_nonnull(g);
-    strcpy(g->chain_id, "delta-test-1");
-    strcpy(g->chain, "delta");
-    strcpy(g->network, "devnet");
-    g->genesis_time_ms = 1795647001123ULL;
-    g->protocol_version = 1;
-    genesis_params_default(g); /* min_fee 1, fee asset ADN, unbonding 10 */
-    return g;
-}
-
-static void genesis_add(genesis_t *g, const uint8_t *owner, const char *asset, uint64_t amount)
-{
-    genesis_balance_t *b = &g->balances[g->n_balances++];
-    memcpy(b->owner, owner, 32);
-    snprintf(b->asset, sizeof b->asset, "%s", asset);
-    b->amount = amount;
+    return gen_new("delta", "delta-test-1"); /* min_fee 1, fee asset ADN, unbonding 10 */
 }
 
 /* The default world: alice and bob hold ADN and USD, carol a little ADN. */
 static genesis_t *genesis_default(void)
 {
     genesis_t *g = genesis_new();
-    genesis_add(g, ALICE, "ADN", 1000000);
-    genesis_add(g, ALICE, "USD", 1000000);
-    genesis_add(g, BOB, "ADN", 1000000);
-    genesis_add(g, BOB, "USD", 1000000);
-    genesis_add(g, CAROL, "ADN", 100);
+    gen_add_balance(g, ALICE, "ADN", 1000000);
+    gen_add_balance(g, ALICE, "USD", 1000000);
+    gen_add_balance(g, BOB, "ADN", 1000000);
+    gen_add_balance(g, BOB, "USD", 1000000);
+    gen_add_balance(g, CAROL, "ADN", 100);
     return g;
 }
 
 static void env_open_with(env_t *e, genesis_t *g)
 {
-    char err[LEDGER_ERR_MAX];
     memset(e, 0, sizeof *e);
     keys_init();
-    strcpy(e->dir, "/tmp/adnet-test-delta-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(e->dir));
-    snprintf(e->path, sizeof e->path, "%s/ledger.db", e->dir);
+    tmp_ledger_init(&e->tmp, "delta");
     e->g = g;
-    ck_assert_int_eq(ledger_open(&e->l, e->path, OPS->schema, err), 0);
+    chainenv_open(OPS, e->tmp.db, g, &e->l, &e->st);
     e->db = ledger_db(e->l);
     e->sql = ledger_sql(e->l);
-    ck_assert_int_eq(ledger_begin(e->l), 0);
-    ck_assert_int_eq(OPS->genesis_init(e->sql, g, err, sizeof err), 0);
-    ck_assert_int_eq(ledger_commit(e->l), 0);
-    ck_assert_int_eq(OPS->state_open(&e->st, e->sql, g, err, sizeof err), 0);
 }
 
 static void env_open(env_t *e)
@@ -117,15 +98,8 @@ static void env_open(env_t *e)
 
 static void env_close(env_t *e)
 {
-    char p[200];
-    OPS->state_close(e->st);
-    ledger_close(e->l);
-    unlink(e->path);
-    snprintf(p, sizeof p, "%s-wal", e->path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", e->path);
-    unlink(p);
-    rmdir(e->dir);
+    chainenv_close(OPS, e->l, e->st);
+    tmp_ledger_cleanup(&e->tmp);
     free(e->g);
 }
 
@@ -161,6 +135,33 @@ static int block_apply(env_t *e, const tx_t *tx, reject_t *why)
     return r;
 }
 
+/* The block's row, as the pipeline writes it: the start-up check compares
+ * the stored tree with the last header's state root. */
+static void block_row(env_t *e, const uint8_t root[32])
+{
+    block_header_t h;
+    uint8_t hash[32];
+    commit_cert_t *cert = calloc(1, sizeof *cert);
+    ck_assert_ptr_nonnull(cert);
+    memset(&h, 0, sizeof h);
+    h.protocol_version = 1;
+    snprintf(h.chain_id, sizeof h.chain_id, "%s", e->g->chain_id);
+    h.height = e->x.height;
+    h.time_ms = e->x.time_ms;
+    memcpy(h.state_root, root, 32);
+    memcpy(h.proposer, PROP, 32);
+    ledger_tip_t tip;
+    ck_assert_int_eq(ledger_tip(e->l, &tip), 0);
+    memcpy(h.prev_hash, tip.height ? tip.hash : e->g->hash, 32);
+    ck_assert_int_eq(block_header_hash(&h, hash), 0);
+    cert->height = h.height;
+    memcpy(cert->block_hash, hash, 32);
+    cert->n_sigs = 1;
+    memcpy(cert->sigs[0].validator, PROP, 32);
+    ck_assert_msg(ledger_put_block(e->l, &h, hash, cert) == 0, "%s", ledger_errmsg(e->l));
+    free(cert);
+}
+
 static void block_end(env_t *e, uint64_t fees)
 {
     char err[CHAIN_ERR_MAX];
@@ -168,6 +169,7 @@ static void block_end(env_t *e, uint64_t fees)
     e->x.txid = NULL;
     ck_assert_msg(OPS->end_block(e->st, &e->x, fees, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(OPS->state_root(e->st, e->sql, root), 0);
+    block_row(e, root);
     ck_assert_int_eq(ledger_commit(e->l), 0);
     OPS->state_commit(e->st);
     e->in_block = 0;
@@ -623,7 +625,7 @@ START_TEST(genesis_state_and_tree)
     env_open(&e);
     ck_assert_int_eq(bal(&e, ALICE, "ADN"), 1000000);
     ck_assert_int_eq(bal(&e, CAROL, "ADN"), 100);
-    ck_assert_int_eq(ledger_schema_version(e.l), 3);
+    ck_assert_int_eq(ledger_schema_version(e.l), (int)OPS->schema->n);
     /* three accounts in the tree, with the documented key and leaf */
     delta_account_rows_t a;
     delta_account_t v;
@@ -651,19 +653,17 @@ START_TEST(genesis_refuses_bad_assets_and_totals)
     env_t e;
     keys_init();
     genesis_t *g = genesis_new();
-    genesis_add(g, ALICE, "ADN", I64MAX);
-    genesis_add(g, BOB, "ADN", 1);
+    gen_add_balance(g, ALICE, "ADN", I64MAX);
+    gen_add_balance(g, BOB, "ADN", 1);
     memset(&e, 0, sizeof e);
-    strcpy(e.dir, "/tmp/adnet-test-delta-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(e.dir));
-    snprintf(e.path, sizeof e.path, "%s/ledger.db", e.dir);
-    ck_assert_int_eq(ledger_open(&e.l, e.path, OPS->schema, err), 0);
+    tmp_ledger_init(&e.tmp, "delta");
+    ck_assert_int_eq(ledger_open(&e.l, e.tmp.db, OPS->schema, err), 0);
     ck_assert_int_eq(ledger_begin(e.l), 0);
-    ck_assert_int_eq(OPS->genesis_init(ledger_sql(e.l), g, err, sizeof err), -EINVAL);
+    ck_assert_int_eq(OPS->genesis_init(ledger_sql(e.l), g, NULL, err, sizeof err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "ADN add up to more than 2^63-1"));
     g->n_balances = 1;
     strcpy(g->balances[0].asset, "adn");
-    ck_assert_int_eq(OPS->genesis_init(ledger_sql(e.l), g, err, sizeof err), -EINVAL);
+    ck_assert_int_eq(OPS->genesis_init(ledger_sql(e.l), g, NULL, err, sizeof err), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "\"adn\""));
     ledger_rollback(e.l);
     e.g = g;
@@ -674,10 +674,11 @@ END_TEST
 
 START_TEST(schema_migrates_v2_ledger)
 {
-    char err[LEDGER_ERR_MAX], dir[64] = "/tmp/adnet-test-delta-XXXXXX", path[128], p[160];
+    char err[LEDGER_ERR_MAX];
+    tmp_ledger_t t;
     ledger_t *l = NULL;
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/ledger.db", dir);
+    tmp_ledger_init(&t, "delta");
+    const char *path = t.db;
     ledger_schema_t v2 = {OPS->schema->migrations, 2};
     ck_assert_int_eq(ledger_open(&l, path, &v2, err), 0);
     ck_assert_int_eq(sqlite3_exec(ledger_db(l),
@@ -686,7 +687,7 @@ START_TEST(schema_migrates_v2_ledger)
                                   NULL, NULL, NULL), SQLITE_OK);
     ledger_close(l);
     ck_assert_int_eq(ledger_open(&l, path, OPS->schema, err), 0);
-    ck_assert_int_eq(ledger_schema_version(l), 3);
+    ck_assert_int_eq(ledger_schema_version(l), (int)OPS->schema->n);
     ck_assert_int_eq(sqlite3_exec(ledger_db(l), "SELECT * FROM pools, lp_shares, stakes, unbonding",
                                   NULL, NULL, NULL), SQLITE_OK);
     sqlite3_stmt *st;
@@ -696,12 +697,7 @@ START_TEST(schema_migrates_v2_ledger)
     ck_assert_int_eq(sqlite3_column_int64(st, 0), 9);
     sqlite3_finalize(st);
     ledger_close(l);
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-    rmdir(dir);
+    tmp_ledger_cleanup(&t);
 }
 END_TEST
 
@@ -770,9 +766,9 @@ START_TEST(transfer_rejects)
     genesis_t *g = genesis_new();
     env_t e2;
     keys_init();
-    genesis_add(g, ALICE, "ADN", 1000);
-    genesis_add(g, ALICE, "BIG", 10);
-    genesis_add(g, BOB, "BIG", I64MAX - 10);
+    gen_add_balance(g, ALICE, "ADN", 1000);
+    gen_add_balance(g, ALICE, "BIG", 10);
+    gen_add_balance(g, BOB, "BIG", I64MAX - 10);
     env_open_with(&e2, g);
     ck_assert_int_eq(run1(&e2, transfer(&t, ALICE, 0, BOB, "BIG", 10), &why), 0);
     ck_assert_int_eq(bal(&e2, BOB, "BIG"), (int64_t)I64MAX);
@@ -1001,11 +997,11 @@ START_TEST(swap_amounts_and_fees)
     const char *quote[3] = {"Q30", "Q0", "Q1000"};
     const uint16_t fees[3] = {30, 0, 1000};
     const uint64_t want[3] = {996, 999, 899};
-    genesis_add(g, ALICE, "ADN", 10000000);
-    genesis_add(g, BOB, "ADN", 10000000);
+    gen_add_balance(g, ALICE, "ADN", 10000000);
+    gen_add_balance(g, BOB, "ADN", 10000000);
     for (int i = 0; i < 3; i++) {
-        genesis_add(g, ALICE, quote[i], 1000000);
-        genesis_add(g, BOB, quote[i], 10000);
+        gen_add_balance(g, ALICE, quote[i], 1000000);
+        gen_add_balance(g, BOB, quote[i], 10000);
     }
     env_close(&e);
     env_open_with(&e, g);
@@ -1079,11 +1075,11 @@ START_TEST(swap_huge_reserves)
     reject_t why = {0};
     genesis_t *g = genesis_new();
     keys_init();
-    genesis_add(g, ALICE, "ADN", 1000);
-    genesis_add(g, ALICE, "BIG", I64MAX);
-    genesis_add(g, ALICE, "HUGE", (uint64_t)1 << 62);
-    genesis_add(g, BOB, "HUGE", ((uint64_t)1 << 62) - 1);
-    genesis_add(g, BOB, "ADN", 1000);
+    gen_add_balance(g, ALICE, "ADN", 1000);
+    gen_add_balance(g, ALICE, "BIG", I64MAX);
+    gen_add_balance(g, ALICE, "HUGE", (uint64_t)1 << 62);
+    gen_add_balance(g, BOB, "HUGE", ((uint64_t)1 << 62) - 1);
+    gen_add_balance(g, BOB, "ADN", 1000);
     env_open_with(&e, g);
     const uint64_t r = (uint64_t)1 << 62;
     ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, 0, "BIG", "HUGE", r, r, 30), &why), 0);
@@ -1124,8 +1120,8 @@ START_TEST(swap_product_never_decreases)
     uint64_t seed = 0x9e3779b97f4a7c15ULL, nonce_a = 0;
     genesis_t *g = genesis_new();
     keys_init();
-    genesis_add(g, ALICE, "ADN", 100000000);
-    genesis_add(g, ALICE, "USD", 100000000);
+    gen_add_balance(g, ALICE, "ADN", 100000000);
+    gen_add_balance(g, ALICE, "USD", 100000000);
     env_open_with(&e, g);
     const u128 adn0 = total_of(&e, "ADN"), usd0 = total_of(&e, "USD");
     ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, nonce_a++, "ADN", "USD", 5000000, 7000000,
@@ -1351,7 +1347,7 @@ static json_t *call(env_t *e, const char *pattern, const char *p0, const char *p
     ck_assert_ptr_nonnull(route);
     ck_assert_ptr_eq(delta_chain_ops.routes, delta_routes);
     ck_assert_uint_eq(delta_chain_ops.n_routes, delta_n_routes);
-    ck_assert_int_eq(sqlite3_open_v2(e->path, &ro, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_open_v2(e->tmp.db, &ro, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     n.chain = "delta";
     n.genesis = e->g;
     req.method = "GET";
@@ -1440,7 +1436,7 @@ START_TEST(routes_account_pools_supply)
     json_decref(j);
 
     j = call(&e, "/supply", NULL, NULL, 200);
-    ck_assert_int_eq(jget(j, "height", NULL), 0); /* no block rows in this test ledger */
+    ck_assert_int_eq(jget(j, "height", NULL), (json_int_t)e.height); /* block_end writes block rows */
     json_t *adn = json_object_get(json_object_get(j, "supply"), "ADN");
     ck_assert_int_eq(jget(adn, "pools", NULL), 10000);
     ck_assert_int_eq(jget(adn, "staked", NULL), 25);
@@ -1451,6 +1447,129 @@ START_TEST(routes_account_pools_supply)
     ck_assert_int_eq(jget(usd, "total", NULL), 2000000);
     ck_assert_int_eq(jget(usd, "pools", NULL), 25000);
     json_decref(j);
+    env_close(&e);
+}
+END_TEST
+
+/* The persisted tree (common/store/tree.c) against the in-memory one
+ * rebuilt from the tables (the computation before the trees were kept in
+ * the ledger) over a random workload: same root every block, same proofs
+ * byte for byte, refused transactions and a rolled-back block leaving
+ * nothing behind. */
+START_TEST(persisted_tree_matches_in_memory)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    uint8_t to[32], root[32], mem[32], key[32];
+    uint64_t nonce = 0, fees;
+    smt_proof_t *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    ck_assert(a && b);
+    env_open(&e);
+    srand(7);
+    for (int blk = 0; blk < 12; blk++) {
+        block_begin(&e);
+        fees = 0;
+        for (int i = 0; i < 8; i++) {
+            memset(to, 0x11, 32);
+            to[0] = (uint8_t)(rand() & 0xf0); /* shared prefixes: deep paths */
+            to[1] = (uint8_t)(rand() & 0xff);
+            if (block_apply(&e, transfer(&t, ALICE, nonce, to, "USD", 1 + (uint64_t)(rand() % 5)),
+                            &why) == 0)
+                nonce++, fees++;
+            ck_assert_int_lt(block_apply(&e, transfer(&t, CAROL, 0, to, "ADN", 1000), &why), 0);
+        }
+        if (blk == 5) { /* a block that fails: SQL and batch back to its start */
+            ledger_rollback(e.l);
+            OPS->state_rollback(e.st, 0);
+            e.in_block = 0;
+            nonce -= fees;
+            continue;
+        }
+        block_end(&e, fees);
+        smt_t *m = NULL;
+        ck_assert_int_eq(delta_tree_build(e.sql, &m), 0);
+        smt_root(m, mem);
+        root_of(&e, root);
+        ck_assert_mem_eq(root, mem, 32);
+        ck_assert_int_eq(tree_root_at(e.sql, DELTA_TREE_NAME, e.height, root, NULL), 0);
+        ck_assert_mem_eq(root, mem, 32);
+        for (int k = 0; k < 16; k++) {
+            if (k < 3)
+                delta_account_key(k == 0 ? ALICE : k == 1 ? BOB : CAROL, key);
+            else
+                for (int j = 0; j < 32; j++)
+                    key[j] = (uint8_t)rand();
+            memset(a, 0x5a, sizeof *a);
+            memset(b, 0x5a, sizeof *b);
+            ck_assert_int_eq(smt_prove(m, key, a), 0);
+            ck_assert_int_eq(tree_prove(e.sql, DELTA_TREE_NAME, e.height, key, b), 0);
+            ck_assert(memcmp(a, b, sizeof *a) == 0);
+        }
+        smt_free(m);
+    }
+    ck_assert_uint_eq(e.height, 11);
+    /* a past height still proves; a future one is -ENOENT; pruned is -ESTALE */
+    ck_assert_int_eq(tree_prove(e.sql, DELTA_TREE_NAME, 3, key, b), 0);
+    ck_assert_int_eq(tree_prove(e.sql, DELTA_TREE_NAME, 12, key, b), -ENOENT);
+    ck_assert_int_eq(OPS->state_prune(e.st, e.sql, 8, 100000), 0);
+    ck_assert_int_eq(tree_prove(e.sql, DELTA_TREE_NAME, 3, key, b), -ESTALE);
+    ck_assert_int_eq(tree_prove(e.sql, DELTA_TREE_NAME, 8, key, b), 0);
+    free(a);
+    free(b);
+    env_close(&e);
+}
+END_TEST
+
+/* Reopen the state of e's ledger: the code state_open returns. */
+static int reopen(env_t *e, char *err, size_t errlen)
+{
+    void *st = NULL;
+    int r = OPS->state_open(&st, e->sql, e->g, err, errlen);
+    OPS->state_close(st);
+    return r;
+}
+
+/* A damaged or mismatched tree is refused at open (-EILSEQ: exit 101),
+ * reading no leaves; a ledger without tree rows (made before them) is
+ * brought forward once and serves the same root. */
+START_TEST(tree_refusals_and_migration)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    char err[512] = "";
+    uint8_t r0[32], r1[32];
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, transfer(&t, ALICE, 0, BOB, "USD", 3), &why), 0);
+    ck_assert_int_eq(run1(&e, transfer(&t, ALICE, 1, CAROL, "USD", 3), &why), 0);
+    root_of(&e, r0);
+    ck_assert_int_eq(reopen(&e, err, sizeof err), 0);
+    /* the tree one height behind the tip */
+    ck_assert_int_eq(sqlite3_exec(e.db, "SAVEPOINT d; DELETE FROM tree_roots WHERE version = 2",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(reopen(&e, err, sizeof err), -EILSEQ);
+    ck_assert_msg(strstr(err, "height 1 but the last block is 2") != NULL, "%s", err);
+    ck_assert_int_eq(sqlite3_exec(e.db, "ROLLBACK TO d; RELEASE d", NULL, NULL, NULL), SQLITE_OK);
+    /* a damaged root node */
+    ck_assert_int_eq(sqlite3_exec(e.db, "SAVEPOINT d; UPDATE tree_nodes SET node = x'01ff' "
+                                  "WHERE path = '' AND version = 2", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(reopen(&e, err, sizeof err), -EILSEQ);
+    ck_assert_msg(strstr(err, "damaged") != NULL, "%s", err);
+    ck_assert_int_eq(sqlite3_exec(e.db, "ROLLBACK TO d; RELEASE d", NULL, NULL, NULL), SQLITE_OK);
+    /* a tree whose root row disagrees with its node */
+    ck_assert_int_eq(sqlite3_exec(e.db, "SAVEPOINT d; UPDATE tree_roots SET root = "
+                                  "'1111111111111111111111111111111111111111111111111111111111111111'"
+                                  " WHERE version = 2", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(reopen(&e, err, sizeof err), -EILSEQ);
+    ck_assert_int_eq(sqlite3_exec(e.db, "ROLLBACK TO d; RELEASE d", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(OPS->state_verify(e.sql, e.g, NULL, err, sizeof err), 0);
+    /* a ledger from before the trees: no tree rows; migrated at open */
+    ck_assert_int_eq(sqlite3_exec(e.db, "DELETE FROM tree_nodes; DELETE FROM tree_roots; "
+                                  "DELETE FROM tree_stale", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(reopen(&e, err, sizeof err), 0);
+    ck_assert_int_eq(tree_root_at(e.sql, DELTA_TREE_NAME, 2, r1, NULL), 0);
+    ck_assert_mem_eq(r0, r1, 32);
     env_close(&e);
 }
 END_TEST
@@ -1516,6 +1635,150 @@ START_TEST(routes_account_proof)
 }
 END_TEST
 
+/* ================= supply totals ================= */
+
+/* Rows where the supply tables differ from the sums over the state tables
+ * (0 when they agree). */
+static const char SUPPLY_MISMATCHES[] =
+    "SELECT (SELECT count(*) FROM (SELECT asset, sum(b) AS b, sum(p) AS p FROM ("
+    "    SELECT asset, amount AS b, 0 AS p FROM balances"
+    "    UNION ALL SELECT asset_a, 0, reserve_a FROM pools"
+    "    UNION ALL SELECT asset_b, 0, reserve_b FROM pools) GROUP BY asset) AS w"
+    "  LEFT JOIN supply AS s USING (asset)"
+    "  WHERE s.asset IS NULL OR s.balances != w.b OR s.pools != w.p)"
+    " + (SELECT count(*) FROM supply WHERE (balances != 0 OR pools != 0) AND asset NOT IN ("
+    "    SELECT asset FROM balances UNION SELECT asset_a FROM pools"
+    "    UNION SELECT asset_b FROM pools))"
+    " + (SELECT count(*) FROM supply_staking WHERE id != 1"
+    "    OR staked != (SELECT coalesce(sum(staked), 0) FROM stakes)"
+    "    OR unbonding != (SELECT coalesce(sum(amount), 0) FROM unbonding))"
+    " + (SELECT count(*) != 1 FROM supply_staking)";
+
+static void assert_supply_matches(env_t *e)
+{
+    ck_assert_int_eq(q_int(e, SUPPLY_MISMATCHES, NULL, NULL), 0);
+}
+
+/* Transaction kind k of the supply workload, from sender to other. */
+static const tx_t *supply_tx(txb_t *t, const uint8_t *sender, uint64_t nonce, int k, uint64_t amt,
+                             const uint8_t *other)
+{
+    switch (k) {
+    case 0: return transfer(t, sender, nonce, other, "ADN", amt);
+    case 1: return transfer(t, sender, nonce, other, "USD", amt * 50); /* often overspends */
+    case 2: return swap(t, sender, nonce, "ADN", "USD", amt, 0);
+    case 3: return swap(t, sender, nonce, "USD", "ADN", amt, 0);
+    case 4: return liq_add(t, sender, nonce, "ADN", "USD", amt, amt * 3, 0);
+    case 5: return liq_remove(t, sender, nonce, "ADN", "USD", amt / 4 + 1, 0, 0);
+    case 6: return stake(t, sender, nonce, DELTA_TX_STAKE, amt / 10 + 1);
+    default: return stake(t, sender, nonce, DELTA_TX_UNSTAKE, amt / 20 + 1);
+    }
+}
+
+/* Hundreds of mixed transactions in blocks of 1 to 6, some refused (and
+ * rolled back to their savepoint), admission checks between them, and
+ * unbonding that matures: after every block the supply tables equal the
+ * sums over the state tables. A block rolled back whole leaves them as
+ * they were. */
+START_TEST(supply_table_tracks_state)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    char err[CHAIN_ERR_MAX];
+    uint64_t seed = 777, nonce[3] = {0, 0, 0};
+    const uint8_t *who[3];
+    int applied = 0, refused = 0;
+    env_open(&e);
+    who[0] = ALICE, who[1] = BOB, who[2] = CAROL;
+    assert_supply_matches(&e);
+    ck_assert_int_eq(q_int(&e, "SELECT balances FROM supply WHERE asset = 'ADN'", NULL, NULL),
+                     2000100);
+    ck_assert_int_eq(run1(&e, pool_create(&t, ALICE, nonce[0]++, "ADN", "USD", 100000, 300000, 30),
+                          &why), 0);
+    assert_supply_matches(&e);
+    for (int b = 0; b < 90; b++) {
+        int n = 1 + (int)(rng_next(&seed) % 6);
+        uint64_t fees = 0;
+        block_begin(&e);
+        for (int i = 0; i < n; i++) {
+            int s = (int)(rng_next(&seed) % 3), k = (int)(rng_next(&seed) % 8);
+            uint64_t amt = 1 + rng_next(&seed) % 20000;
+            const tx_t *tx = supply_tx(&t, who[s], nonce[s], k, amt, who[(s + 1) % 3]);
+            if (block_apply(&e, tx, &why) == 0) {
+                nonce[s]++, applied++;
+                fees += tx->fee;
+            } else {
+                refused++;
+            }
+        }
+        check(&e, transfer(&t, ALICE, nonce[0], BOB, "ADN", 5), &why);
+        block_end(&e, fees);
+        assert_supply_matches(&e);
+    }
+    ck_assert_int_gt(applied, 150);
+    ck_assert_int_gt(refused, 10);
+    ck_assert_int_gt(q_int(&e, "SELECT unbonding FROM supply_staking", NULL, NULL) +
+                     q_int(&e, "SELECT staked FROM supply_staking", NULL, NULL), 0);
+
+    /* A block whose end was written, then rolled back whole. */
+    int64_t before = q_int(&e, "SELECT balances FROM supply WHERE asset = 'USD'", NULL, NULL);
+    block_begin(&e);
+    uint64_t mark = OPS->state_mark(e.st);
+    ck_assert_int_eq(block_apply(&e, swap(&t, BOB, nonce[1], "ADN", "USD", 500, 0), &why), 0);
+    e.x.txid = NULL;
+    ck_assert_msg(OPS->end_block(e.st, &e.x, 1, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_ne(q_int(&e, "SELECT balances FROM supply WHERE asset = 'USD'", NULL, NULL),
+                     before);
+    ledger_rollback(e.l);
+    OPS->state_rollback(e.st, mark);
+    e.in_block = 0;
+    ck_assert_int_eq(q_int(&e, "SELECT balances FROM supply WHERE asset = 'USD'", NULL, NULL),
+                     before);
+    assert_supply_matches(&e);
+    /* and its notes are gone: the next block writes only its own */
+    ck_assert_int_eq(run1(&e, transfer(&t, BOB, nonce[1], ALICE, "ADN", 5), &why), 0);
+    assert_supply_matches(&e);
+    env_close(&e);
+}
+END_TEST
+
+/* A ledger made before the supply tables gets them filled from its tables. */
+START_TEST(supply_migrates_v3_ledger)
+{
+    char err[LEDGER_ERR_MAX];
+    tmp_ledger_t t;
+    ledger_t *l = NULL;
+    char rows[200];
+    tmp_ledger_init(&t, "delta");
+    ledger_schema_t v3 = {OPS->schema->migrations, 3};
+    ck_assert_int_eq(ledger_open(&l, t.db, &v3, err), 0);
+    ck_assert_int_eq(sqlite3_exec(ledger_db(l),
+                                  "INSERT INTO accounts VALUES ('aa', 1), ('bb', 0);"
+                                  "INSERT INTO balances VALUES ('aa', 'ADN', 90), ('aa', 'USD', 7),"
+                                  " ('bb', 'ADN', 10);"
+                                  "INSERT INTO pools VALUES ('ADN', 'USD', 1000, 3000, 1732, 30, 1),"
+                                  " ('GLD', 'USD', 2000, 500, 1000, 0, 2);"
+                                  "INSERT INTO lp_shares VALUES ('ADN', 'USD', 'aa', 732);"
+                                  "INSERT INTO stakes VALUES ('aa', 25);"
+                                  "INSERT INTO unbonding(address, amount, release_height)"
+                                  " VALUES ('bb', 5, 9), ('bb', 6, 10);",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    ledger_close(l);
+    ck_assert_msg(ledger_open(&l, t.db, OPS->schema, err) == 0, "%s", err);
+    ck_assert_int_eq(ledger_schema_version(l), (int)OPS->schema->n);
+    ck_assert_int_eq(db_int(ledger_db(l), SUPPLY_MISMATCHES), 0);
+    db_text(ledger_db(l), "SELECT group_concat(asset || ':' || balances || ':' || pools, ' ') "
+                          "FROM (SELECT * FROM supply ORDER BY asset)", rows, sizeof rows);
+    ck_assert_str_eq(rows, "ADN:100:1000 GLD:0:2000 USD:7:3500");
+    db_text(ledger_db(l), "SELECT staked || ':' || unbonding FROM supply_staking", rows,
+            sizeof rows);
+    ck_assert_str_eq(rows, "25:11");
+    ledger_close(l);
+    tmp_ledger_cleanup(&t);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("delta");
@@ -1555,6 +1818,14 @@ Suite *test_suite(void)
     tcase_add_test(tc, conservation_over_mixed_sequence);
     tcase_add_test(tc, root_determinism);
     tcase_add_test(tc, rollback_restores_sql_and_root);
+    tcase_add_test(tc, persisted_tree_matches_in_memory);
+    tcase_add_test(tc, tree_refusals_and_migration);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("supply");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, supply_table_tracks_state);
+    tcase_add_test(tc, supply_migrates_v3_ledger);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("routes");

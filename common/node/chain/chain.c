@@ -26,6 +26,7 @@ struct chain {
     keys_pair_t key;
     ledger_tip_t tip;
     void *state;                 /* the chain's in-memory state (ops->state_open) */
+    uint64_t keep_heights;       /* state history kept (0: all), for ops->state_prune */
     bool admitting;              /* inside chain_admit_begin/end */
     /* Scratch for one block: ids (for the root) and what else the block
      * keeps of its included transactions. */
@@ -50,8 +51,10 @@ void chain_tip(const chain_t *c, ledger_tip_t *out)
 }
 
 /* Record in a new ledger what it belongs to, and the genesis state, in one
- * transaction. */
-static int chain_init_meta(chain_t *c, const char *genesis_hash, char err[CHAIN_ERR_MAX])
+ * transaction: until it commits, the ledger has no chain_id and is not
+ * taken for one. */
+static int chain_init_meta(chain_t *c, const char *genesis_hash,
+                           const genesis_progress_t *progress, char err[CHAIN_ERR_MAX])
 {
     int r = ledger_begin(c->ledger);
 
@@ -65,10 +68,16 @@ static int chain_init_meta(chain_t *c, const char *genesis_hash, char err[CHAIN_
         snprintf(err, CHAIN_ERR_MAX, "ledger: %s", ledger_errmsg(c->ledger));
         goto out;
     }
-    if ((r = c->ops->genesis_init(c->sql, &c->genesis, err, CHAIN_ERR_MAX)) < 0)
+    if ((r = c->ops->genesis_init(c->sql, &c->genesis, progress, err, CHAIN_ERR_MAX)) < 0)
         goto out;
-    if ((r = ledger_commit(c->ledger)) < 0)
+    if ((r = ledger_commit(c->ledger)) < 0) {
         snprintf(err, CHAIN_ERR_MAX, "ledger: %s", ledger_errmsg(c->ledger));
+        goto out;
+    }
+    /* A large genesis leaves a WAL as large as the ledger: copy it in and
+     * truncate it now, so the disk holds one copy. If that fails, the WAL
+     * is only larger for a while. */
+    sql_exec(c->sql, "PRAGMA wal_checkpoint(TRUNCATE)", NULL);
 out:
     if (r < 0)
         ledger_rollback(c->ledger);
@@ -77,7 +86,8 @@ out:
 
 /* A new ledger gets its meta and genesis state; an existing one must
  * belong to this chain and genesis. */
-static int chain_check_meta(chain_t *c, char err[CHAIN_ERR_MAX])
+static int chain_check_meta(chain_t *c, const genesis_progress_t *progress,
+                            char err[CHAIN_ERR_MAX])
 {
     char want_hash[2 * BLOCK_HASH_LEN + 1], have_id[BLOCK_CHAIN_ID_MAX + 1], have_hash[80];
     int r;
@@ -85,7 +95,7 @@ static int chain_check_meta(chain_t *c, char err[CHAIN_ERR_MAX])
     hex_encode(want_hash, c->genesis.hash, BLOCK_HASH_LEN);
     r = ledger_meta_get(c->ledger, "chain_id", have_id, sizeof(have_id));
     if (r == -ENOENT)
-        return chain_init_meta(c, want_hash, err);
+        return chain_init_meta(c, want_hash, progress, err);
     if (r == 0)
         r = ledger_meta_get(c->ledger, "genesis_hash", have_hash, sizeof(have_hash));
     if (r < 0) {
@@ -135,7 +145,8 @@ static int chain_check_power(const genesis_t *g, const keys_pair_t *key, char er
 }
 
 int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
-               const genesis_t *g, const keys_pair_t *key, char err[CHAIN_ERR_MAX])
+               const genesis_t *g, const keys_pair_t *key, const genesis_progress_t *progress,
+               char err[CHAIN_ERR_MAX])
 {
     int r = 0;
     char lerr[LEDGER_ERR_MAX];
@@ -147,6 +158,7 @@ int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
     c->ops = ops;
     c->genesis = *g;
     c->key = *key;
+    c->keep_heights = CHAIN_KEEP_HEIGHTS_DEFAULT;
 
     if (strcmp(g->chain, ops->name) != 0) {
         snprintf(err, CHAIN_ERR_MAX, "genesis is for chain %s, not %s", g->chain, ops->name);
@@ -161,18 +173,47 @@ int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
         goto out;
     }
     c->sql = ledger_sql(c->ledger);
-    if ((r = chain_check_meta(c, err)) < 0)
+    r = chain_check_meta(c, progress, err);
+    c->genesis.balances = NULL; /* the caller's; read only while the ledger was new */
+    if (r < 0)
         goto out;
     if ((r = ledger_tip(c->ledger, &c->tip)) < 0) {
         snprintf(err, CHAIN_ERR_MAX, "ledger: %s", ledger_errmsg(c->ledger));
         goto out;
     }
-    if ((r = ops->state_open(&c->state, c->sql, &c->genesis, err, CHAIN_ERR_MAX)) < 0)
+    if ((ops->state_upgrade &&
+         (r = ops->state_upgrade(c->sql, &c->genesis, progress, err, CHAIN_ERR_MAX)) < 0) ||
+        (r = ops->state_open(&c->state, c->sql, &c->genesis, err, CHAIN_ERR_MAX)) < 0)
         goto out;
     *out = c;
     c = NULL;
 out:
     chain_close(c);
+    return r;
+}
+
+void chain_set_keep_heights(chain_t *c, uint64_t keep_heights)
+{
+    c->keep_heights = keep_heights;
+}
+
+int chain_verify_ledger(const chain_ops_t *ops, const char *ledger_path, const genesis_t *g,
+                        const genesis_progress_t *progress, char msg[CHAIN_ERR_MAX])
+{
+    ledger_t *l = NULL;
+    char lerr[LEDGER_ERR_MAX];
+    int r;
+
+    if (!ops->state_verify) {
+        snprintf(msg, CHAIN_ERR_MAX, "chain %s cannot verify its state", ops->name);
+        return -ENOTSUP;
+    }
+    if ((r = ledger_open_readonly(&l, ledger_path, ops->schema, lerr)) < 0) {
+        snprintf(msg, CHAIN_ERR_MAX, "%s", lerr);
+        return r;
+    }
+    r = ops->state_verify(ledger_sql(l), g, progress, msg, CHAIN_ERR_MAX);
+    ledger_close(l);
     return r;
 }
 
@@ -448,6 +489,15 @@ static int block_fill(chain_t *c, chain_exec_t *x, mempool_t *pool, size_t want,
     return 0;
 }
 
+/* Let the chain forget a bounded part of the state history below the
+ * heights it keeps, inside the block's transaction. */
+static int block_prune(chain_t *c, uint64_t height)
+{
+    if (!c->ops->state_prune || c->keep_heights == 0 || height <= c->keep_heights)
+        return 0;
+    return c->ops->state_prune(c->state, c->sql, height - c->keep_heights, CHAIN_PRUNE_BUDGET);
+}
+
 /* Finish the block: the chain's end_block, the roots, the hash and the
  * signature into h, hash and cert, then the block's rows. Return 0, or a
  * negative code with err. */
@@ -464,6 +514,7 @@ static int block_seal(chain_t *c, chain_exec_t *x, block_header_t *h, const chai
     h->tx_count = st->included;
     if ((r = tx_root((const uint8_t(*)[TX_ID_LEN])c->ids, st->included, h->txs_root)) < 0 ||
         (r = c->ops->state_root(c->state, c->sql, h->state_root)) < 0 ||
+        (r = block_prune(c, h->height)) < 0 ||
         (r = block_header_hash(h, hash)) < 0 || (r = chain_sign(c, h, hash, cert)) < 0) {
         snprintf(err, CHAIN_ERR_MAX, "sealing block %llu failed: %s",
                  (unsigned long long)h->height, strerror(-r));

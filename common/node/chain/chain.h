@@ -44,9 +44,12 @@ typedef struct chain_ops {
      * key is 64 hex digits. May be NULL. Return 0 or -EINVAL with err. */
     int (*genesis_check)(const genesis_t *g, char *err, size_t errlen);
     /* Write the genesis state (inside the ledger's open transaction, through
-     * sql, the writer's connection) into a new ledger. Return 0 or a
-     * negative code with a message in err. */
-    int (*genesis_init)(sql_t *sql, const genesis_t *g, char *err, size_t errlen);
+     * sql, the writer's connection) into a new ledger, reading g's balances
+     * with genesis_balances_foreach and passing progress on to it (NULL:
+     * nobody watches). Return 0 or a negative code with a message in err;
+     * the caller then rolls the whole transaction back. */
+    int (*genesis_init)(sql_t *sql, const genesis_t *g, const genesis_progress_t *progress,
+                        char *err, size_t errlen);
     /* Build the chain's in-memory state (its Merkle trees) from the ledger
      * read through sql (the writer's connection, kept by the pipeline for
      * as long as the state lives); *state is owned by the chain and freed
@@ -56,6 +59,28 @@ typedef struct chain_ops {
     /* The root of the current state, reading through sql (the writer's
      * connection, inside the block transaction). Return 0 or -EIO. */
     int (*state_root)(void *state, sql_t *sql, uint8_t out[BLOCK_HASH_LEN]);
+    /* Optional: bring a ledger's persisted state (its Merkle trees) up to
+     * the tables once, for a ledger made before the trees were kept in
+     * the ledger (or whose genesis was written without them): build
+     * them from the tables and write them at the tip's height in one
+     * transaction of its own, telling progress (may be NULL) how far it
+     * is. Called by chain_open before state_open; returns 0 at once when
+     * there is nothing to do. Return 0 or a negative code with err. */
+    int (*state_upgrade)(sql_t *sql, const genesis_t *g, const genesis_progress_t *progress,
+                         char *err, size_t errlen);
+    /* Optional: forget the state of heights below keep_from, deleting at
+     * most about budget stored rows, inside the block's transaction
+     * (called by chain_produce_block after state_root). Return 0 or a
+     * negative code (the block then fails). */
+    int (*state_prune)(void *state, sql_t *sql, uint64_t keep_from, size_t budget);
+    /* Optional: rebuild the state from the tables as of the ledger's tip
+     * (O(state)) and compare it with the persisted state and the last
+     * header, reading through sql (a read-only connection), telling
+     * progress how far it is. Return 0 (they agree, with a summary in
+     * msg), -EILSEQ (they do not: what differs in msg) or another
+     * negative code with msg. */
+    int (*state_verify)(sql_t *sql, const genesis_t *g, const genesis_progress_t *progress,
+                        char *msg, size_t msglen);
     /* Undo journal of the in-memory state, used in step with SQLite
      * savepoints: mark, roll back to a mark, or make changes final. */
     uint64_t (*state_mark)(void *state);
@@ -84,12 +109,34 @@ typedef struct chain chain_t;
 /* Open the chain's ledger at ledger_path (creating it from genesis g if
  * new), check it belongs to g, check that key can commit blocks alone (it
  * holds >= 2/3 of the voting power), and open the chain's state. g and
- * key are copied. On failure return -EPROTO/-EILSEQ/-ENOTUNIQ (ledger
- * refused: newer schema, corrupt, other chain), -EPERM (key cannot
- * commit), -EINVAL (genesis of another chain), -EIO (SQLite), with a
- * message in err. */
+ * key are copied (g's in-memory balances, if any, are read only here). A
+ * new ledger gets its meta and genesis state in one transaction, so a
+ * crash while it is written leaves a ledger without meta, which the next
+ * open writes again from the start; progress (may be NULL) hears how far
+ * the genesis balances are. On failure return -EPROTO/-EILSEQ/-ENOTUNIQ
+ * (ledger refused: newer schema, corrupt, other chain), -EPERM (key
+ * cannot commit), -EINVAL (genesis of another chain, or its balances
+ * refused), -EIO (SQLite), with a message in err. */
 int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
-               const genesis_t *g, const keys_pair_t *key, char err[CHAIN_ERR_MAX]);
+               const genesis_t *g, const keys_pair_t *key, const genesis_progress_t *progress,
+               char err[CHAIN_ERR_MAX]);
+/* Heights of state history a chain keeps by default (its
+ * <chain>.state.keep_heights); 0 keeps all. */
+#define CHAIN_KEEP_HEIGHTS_DEFAULT 10000
+/* Stored rows each block may prune at most (ops->state_prune's budget). */
+#define CHAIN_PRUNE_BUDGET 2000
+/* Keep the state of the last keep_heights heights (0: all) from the next
+ * block on; chain_open starts with CHAIN_KEEP_HEIGHTS_DEFAULT. */
+void chain_set_keep_heights(chain_t *c, uint64_t keep_heights);
+
+/* Open the ledger at ledger_path read-only (it must exist and be at this
+ * binary's schema) and run ops->state_verify on it. Return 0 (the state
+ * agrees, a summary in msg), -EILSEQ (it does not, what differs in msg),
+ * -ENOTSUP (the chain has no state_verify), or the ledger's refusal with
+ * msg. */
+int chain_verify_ledger(const chain_ops_t *ops, const char *ledger_path, const genesis_t *g,
+                        const genesis_progress_t *progress, char msg[CHAIN_ERR_MAX]);
+
 /* Close the chain's state, then its ledger; NULL-safe. */
 void chain_close(chain_t *c);
 
