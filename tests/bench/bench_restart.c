@@ -17,32 +17,7 @@
 #include <unistd.h>
 
 #include "tests/integration/harness.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double pct(double *v, int n, double p)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    int i = (int)(p / 100.0 * (n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
-
-static double forkexec_once(void)
-{
-    double t0 = now_ms();
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl("/bin/true", "true", (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    return now_ms() - t0;
-}
+#include "tests/lib/baseline.h"
 
 int main(int argc, char **argv)
 {
@@ -109,11 +84,11 @@ int main(int argc, char **argv)
             }
         }
         restart[i] = now_ms() - t0;
-        fe[i] = forkexec_once();
+        fe[i] = baseline_forkexec_ms();
     }
-    double r50 = pct(restart, kills, 50), r99 = pct(restart, kills, 99),
+    double r50 = baseline_percentile(restart, kills, 50), r99 = baseline_percentile(restart, kills, 99),
            rmax = restart[kills - 1];
-    double f50 = pct(fe, kills, 50), f99 = pct(fe, kills, 99);
+    double f50 = baseline_percentile(fe, kills, 50), f99 = baseline_percentile(fe, kills, 99);
     if (json) {
         printf("{\"kills\":%d,\"restart_p50_ms\":%.3f,\"restart_p99_ms\":%.3f,"
                "\"restart_max_ms\":%.3f,\"forkexec_p50_ms\":%.3f,\"forkexec_p99_ms\":%.3f,"

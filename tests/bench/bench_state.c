@@ -67,6 +67,7 @@
 #include "proto/notify.h"
 #include "proto/tx.h"
 #include "tests/integration/harness.h"
+#include "tests/lib/baseline.h"
 
 #define MAX_SIZES 8
 #define NSENDERS 256
@@ -149,21 +150,6 @@ static struct {
     int drops;
     char drop_why[300];
 } S;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double pct(double *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    qsort(v, n, sizeof(*v), cmp_double);
-    size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
 
 static uint64_t wall_ms(void)
 {
@@ -539,7 +525,7 @@ static int measure_commit(size_res_t *r)
         if (b.failed || batch_commit(&b, &ms[i], &h) < 0)
             goto out;
     }
-    r->commit_ms = pct(ms, COMMIT_BLOCKS, 50);
+    r->commit_ms = baseline_percentile(ms, COMMIT_BLOCKS, 50);
     r->commit_ms_min = ms[0];
     r->commit_ms_max = ms[COMMIT_BLOCKS - 1];
     rc = 0;
@@ -640,19 +626,6 @@ static int worker_stop(worker_t *w)
     close(w->sock);
     w->pid = 0;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-}
-
-static double forkexec_once(void)
-{
-    double t0 = now_ms();
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl("/bin/true", "true", (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    return now_ms() - t0;
 }
 
 static void read_rss(pid_t pid, double *rss, double *hwm)
@@ -827,14 +800,14 @@ static int measure_proofs(size_res_t *r)
         if (s != SQLITE_ROW && r->proof_errors++ == 0)
             fprintf(stderr, "bench_state: sqlite point read found no row\n");
     }
-    r->proof_p50_us = pct(lat, NPROOFS, 50);
-    r->proof_p99_us = pct(lat, NPROOFS, 99);
-    r->back_p50_us = pct(back, NPROOFS, 50);
-    r->back_p99_us = pct(back, NPROOFS, 99);
-    r->health_p50_us = pct(hl, NPROOFS, 50);
-    r->health_p99_us = pct(hl, NPROOFS, 99);
-    r->sqlite_p50_us = pct(sq, NPROOFS, 50);
-    r->sqlite_p99_us = pct(sq, NPROOFS, 99);
+    r->proof_p50_us = baseline_percentile(lat, NPROOFS, 50);
+    r->proof_p99_us = baseline_percentile(lat, NPROOFS, 99);
+    r->back_p50_us = baseline_percentile(back, NPROOFS, 50);
+    r->back_p99_us = baseline_percentile(back, NPROOFS, 99);
+    r->health_p50_us = baseline_percentile(hl, NPROOFS, 50);
+    r->health_p99_us = baseline_percentile(hl, NPROOFS, 99);
+    r->sqlite_p50_us = baseline_percentile(sq, NPROOFS, 50);
+    r->sqlite_p99_us = baseline_percentile(sq, NPROOFS, 99);
     rc = 0;
 out:
     sqlite3_finalize(st);
@@ -979,24 +952,6 @@ static void *tx_poller(void *arg)
     return NULL;
 }
 
-static double bench_verify(double secs)
-{
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-    unsigned char msg[200], sig[crypto_sign_BYTES];
-    crypto_sign_keypair(pk, sk);
-    randombytes_buf(msg, sizeof(msg));
-    crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
-    uint64_t n = 0;
-    double t0 = now_ms(), el;
-    do {
-        for (int i = 0; i < 256; i++)
-            if (crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) == 0)
-                n++;
-        el = now_ms() - t0;
-    } while (el < secs * 1000);
-    return (double)n / (el / 1000);
-}
-
 static int measure_tx(size_res_t *r, int seconds)
 {
     static const char *const sets[] = {
@@ -1021,7 +976,7 @@ static int measure_tx(size_res_t *r, int seconds)
         pthread_join(sg[i], NULL);
     S.next_idx[1] += (uint64_t)NSENDERS * TX_PRESIGN;
     for (int i = 0; i < 3; i++)
-        r->verify_samples[i] = bench_verify(0.5);
+        r->verify_samples[i] = baseline_verify_per_s(0.5);
     if (worker_start_timed(&w, sets, &ready, &health) < 0)
         goto out;
     /* Skip what committed before the window. */
@@ -1056,7 +1011,7 @@ static int measure_tx(size_res_t *r, int seconds)
     pthread_join(poll, NULL);
     polling = false;
     for (int i = 3; i < 6; i++)
-        r->verify_samples[i] = bench_verify(0.5);
+        r->verify_samples[i] = baseline_verify_per_s(0.5);
     uint64_t t0 = atomic_load(&T.t0_ms), t1 = atomic_load(&T.t1_ms);
     r->tx_in_window = T.in_window;
     r->tx_per_s = (double)T.in_window / ((double)(t1 - t0) / 1000.0);
@@ -1277,8 +1232,8 @@ int main(int argc, char **argv)
     /* Baseline for spawn: fork+exec+wait of /bin/true, best and median of 21. */
     double fe[21];
     for (int i = 0; i < 21; i++)
-        fe[i] = forkexec_once();
-    double fe_best = pct(fe, 21, 0), fe_p50 = pct(fe, 21, 50);
+        fe[i] = baseline_forkexec_ms();
+    double fe_best = baseline_percentile(fe, 21, 0), fe_p50 = baseline_percentile(fe, 21, 50);
 
     if (node_init(&S.node) < 0) {
         fprintf(stderr, "bench_state: adnet init failed (ADNET_BIN=%s)\n", getenv("ADNET_BIN"));

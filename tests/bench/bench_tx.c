@@ -46,6 +46,7 @@
 #include "proto/delta_tx.h"
 #include "proto/tx.h"
 #include "tests/integration/harness.h"
+#include "tests/lib/baseline.h"
 #include "tests/lib/tmp.h"
 
 #define RING 64          /* submit times kept per sender, by nonce % RING */
@@ -92,39 +93,7 @@ static uint64_t wall_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double pct(const double *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
-    return v[i < n ? i : n - 1];
-}
-
 /* ---- baselines ---- */
-
-static double bench_verify(double secs)
-{
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-    unsigned char msg[200], sig[crypto_sign_BYTES];
-    crypto_sign_keypair(pk, sk);
-    randombytes_buf(msg, sizeof(msg));
-    crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
-    uint64_t n = 0;
-    double t0 = now_ms(), el;
-    do {
-        for (int i = 0; i < 256; i++)
-            if (crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) == 0)
-                n++;
-        el = now_ms() - t0;
-    } while (el < secs * 1000);
-    return (double)n / (el / 1000);
-}
 
 static double bench_sqlite(double secs)
 {
@@ -469,7 +438,7 @@ int main(int argc, char **argv)
 
     if (!json)
         fprintf(stderr, "bench_tx: baselines (2 s each) ...\n");
-    double verify = bench_verify(2.0), sqlite_rows = bench_sqlite(2.0);
+    double verify = baseline_verify_per_s(2.0), sqlite_rows = bench_sqlite(2.0);
 
     node_t node;
     pthread_t poll_thread, threads[MAX_THREADS];
@@ -573,8 +542,8 @@ int main(int argc, char **argv)
     uint64_t t0 = atomic_load(&B.t0_ms), t1 = atomic_load(&B.t1_ms);
     double window_s = (double)(t1 - t0) / 1000.0;
     double tps = (double)B.in_window / window_s;
-    qsort(B.lat, B.nlat, sizeof(*B.lat), cmp_double);
-    double p50 = pct(B.lat, B.nlat, 50), p99 = pct(B.lat, B.nlat, 99);
+    double p50 = baseline_percentile(B.lat, B.nlat, 50);
+    double p99 = baseline_percentile(B.lat, B.nlat, 99);
     uint64_t submitted = atomic_load(&B.submitted), rejected = atomic_load(&B.rejected);
     double ratio = verify > 0 ? tps / verify : 0;
     if (json) {
