@@ -55,6 +55,9 @@ static const rule_t rules[CHILD_NSTATES][NINPUTS] = {
     [CHILD_STARTING] = {
         [CHILD_EV_SPAWN_FAILED] = GO(BACKOFF, BACKOFF),
         [CHILD_EV_READY] = GO(RUNNING, UP),
+        /* A first start that loads a large genesis or builds its trees
+         * reports progress; only silence for ready_timeout_ms kills it. */
+        [CHILD_EV_ALIVE] = DO(EXTEND),
         [CHILD_EV_READY_TIMEOUT] = DO(KILL),
         LIVE_PROCESS_CELLS,
     },

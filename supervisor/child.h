@@ -37,7 +37,7 @@ typedef enum {
     CHILD_EV_START = 0,         /* the node wants it up; waits for its after to run */
     CHILD_EV_SPAWN_FAILED,      /* the spawn action failed before exec (not counted as a crash) */
     CHILD_EV_READY,             /* a READY notification */
-    CHILD_EV_ALIVE,             /* any other notification (BLOCK, HEARTBEAT) */
+    CHILD_EV_ALIVE,             /* any other notification (BLOCK, HEARTBEAT; while starting: progress) */
     CHILD_EV_READY_TIMEOUT,     /* no READY within ready_timeout_ms of the spawn */
     CHILD_EV_HEARTBEAT_TIMEOUT, /* silent for heartbeat_timeout_ms while running */
     CHILD_EV_EXITED,            /* the process is gone; pass its wait status */
@@ -55,6 +55,7 @@ typedef enum {
     CHILD_ACT_SPAWN,   /* fork+exec it, arm the ready timeout; report SPAWN_FAILED if it fails */
     CHILD_ACT_UP,      /* it is ready: disarm the ready timeout, watch heartbeats */
     CHILD_ACT_WATCH,   /* it spoke: re-arm the heartbeat timeout */
+    CHILD_ACT_EXTEND,  /* still starting, but it reported progress: re-arm the ready timeout */
     CHILD_ACT_TERM,    /* send SIGTERM, stop watching heartbeats, arm the stop timeout */
     CHILD_ACT_KILL,    /* send SIGKILL; its exit follows as CHILD_EV_EXITED */
     CHILD_ACT_BACKOFF, /* arm a timer for delay_ms, then report BACKOFF_ELAPSED */

@@ -302,6 +302,10 @@ static void child_perform(child_io_t *ci, child_event_t ev, const child_action_t
     case CHILD_ACT_WATCH:
         ev_timer_again(ci->sup->loop, &ci->hb);
         break;
+    case CHILD_ACT_EXTEND:
+        child_arm_deadline(ci, ci->sup->opt->cfg->supervisor.ready_timeout_ms / 1000.0,
+                           CHILD_EV_READY_TIMEOUT);
+        break;
     case CHILD_ACT_TERM:
         child_term(ci);
         break;

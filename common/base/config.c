@@ -93,7 +93,7 @@ static const config_key_t node_keys[] = {
     KEY_UINT("supervisor.backoff_max_ms", NODE(supervisor.backoff_max_ms), 0, 3600000, "10000",
              "Cap of the restart back-off delay, in milliseconds."),
     KEY_UINT("supervisor.ready_timeout_ms", NODE(supervisor.ready_timeout_ms), 100, 3600000,
-             "30000", "A starting worker must report ready within this, in milliseconds."),
+             "30000", "A starting worker must report ready, or progress, within this, in milliseconds."),
     KEY_UINT("supervisor.heartbeat_interval_ms", NODE(supervisor.heartbeat_interval_ms), 10,
              600000, "1000", "How often workers report to the supervisor, in milliseconds."),
     KEY_UINT("supervisor.heartbeat_timeout_ms", NODE(supervisor.heartbeat_timeout_ms), 100,

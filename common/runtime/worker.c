@@ -427,7 +427,24 @@ typedef struct {
     bool fresh;             /* no ledger yet: chain_open creates it from the genesis */
     uint64_t start_us;
     uint64_t step_done, step_total; /* the last progress report (genesis balances, rows) */
+    uint64_t beat_done;     /* step_done when the supervisor last heard of it */
+    int notify_fd;          /* the supervisor's socket, or -1 */
 } open_watch_t;
+
+/* Tell the supervisor a long open is progressing (a HEARTBEAT before
+ * READY extends its ready deadline); only when the count moved, so a hung
+ * open still times out. Called with ow->mu held. */
+static void open_watch_beat(open_watch_t *ow)
+{
+    uint8_t buf[NOTIFY_MSG_LEN];
+    notify_msg_t m = { .kind = NOTIFY_HEARTBEAT };
+    if (ow->notify_fd < 0 || ow->step_done == ow->beat_done)
+        return;
+    int n = notify_encode(&m, buf, sizeof(buf));
+    if (n > 0)
+        (void)send(ow->notify_fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ow->beat_done = ow->step_done;
+}
 
 static void on_open_progress(void *ctx, uint64_t done, uint64_t total)
 {
@@ -452,6 +469,7 @@ static void *open_watch_run(void *arg)
                  "done=%llu total=%llu elapsed_ms=%llu", (unsigned long long)ow->step_done,
                  (unsigned long long)ow->step_total,
                  (unsigned long long)((clock_mono_us() - ow->start_us) / 1000));
+        open_watch_beat(ow);
     }
     pthread_mutex_unlock(&ow->mu);
     return NULL;
@@ -461,7 +479,7 @@ static void *open_watch_run(void *arg)
 static int worker_chain_open(worker_t *w, const keys_pair_t *key, char err[CHAIN_ERR_MAX])
 {
     struct stat st;
-    open_watch_t ow = { .start_us = clock_mono_us() };
+    open_watch_t ow = { .start_us = clock_mono_us(), .notify_fd = w->notify_fd };
     genesis_progress_t progress = { on_open_progress, &ow };
     pthread_condattr_t ca;
     pthread_t tid;
