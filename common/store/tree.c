@@ -693,3 +693,18 @@ int tree_prune(sql_t *q, const char *tree, uint64_t keep_from, size_t budget, si
 out:
     return rc;
 }
+
+int tree_unapply(sql_t *q, const char *tree, uint64_t version)
+{
+    int r = sql_exists(q, "SELECT 1 FROM tree_roots WHERE tree = ? AND version = ?", "tu", tree,
+                       version);
+    if (r <= 0)
+        return r;
+    if ((r = sql_exec(q, "DELETE FROM tree_nodes WHERE tree = ? AND version = ?", "tu", tree,
+                      version)) < 0 ||
+        (r = sql_exec(q, "DELETE FROM tree_stale WHERE tree = ? AND since = ?", "tu", tree,
+                      version)) < 0)
+        return r;
+    return sql_exec(q, "DELETE FROM tree_roots WHERE tree = ? AND version = ?", "tu", tree,
+                    version);
+}

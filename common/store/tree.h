@@ -103,6 +103,13 @@ int tree_foreach(sql_t *q, const char *tree, uint64_t version,
                            const uint8_t value[SMT_HASH_LEN]),
                  void *ctx);
 
+/* Take back version, the newest one, written by tree_apply in the
+ * caller's still open transaction: delete its node, stale and root rows,
+ * so that the same version can be applied again. No-op if nothing of it
+ * is there (a savepoint around it was rolled back). Only for a version
+ * above every committed one. Return 0 or a negative code. */
+int tree_unapply(sql_t *q, const char *tree, uint64_t version);
+
 /* Forget the versions of tree below keep_from: delete the tree_roots
  * rows below keep_from except the last one at or below it (whose state is
  * keep_from's), then at most budget node rows that no version >= keep_from

@@ -67,24 +67,6 @@ void tree_batch_truncate(tree_batch_t *b, size_t mark)
         b->n = mark;
 }
 
-/* Remove what an earlier tree_batch_apply of this transaction wrote at
- * version: every row of the tree tables that version wrote (it is above
- * every committed version, so no other block wrote any of them). */
-static int batch_unwrite(tree_batch_t *b, sql_t *q, uint64_t version)
-{
-    int r = sql_exists(q, "SELECT 1 FROM tree_roots WHERE tree = ? AND version = ?", "tu",
-                       b->tree, version);
-    if (r <= 0)
-        return r; /* nothing of it survived (a savepoint around it was rolled back) */
-    if ((r = sql_exec(q, "DELETE FROM tree_nodes WHERE tree = ? AND version = ?", "tu", b->tree,
-                      version)) < 0 ||
-        (r = sql_exec(q, "DELETE FROM tree_stale WHERE tree = ? AND since = ?", "tu", b->tree,
-                      version)) < 0)
-        return r;
-    return sql_exec(q, "DELETE FROM tree_roots WHERE tree = ? AND version = ?", "tu", b->tree,
-                    version);
-}
-
 /* Outside a transaction: the root the batch would give, written inside a
  * savepoint that is then rolled back, so nothing stays. */
 static int batch_peek(tree_batch_t *b, sql_t *q, uint64_t version, uint8_t root[SMT_HASH_LEN])
@@ -105,7 +87,7 @@ int tree_batch_apply(tree_batch_t *b, sql_t *q, uint64_t version, uint8_t root[S
 
     if (sqlite3_get_autocommit(q->db))
         return batch_peek(b, q, version, root);
-    if (b->written && (r = batch_unwrite(b, q, b->version)) < 0)
+    if (b->written && (r = tree_unapply(q, b->tree, b->version)) < 0)
         return r;
     if ((r = tree_apply(q, b->tree, version, b->u, b->n, root)) < 0)
         return r;

@@ -580,6 +580,43 @@ static int unreachable_rows(fx_t *f, const char *tree)
                  tree);
 }
 
+/* tree_unapply takes back the open transaction's newest version, rows and
+ * all, so that version can be written again; nothing of it remains. */
+START_TEST(test_unapply)
+{
+    fx_t f;
+    model_t m;
+    tree_update_t u[40];
+    uint8_t root[32], want[32];
+    uint64_t v;
+
+    rng_seed(7);
+    fx_open(&f);
+    model_init(&m);
+    gen_batch(&m, u, 40);
+    apply_both(&f, &m, "accounts", 1, u, 40);
+    int nodes = count(&f, "SELECT count(*) FROM tree_nodes");
+    int stale = count(&f, "SELECT count(*) FROM tree_stale");
+    OK(&f, ledger_begin(f.l));
+    gen_batch(&m, u, 40);
+    OK(&f, tree_apply(f.q, "accounts", 2, u, 40, root));
+    OK(&f, tree_unapply(f.q, "accounts", 2));
+    OK(&f, tree_latest(f.q, "accounts", &v));
+    ck_assert_uint_eq(v, 1);
+    ck_assert_int_eq(count(&f, "SELECT count(*) FROM tree_nodes"), nodes);
+    ck_assert_int_eq(count(&f, "SELECT count(*) FROM tree_stale"), stale);
+    OK(&f, tree_unapply(f.q, "accounts", 2)); /* nothing left: a no-op */
+    OK(&f, tree_apply(f.q, "accounts", 2, u, 40, root));
+    OK(&f, ledger_commit(f.l));
+    model_apply(&m, u, 40);
+    smt_root(m.smt, want);
+    ck_assert_mem_eq(root, want, 32);
+    check_version(&f, "accounts", 2, &m, m.smt, 40);
+    model_free(&m);
+    fx_close(&f);
+}
+END_TEST
+
 START_TEST(test_prune)
 {
     enum { N = 30, KEEP = 20, BUDGET = 7 };
@@ -959,7 +996,7 @@ Suite *test_suite(void)
     static const suite_spec_t spec = {.name = "tree", .tcase = "core", .timeout_s = 60};
     return suite_build(&spec, SUITE_TESTS(
         test_empty_one_two_leaves, test_long_shared_prefixes, test_random_histories,
-        test_batch_semantics, test_versions_refused, test_savepoint_rollback, test_prune,
+        test_batch_semantics, test_versions_refused, test_savepoint_rollback, test_unapply, test_prune,
         test_prune_skipped_versions, test_foreach, test_damaged_blob, test_damaged_hash_column,
         test_damaged_leaf_in_blob, test_damaged_row_from_other_version, test_damaged_missing_row,
         test_damaged_root_row, test_one_change_rewrites_its_path, test_reader_connection));
