@@ -43,6 +43,23 @@ bool fs_exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+int fs_sync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    int fd, r = 0;
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (fs_path(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path) < 0)
+        return -ENAMETOOLONG;
+    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return -errno;
+    if (fsync(fd) < 0)
+        r = -errno;
+    close(fd);
+    return r;
+}
+
 int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, bool overwrite)
 {
     char tmp[PATH_MAX];
@@ -87,6 +104,8 @@ int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, b
         r = -errno;
     else if (!overwrite)
         unlink(tmp);
+    if (r == 0)
+        r = fs_sync_parent(path);
 out:
     if (fd >= 0)
         close(fd);

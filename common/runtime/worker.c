@@ -26,13 +26,22 @@
 #include "common/base/hex.h"
 #include "common/base/log.h"
 #include "common/base/metrics.h"
+#include "common/base/workerstate.h"
 #include "common/node/api/api.h"
 #include "common/node/api/api_routes.h"
 #include "common/node/api/node.h"
 #include "common/node/mempool/mempool.h"
+#include "common/runtime/production.h"
+#include "common/store/commitrec.h"
+#include "common/store/ledger_files.h"
 #include "proto/notify.h"
 
 #define MAX_FLAGS 64
+/* What the kernel sends a worker when the supervisor dies (PR_SET_PDEATHSIG).
+ * Not SIGTERM: the supervisor stops workers with SIGTERM, and a dying
+ * supervisor with threads (ZeroMQ's) is still our parent for a moment
+ * after its main thread died, so getppid() cannot tell the two apart. */
+#define WORKER_PARENT_DEATH_SIGNAL SIGHUP
 
 /* A transaction handed from an API thread to the loop: it lives on the
  * API thread's stack until the loop marks it done. */
@@ -58,11 +67,17 @@ typedef struct {
     node_api_t napi;
     char ledger_path[PATH_MAX];
     char genesis_path[PATH_MAX];
+    char rec_path[PATH_MAX];  /* the commit record, <home>/<chain>/last_signed.json */
+    bool rec_pending;       /* the last block's record could not be written yet */
+    ledger_files_t files;   /* which files the ledger's names held when it opened */
+    production_t prod;      /* producing, delayed or halted, and why */
+    pid_t parent;           /* the supervisor (our parent when we started) */
+    char workers_path[PATH_MAX]; /* the supervisor's view of every worker; "" without one */
     struct ev_loop *loop;
     ev_timer block_timer;
     ev_timer heartbeat_timer;
     ev_io notify_watcher;   /* EOF here means the supervisor is gone */
-    ev_signal sigterm, sigint;
+    ev_signal sigterm, sigint, sighup; /* stop; sighup: the supervisor died */
     ev_async inbox_async;   /* API threads wake the loop for new submissions */
     pthread_mutex_t inbox_mu;
     pthread_cond_t inbox_cv;
@@ -89,19 +104,30 @@ typedef struct {
 static const config_chain_spec_t node_chains[] = { ADNET_NODE_CHAINS(NODE_CHAIN_SPEC) };
 #define N_NODE_CHAINS (sizeof node_chains / sizeof node_chains[0])
 
+/* Send m to the supervisor on fd (if any). Non-blocking: a supervisor
+ * that stopped reading must not stall blocks. */
+static void notify_send(int fd, const notify_msg_t *m)
+{
+    uint8_t buf[NOTIFY_MSG_MAX];
+    int n = fd >= 0 ? notify_encode(m, buf, sizeof(buf)) : -1;
+    if (n > 0 && send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+        log_debug("notify_failed", "errno=%d", errno);
+}
+
+/* Tell the supervisor kind with the tip; a halted worker's heartbeat is
+ * a HALTED with the reason. */
 static void worker_notify(worker_t *w, notify_kind_t kind)
 {
-    if (w->notify_fd < 0)
-        return;
     ledger_tip_t tip;
-    uint8_t buf[NOTIFY_MSG_LEN];
+    node_state_t ns;
     chain_tip(w->chain, &tip);
     notify_msg_t m = { .kind = kind, .height = tip.height, .time_ms = tip.time_ms };
-    int n = notify_encode(&m, buf, sizeof(buf));
-    /* Non-blocking: a supervisor that stopped reading must not stall blocks. */
-    if (n > 0 && send(w->notify_fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
-        errno != EAGAIN)
-        log_debug("notify_failed", "errno=%d", errno);
+    production_get(&w->prod, &ns);
+    if ((kind == NOTIFY_HEARTBEAT || kind == NOTIFY_HALTED) && ns.mode == NODE_HALTED) {
+        m.kind = NOTIFY_HALTED;
+        notify_reason_set(m.reason, ns.reason);
+    }
+    notify_send(w->notify_fd, &m);
 }
 
 static void worker_stop(worker_t *w, int code)
@@ -142,9 +168,59 @@ static void collect_files(metrics_t *m, void *ctx)
     snprintf(wal, sizeof(wal), "%s-wal", w->ledger_path);
     metrics_gauge_set(m, "adnet_ledger_wal_bytes", "Size of the ledger's write-ahead log.", NULL,
                       stat(wal, &st) == 0 ? (double)st.st_size : 0);
+    if (w->workers_path[0]) /* adnet_worker_up, adnet_worker_state of every worker */
+        workerstate_export(m, w->workers_path);
 }
 
 /* ---- submissions from the API threads ---- */
+
+/* The checks that need no state, here on the API thread (in parallel
+ * with the others): decode, signature, chain id, and whether the node
+ * takes transactions now. Return 0 or the refusal in s->why. */
+static int submit_check(worker_t *w, node_api_t *n, submission_t *s)
+{
+    node_state_t ns;
+    int r = chain_precheck_tx(n->genesis, s->bytes, s->len, &s->tx, s->id, &s->why);
+
+    if (r == 0) {
+        production_get(&w->prod, &ns);
+        if (ns.mode == NODE_HALTED)
+            r = reject(&s->why, -EAGAIN, "halted", "%s produces no blocks now: %s",
+                       w->ops->name, ns.reason);
+    }
+    if (r < 0)
+        count_reject(w, "admission", &s->why);
+    s->result = r;
+    return r;
+}
+
+/* Queue the chain first..last (linked by next) for the loop, which admits
+ * them in one pass, and wait until it has said something of each. */
+static void inbox_hand(worker_t *w, submission_t *first, submission_t *last)
+{
+    pthread_mutex_lock(&w->inbox_mu);
+    if (w->closing) {
+        for (submission_t *s = first; s; s = s == last ? NULL : s->next) {
+            s->result = reject(&s->why, -ESHUTDOWN, "unavailable", "the node is stopping");
+            s->done = true;
+        }
+        pthread_mutex_unlock(&w->inbox_mu);
+        return;
+    }
+    last->next = NULL;
+    if (w->inbox_tail)
+        w->inbox_tail->next = first;
+    else
+        w->inbox_head = first;
+    w->inbox_tail = last;
+    pthread_mutex_unlock(&w->inbox_mu);
+    ev_async_send(w->loop, &w->inbox_async);
+    pthread_mutex_lock(&w->inbox_mu);
+    for (submission_t *s = first; s; s = s == last ? NULL : s->next)
+        while (!s->done)
+            pthread_cond_wait(&w->inbox_cv, &w->inbox_mu);
+    pthread_mutex_unlock(&w->inbox_mu);
+}
 
 static int worker_submit(node_api_t *n, const uint8_t *bytes, size_t len, uint8_t id[TX_ID_LEN],
                          reject_t *why)
@@ -154,34 +230,46 @@ static int worker_submit(node_api_t *n, const uint8_t *bytes, size_t len, uint8_
     memset(&s, 0, sizeof(s));
     s.bytes = bytes;
     s.len = len;
-    /* Decode and signature check here, in parallel on the API threads;
-     * the loop keeps only the checks that need state. */
-    int r = chain_precheck_tx(n->genesis, bytes, len, &s.tx, s.id, why);
-    if (r < 0) {
-        count_reject(w, "admission", why);
-        return r;
-    }
-    pthread_mutex_lock(&w->inbox_mu);
-    if (w->closing) {
-        pthread_mutex_unlock(&w->inbox_mu);
-        return reject(why, -ESHUTDOWN, "unavailable", "the node is stopping");
-    }
-    if (w->inbox_tail)
-        w->inbox_tail->next = &s;
-    else
-        w->inbox_head = &s;
-    w->inbox_tail = &s;
-    pthread_mutex_unlock(&w->inbox_mu);
-    ev_async_send(w->loop, &w->inbox_async);
-    pthread_mutex_lock(&w->inbox_mu);
-    while (!s.done)
-        pthread_cond_wait(&w->inbox_cv, &w->inbox_mu);
-    pthread_mutex_unlock(&w->inbox_mu);
+    if (submit_check(w, n, &s) == 0)
+        inbox_hand(w, &s, &s);
     if (s.result < 0)
         *why = s.why;
     else
         memcpy(id, s.id, TX_ID_LEN);
     return s.result;
+}
+
+/* node_api_t.submit_many: the checks here, then one hand-over for all. */
+static void worker_submit_many(node_api_t *n, const uint8_t *const *tx, const size_t *len,
+                               size_t count, uint8_t (*ids)[TX_ID_LEN], int *results,
+                               reject_t *whys)
+{
+    worker_t *w = n->loop_ctx;
+    submission_t *s = calloc(count ? count : 1, sizeof *s), *first = NULL, *last = NULL;
+
+    for (size_t i = 0; !s && i < count; i++)
+        results[i] = reject(&whys[i], -ENOMEM, "unavailable", "out of memory");
+    for (size_t i = 0; s && i < count; i++) {
+        s[i].bytes = tx[i];
+        s[i].len = len[i];
+        if (submit_check(w, n, &s[i]) < 0)
+            continue;
+        if (last)
+            last->next = &s[i];
+        else
+            first = &s[i];
+        last = &s[i];
+    }
+    if (first)
+        inbox_hand(w, first, last);
+    for (size_t i = 0; s && i < count; i++) {
+        results[i] = s[i].result;
+        if (s[i].result < 0)
+            whys[i] = s[i].why;
+        else
+            memcpy(ids[i], s[i].id, TX_ID_LEN);
+    }
+    free(s);
 }
 
 static void on_inbox(struct ev_loop *loop, ev_async *a, int revents)
@@ -247,52 +335,172 @@ static void schedule_next_block(worker_t *w)
     ev_timer_start(w->loop, &w->block_timer);
 }
 
-static void on_block_timer(struct ev_loop *loop, ev_timer *t, int revents)
+/* ---- the commit record and the ledger's files ---- */
+
+/* Write the record of the chain's tip (atomically). If that fails the
+ * block stays committed (a ledger ahead of its record loses nothing) and
+ * rec_pending holds production until a retry succeeds. Return 0 or
+ * -errno with err. */
+static int worker_store_record(worker_t *w, char err[COMMITREC_ERR_MAX])
 {
-    worker_t *w = t->data;
-    block_header_t h;
-    chain_block_stats_t st;
-    char err[CHAIN_ERR_MAX];
-    ev_tstamp start = ev_time();
-    int r = chain_produce_block(w->chain, clock_wall_ms(), w->pool, w->ccfg->block_max_txs, on_drop, w,
-                                &h, &st, err);
-    if (r < 0) {
+    commitrec_t r;
+    ledger_tip_t tip;
+    chain_tip(w->chain, &tip);
+    commitrec_from_tip(&r, w->genesis->chain_id, w->genesis->hash, &tip);
+    int rc = commitrec_store(&r, w->rec_path, err);
+    w->rec_pending = rc < 0;
+    return rc;
+}
+
+/* Stop producing for cause: tell the supervisor at once if this halts
+ * the worker, and try the block again after the cause's delay (never,
+ * for a cause that only a restart clears). */
+static void worker_trouble(worker_t *w, prod_cause_t cause, uint64_t height, const char *reason)
+{
+    bool was_halted = production_is_halted(&w->prod);
+    double retry = production_trouble(&w->prod, cause, height, reason);
+    if (!was_halted && production_is_halted(&w->prod))
+        worker_notify(w, NOTIFY_HALTED);
+    ev_timer_stop(w->loop, &w->block_timer);
+    if (retry < 0)
+        return;
+    ev_timer_set(&w->block_timer, retry, 0.0);
+    ev_timer_start(w->loop, &w->block_timer);
+}
+
+/* Are the ledger's files still the ones it opened? If not, halt for good
+ * (what SQLite writes now would not be found again). */
+static bool worker_files_ok(worker_t *w, uint64_t height)
+{
+    char why[LEDGER_FILES_WHY_MAX];
+    if (production_is_final(&w->prod))
+        return false;
+    if (ledger_files_check(&w->files, why) == 0)
+        return true;
+    worker_trouble(w, PROD_LEDGER_CHANGED, height, why);
+    return false;
+}
+
+/* A record that could not be written: a full disk, or another failure. */
+static void worker_record_trouble(worker_t *w, int rc, uint64_t height, const char *err)
+{
+    char reason[COMMITREC_ERR_MAX + 16];
+    snprintf(reason, sizeof(reason), "%s%s", rc == -ENOSPC ? "disk full: " : "", err);
+    worker_trouble(w, rc == -ENOSPC ? PROD_DISK_FULL : PROD_RECORD_FAILED, height, reason);
+}
+
+/* ---- blocks ---- */
+
+/* A block that could not be made: a busy ledger delays it, a full disk
+ * halts until space is free, a height signed before halts for good, and
+ * anything else ends the worker (111: the supervisor restarts it). */
+static void worker_block_failed(worker_t *w, int r, uint64_t height, const char *err)
+{
+    char reason[CHAIN_ERR_MAX + 64];
+    if (r == -EBUSY) {
+        snprintf(reason, sizeof(reason), "another process holds the ledger's write lock (%s)",
+                 err);
+        worker_trouble(w, PROD_LEDGER_BUSY, height, reason);
+    } else if (r == -ENOSPC) {
+        snprintf(reason, sizeof(reason), "disk full: %s", err);
+        worker_trouble(w, PROD_DISK_FULL, height, reason);
+    } else if (r == -EEXIST) {
+        worker_trouble(w, PROD_SIGN_REFUSED, height, err);
+    } else if (worker_files_ok(w, height)) {
         log_error("block_failed", "reason=\"%s\"", err);
         worker_stop(w, ADNET_EXIT_SYSTEM);
-        return;
     }
-    double took = ev_time() - start;
-    char hash[2 * BLOCK_HASH_LEN + 1];
+}
+
+/* The block h is committed and durable: record it, say so, and plan the next one. */
+static void worker_block_committed(worker_t *w, const block_header_t *h,
+                                   const chain_block_stats_t *st, double took)
+{
+    char hash[2 * BLOCK_HASH_LEN + 1], err[COMMITREC_ERR_MAX];
     ledger_tip_t tip;
+    int rr = worker_store_record(w, err);
     chain_tip(w->chain, &tip);
     hex_encode(hash, tip.hash, BLOCK_HASH_LEN);
     log_info("block_committed", "height=%llu hash=%.16s txs=%u dropped=%u deferred=%u "
-             "pool=%zu commit_us=%.0f", (unsigned long long)h.height, hash, h.tx_count,
-             st.dropped, st.deferred, mempool_count(w->pool), took * 1e6);
+             "pool=%zu commit_us=%.0f", (unsigned long long)h->height, hash, h->tx_count,
+             st->dropped, st->deferred, mempool_count(w->pool), took * 1e6);
     metrics_gauge_set(w->metrics, "adnet_chain_height", "Height of the last committed block.",
-                      NULL, (double)h.height);
+                      NULL, (double)h->height);
     metrics_counter_add(w->metrics, "adnet_blocks_committed_total", "Blocks committed.", NULL, 1);
     metrics_counter_add(w->metrics, "adnet_txs_committed_total",
-                        "Transactions committed in blocks.", NULL, h.tx_count);
+                        "Transactions committed in blocks.", NULL, h->tx_count);
     metrics_observe(w->metrics, "adnet_block_commit_duration_seconds",
                     "Time to build, apply, sign and commit one block.", NULL,
                     METRICS_LATENCY_BUCKETS, METRICS_LATENCY_NBUCKETS, took);
     update_pool_gauges(w);
     worker_notify(w, NOTIFY_BLOCK);
-    ev_now_update(loop);
+    if (rr < 0) {
+        worker_record_trouble(w, rr, h->height + 1, err);
+        return;
+    }
+    production_resume(&w->prod, h->height);
+    ev_now_update(w->loop);
     schedule_next_block(w);
+}
+
+static void on_block_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    worker_t *w = t->data;
+    block_header_t h;
+    chain_block_stats_t st;
+    char err[CHAIN_ERR_MAX > COMMITREC_ERR_MAX ? CHAIN_ERR_MAX : COMMITREC_ERR_MAX];
+    ledger_tip_t tip;
+    int r;
+
+    chain_tip(w->chain, &tip);
+    if (!worker_files_ok(w, tip.height + 1))
+        return;
+    if (w->rec_pending && (r = worker_store_record(w, err)) < 0) {
+        worker_record_trouble(w, r, tip.height + 1, err);
+        return;
+    }
+    ev_tstamp start = ev_time();
+    r = chain_produce_block(w->chain, clock_wall_ms(), w->pool, w->ccfg->block_max_txs, on_drop,
+                            w, &h, &st, err);
+    if (r < 0) {
+        worker_block_failed(w, r, tip.height + 1, err);
+        return;
+    }
+    /* Committed into a file that is no longer the ledger's: claim nothing. */
+    if (!worker_files_ok(w, h.height))
+        return;
+    worker_block_committed(w, &h, &st, ev_time() - start);
+}
+
+/* True once the supervisor is gone: we were re-parented (to init or a
+ * subreaper). */
+static bool supervisor_gone(const worker_t *w)
+{
+    return w->notify_fd >= 0 && getppid() != w->parent;
+}
+
+/* The supervisor is gone: stop at once, leaving the WAL for the next
+ * start to read (a new supervisor may be starting its worker already). */
+static void worker_stop_now(worker_t *w)
+{
+    ledger_skip_close_checkpoint(chain_ledger(w->chain));
+    worker_stop(w, ADNET_EXIT_SYSTEM);
 }
 
 static void on_heartbeat(struct ev_loop *loop, ev_timer *t, int revents)
 {
     worker_t *w = t->data;
+    ledger_tip_t tip;
     /* The pipe check beside PR_SET_PDEATHSIG: a re-parented worker stops. */
-    if (getppid() == 1) {
+    if (supervisor_gone(w)) {
         log_warn("supervisor_gone", "action=stop");
-        worker_stop(w, ADNET_EXIT_SYSTEM);
+        worker_stop_now(w);
         return;
     }
-    worker_notify(w, NOTIFY_HEARTBEAT);
+    chain_tip(w->chain, &tip);
+    worker_files_ok(w, tip.height + 1);
+    if (w->notify_fd >= 0)
+        worker_notify(w, NOTIFY_HEARTBEAT);
 }
 
 static void on_notify_fd(struct ev_loop *loop, ev_io *io, int revents)
@@ -302,13 +510,20 @@ static void on_notify_fd(struct ev_loop *loop, ev_io *io, int revents)
     ssize_t n = recv(io->fd, buf, sizeof(buf), MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         log_warn("supervisor_gone", "action=stop");
-        worker_stop(w, ADNET_EXIT_SYSTEM);
+        worker_stop_now(w);
     }
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
 {
     worker_t *w = s->data;
+    /* The supervisor's death signal (PR_SET_PDEATHSIG): its own signal, so
+     * that it is never taken for a stop it asked for. */
+    if (s->signum == WORKER_PARENT_DEATH_SIGNAL) {
+        log_warn("supervisor_gone", "signal=HUP action=stop");
+        worker_stop_now(w);
+        return;
+    }
     log_info("stopping", "signal=%s", s->signum == SIGTERM ? "TERM" : "INT");
     worker_stop(w, ADNET_EXIT_OK);
 }
@@ -324,18 +539,70 @@ static void usage(FILE *f, const char *prog)
             prog, prog, prog);
 }
 
-/* Hold an exclusive lock on <home>/<chain>/LOCK for the life of the
- * process, so that two writers never share a ledger. */
-static int worker_lock(const char *path)
+/* The pid a LOCK file names (its holder writes it), or 0. */
+static long lock_holder(int fd)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    char buf[24];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    return strtol(buf, NULL, 10);
+}
+
+/* Wait up to ms for the lock on fd; log once that we wait, and send a
+ * HEARTBEAT every heartbeat interval meanwhile, which extends the
+ * supervisor's ready deadline (the start is progressing: the holder is on
+ * its way out). Return 0, -EWOULDBLOCK at the deadline, -ESRCH if the
+ * supervisor went away, or -errno. */
+static int lock_wait(worker_t *w, int fd, const char *path, uint64_t ms)
+{
+    const notify_msg_t beat = { .kind = NOTIFY_HEARTBEAT };
+    uint64_t start = clock_mono_us(), last = start;
+    uint64_t every = (uint64_t)w->cfg.supervisor.heartbeat_interval_ms * 1000;
+    struct timespec pause = { 0, 5 * 1000000L };
+
+    log_warn("ledger_locked", "path=%s holder_pid=%ld action=wait timeout_ms=%llu", path,
+             lock_holder(fd), (unsigned long long)ms);
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        uint64_t now = clock_mono_us();
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -errno;
+        if (now - start >= ms * 1000)
+            return -EWOULDBLOCK;
+        if (supervisor_gone(w))
+            return -ESRCH;
+        if (now - last >= every) {
+            notify_send(w->notify_fd, &beat);
+            last = now;
+        }
+        nanosleep(&pause, NULL);
+    }
+    log_info("ledger_lock_taken", "path=%s waited_ms=%llu", path,
+             (unsigned long long)((clock_mono_us() - start) / 1000));
+    return 0;
+}
+
+/* Hold an exclusive lock on <home>/<chain>/LOCK for the life of the
+ * process, so that two writers never share a ledger; the file names our
+ * pid. A holder that is still there (the worker of a supervisor that was
+ * just killed, exiting) is waited for up to supervisor.stop_timeout_s.
+ * Return the fd or -errno (-EWOULDBLOCK: still held). */
+static int worker_lock(worker_t *w, const char *path)
+{
+    char pid[24];
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600), r = 0;
     if (fd < 0)
         return -errno;
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        int e = errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+        r = errno == EWOULDBLOCK
+                ? lock_wait(w, fd, path, (uint64_t)w->cfg.supervisor.stop_timeout_s * 1000)
+                : -errno;
+    if (r < 0) {
         close(fd);
-        return -e;
+        return r;
     }
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+        log_debug("lock_pid_unwritten", "path=%s errno=%d", path, errno);
     return fd;
 }
 
@@ -436,13 +703,10 @@ typedef struct {
  * open still times out. Called with ow->mu held. */
 static void open_watch_beat(open_watch_t *ow)
 {
-    uint8_t buf[NOTIFY_MSG_LEN];
-    notify_msg_t m = { .kind = NOTIFY_HEARTBEAT };
-    if (ow->notify_fd < 0 || ow->step_done == ow->beat_done)
+    const notify_msg_t m = { .kind = NOTIFY_HEARTBEAT };
+    if (ow->step_done == ow->beat_done)
         return;
-    int n = notify_encode(&m, buf, sizeof(buf));
-    if (n > 0)
-        (void)send(ow->notify_fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    notify_send(ow->notify_fd, &m);
     ow->beat_done = ow->step_done;
 }
 
@@ -508,6 +772,93 @@ static int worker_chain_open(worker_t *w, const keys_pair_t *key, char err[CHAIN
     return r;
 }
 
+/* A commit record of another genesis (the home was made again, as
+ * `adnet init --force` does) says nothing about this chain: move it aside
+ * as <record>.<its genesis hash>.old. Return 0 or an exit code. */
+static int worker_record_set_aside(worker_t *w, const commitrec_t *rec)
+{
+    char to[PATH_MAX + 32], gh[2 * BLOCK_HASH_LEN + 1], mine[2 * BLOCK_HASH_LEN + 1];
+    hex_encode(gh, rec->genesis_hash, BLOCK_HASH_LEN);
+    hex_encode(mine, w->genesis->hash, BLOCK_HASH_LEN);
+    if (fs_path(to, sizeof(to), "%s.%.16s.old", w->rec_path, gh) < 0 ||
+        rename(w->rec_path, to) < 0 || fs_sync_parent(to) < 0) {
+        log_error("ledger_refused", "path=%s reason=\"the commit record is for chain %s genesis "
+                  "%.16s..., not this one (%.16s...), and cannot be moved aside: %s\"",
+                  w->rec_path, rec->chain_id, gh, mine, strerror(errno));
+        return ADNET_EXIT_SYSTEM;
+    }
+    log_warn("commit_record_set_aside", "path=%s to=%s reason=\"it is for chain %s genesis "
+             "%.16s..., this node runs %s genesis %.16s...\"", w->rec_path, to, rec->chain_id, gh,
+             w->genesis->chain_id, mine);
+    return 0;
+}
+
+/* Before the ledger is opened for writing: a commit record of this
+ * genesis must find every block it names in the ledger, which is refused
+ * (and left exactly as it is) if not. *have says whether there is such a
+ * record (then in *rec). Return 0 or an exit code (the reason logged). */
+static int worker_record_check(worker_t *w, commitrec_t *rec, bool *have)
+{
+    char err[COMMITREC_ERR_MAX], lerr[LEDGER_ERR_MAX];
+    ledger_peek_t peek;
+    int r = commitrec_load(rec, w->rec_path, err);
+
+    *have = false;
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0) {
+        log_error("ledger_refused", "path=%s reason=\"%s\"", w->rec_path, err);
+        return r == -EBADMSG || r == -EPROTONOSUPPORT ? ADNET_EXIT_LEDGER : ADNET_EXIT_SYSTEM;
+    }
+    if (!commitrec_is_for(rec, w->genesis->chain_id, w->genesis->hash))
+        return worker_record_set_aside(w, rec);
+    if ((r = ledger_peek(w->ledger_path, rec->height, &peek, lerr)) < 0) {
+        log_error("ledger_refused", "path=%s reason=\"%s\"", w->ledger_path, lerr);
+        return r == -EILSEQ || r == -EPROTO ? ADNET_EXIT_LEDGER : ADNET_EXIT_SYSTEM;
+    }
+    if (commitrec_check(rec, &peek, w->ledger_path, w->rec_path, err) < 0) {
+        log_error("ledger_refused", "path=%s reason=\"%s\"", w->ledger_path, err);
+        return ADNET_EXIT_LEDGER;
+    }
+    *have = true;
+    return 0;
+}
+
+/* Once the ledger is open: arm the chain's signing guard with the record
+ * (or, without one, a new or older home, with the ledger's tip, which
+ * becomes the first record), bring the record up to the tip (a ledger
+ * ahead of it lost nothing: a crash came between a COMMIT and the
+ * record), remember which files the ledger's names hold, and stop waiting
+ * for other processes' locks on the loop. A record that cannot be written
+ * halts production until it can. Return 0 or an exit code. */
+static int worker_ledger_ready(worker_t *w, const commitrec_t *rec, bool have)
+{
+    char err[COMMITREC_ERR_MAX], why[LEDGER_FILES_WHY_MAX];
+    ledger_tip_t tip;
+    commitrec_t now;
+
+    chain_tip(w->chain, &tip);
+    commitrec_from_tip(&now, w->genesis->chain_id, w->genesis->hash, &tip);
+    chain_set_signed(w->chain, have ? rec : &now);
+    if (!have)
+        log_info("commit_record_created", "path=%s height=%llu%s", w->rec_path,
+                 (unsigned long long)tip.height,
+                 tip.height > 0 ? " reason=\"a ledger from before commit records: its tip is "
+                                  "taken as the last block signed\"" : "");
+    else if (tip.height > rec->height)
+        log_info("commit_record_behind", "path=%s record=%llu ledger=%llu action=update",
+                 w->rec_path, (unsigned long long)rec->height, (unsigned long long)tip.height);
+    if ((!have || tip.height > rec->height) && worker_store_record(w, err) < 0)
+        log_error("commit_record_failed", "reason=\"%s\" action=\"no block until it is "
+                  "written\"", err);
+    if (ledger_files_init(&w->files, w->ledger_path, why) < 0) {
+        log_error("ledger_refused", "path=%s reason=\"%s\"", w->ledger_path, why);
+        return ADNET_EXIT_SYSTEM;
+    }
+    ledger_set_busy_timeout(chain_ledger(w->chain), 0);
+    return 0;
+}
+
 /* Load genesis and the validator key, lock the ledger and open the chain.
  * Return 0 or an exit code (the reason logged). */
 static int worker_open_chain(worker_t *w, const char *home)
@@ -516,6 +867,8 @@ static int worker_open_chain(worker_t *w, const char *home)
     char path[PATH_MAX], err[CHAIN_ERR_MAX > GENESIS_ERR_MAX ? CHAIN_ERR_MAX : GENESIS_ERR_MAX];
     char kerr[KEYS_ERR_MAX];
     keys_pair_t key;
+    commitrec_t rec;
+    bool have_rec = false;
     int rc = ADNET_EXIT_CONFIG, r;
 
     memset(&key, 0, sizeof(key));
@@ -536,14 +889,19 @@ static int worker_open_chain(worker_t *w, const char *home)
         goto out;
     }
     if (fs_path(path, sizeof(path), "%s/%s/LOCK", home, ops->name) < 0 ||
-        (w->lock_fd = worker_lock(path)) < 0) {
+        (w->lock_fd = worker_lock(w, path)) < 0) {
         log_error("ledger_locked", "path=%s reason=\"%s\"", path, w->lock_fd == -EWOULDBLOCK
-                  ? "another process holds the ledger" : strerror(-w->lock_fd));
+                  ? "another process still holds the ledger after supervisor.stop_timeout_s"
+                  : strerror(-w->lock_fd));
         w->lock_fd = -1;
         rc = ADNET_EXIT_SYSTEM;
         goto out;
     }
-    if (fs_path(w->ledger_path, sizeof(w->ledger_path), "%s/%s/ledger.db", home, ops->name) < 0)
+    if (fs_path(w->ledger_path, sizeof(w->ledger_path), "%s/%s/ledger.db", home, ops->name) < 0 ||
+        fs_path(w->rec_path, sizeof(w->rec_path), "%s/%s/%s", home, ops->name,
+                COMMITREC_FILE) < 0)
+        goto out;
+    if ((rc = worker_record_check(w, &rec, &have_rec)) != 0)
         goto out;
     if ((r = worker_chain_open(w, &key, err)) < 0) {
         log_error("ledger_refused", "path=%s reason=\"%s\"", w->ledger_path, err);
@@ -552,10 +910,17 @@ static int worker_open_chain(worker_t *w, const char *home)
         goto out;
     }
     chain_set_keep_heights(w->chain, w->ccfg->state_keep_heights);
-    rc = 0;
+    rc = worker_ledger_ready(w, &rec, have_rec);
 out:
     keys_wipe(&key);
     return rc;
+}
+
+/* node_api_t.state: the production state, for the API threads. */
+static void worker_state(node_api_t *n, node_state_t *out)
+{
+    worker_t *w = n->loop_ctx;
+    production_get(&w->prod, out);
 }
 
 /* Start the HTTP API on its threads. Return 0 or an exit code. */
@@ -566,7 +931,8 @@ static int worker_serve_api(worker_t *w, uint32_t restarts)
                             .genesis_path = w->genesis_path, .ledger_path = w->ledger_path,
                             .metrics = w->metrics, .restarts = restarts,
                             .block_interval_ms = w->ccfg->block_interval_ms,
-                            .submit = worker_submit, .loop_ctx = w };
+                            .submit = worker_submit, .submit_many = worker_submit_many,
+                            .state = worker_state, .loop_ctx = w };
     const api_route_t *tables[] = { api_common_routes, ops->routes, NULL };
     const size_t counts[] = { api_common_nroutes, ops->n_routes };
     const config_chain_t *cc = w->ccfg;
@@ -577,11 +943,13 @@ static int worker_serve_api(worker_t *w, uint32_t restarts)
         .max_body = cc->api_max_body_bytes, .max_header = cc->api_max_header_bytes,
         .timeout_s = cc->api_timeout_s, .threads = cc->api_threads,
         .rate_per_s = cc->api_rate_per_s, .rate_burst = cc->api_rate_burst,
+        .no_ledger = api_common_no_ledger,
     };
     char aerr[API_ERR_MAX];
     int r = api_start(&w->api, &acfg, aerr);
     if (r < 0) {
-        log_error("api_failed", "listen=%s reason=\"%s\"", cc->api_listen, aerr);
+        log_error("api_failed", "key=%s.api.listen listen=%s reason=\"%s\"", ops->name,
+                  cc->api_listen, aerr);
         return (r == -EADDRINUSE || r == -EACCES || r == -EADDRNOTAVAIL || r == -EINVAL)
                    ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
     }
@@ -589,24 +957,27 @@ static int worker_serve_api(worker_t *w, uint32_t restarts)
     return 0;
 }
 
-/* The loop's watchers: blocks, signals, and (under a
- * supervisor) heartbeats and the notification socket's EOF. */
+/* The loop's watchers: blocks, signals, the heartbeat (which also looks
+ * at the ledger's files), and (under a supervisor) the notification
+ * socket's EOF. */
 static void worker_watch(worker_t *w)
 {
     ev_timer_init(&w->block_timer, on_block_timer, 0., 0.);
     w->block_timer.data = w;
     ev_signal_init(&w->sigterm, on_signal, SIGTERM);
     ev_signal_init(&w->sigint, on_signal, SIGINT);
-    w->sigterm.data = w->sigint.data = w;
+    ev_signal_init(&w->sighup, on_signal, WORKER_PARENT_DEATH_SIGNAL);
+    w->sigterm.data = w->sigint.data = w->sighup.data = w;
     ev_signal_start(w->loop, &w->sigterm);
     ev_signal_start(w->loop, &w->sigint);
+    ev_signal_start(w->loop, &w->sighup);
     signal(SIGPIPE, SIG_IGN);
-    if (w->notify_fd < 0)
-        return;
     double hb = w->cfg.supervisor.heartbeat_interval_ms / 1000.0;
     ev_timer_init(&w->heartbeat_timer, on_heartbeat, hb, hb);
     w->heartbeat_timer.data = w;
     ev_timer_start(w->loop, &w->heartbeat_timer);
+    if (w->notify_fd < 0)
+        return;
     ev_io_init(&w->notify_watcher, on_notify_fd, w->notify_fd, EV_READ);
     w->notify_watcher.data = w;
     ev_io_start(w->loop, &w->notify_watcher);
@@ -617,9 +988,12 @@ static int worker_start(worker_t *w, const worker_args_t *a)
 {
     int rc;
     if (w->notify_fd >= 0) {
-        /* Die with the supervisor; then make sure it did not die already. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() == 1) {
+        /* Die with the supervisor; then make sure it did not die already
+         * (its end of the socket closes when it dies). */
+        char peek;
+        w->parent = getppid();
+        prctl(PR_SET_PDEATHSIG, WORKER_PARENT_DEATH_SIGNAL);
+        if (w->parent == 1 || recv(w->notify_fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
             log_error("supervisor_gone", "phase=start");
             return ADNET_EXIT_SYSTEM;
         }
@@ -633,10 +1007,14 @@ static int worker_start(worker_t *w, const worker_args_t *a)
         log_error("out_of_memory", "what=mempool");
         return ADNET_EXIT_SYSTEM;
     }
+    w->prod.metrics = w->metrics; /* production_t reports there from now on */
     metrics_set_collector(w->metrics, collect_files, w);
     metrics_gauge_set(w->metrics, "adnet_worker_restarts",
                       "Times the supervisor restarted this worker after a crash.", NULL,
                       a->restarts);
+    if (w->notify_fd >= 0 && workerstate_path(w->workers_path, sizeof(w->workers_path),
+                                              a->home) < 0)
+        w->workers_path[0] = '\0';
     update_pool_gauges(w);
     w->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
     /* Before the API threads start: they wake the loop through it. */
@@ -714,6 +1092,7 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
     memset(&a, 0, sizeof(a));
     pthread_mutex_init(&w.inbox_mu, NULL);
     pthread_cond_init(&w.inbox_cv, NULL);
+    production_init(&w.prod, NULL);
     w.ops = ops;
     w.notify_fd = -1;
     w.lock_fd = -1;
@@ -738,5 +1117,6 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
     free(w.genesis);
     pthread_mutex_destroy(&w.inbox_mu);
     pthread_cond_destroy(&w.inbox_cv);
+    production_destroy(&w.prod);
     return rc;
 }

@@ -61,6 +61,7 @@ struct ledger {
     char *path;                  /* as given to open, for messages */
     bool readonly;
     int version;                 /* user_version on disk */
+    int busy_ms;                 /* how long its connection waits for another's lock */
 };
 
 static const char SQL_TIP[] =
@@ -267,7 +268,7 @@ static int connect_db(ledger_t *l, const char *path, int flags, bool immutable, 
         return sql_errno(rc);
     }
     sqlite3_extended_result_codes(l->sql.db, 1);
-    sqlite3_busy_timeout(l->sql.db, 5000);
+    sqlite3_busy_timeout(l->sql.db, l->busy_ms);
     if ((rc = sql_cache_open(&l->sql)) < 0)
         errf(err, "%s: %s", path, l->sql.err);
     return rc;
@@ -353,7 +354,7 @@ static int probe_readonly(ledger_t *l, const char *path, int flags, bool nonempt
 }
 
 /* A handle for path, not connected yet; NULL (out of memory, said in err). */
-static ledger_t *ledger_new(const char *path, bool readonly, char *err)
+static ledger_t *ledger_new(const char *path, bool readonly, int busy_ms, char *err)
 {
     ledger_t *l = calloc(1, sizeof *l);
     if (l == NULL || (l->path = strdup(path)) == NULL) {
@@ -362,6 +363,7 @@ static ledger_t *ledger_new(const char *path, bool readonly, char *err)
         return NULL;
     }
     l->readonly = readonly;
+    l->busy_ms = busy_ms;
     return l;
 }
 
@@ -392,7 +394,7 @@ static int create_private(const char *path, char *err)
  * check is `adnet verify-ledger`'s (ledger_open_readonly always runs it),
  * and SQLite still refuses a damaged page the moment it reads one. */
 static int open_common(ledger_t **out, const char *path, const ledger_schema_t *schema,
-                       bool readonly, bool check, char *err)
+                       bool readonly, bool check, int busy_ms, char *err)
 {
     ledger_t *l = NULL;
     struct stat sb;
@@ -413,7 +415,7 @@ static int open_common(ledger_t **out, const char *path, const ledger_schema_t *
         rc = -ENOENT;
         goto out;
     }
-    if ((l = ledger_new(path, readonly, err)) == NULL) {
+    if ((l = ledger_new(path, readonly, busy_ms, err)) == NULL) {
         rc = -ENOMEM;
         goto out;
     }
@@ -457,7 +459,7 @@ int ledger_open(ledger_t **out, const char *path, const ledger_schema_t *schema,
                 char err[LEDGER_ERR_MAX])
 {
     ledger_t *l = NULL;
-    int rc = open_common(&l, path, schema, false, true, err);
+    int rc = open_common(&l, path, schema, false, true, LEDGER_OPEN_BUSY_MS, err);
 
     if (rc != 0)
         goto out;
@@ -479,7 +481,7 @@ out:
 int ledger_open_readonly(ledger_t **out, const char *path, const ledger_schema_t *schema,
                          char err[LEDGER_ERR_MAX])
 {
-    return open_common(out, path, schema, true, true, err);
+    return open_common(out, path, schema, true, true, LEDGER_OPEN_BUSY_MS, err);
 }
 
 void ledger_close(ledger_t *l)
@@ -489,6 +491,17 @@ void ledger_close(ledger_t *l)
     disconnect(l);
     free(l->path);
     free(l);
+}
+
+void ledger_set_busy_timeout(ledger_t *l, int ms)
+{
+    l->busy_ms = ms;
+    sqlite3_busy_timeout(l->sql.db, ms);
+}
+
+void ledger_skip_close_checkpoint(ledger_t *l)
+{
+    sqlite3_db_config(l->sql.db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 }
 
 sqlite3 *ledger_db(ledger_t *l)
@@ -783,5 +796,71 @@ int ledger_put_tx(ledger_t *l, const uint8_t id[32], uint64_t height, uint32_t i
 int ledger_open_reader(ledger_t **out, const char *path, const ledger_schema_t *schema,
                        char err[LEDGER_ERR_MAX])
 {
-    return open_common(out, path, schema, true, false, err);
+    return open_common(out, path, schema, true, false, LEDGER_READER_BUSY_MS, err);
+}
+
+/* ledger_peek's reads on the connected handle l. */
+static int peek_read(ledger_t *l, uint64_t at_height, ledger_peek_t *p)
+{
+    static const char SQL_TABLE[] = "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1";
+    static const char SQL_GENESIS[] = "SELECT 1 FROM meta WHERE key = 'chain_id'";
+    int rc = sql_exists(&l->sql, SQL_TABLE, "t", "meta");
+
+    if (rc > 0)
+        rc = sql_exists(&l->sql, SQL_GENESIS, NULL);
+    if (rc < 0)
+        return rc;
+    p->has_genesis = rc > 0;
+    if ((rc = sql_exists(&l->sql, SQL_TABLE, "t", "blocks")) <= 0)
+        return rc;
+    if ((rc = ledger_tip(l, &p->tip)) != 0 || at_height == 0 || at_height > p->tip.height)
+        return rc;
+    if (at_height == p->tip.height) {
+        memcpy(p->at_hash, p->tip.hash, BLOCK_HASH_LEN);
+        return 0;
+    }
+    return ledger_get_block(l, at_height, NULL, p->at_hash, NULL);
+}
+
+int ledger_peek(const char *path, uint64_t at_height, ledger_peek_t *out,
+                char err[LEDGER_ERR_MAX])
+{
+    ledger_peek_t p;
+    ledger_t *l = NULL;
+    struct stat sb;
+    char wal[PATH_MAX];
+    int rc = 0;
+
+    memset(&p, 0, sizeof p);
+    if (stat(path, &sb) != 0) {
+        rc = errno == ENOENT ? 0 : -errno;
+        if (rc != 0)
+            errf(err, "%s: cannot stat: %s", path, strerror(-rc));
+        goto out;
+    }
+    p.exists = true;
+    p.size = (uint64_t)sb.st_size;
+    if (p.size == 0)
+        goto out;
+    if ((size_t)snprintf(wal, sizeof wal, "%s-wal", path) >= sizeof wal) {
+        errf(err, "%s: path too long", path);
+        rc = -ENAMETOOLONG;
+        goto out;
+    }
+    if ((l = ledger_new(path, true, LEDGER_OPEN_BUSY_MS, err)) == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /* Without a -wal (no writer left frames) an immutable connection reads
+     * the file alone and creates nothing beside it. */
+    rc = connect_db(l, path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                    stat(wal, &sb) != 0 && errno == ENOENT, err);
+    if (rc == 0 && (rc = peek_read(l, at_height, &p)) != 0)
+        errf(err, "%s: %s%s", path, rc == -EILSEQ ? "not a usable SQLite database: " : "",
+             l->sql.err);
+out:
+    ledger_close(l);
+    if (rc == 0)
+        *out = p;
+    return rc;
 }

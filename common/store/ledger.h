@@ -48,6 +48,17 @@ typedef struct {
     uint64_t time_ms;
 } ledger_tip_t;
 
+/* How long a connection waits for a lock another process holds before
+ * SQLite answers SQLITE_BUSY (-EBUSY). The writer waits up to
+ * LEDGER_OPEN_BUSY_MS while it opens (it is not serving yet); a worker
+ * sets 0 with ledger_set_busy_timeout once its event loop runs, so that
+ * a lock held elsewhere delays a block instead of blocking the loop. The
+ * API's readers (ledger_open_reader) wait up to LEDGER_READER_BUSY_MS and
+ * then answer 503: in WAL mode a reader meets a lock only while another
+ * process holds the file exclusively (or recovers its WAL). */
+#define LEDGER_OPEN_BUSY_MS 5000
+#define LEDGER_READER_BUSY_MS 20
+
 /* Open (creating if missing) the ledger at path for writing: refuse a
  * newer schema (-EPROTO), a file that is not a database or (up to
  * LEDGER_QUICK_CHECK_MAX_BYTES) fails PRAGMA quick_check (-EILSEQ), a database with tables but no schema
@@ -58,7 +69,10 @@ typedef struct {
  * versions are not 1..n is -EINVAL. On failure return the code and put a
  * message naming the file in err. The caller frees *out with ledger_close.
  * The ledger does not check which chain the file is for: compare
- * meta chain_id / genesis_hash after opening. */
+ * meta chain_id / genesis_hash after opening. Nor does it know whether a
+ * missing or empty file may be made anew: that is the caller's to decide
+ * before (a worker allows it only on a home without a commit record,
+ * common/store/commitrec.h, and checks the file with ledger_peek first). */
 int ledger_open(ledger_t **out, const char *path, const ledger_schema_t *schema,
                 char err[LEDGER_ERR_MAX]);
 /* Open read-only (no migration, no write); same refusals, plus -ENOENT if
@@ -69,6 +83,35 @@ int ledger_open_readonly(ledger_t **out, const char *path, const ledger_schema_t
                          char err[LEDGER_ERR_MAX]);
 /* Close, finalizing the handle's cached statements first; NULL-safe. */
 void ledger_close(ledger_t *l);
+/* Wait at most ms for another process's lock from now on (0: answer
+ * -EBUSY at once). */
+void ledger_set_busy_timeout(ledger_t *l, int ms);
+/* Let ledger_close leave the WAL as it is instead of copying it into
+ * ledger.db first (which can take a while after many blocks): for an
+ * exit that must be quick. Nothing is lost: the next open reads the WAL. */
+void ledger_skip_close_checkpoint(ledger_t *l);
+
+/* What a ledger file holds, read without writing a byte to it or its WAL
+ * (see ledger_peek). */
+typedef struct {
+    bool exists;                     /* there is a file at the path */
+    uint64_t size;                   /* its size in bytes (0: an empty file) */
+    bool has_genesis;                /* meta chain_id is set: its genesis state committed */
+    ledger_tip_t tip;                /* height 0 if no block (or no blocks table) */
+    uint8_t at_hash[BLOCK_HASH_LEN]; /* hash of the block at the height asked for; zero if none */
+} ledger_peek_t;
+
+/* Look at the ledger at path as it is, before the writer opens it, for a
+ * check that must leave a refused file exactly as it was: read-only, on
+ * the committed WAL frames if a -wal is there (SQLite may write its -shm
+ * index, never ledger.db or ledger.db-wal). A file that is not there or
+ * is empty is no error (out->exists, out->size say so). at_height asks
+ * for the hash of the block at that height too (0: none). Return 0 and
+ * *out, or the refusals of ledger_open_reader for an unusable file
+ * (-EILSEQ, -EIO ...) with a message in err. Any schema version is read
+ * (the base tables never change). */
+int ledger_peek(const char *path, uint64_t at_height, ledger_peek_t *out,
+                char err[LEDGER_ERR_MAX]);
 
 /* The underlying connection (for tests and raw reads; code that runs SQL
  * on the ledger goes through ledger_sql). Owned by l. */

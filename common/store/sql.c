@@ -57,12 +57,36 @@ int sql_fail(sql_t *s, const char *context, int rc)
 {
     int e = sql_errno(rc);
     snprintf(s->err, sizeof s->err, "%s: %s", context, sqlite3_errmsg(s->db));
+    s->rc = rc;
     return e != 0 ? e : -EIO;
 }
 
 const char *sql_errmsg(const sql_t *s)
 {
     return s->err;
+}
+
+int sql_fault(const sql_t *s)
+{
+    switch (s->rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_NOMEM:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+        return sql_errno(s->rc);
+    default:
+        return 0;
+    }
+}
+
+void sql_clear_fault(sql_t *s)
+{
+    s->rc = 0;
 }
 
 int sql_cache_open(sql_t *s)

@@ -27,6 +27,8 @@ typedef struct {
     sqlite3 *db;            /* the connection; not owned */
     sql_cache_t *cache;     /* statements kept for reuse, or NULL: prepare and finalize each time */
     char err[SQL_ERR_MAX];  /* the last failure: "what was run: SQLite's message" */
+    int rc;                 /* SQLite's result code of the last failure (sql_fail); 0 after
+                             * sql_clear_fault */
 } sql_t;
 
 /* An initializer for a bare sql_t on db: no cache, empty message. */
@@ -48,6 +50,14 @@ int sql_errno(int rc);
 int sql_fail(sql_t *s, const char *context, int rc);
 /* The last message recorded on s ("" if none). Valid until the next call on s. */
 const char *sql_errmsg(const sql_t *s);
+/* Whether a statement run through s since the last sql_clear_fault failed
+ * because of the database itself rather than the data: another process's
+ * lock (-EBUSY), a full disk (-ENOSPC), I/O (-EIO), memory (-ENOMEM), a
+ * damaged (-EILSEQ) or read-only (-EROFS) file. 0 if none did, or only
+ * for the data (a constraint). Lets a caller tell "the ledger failed"
+ * from "the transaction is invalid" after code that reports both alike. */
+int sql_fault(const sql_t *s);
+void sql_clear_fault(sql_t *s);
 
 /* Hand out a statement for sql. A cached sql_t finds it by the address
  * of sql, so pass text that lives as long as s (the call sites pass

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "supervisor/ctl.h"
+#include "supervisor/httpc.h"
 #include "tests/lib/tmp.h"
 
 double now_ms(void)
@@ -339,4 +340,36 @@ void node_cleanup(node_t *n)
     int r = tmp_remove(n->home);
     if (tmp_remove(n->log) < 0 || r < 0)
         fprintf(stderr, "could not remove %s\n", n->home);
+}
+
+long node_http(node_t *n, int chain, const char *path, const char *body, int timeout_ms,
+               node_resp_t *out)
+{
+    char base[64];
+    httpc_t *c = NULL;
+    httpc_response_t res = { 0 };
+    double t0 = now_ms();
+    memset(out, 0, sizeof(*out));
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", n->api_port[chain]);
+    if (httpc_new(&c, base, timeout_ms) == 0 &&
+        httpc_request(c, body ? "POST" : "GET", path, body, body ? strlen(body) : 0,
+                      "application/json", &res) == 0) {
+        out->status = res.status;
+        snprintf(out->body, sizeof(out->body), "%s", res.body ? res.body : "");
+        if (res.retry_after >= 0)
+            snprintf(out->retry_after, sizeof(out->retry_after), "%ld", res.retry_after);
+        httpc_response_clear(&res);
+    }
+    httpc_free(c);
+    out->ms = now_ms() - t0;
+    return out->status;
+}
+
+json_t *node_http_json(node_t *n, int chain, const char *path, long *status)
+{
+    static __thread node_resp_t r;
+    long st = node_http(n, chain, path, NULL, 5000, &r);
+    if (status != NULL)
+        *status = st;
+    return st != 0 ? json_loads(r.body, 0, NULL) : NULL;
 }

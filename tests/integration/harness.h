@@ -54,4 +54,22 @@ void node_cleanup(node_t *n);
 /* Monotonic milliseconds. */
 double now_ms(void);
 
+/* One HTTP answer of a node's API. */
+typedef struct {
+    long status;             /* 0: no answer within the timeout */
+    char body[128 * 1024];   /* cut to fit, NUL-terminated */
+    char retry_after[24];    /* the Retry-After header, "" if none */
+    double ms;               /* how long the request took */
+} node_resp_t;
+
+/* GET path (body NULL) or POST body (as application/json) on the API of
+ * chain 0 (alpha) or 1 (delta), waiting at most timeout_ms. Return the
+ * status (0: no answer); *out gets the whole answer. */
+long node_http(node_t *n, int chain, const char *path, const char *body, int timeout_ms,
+               node_resp_t *out);
+/* GET path and parse the body as JSON (any status); caller frees. NULL
+ * without an answer or with a body that is not JSON; *status (may be NULL)
+ * gets the status. */
+json_t *node_http_json(node_t *n, int chain, const char *path, long *status);
+
 #endif

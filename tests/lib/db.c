@@ -10,6 +10,21 @@ sqlite3 *db_open(const char *path)
     return db;
 }
 
+sqlite3 *db_hold_write_lock(const char *path)
+{
+    sqlite3 *db = db_open(path);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_msg(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK,
+                  "BEGIN IMMEDIATE on %s: %s", path, sqlite3_errmsg(db));
+    return db;
+}
+
+void db_release_lock(sqlite3 *db)
+{
+    ck_assert_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
 /* Prepare sql on db and step it to its first row. */
 static sqlite3_stmt *first_row(sqlite3 *db, const char *sql)
 {

@@ -12,6 +12,12 @@
  * caller closes it with sqlite3_close. */
 sqlite3 *db_open(const char *path);
 
+/* A second connection to the database at path that holds its write lock
+ * (BEGIN IMMEDIATE, waiting up to 5 s for it), as an operator's sqlite3
+ * would; give it back with db_release_lock, which rolls back and closes. */
+sqlite3 *db_hold_write_lock(const char *path);
+void db_release_lock(sqlite3 *db);
+
 /* Run sql, which must return a row, and return its first column as an
  * integer. */
 int db_int(sqlite3 *db, const char *sql);

@@ -1,5 +1,7 @@
 #include "tests/lib/suite.h"
 
+#include <stdlib.h>
+
 Suite *suite_build(const suite_spec_t *spec, const TTest *const *tests)
 {
     Suite *s = suite_create(spec->name);
@@ -12,4 +14,14 @@ Suite *suite_build(const suite_spec_t *spec, const TTest *const *tests)
         tcase_add_test(tc, *tests);
     suite_add_tcase(s, tc);
     return s;
+}
+
+int suite_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_set_tap(sr, "-");
+    srunner_run_all(sr, CK_SILENT);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -23,4 +23,9 @@ typedef struct {
  * runner owns the suite. */
 Suite *suite_build(const suite_spec_t *spec, const TTest *const *tests);
 
+/* Run s (taking it over), each test in its own process, with TAP on
+ * stdout for `meson test`. Return EXIT_SUCCESS if every test passed,
+ * EXIT_FAILURE otherwise: what main returns. */
+int suite_run(Suite *s);
+
 #endif

@@ -230,6 +230,7 @@ static void env_start(const opts_t *o)
         .threads = 2,
         .rate_per_s = o->rate_per_s > 0 ? o->rate_per_s : 10000,
         .rate_burst = o->rate_burst > 0 ? o->rate_burst : 10000,
+        .no_ledger = api_common_no_ledger,
     };
     ck_assert_msg(api_start(&E.server, &cfg, err) == 0, "api_start: %s", err);
     ck_assert_int_gt(api_port(E.server), 0);
@@ -455,7 +456,8 @@ static void get_health(http_t *r, long status, const char *state, long long heig
     ck_assert_int_eq(jint(r->json, "height"), height);
     ck_assert_int_eq(jint(r->json, "block_interval_ms"), interval_ms);
     ck_assert_int_ge(jint(r->json, "last_block_age_ms"), 0);
-    ck_assert_uint_eq(json_object_size(r->json), strcmp(state, "ok") == 0 ? 5 : 6);
+    ck_assert_str_eq(jstr(r->json, "state"), "producing");
+    ck_assert_uint_eq(json_object_size(r->json), strcmp(state, "ok") == 0 ? 6 : 7);
 }
 
 /* No interval known (0): the age is reported, nothing is judged, even for
@@ -604,7 +606,9 @@ START_TEST(test_status)
     ck_assert_str_eq(jstr(r.json, "time"), "2026-11-25T22:50:02.123Z");
     ck_assert_int_eq(jint(r.json, "time_ms"), (long long)T0_MS + 1000);
     ck_assert_int_eq(jint(r.json, "restarts"), 3);
-    ck_assert_uint_eq(json_object_size(r.json), 10);
+    ck_assert_str_eq(jstr(r.json, "state"), "producing");
+    ck_assert(json_is_null(json_object_get(r.json, "reason")));
+    ck_assert_uint_eq(json_object_size(r.json), 12);
     http_free(&r);
     env_stop();
 }
@@ -816,7 +820,8 @@ START_TEST(test_tx_submit_refusals)
         const char *code;
         long status;
     } cases[] = {{"mempool_full", 503}, {"duplicate", 409},    {"replay", 409},
-                 {"bad_signature", 400}, {"fee_too_low", 400}, {"expired", 400}};
+                 {"bad_signature", 400}, {"fee_too_low", 400}, {"expired", 400},
+                 {"ledger_busy", 503},   {"unavailable", 503}, {"halted", 503}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         SUB.refuse_code = cases[i].code;
         http_do(&r, "POST", "/txs", "application/octet-stream", E.tx0, E.tx0_len, NULL, 0);
@@ -827,11 +832,11 @@ START_TEST(test_tx_submit_refusals)
         int has_ra = header_of(&r, "Retry-After", v, sizeof v) == 0;
         ck_assert_int_eq(has_ra, cases[i].status == 503);
         if (has_ra)
-            ck_assert_str_eq(v, "1");
+            ck_assert_str_eq(v, strcmp(cases[i].code, "halted") == 0 ? "5" : "1");
         http_free(&r);
     }
     int calls = SUB.calls;
-    ck_assert_int_eq(calls, 6);
+    ck_assert_int_eq(calls, 9);
 
     /* Refused before submit. */
     http_do(&r, "POST", "/txs", "application/json", "{\"tx\": ", 7, NULL, 0);
@@ -1668,6 +1673,126 @@ START_TEST(test_http_json_duplicates)
 }
 END_TEST
 
+/* ---- the worker's production state ------------------------------------ */
+
+static node_state_t FAKE_STATE;
+
+static void fake_state(node_api_t *n, node_state_t *out)
+{
+    (void)n;
+    *out = FAKE_STATE;
+}
+
+/* A halted worker: /health 503 "halted" with the reason (without reading
+ * the ledger), /status says so, and so does a thread that cannot open the
+ * ledger at all (its file deleted). */
+START_TEST(test_state_halted)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    char v[32];
+    FAKE_STATE = (node_state_t){ .mode = NODE_HALTED, .since_ms = T0_MS };
+    strcpy(FAKE_STATE.reason, "disk full: COMMIT: database or disk is full");
+    E.node.state = fake_state;
+    http_get(&r, "/health");
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(jstr(r.json, "status"), "halted");
+    ck_assert_str_eq(jstr(r.json, "state"), "halted");
+    ck_assert_str_eq(jstr(r.json, "reason"), FAKE_STATE.reason);
+    ck_assert_str_eq(jstr(r.json, "since"), "2026-11-25T22:50:01.123Z");
+    http_free(&r);
+    http_get(&r, "/status");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "state"), "halted");
+    ck_assert_str_eq(jstr(r.json, "reason"), FAKE_STATE.reason);
+    ck_assert_int_eq(jint(r.json, "height"), 2);
+    http_free(&r);
+    env_stop();
+
+    /* No ledger a reader can open: still the halted reason, as JSON. */
+    opts_t missing = WITH_BLOCKS;
+    missing.ledger_path = "/nonexistent/ledger.db";
+    env_start(&missing);
+    E.node.state = fake_state;
+    http_get(&r, "/health");
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(jstr(r.json, "status"), "halted");
+    ck_assert_str_eq(jstr(r.json, "reason"), FAKE_STATE.reason);
+    http_free(&r);
+    http_get(&r, "/status");
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(jstr(r.json, "state"), "halted");
+    ck_assert_ptr_nonnull(strstr(jstr(r.json, "ledger_error"), "/nonexistent/ledger.db"));
+    http_free(&r);
+    http_get(&r, "/blocks/latest");
+    assert_error(&r, 503, "halted");
+    ck_assert_ptr_nonnull(strstr(jstr(json_object_get(r.json, "error"), "message"), "disk full"));
+    ck_assert_int_eq(header_of(&r, "Retry-After", v, sizeof v), 0);
+    ck_assert_str_eq(v, "5");
+    http_free(&r);
+    /* Producing again: the plain refusal. */
+    FAKE_STATE.mode = NODE_PRODUCING;
+    http_get(&r, "/blocks/latest");
+    assert_error(&r, 503, "ledger_unavailable");
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+/* A delayed block shows in /health (200 while within the cadence) and /status. */
+START_TEST(test_state_delayed)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    FAKE_STATE = (node_state_t){ .mode = NODE_DELAYED, .since_ms = T0_MS };
+    strcpy(FAKE_STATE.reason, "another process holds the ledger's write lock");
+    E.node.state = fake_state;
+    E.node.block_interval_ms = 0;
+    http_get(&r, "/health");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "state"), "delayed");
+    ck_assert_str_eq(jstr(r.json, "reason"), FAKE_STATE.reason);
+    http_free(&r);
+    http_get(&r, "/status");
+    ck_assert_str_eq(jstr(r.json, "state"), "delayed");
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
+/* A reader that meets another process's exclusive lock answers a JSON
+ * 503 ledger_busy with Retry-After within its short busy timeout, not
+ * after SQLite's usual seconds. */
+START_TEST(test_reader_busy)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    char v[32];
+    sqlite3 *db = NULL;
+    ledger_close(E.ledger); /* the only connection left is the one that locks */
+    E.ledger = NULL;
+    ck_assert_int_eq(sqlite3_open(E.tmp.db, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; "
+                                      "INSERT INTO meta VALUES ('x', 'y')", NULL, NULL, NULL),
+                     SQLITE_OK);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    http_get(&r, "/status");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_error(&r, 503, "ledger_busy");
+    ck_assert_int_eq(header_of(&r, "Retry-After", v, sizeof v), 0);
+    ck_assert_msg(ms < 500, "busy answer took %.0f ms", ms);
+    http_free(&r);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    http_get(&r, "/status"); /* the lock is gone: the next request opens and reads */
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     static const suite_spec_t spec = {.name = "api", .tcase = "server", .timeout_s = 30};
@@ -1679,5 +1804,6 @@ Suite *test_suite(void)
         test_limits, test_rate_limit, test_rate_limit_refills, test_read_during_write,
         test_metrics_route, test_handler_contract, test_start_errors, test_ipv6, test_concurrent,
         test_http_framing, test_http_target_limits, test_http_head_limits, test_http_path_bytes,
-        test_http_head_method, test_http_json_duplicates));
+        test_http_head_method, test_http_json_duplicates, test_state_halted, test_state_delayed,
+        test_reader_busy));
 }

@@ -19,6 +19,7 @@
 #include "common/store/genesis.h"
 #include "common/store/ledger.h"
 #include "proto/block.h"
+#include "tests/lib/db.h"
 #include "tests/lib/file.h"
 #include "tests/lib/gen.h"
 #include "tests/lib/suite.h"
@@ -855,6 +856,82 @@ START_TEST(test_open_refuses_bad_balances)
 }
 END_TEST
 
+/* The signing guard of chain_set_signed: no block at or below the height
+ * the commit record names, unless it is that very block; nothing is
+ * written when it refuses, and each block moves the mark up. */
+START_TEST(test_signed_height_is_never_signed_again)
+{
+    tmp_ledger_t t;
+    keys_pair_t key;
+    chain_t *c = NULL;
+    char err[CHAIN_ERR_MAX] = "";
+    block_header_t h;
+    ledger_tip_t tip;
+    commitrec_t rec;
+    genesis_t *g = solo_node(&t, &key);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err) == 0, "%s", err);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(chain_produce_block(c, T0_MS + 1000 * (uint64_t)(i + 1), NULL, 0, NULL,
+                                             NULL, &h, NULL, err), 0);
+    /* The record says this validator signed up to height 5 (a ledger
+     * restored behind it): heights 4 and 5 are not signed again. */
+    chain_tip(c, &tip);
+    tip.height = 5;
+    memset(tip.hash, 0x55, BLOCK_HASH_LEN);
+    commitrec_from_tip(&rec, g->chain_id, g->hash, &tip);
+    chain_set_signed(c, &rec);
+    ck_assert_int_eq(chain_produce_block(c, T0_MS + 4000, NULL, 0, NULL, NULL, &h, NULL, err),
+                     -EEXIST);
+    ck_assert_msg(strstr(err, "refusing to sign block 4: this validator signed up to height 5")
+                  != NULL, "%s", err);
+    chain_tip(c, &tip);
+    ck_assert_uint_eq(tip.height, 3);
+    ck_assert_int_eq(ledger_tip(chain_ledger(c), &tip), 0);
+    ck_assert_uint_eq(tip.height, 3);
+
+    /* A record at the tip: the next height is signed, and the mark follows. */
+    chain_tip(c, &tip);
+    commitrec_from_tip(&rec, g->chain_id, g->hash, &tip);
+    chain_set_signed(c, &rec);
+    ck_assert_int_eq(chain_produce_block(c, T0_MS + 5000, NULL, 0, NULL, NULL, &h, NULL, err), 0);
+    ck_assert_uint_eq(h.height, 4);
+    ck_assert_int_eq(chain_produce_block(c, T0_MS + 6000, NULL, 0, NULL, NULL, &h, NULL, err), 0);
+    ck_assert_uint_eq(h.height, 5);
+    chain_close(c);
+    free(g);
+    tmp_ledger_cleanup(&t);
+}
+END_TEST
+
+/* Admission against a ledger another process holds locked is "ledger_busy"
+ * (-EBUSY), and a busy ledger delays the block without touching the pool. */
+START_TEST(test_busy_ledger_delays)
+{
+    tmp_ledger_t t;
+    keys_pair_t key;
+    chain_t *c = NULL;
+    char err[CHAIN_ERR_MAX] = "";
+    genesis_t *g = solo_node(&t, &key);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err) == 0, "%s", err);
+    ledger_set_busy_timeout(chain_ledger(c), 0);
+    ck_assert_int_eq(chain_produce_block(c, T0_MS + 1000, NULL, 0, NULL, NULL, NULL, NULL, err), 0);
+    sqlite3 *other = db_hold_write_lock(t.db);
+    ck_assert_int_eq(chain_produce_block(c, T0_MS + 2000, NULL, 0, NULL, NULL, NULL, NULL, err),
+                     -EBUSY);
+    ck_assert_msg(strstr(err, "database is locked") != NULL, "%s", err);
+    ledger_tip_t tip;
+    chain_tip(c, &tip);
+    ck_assert_uint_eq(tip.height, 1);
+    db_release_lock(other);
+    ck_assert_int_eq(chain_produce_block(c, T0_MS + 3000, NULL, 0, NULL, NULL, NULL, NULL, err), 0);
+    chain_tip(c, &tip);
+    ck_assert_uint_eq(tip.height, 2);
+    chain_close(c);
+    free(g);
+    tmp_ledger_cleanup(&t);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     static const suite_spec_t spec = {.name = "chain", .tcase = "core", .timeout_s = 30};
@@ -863,5 +940,6 @@ Suite *test_suite(void)
         test_refuses_other_chain_id, test_refuses_other_genesis_time, test_refuses_non_validator,
         test_two_thirds_rule, test_genesis_init_failure, test_transactions_pipeline,
         test_failed_block_changes_nothing, test_open_large_genesis,
-        test_open_refuses_bad_balances));
+        test_open_refuses_bad_balances, test_signed_height_is_never_signed_again,
+        test_busy_ledger_delays));
 }

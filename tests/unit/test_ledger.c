@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -616,6 +617,98 @@ START_TEST(test_files_private)
 }
 END_TEST
 
+static void digest(const char *path, uint8_t out[32])
+{
+    size_t len = 0;
+    uint8_t *data = file_read(path, &len);
+    crypto_generichash(out, 32, data, len, NULL, 0);
+    free(data);
+}
+
+/* ledger_peek reads a ledger as it is, its WAL frames included, and
+ * writes neither ledger.db nor ledger.db-wal. */
+START_TEST(test_peek)
+{
+    tmp_ledger_t p;
+    char err[LEDGER_ERR_MAX] = "";
+    uint8_t last[BLOCK_HASH_LEN], h1[BLOCK_HASH_LEN], db0[32], wal0[32], db1[32], wal1[32];
+    ledger_peek_t pk;
+    ledger_t *l = NULL;
+
+    tmp_ledger_init(&p, "peek");
+    ck_assert_int_eq(ledger_peek(p.db, 0, &pk, err), 0);
+    ck_assert(!pk.exists);
+    file_write(p.db, "");
+    ck_assert_int_eq(ledger_peek(p.db, 0, &pk, err), 0);
+    ck_assert(pk.exists);
+    ck_assert_uint_eq(pk.size, 0);
+    unlink(p.db);
+
+    /* Blocks in the WAL only: the writer is still open. */
+    ck_assert_msg(ledger_open(&l, p.db, &SCHEMA1, err) == 0, "%s", err);
+    ck_assert_int_eq(ledger_meta_set(l, "chain_id", "adnet-test"), 0);
+    blocks_put_chain(l, 3, last);
+    ck_assert_int_eq(ledger_get_block(l, 1, NULL, h1, NULL), 0);
+    digest(p.db, db0);
+    digest(p.wal, wal0);
+    ck_assert_int_eq(ledger_peek(p.db, 1, &pk, err), 0);
+    ck_assert(pk.exists && pk.has_genesis);
+    ck_assert_uint_eq(pk.tip.height, 3);
+    ck_assert_mem_eq(pk.tip.hash, last, BLOCK_HASH_LEN);
+    ck_assert_mem_eq(pk.at_hash, h1, BLOCK_HASH_LEN);
+    ck_assert_int_eq(ledger_peek(p.db, 3, &pk, err), 0);
+    ck_assert_mem_eq(pk.at_hash, last, BLOCK_HASH_LEN);
+    digest(p.db, db1);
+    digest(p.wal, wal1);
+    ck_assert_mem_eq(db0, db1, 32);
+    ck_assert_mem_eq(wal0, wal1, 32);
+    ledger_close(l);
+
+    /* Closed (all in ledger.db, no -wal): nothing is made beside it. */
+    ck_assert(!exists(p.wal));
+    ck_assert_int_eq(ledger_peek(p.db, 9, &pk, err), 0);
+    ck_assert_uint_eq(pk.tip.height, 3);
+    ck_assert(!exists(p.wal) && !exists(p.shm));
+
+    /* Tables but no meta: no genesis. Not a database: refused. */
+    tmp_ledger_cleanup(&p);
+    tmp_ledger_init(&p, "peek");
+    ck_assert_msg(ledger_open(&l, p.db, &SCHEMA1, err) == 0, "%s", err);
+    ledger_close(l);
+    ck_assert_int_eq(ledger_peek(p.db, 0, &pk, err), 0);
+    ck_assert(!pk.has_genesis);
+    ck_assert_uint_eq(pk.tip.height, 0);
+    file_write(p.db, "this is not a database, it is text that is long enough to matter");
+    ck_assert_int_eq(ledger_peek(p.db, 0, &pk, err), -EILSEQ);
+    ck_assert_ptr_nonnull(strstr(err, "not a usable SQLite database"));
+    tmp_ledger_cleanup(&p);
+}
+END_TEST
+
+/* With a busy timeout of 0 a lock held elsewhere is -EBUSY at once. */
+START_TEST(test_busy_is_immediate)
+{
+    tmp_ledger_t p;
+    char err[LEDGER_ERR_MAX] = "";
+    ledger_t *l = NULL;
+    struct timespec t0, t1;
+    tmp_ledger_init(&p, "busy");
+    ck_assert_msg(ledger_open(&l, p.db, &SCHEMA1, err) == 0, "%s", err);
+    ledger_set_busy_timeout(l, 0);
+    sqlite3 *other = db_hold_write_lock(p.db);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(ledger_begin(l), -EBUSY);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_lt((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 50);
+    ck_assert_ptr_nonnull(strstr(ledger_errmsg(l), "locked"));
+    db_release_lock(other);
+    ck_assert_int_eq(ledger_begin(l), 0);
+    ledger_rollback(l);
+    ledger_close(l);
+    tmp_ledger_cleanup(&p);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     static const suite_spec_t spec = {.name = "ledger", .tcase = "core", .timeout_s = 30};
@@ -625,5 +718,5 @@ Suite *test_suite(void)
         test_readonly_refuses_old_schema, test_newer_schema_refused_untouched,
         test_corrupt_page_refused_untouched, test_not_a_database_refused_untouched,
         test_foreign_database_refused_untouched, test_readonly_reads_during_write,
-        test_killed_before_commit, test_files_private));
+        test_killed_before_commit, test_files_private, test_peek, test_busy_is_immediate));
 }

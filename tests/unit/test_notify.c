@@ -36,7 +36,7 @@ static void valid_bytes(uint8_t buf[NOTIFY_MSG_LEN], uint8_t kind)
 
 START_TEST(test_encode_layout)
 {
-    notify_msg_t m = {NOTIFY_BLOCK, 0x0102030405060708ULL, 0x1112131415161718ULL};
+    notify_msg_t m = {NOTIFY_BLOCK, 0x0102030405060708ULL, 0x1112131415161718ULL, ""};
     uint8_t buf[NOTIFY_MSG_LEN + 4], want[NOTIFY_MSG_LEN];
     memset(buf, 0xee, sizeof buf);
     ck_assert_int_eq(notify_encode(&m, buf, sizeof buf), NOTIFY_MSG_LEN);
@@ -53,7 +53,7 @@ START_TEST(test_round_trip_each_kind)
     for (size_t k = 0; k < 3; k++)
         for (size_t h = 0; h < 5; h++)
             for (size_t t = 0; t < 3; t++) {
-                notify_msg_t m = {KINDS[k], heights[h], times[t]}, back;
+                notify_msg_t m = {KINDS[k], heights[h], times[t], ""}, back;
                 uint8_t buf[NOTIFY_MSG_LEN];
                 const char *what = NULL;
                 ck_assert_int_eq(notify_encode(&m, buf, sizeof buf), NOTIFY_MSG_LEN);
@@ -137,7 +137,7 @@ END_TEST
 
 START_TEST(test_decode_unknown_kind)
 {
-    static const uint8_t kinds[] = {0, 4, 0x80, 0xff};
+    static const uint8_t kinds[] = {0, 5, 0x80, 0xff};
     for (size_t i = 0; i < sizeof kinds; i++) {
         uint8_t buf[NOTIFY_MSG_LEN];
         notify_msg_t m;
@@ -154,9 +154,9 @@ END_TEST
 
 START_TEST(test_encode_refuses_bad_kind)
 {
-    static const int bad[] = {0, 4, 99, -1};
+    static const int bad[] = {0, 5, 99, -1};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        notify_msg_t m = {(notify_kind_t)bad[i], 1, 2};
+        notify_msg_t m = {(notify_kind_t)bad[i], 1, 2, ""};
         uint8_t buf[NOTIFY_MSG_LEN];
         memset(buf, 0xee, sizeof buf);
         ck_assert_int_eq(notify_encode(&m, buf, sizeof buf), -EINVAL);
@@ -169,10 +169,93 @@ END_TEST
 START_TEST(test_encode_short_buffer)
 {
     /* A buffer under NOTIFY_MSG_LEN is refused (the writer's -ENOBUFS). */
-    notify_msg_t m = {NOTIFY_READY, 1, 2};
+    notify_msg_t m = {NOTIFY_READY, 1, 2, ""};
     uint8_t buf[NOTIFY_MSG_LEN];
     ck_assert_int_lt(notify_encode(&m, buf, NOTIFY_MSG_LEN - 1), 0);
     ck_assert_int_lt(notify_encode(&m, buf, 0), 0);
+}
+END_TEST
+
+/* HALTED carries its reason after the tip: u32 length, then the bytes. */
+START_TEST(test_halted_round_trip)
+{
+    notify_msg_t m = {NOTIFY_HALTED, 41, 1795647001123ULL, "disk full: ledger.db"}, back;
+    uint8_t buf[NOTIFY_MSG_MAX];
+    const char *what = NULL;
+    size_t n = strlen(m.reason);
+    ck_assert_int_eq(notify_encode(&m, buf, sizeof buf), (int)(NOTIFY_MSG_LEN + 4 + n));
+    ck_assert_int_eq(buf[1], NOTIFY_HALTED);
+    ck_assert_int_eq(buf[NOTIFY_MSG_LEN + 3], (int)n);
+    ck_assert_mem_eq(buf + NOTIFY_MSG_LEN + 4, m.reason, n);
+    poison(&back);
+    ck_assert_int_eq(notify_decode(&back, buf, NOTIFY_MSG_LEN + 4 + n, &what), 0);
+    ck_assert_int_eq(back.kind, NOTIFY_HALTED);
+    ck_assert_uint_eq(back.height, 41);
+    ck_assert_str_eq(back.reason, m.reason);
+    /* Every truncation and a trailing byte are refused. */
+    buf[NOTIFY_MSG_LEN + 4 + n] = 'x';
+    for (size_t len = 0; len <= NOTIFY_MSG_LEN + 5 + n; len++) {
+        if (len == NOTIFY_MSG_LEN + 4 + n)
+            continue; /* the valid length */
+        uint8_t *copy = malloc(len ? len : 1);
+        ck_assert_ptr_nonnull(copy);
+        memcpy(copy, buf, len);
+        poison(&back);
+        ck_assert_msg(notify_decode(&back, copy, len, &what) == -EBADMSG, "len %zu", len);
+        ck_assert(is_poisoned(&back));
+        free(copy);
+    }
+}
+END_TEST
+
+/* A reason must be 1..NOTIFY_REASON_MAX printable bytes without quote or
+ * backslash, on HALTED only; decode holds the wire to the same rule. */
+START_TEST(test_halted_reason_rules)
+{
+    notify_msg_t m = {NOTIFY_HALTED, 1, 2, ""};
+    uint8_t buf[NOTIFY_MSG_MAX + 8];
+    const char *what = NULL;
+    ck_assert_int_eq(notify_encode(&m, buf, sizeof buf), -EINVAL);
+    strcpy(m.reason, "say \"no\"");
+    ck_assert_int_eq(notify_encode(&m, buf, sizeof buf), -EINVAL);
+    strcpy(m.reason, "tab\there");
+    ck_assert_int_eq(notify_encode(&m, buf, sizeof buf), -EINVAL);
+    notify_msg_t other = {NOTIFY_HEARTBEAT, 1, 2, "x"};
+    ck_assert_int_eq(notify_encode(&other, buf, sizeof buf), -EINVAL);
+    strcpy(m.reason, "ok");
+    ck_assert_int_lt(notify_encode(&m, buf, NOTIFY_MSG_LEN + 5), 0); /* no room */
+    int n = notify_encode(&m, buf, sizeof buf);
+    ck_assert_int_eq(n, NOTIFY_MSG_LEN + 6);
+    buf[NOTIFY_MSG_LEN + 4] = 0x07; /* a control byte on the wire */
+    ck_assert_int_eq(notify_decode(&m, buf, (size_t)n, &what), -EBADMSG);
+    ck_assert_str_eq(what, "reason");
+    /* A length over NOTIFY_REASON_MAX is refused before any byte is read. */
+    memset(buf + NOTIFY_MSG_LEN, 0, 4);
+    buf[NOTIFY_MSG_LEN + 2] = (NOTIFY_REASON_MAX + 1) >> 8;
+    buf[NOTIFY_MSG_LEN + 3] = (NOTIFY_REASON_MAX + 1) & 0xff;
+    ck_assert_int_eq(notify_decode(&m, buf, NOTIFY_MSG_LEN + 4, &what), -EBADMSG);
+    ck_assert_str_eq(what, "reason");
+    /* An empty reason on the wire. */
+    memset(buf + NOTIFY_MSG_LEN, 0, 4);
+    ck_assert_int_eq(notify_decode(&m, buf, NOTIFY_MSG_LEN + 4, &what), -EBADMSG);
+}
+END_TEST
+
+START_TEST(test_reason_set_sanitizes)
+{
+    char out[NOTIFY_REASON_MAX + 1], longer[2 * NOTIFY_REASON_MAX];
+    notify_reason_set(out, "a \"b\"\n\xc3\xa9\\");
+    ck_assert_str_eq(out, "a 'b'????");
+    notify_reason_set(out, "");
+    ck_assert_str_eq(out, "unknown");
+    memset(longer, 'z', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    notify_reason_set(out, longer);
+    ck_assert_uint_eq(strlen(out), NOTIFY_REASON_MAX);
+    notify_msg_t m = {NOTIFY_HALTED, 0, 0, ""};
+    notify_reason_set(m.reason, "x\x01y");
+    uint8_t buf[NOTIFY_MSG_MAX];
+    ck_assert_int_gt(notify_encode(&m, buf, sizeof buf), 0);
 }
 END_TEST
 
@@ -182,5 +265,6 @@ Suite *test_suite(void)
     return suite_build(&spec, SUITE_TESTS(
         test_encode_layout, test_round_trip_each_kind, test_decode_values,
         test_decode_every_truncation, test_decode_trailing_byte, test_decode_unknown_version,
-        test_decode_unknown_kind, test_encode_refuses_bad_kind, test_encode_short_buffer));
+        test_decode_unknown_kind, test_encode_refuses_bad_kind, test_encode_short_buffer,
+        test_halted_round_trip, test_halted_reason_rules, test_reason_set_sanitizes));
 }

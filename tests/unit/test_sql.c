@@ -146,8 +146,37 @@ START_TEST(test_sql_helpers)
 }
 END_TEST
 
+/* sql_fault tells a failure of the database (another process's lock)
+ * from one of the data (a constraint), and clears. */
+START_TEST(test_sql_fault)
+{
+    tmp_ledger_t p;
+    char err[LEDGER_ERR_MAX] = "";
+    ledger_t *l = NULL;
+    tmp_ledger_init(&p, "sql-fault");
+    ck_assert_msg(ledger_open(&l, p.db, &SCHEMA1, err) == 0, "%s", err);
+    sql_t *q = ledger_sql(l);
+    ledger_set_busy_timeout(l, 0);
+    ck_assert_int_eq(sql_fault(q), 0);
+    ck_assert_int_eq(sql_exec(q, "INSERT INTO meta (key, value) VALUES ('a', 'b')", NULL), 0);
+    ck_assert_int_eq(sql_exec(q, "INSERT INTO meta (key, value) VALUES ('a', 'b')", NULL),
+                     -EEXIST);
+    ck_assert_int_eq(sql_fault(q), 0); /* the data's fault */
+    sqlite3 *other = db_hold_write_lock(p.db);
+    ck_assert_int_eq(sql_exec(q, "INSERT INTO meta (key, value) VALUES ('c', 'd')", NULL),
+                     -EBUSY);
+    ck_assert_int_eq(sql_fault(q), -EBUSY);
+    sql_clear_fault(q);
+    ck_assert_int_eq(sql_fault(q), 0);
+    db_release_lock(other);
+    ledger_close(l);
+    tmp_ledger_cleanup(&p);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     static const suite_spec_t spec = {.name = "sql", .tcase = "core", .timeout_s = 30};
-    return suite_build(&spec, SUITE_TESTS(test_statement_cache_per_handle, test_sql_helpers));
+    return suite_build(&spec, SUITE_TESTS(test_statement_cache_per_handle, test_sql_helpers,
+                                          test_sql_fault));
 }

@@ -82,6 +82,8 @@ struct api_server {
     const api_route_t **routes; /* all tables flattened, in order: first match wins */
     size_t nroutes;
     void *ctx;
+    /* cfg's no_ledger, may be NULL */
+    void (*no_ledger)(void *ctx, const char *path, const char *why, api_response_t *res);
     metrics_t *metrics;
     size_t max_body;
     size_t max_header;          /* bytes of the request line and headers */
@@ -337,8 +339,10 @@ out:
 /* ---- per-thread ledger connections ------------------------------------- */
 
 /* This thread's read-only connection, opened on first use. Return it, or
- * NULL with a reason in why. A failed open is retried by the next request. */
-static sqlite3 *thread_db(api_server_t *s, char *why, size_t cap)
+ * NULL with a reason in why and the open's code in *code (-EBUSY: another
+ * process holds the file locked). A failed open is retried by the next
+ * request. */
+static sqlite3 *thread_db(api_server_t *s, char *why, size_t cap, int *code)
 {
     db_slot_t *slot = pthread_getspecific(s->db_key);
     char err[LEDGER_ERR_MAX];
@@ -348,6 +352,7 @@ static sqlite3 *thread_db(api_server_t *s, char *why, size_t cap)
         if (slot == NULL || pthread_setspecific(s->db_key, slot) != 0) {
             free(slot);
             snprintf(why, cap, "out of memory");
+            *code = -ENOMEM;
             return NULL;
         }
         pthread_mutex_lock(&s->db_lock);
@@ -356,7 +361,7 @@ static sqlite3 *thread_db(api_server_t *s, char *why, size_t cap)
         pthread_mutex_unlock(&s->db_lock);
     }
     if (slot->ledger == NULL &&
-        ledger_open_reader(&slot->ledger, s->ledger_path, s->schema, err) != 0) {
+        (*code = ledger_open_reader(&slot->ledger, s->ledger_path, s->schema, err)) != 0) {
         snprintf(why, cap, "cannot open the ledger: %s", err);
         return NULL;
     }
@@ -460,13 +465,28 @@ static void client_text(struct MHD_Connection *conn, char *out, size_t cap)
         snprintf(out, cap, "unknown");
 }
 
+/* A request whose thread has no ledger connection (code: why the open
+ * failed): the configured answer, or 503 ledger_busy / ledger_unavailable. */
+static enum MHD_Result send_no_ledger(api_server_t *s, struct MHD_Connection *conn,
+                                      req_state_t *st, const char *why, int code)
+{
+    api_response_t res = {0};
+    if (s->no_ledger != NULL)
+        s->no_ledger(s->ctx, st->path, why, &res);
+    if (res.status == 0)
+        return send_error(s, conn, st, 503, code == -EBUSY ? "ledger_busy" : "ledger_unavailable",
+                          why, 1, NULL);
+    return send_response(s, conn, st, &res, NULL);
+}
+
 static enum MHD_Result run_handler(api_server_t *s, struct MHD_Connection *conn,
                                    req_state_t *st, const char *method)
 {
     char why[LEDGER_ERR_MAX + 32];
-    sqlite3 *db = thread_db(s, why, sizeof why);
+    int code = 0;
+    sqlite3 *db = thread_db(s, why, sizeof why, &code);
     if (db == NULL)
-        return send_error(s, conn, st, 503, "ledger_unavailable", why, 1, NULL);
+        return send_no_ledger(s, conn, st, why, code);
 
     api_request_t req = {0};
     api_response_t res = {0};
@@ -481,6 +501,7 @@ static enum MHD_Result run_handler(api_server_t *s, struct MHD_Connection *conn,
     }
     req.client = st->client;
     req.db = db;
+    req.sql = ledger_sql(((db_slot_t *)pthread_getspecific(s->db_key))->ledger);
     req.ctx = s->ctx;
     req.conn = conn;
 
@@ -915,6 +936,7 @@ static int server_new(api_server_t **out, const api_config_t *cfg, size_t nroute
             s->routes[s->nroutes++] = &cfg->route_tables[t][i];
     s->schema = cfg->schema;
     s->ctx = cfg->ctx;
+    s->no_ledger = cfg->no_ledger;
     s->metrics = cfg->metrics;
     s->max_body = cfg->max_body ? cfg->max_body : API_DEFAULT_MAX_BODY;
     s->max_header = cfg->max_header ? cfg->max_header : API_DEFAULT_MAX_HEADER;

@@ -19,6 +19,7 @@
 
 #include "common/base/metrics.h"
 #include "common/store/ledger.h"
+#include "common/store/sql.h"
 
 #define API_ERR_MAX 256
 #define API_MAX_PARAMS 4
@@ -36,9 +37,19 @@ typedef struct {
     size_t body_len;
     const char *client;      /* client address text, for logs */
     sqlite3 *db;             /* this thread's read-only ledger connection (never NULL) */
+    sql_t *sql;              /* the same connection with its statement cache (may be NULL:
+                              * use api_sql) */
     void *ctx;               /* api_config_t.ctx */
     void *conn;              /* the libmicrohttpd connection (for api_query) */
 } api_request_t;
+
+/* The request's connection as an sql_t to query through: a copy of req->sql
+ * (statements prepared once per thread and reused), or a bare one on
+ * req->db. For the handler's own use, on its own thread. */
+static inline sql_t api_sql(const api_request_t *req)
+{
+    return req->sql ? *req->sql : SQL_BARE(req->db);
+}
 
 typedef struct {
     int status;              /* HTTP status */
@@ -72,6 +83,11 @@ typedef struct {
     unsigned threads;              /* MHD thread pool size */
     double rate_per_s;             /* per client address, token bucket refill */
     double rate_burst;             /* bucket size */
+    /* Optional: answer a request for path whose thread cannot open its
+     * ledger connection (why says what failed) into res, e.g. with the
+     * node's own reason; without it, or if it sets no status, such a
+     * request is a 503 ledger_busy or ledger_unavailable. */
+    void (*no_ledger)(void *ctx, const char *path, const char *why, api_response_t *res);
 } api_config_t;
 
 /* Start serving on cfg->listen. Return 0 and *out, or a negative code with

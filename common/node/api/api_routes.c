@@ -55,10 +55,33 @@ static int col_address(sqlite3_stmt *st, int i, char out[ADDRESS_MAX])
     return address_encode(out, pk) == 0 ? 0 : -EBADMSG;
 }
 
+/* A failed ledger read: 503, "ledger_busy" while another process holds
+ * the file locked, "ledger_unavailable" otherwise; both may be retried. */
 static int ledger_failed(const api_request_t *req, api_response_t *res)
 {
-    return api_error(res, 503, "ledger_unavailable", "ledger read failed: %s",
-                     sqlite3_errmsg(req->db));
+    bool busy = (sqlite3_errcode(req->db) & 0xff) == SQLITE_BUSY ||
+                (sqlite3_errcode(req->db) & 0xff) == SQLITE_LOCKED;
+    if (busy)
+        api_error(res, 503, "ledger_busy", "the ledger is locked by another process: %s",
+                  sqlite3_errmsg(req->db));
+    else
+        api_error(res, 503, "ledger_unavailable", "ledger read failed: %s",
+                  sqlite3_errmsg(req->db));
+    res->retry_after_s = 1;
+    return 0;
+}
+
+/* The worker's production state (producing if it does not say). */
+static void node_state_of(node_api_t *n, node_state_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n->state != NULL)
+        n->state(n, out);
+}
+
+static const char *node_mode_name(node_mode_t m)
+{
+    return m == NODE_HALTED ? "halted" : m == NODE_DELAYED ? "delayed" : "producing";
 }
 
 /* Lowercase hex of arbitrary length into a new JSON string (NULL on OOM). */
@@ -116,16 +139,63 @@ static uint64_t health_stall_ms(uint32_t interval_ms)
     return three > slack ? three : slack;
 }
 
+/* 503 halted (with the worker's reason) when it produces no blocks. */
+static int health_halted(const node_api_t *n, const node_state_t *ns, api_response_t *res)
+{
+    char since[CLOCK_ISO8601_MAX] = "";
+    clock_iso8601(since, ns->since_ms);
+    api_json(res, 503, json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "halted", "state", "halted",
+                                 "chain", n->chain, "reason", ns->reason, "since", since));
+    res->retry_after_s = 5;
+    return 0;
+}
+
+/* /status of a halted node whose ledger cannot be read (ledger_error):
+ * still say why it halted. */
+static int status_halted(const node_api_t *n, const node_state_t *ns, const char *ledger_error,
+                         api_response_t *res)
+{
+    api_json(res, 503, json_pack("{s:s,s:s,s:s,s:s}", "chain", n->chain, "state", "halted",
+                                 "reason", ns->reason, "ledger_error", ledger_error));
+    res->retry_after_s = 5;
+    return 0;
+}
+
+void api_common_no_ledger(void *ctx, const char *path, const char *why, api_response_t *res)
+{
+    node_api_t *n = ctx;
+    node_state_t ns;
+    node_state_of(n, &ns);
+    if (ns.mode != NODE_HALTED)
+        return;
+    if (strcmp(path, "/health") == 0) {
+        health_halted(n, &ns, res);
+        return;
+    }
+    if (strcmp(path, "/status") == 0) {
+        status_halted(n, &ns, why, res);
+        return;
+    }
+    api_error(res, 503, "halted", "%s halted: %s (%s)", n->chain, ns.reason, why);
+    res->retry_after_s = 5;
+}
+
 /* 200 ok while blocks come at the cadence, 503 stalled when the last one
- * (before the first, the genesis time) is older than health_stall_ms. A
- * block time ahead of this host's clock counts as age 0. */
+ * (before the first, the genesis time) is older than health_stall_ms, 503
+ * halted when the worker has stopped producing. A block time ahead of
+ * this host's clock counts as age 0. */
 static int h_health(const api_request_t *req, api_response_t *res)
 {
     const node_api_t *n = node_of(req);
     sqlite3_stmt *st = NULL;
-    char reason[128];
-    int rc = tip_step(req, &st);
+    char reason[NODE_REASON_MAX + 128];
+    node_state_t ns;
+    int rc;
 
+    node_state_of(node_of(req), &ns);
+    if (ns.mode == NODE_HALTED)
+        return health_halted(n, &ns, res);
+    rc = tip_step(req, &st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         ledger_failed(req, res);
         goto out;
@@ -134,13 +204,19 @@ static int h_health(const api_request_t *req, api_response_t *res)
     uint64_t since = any ? (uint64_t)sqlite3_column_int64(st, 3) : n->genesis->genesis_time_ms;
     uint64_t now = clock_wall_ms(), age = now > since ? now - since : 0;
     bool stalled = n->block_interval_ms > 0 && age > health_stall_ms(n->block_interval_ms);
-    json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I}", "status", stalled ? "stalled" : "ok", "chain",
-                          n->chain, "height", (json_int_t)(any ? sqlite3_column_int64(st, 0) : 0),
+    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I}", "status", stalled ? "stalled" : "ok",
+                          "state", node_mode_name(ns.mode), "chain", n->chain, "height",
+                          (json_int_t)(any ? sqlite3_column_int64(st, 0) : 0),
                           "last_block_age_ms", (json_int_t)age,
                           "block_interval_ms", (json_int_t)n->block_interval_ms);
-    if (stalled && o != NULL) {
-        snprintf(reason, sizeof reason, "no block for %.1f s; blocks are due every %.1f s",
-                 (double)age / 1000.0, n->block_interval_ms / 1000.0);
+    if ((stalled || ns.mode == NODE_DELAYED) && o != NULL) {
+        int k = 0;
+        if (stalled)
+            k = snprintf(reason, sizeof reason, "no block for %.1f s; blocks are due every "
+                         "%.1f s%s", (double)age / 1000.0, n->block_interval_ms / 1000.0,
+                         ns.mode == NODE_DELAYED ? "; " : "");
+        if (ns.mode == NODE_DELAYED && k >= 0 && (size_t)k < sizeof reason)
+            snprintf(reason + k, sizeof reason - (size_t)k, "%s", ns.reason);
         json_object_set_new(o, "reason", json_string(reason));
     }
     api_json(res, stalled ? 503 : 200, o);
@@ -159,14 +235,22 @@ static int h_status(const api_request_t *req, api_response_t *res)
     sqlite3_stmt *st = NULL;
     json_t *o = NULL;
 
+    node_state_t ns;
+    node_state_of(node_of(req), &ns);
     hex_encode(ghash, g->hash, BLOCK_HASH_LEN);
     int rc = tip_step(req, &st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE && ns.mode == NODE_HALTED) {
+        status_halted(n, &ns, sqlite3_errmsg(req->db), res);
+        goto out;
+    }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         ledger_failed(req, res);
         goto out;
     }
     bool any = rc == SQLITE_ROW;
-    o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:I,s:o,s:o,s:o,s:I}", "chain", n->chain, "chain_id",
+    o = json_pack("{s:s,s:s,s:o,s:s,s:s,s:I,s:s,s:I,s:o,s:o,s:o,s:I}", "chain", n->chain,
+                  "state", node_mode_name(ns.mode), "reason",
+                  ns.mode != NODE_PRODUCING ? json_string(ns.reason) : json_null(), "chain_id",
                   g->chain_id, "network", g->network, "protocol_version",
                   (json_int_t)(any ? sqlite3_column_int64(st, 4) : g->protocol_version),
                   "genesis_hash", ghash, "height",
@@ -441,6 +525,19 @@ static bool media_type_is(const char *ctype, const char *want)
            (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
 }
 
+/* The HTTP status of a refused submission: 503 for what passes (a full
+ * mempool, a busy ledger, a halted or stopping node), 409 for what was
+ * seen before, 400 for the rest. */
+static int submit_status(const char *code)
+{
+    static const char *const later[] = { "mempool_full", "ledger_busy", "halted",
+                                         "unavailable" };
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
+        if (strcmp(code, later[i]) == 0)
+            return 503;
+    return strcmp(code, "duplicate") == 0 || strcmp(code, "replay") == 0 ? 409 : 400;
+}
+
 static int h_tx_submit(const api_request_t *req, api_response_t *res)
 {
     node_api_t *n = node_of(req);
@@ -491,14 +588,10 @@ static int h_tx_submit(const api_request_t *req, api_response_t *res)
     if (n->submit(n, bytes, len, id, &why) != 0) {
         const char *code = why.code ? why.code : "rejected";
         const char *msg = why.message[0] ? why.message : "transaction refused";
-        int status = 400;
-        if (strcmp(code, "mempool_full") == 0)
-            status = 503;
-        else if (strcmp(code, "duplicate") == 0 || strcmp(code, "replay") == 0)
-            status = 409;
+        int status = submit_status(code);
         api_error(res, status, code, "%s", msg);
         if (status == 503)
-            res->retry_after_s = 1;
+            res->retry_after_s = strcmp(code, "halted") == 0 ? 5 : 1;
         goto out;
     }
     hex_encode(idhex, id, TX_ID_LEN);
@@ -506,6 +599,180 @@ static int h_tx_submit(const api_request_t *req, api_response_t *res)
 out:
     json_decref(doc);
     free(bytes);
+    return res->status ? 0 : -ENOMEM;
+}
+
+/* ---- POST /txs/batch ---------------------------------------------------- */
+
+/* What a batch body holds: count transactions, pointing into the body
+ * (binary) or into buffers of their own (JSON hex, in owned). */
+typedef struct {
+    const uint8_t **tx;
+    size_t *len;
+    uint8_t **owned;
+    size_t n;
+} batch_in_t;
+
+static void batch_in_free(batch_in_t *b)
+{
+    for (size_t i = 0; b->owned && i < b->n; i++)
+        free(b->owned[i]);
+    free(b->owned);
+    free(b->tx);
+    free(b->len);
+}
+
+/* Room for count transactions. Return 0 or -ENOMEM. */
+static int batch_in_alloc(batch_in_t *b, size_t count, bool owned)
+{
+    b->tx = calloc(count ? count : 1, sizeof *b->tx);
+    b->len = calloc(count ? count : 1, sizeof *b->len);
+    b->owned = owned ? calloc(count ? count : 1, sizeof *b->owned) : NULL;
+    return b->tx && b->len && (b->owned || !owned) ? 0 : -ENOMEM;
+}
+
+/* The binary form: (u32 big-endian length, that many bytes) repeated.
+ * Return 0, -ENOMEM, or -EINVAL with the refusal in res. */
+static int batch_parse_binary(const api_request_t *req, api_response_t *res, batch_in_t *b)
+{
+    const uint8_t *p = req->body, *end = req->body + req->body_len;
+    size_t count = 0;
+
+    for (const uint8_t *q = p; q < end; count++) { /* count and check the frames first */
+        uint32_t len = end - q < 4 ? 0 : (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 |
+                                           (uint32_t)q[2] << 8 | q[3];
+        if (end - q < 4 || len == 0 || len > TX_MAX_BYTES || (size_t)(end - q - 4) < len) {
+            api_error(res, 400, "malformed", "transaction %zu at byte %zu: %s", count,
+                      (size_t)(q - p), end - q < 4 ? "a length needs 4 bytes"
+                      : len == 0 || len > TX_MAX_BYTES ? "its length is not 1 to the largest "
+                      "transaction" : "its length runs past the end of the body");
+            return -EINVAL;
+        }
+        if (count == API_BATCH_MAX_TXS) {
+            api_error(res, 413, "too_many", "a batch holds at most %d transactions",
+                      API_BATCH_MAX_TXS);
+            return -EINVAL;
+        }
+        q += 4 + len;
+    }
+    if (batch_in_alloc(b, count, false) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        b->len[i] = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+        b->tx[i] = p + 4;
+        p += 4 + b->len[i];
+    }
+    b->n = count;
+    return 0;
+}
+
+/* The JSON form: {"txs":["<hex>", ...]}. Return as batch_parse_binary. */
+static int batch_parse_json(const api_request_t *req, api_response_t *res, batch_in_t *b)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *txs = doc ? json_object_get(doc, "txs") : NULL;
+    int rc = 0;
+
+    if (doc == NULL) {
+        api_error(res, 400, "invalid_json", "invalid JSON at line %d column %d: %s", jerr.line,
+                  jerr.column, jerr.text);
+        return -EINVAL;
+    }
+    if (!json_is_array(txs) || json_array_size(txs) > API_BATCH_MAX_TXS) {
+        if (json_is_array(txs))
+            api_error(res, 413, "too_many", "a batch holds at most %d transactions",
+                      API_BATCH_MAX_TXS);
+        else
+            api_error(res, 400, "malformed", "expected {\"txs\":[\"<hex>\", ...]} or an "
+                      "application/octet-stream body of length-prefixed transactions");
+        rc = -EINVAL;
+        goto out;
+    }
+    if ((rc = batch_in_alloc(b, json_array_size(txs), true)) < 0)
+        goto out;
+    for (size_t i = 0; i < json_array_size(txs); i++, b->n++) {
+        json_t *t = json_array_get(txs, i);
+        rc = json_is_string(t) ? hex_parse(json_string_value(t), json_string_length(t),
+                                           &b->owned[i], &b->len[i]) : -EINVAL;
+        if (rc == -EINVAL)
+            api_error(res, 400, "malformed", "txs[%zu] must be an even number of hex digits", i);
+        if (rc < 0)
+            goto out;
+        b->tx[i] = b->owned[i];
+    }
+out:
+    json_decref(doc);
+    return rc;
+}
+
+/* One transaction's answer in a batch. */
+static json_t *batch_result(int rc, const uint8_t id[TX_ID_LEN], const reject_t *why,
+                            bool *later)
+{
+    char idhex[2 * TX_ID_LEN + 1];
+    if (rc == 0) {
+        hex_encode(idhex, id, TX_ID_LEN);
+        return json_pack("{s:s,s:s}", "id", idhex, "status", "pending");
+    }
+    const char *code = why->code ? why->code : "rejected";
+    int status = submit_status(code);
+    *later = *later || status == 503;
+    return json_pack("{s:s,s:i,s:{s:s,s:s}}", "status", "refused", "http_status", status,
+                     "error", "code", code, "message",
+                     why->message[0] ? why->message : "transaction refused");
+}
+
+/* Hand the batch to the node and put each answer into results. */
+static int batch_run(node_api_t *n, const batch_in_t *b, json_t *results, size_t *accepted,
+                     bool *later)
+{
+    uint8_t (*ids)[TX_ID_LEN] = calloc(b->n ? b->n : 1, sizeof *ids);
+    int *rcs = calloc(b->n ? b->n : 1, sizeof *rcs);
+    reject_t *whys = calloc(b->n ? b->n : 1, sizeof *whys);
+    int rc = ids && rcs && whys ? 0 : -ENOMEM;
+
+    if (rc == 0 && n->submit_many)
+        n->submit_many(n, b->tx, b->len, b->n, ids, rcs, whys);
+    for (size_t i = 0; rc == 0 && !n->submit_many && i < b->n; i++)
+        rcs[i] = n->submit(n, b->tx[i], b->len[i], ids[i], &whys[i]);
+    for (size_t i = 0; rc == 0 && i < b->n; i++) {
+        *accepted += rcs[i] == 0;
+        if (json_array_append_new(results, batch_result(rcs[i], ids[i], &whys[i], later)) < 0)
+            rc = -ENOMEM;
+    }
+    free(ids);
+    free(rcs);
+    free(whys);
+    return rc;
+}
+
+static int h_tx_batch(const api_request_t *req, api_response_t *res)
+{
+    node_api_t *n = node_of(req);
+    batch_in_t b = {0};
+    json_t *results = NULL;
+    size_t accepted = 0;
+    bool later = false;
+    int rc = media_type_is(api_header(req, "Content-Type"), "application/octet-stream")
+                 ? batch_parse_binary(req, res, &b) : batch_parse_json(req, res, &b);
+
+    if (rc < 0)
+        goto out;
+    if (n->submit == NULL && n->submit_many == NULL) {
+        api_error(res, 503, "unavailable", "this node does not accept transactions now");
+        res->retry_after_s = 1;
+        goto out;
+    }
+    if ((results = json_array()) == NULL || batch_run(n, &b, results, &accepted, &later) < 0)
+        goto out;
+    api_json(res, 200, json_pack("{s:I,s:I,s:O}", "accepted", (json_int_t)accepted, "refused",
+                                 (json_int_t)(b.n - accepted), "results", results));
+    if (later)
+        res->retry_after_s = 1;
+out:
+    json_decref(results);
+    batch_in_free(&b);
     return res->status ? 0 : -ENOMEM;
 }
 
@@ -592,6 +859,7 @@ const api_route_t api_common_routes[] = {
     {"GET", "/blocks/{}", "/blocks/{height}", h_block_at},
     {"GET", "/txs/{}", "/txs/{id}", h_tx_get},
     {"POST", "/txs", "/txs", h_tx_submit},
+    {"POST", "/txs/batch", "/txs/batch", h_tx_batch},
     {"GET", "/network/genesis", "/network/genesis", h_genesis},
     {"GET", "/network/genesis/hash", "/network/genesis/hash", h_genesis_hash},
     {"GET", "/network/governors", "/network/governors", h_governors},

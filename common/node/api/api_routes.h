@@ -9,10 +9,19 @@
 
 #include "common/node/api/api.h"
 
+/* Transactions in one POST /txs/batch at most (and the body limit,
+ * api.max_body_bytes, holds too). */
+#define API_BATCH_MAX_TXS 1000
+
 /* The routes, in match order ("/blocks/latest" before "/blocks/{}"). Put
  * this table first in api_config_t.route_tables so that a chain's table
  * cannot shadow them. */
 extern const api_route_t api_common_routes[];
 extern const size_t api_common_nroutes;
+
+/* For api_config_t.no_ledger (ctx: the worker's node_api_t): a halted
+ * node answers 503 with its reason (/health and /status in their own
+ * shape, other routes as the error "halted"); otherwise nothing is set. */
+void api_common_no_ledger(void *ctx, const char *path, const char *why, api_response_t *res);
 
 #endif

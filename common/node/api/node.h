@@ -15,6 +15,24 @@
 
 struct chain_ops;
 
+/* Whether the worker produces blocks, as /health, /status and POST /txs
+ * report it. */
+typedef enum {
+    NODE_PRODUCING = 0, /* blocks come at the cadence */
+    NODE_DELAYED,       /* the next block waits for a lock another process holds on the
+                         * ledger; it is retried, nothing is lost */
+    NODE_HALTED,        /* no block is produced until the reason is gone (disk full) or
+                         * the node is restarted (its ledger's files changed) */
+} node_mode_t;
+
+#define NODE_REASON_MAX 320
+
+typedef struct {
+    node_mode_t mode;
+    char reason[NODE_REASON_MAX]; /* why it is delayed or halted; "" while producing */
+    uint64_t since_ms;            /* unix ms the mode began; 0 while producing */
+} node_state_t;
+
 typedef struct node_api {
     const char *chain;              /* the chain's name (chain_ops_t.name) */
     const struct chain_ops *ops;
@@ -31,7 +49,17 @@ typedef struct node_api {
      * state checks, mempool limits). Thread-safe. */
     int (*submit)(struct node_api *n, const uint8_t *tx, size_t len, uint8_t id[TX_ID_LEN],
                   reject_t *why);
-    void *loop_ctx;                 /* for submit */
+    /* submit for count transactions at once (POST /txs/batch): each
+     * checked on the calling thread, all handed to the loop together and
+     * admitted in one pass, in order; results[i] is what submit would
+     * return for tx[i], with ids[i] or whys[i]. Thread-safe. May be NULL:
+     * the batch route then calls submit for each. */
+    void (*submit_many)(struct node_api *n, const uint8_t *const *tx, const size_t *len,
+                        size_t count, uint8_t (*ids)[TX_ID_LEN], int *results, reject_t *whys);
+    /* Copy the worker's production state into *out. Thread-safe. May be
+     * NULL: the node always produces. */
+    void (*state)(struct node_api *n, node_state_t *out);
+    void *loop_ctx;                 /* for submit and state */
 } node_api_t;
 
 #endif

@@ -27,6 +27,8 @@ struct chain {
     ledger_tip_t tip;
     void *state;                 /* the chain's in-memory state (ops->state_open) */
     uint64_t keep_heights;       /* state history kept (0: all), for ops->state_prune */
+    commitrec_t signed_rec;      /* the last block this validator signed (chain_set_signed) */
+    bool has_signed;
     bool admitting;              /* inside chain_admit_begin/end */
     /* Scratch for one block: ids (for the root) and what else the block
      * keeps of its included transactions. */
@@ -197,6 +199,12 @@ void chain_set_keep_heights(chain_t *c, uint64_t keep_heights)
     c->keep_heights = keep_heights;
 }
 
+void chain_set_signed(chain_t *c, const commitrec_t *r)
+{
+    c->signed_rec = *r;
+    c->has_signed = true;
+}
+
 int chain_verify_ledger(const chain_ops_t *ops, const char *ledger_path, const genesis_t *g,
                         const genesis_progress_t *progress, char msg[CHAIN_ERR_MAX])
 {
@@ -302,6 +310,16 @@ void chain_admit_end(chain_t *c)
     c->admitting = false;
 }
 
+/* A ledger failure during admission: "ledger_busy" when another process
+ * holds the file locked (the client may retry), "internal" otherwise. */
+static int admit_ledger_error(const chain_t *c, int r, reject_t *why)
+{
+    if (r == -EBUSY)
+        return reject(why, r, "ledger_busy", "the ledger is locked by another process; "
+                      "try again shortly (%s)", ledger_errmsg(c->ledger));
+    return reject(why, r, "internal", "ledger: %s", ledger_errmsg(c->ledger));
+}
+
 /* Run the chain's check_tx in a savepoint of the admission transaction,
  * then undo whatever it tried (SQL and tree journal alike). */
 static int chain_check(chain_t *c, const chain_exec_t *x, const tx_t *tx, reject_t *why)
@@ -310,9 +328,14 @@ static int chain_check(chain_t *c, const chain_exec_t *x, const tx_t *tx, reject
     int r = sql_exec(c->sql, "SAVEPOINT chk", NULL);
 
     if (r < 0) {
-        r = reject(why, r, "internal", "ledger: %s", ledger_errmsg(c->ledger));
+        r = admit_ledger_error(c, r, why);
     } else {
+        sql_clear_fault(c->sql);
         r = c->ops->check_tx(c->state, x, tx, why);
+        /* The chain reports a failed read like a refusal: a lock held
+         * elsewhere is the ledger's, not the transaction's. */
+        if (r < 0 && sql_fault(c->sql) == -EBUSY)
+            r = admit_ledger_error(c, -EBUSY, why);
         sql_exec(c->sql, "ROLLBACK TO chk", NULL);
         sql_exec(c->sql, "RELEASE chk", NULL);
     }
@@ -336,7 +359,7 @@ int chain_admit_tx(chain_t *c, mempool_t *pool, const tx_t *tx, const uint8_t id
         return reject(why, -EEXIST, "duplicate", "the transaction is already in the mempool");
     if ((r = ledger_has_tx(c->ledger, id)) != 0)
         return r > 0 ? reject(why, -EEXIST, "replay", "the transaction is already committed")
-                     : reject(why, r, "internal", "ledger: %s", ledger_errmsg(c->ledger));
+                     : admit_ledger_error(c, r, why);
     if ((r = chain_govern(c, tx, why)) < 0)
         return r;
     chain_exec_t x;
@@ -347,7 +370,7 @@ int chain_admit_tx(chain_t *c, mempool_t *pool, const tx_t *tx, const uint8_t id
      * is ever committed (or synced to disk). */
     bool own = !c->admitting;
     if (own && (r = chain_admit_begin(c)) < 0)
-        return reject(why, r, "internal", "ledger: %s", ledger_errmsg(c->ledger));
+        return admit_ledger_error(c, r, why);
     r = chain_check(c, &x, tx, why);
     if (own)
         chain_admit_end(c);
@@ -428,7 +451,12 @@ static int block_try_tx(chain_t *c, chain_exec_t *x, const mempool_entry_t *e, t
         return r;
     mark = c->ops->state_mark(c->state);
     x->txid = e->id;
+    sql_clear_fault(c->sql);
     *verdict = c->ops->apply_tx(c->state, x, tx, why);
+    /* A refusal that came from the ledger failing (a full disk, I/O) says
+     * nothing about the transaction: fail the block, keep it pooled. */
+    if (*verdict < 0 && (r = sql_fault(c->sql)) < 0)
+        return r;
     if (*verdict < 0) {
         if ((r = sql_exec(c->sql, "ROLLBACK TO tx", NULL)) < 0)
             return r;
@@ -498,6 +526,23 @@ static int block_prune(chain_t *c, uint64_t height)
     return c->ops->state_prune(c->state, c->sql, height - c->keep_heights, CHAIN_PRUNE_BUDGET);
 }
 
+/* Refuse to sign block (h, hash) at or below the last height this
+ * validator signed, unless it is that very block: the guard of
+ * chain_set_signed. */
+static int block_may_sign(const chain_t *c, const block_header_t *h,
+                          const uint8_t hash[BLOCK_HASH_LEN], char err[CHAIN_ERR_MAX])
+{
+    char have[2 * BLOCK_HASH_LEN + 1];
+    if (!c->has_signed || commitrec_allows(&c->signed_rec, h->height, hash))
+        return 0;
+    hex_encode(have, c->signed_rec.hash, BLOCK_HASH_LEN);
+    snprintf(err, CHAIN_ERR_MAX, "refusing to sign block %llu: this validator signed up to "
+             "height %llu (block %s) before, and signing a height twice with other content "
+             "would fork the chain", (unsigned long long)h->height,
+             (unsigned long long)c->signed_rec.height, have);
+    return -EEXIST;
+}
+
 /* Finish the block: the chain's end_block, the roots, the hash and the
  * signature into h, hash and cert, then the block's rows. Return 0, or a
  * negative code with err. */
@@ -515,9 +560,11 @@ static int block_seal(chain_t *c, chain_exec_t *x, block_header_t *h, const chai
     if ((r = tx_root((const uint8_t(*)[TX_ID_LEN])c->ids, st->included, h->txs_root)) < 0 ||
         (r = c->ops->state_root(c->state, c->sql, h->state_root)) < 0 ||
         (r = block_prune(c, h->height)) < 0 ||
-        (r = block_header_hash(h, hash)) < 0 || (r = chain_sign(c, h, hash, cert)) < 0) {
-        snprintf(err, CHAIN_ERR_MAX, "sealing block %llu failed: %s",
-                 (unsigned long long)h->height, strerror(-r));
+        (r = block_header_hash(h, hash)) < 0 || (r = block_may_sign(c, h, hash, err)) < 0 ||
+        (r = chain_sign(c, h, hash, cert)) < 0) {
+        if (r != -EEXIST)
+            snprintf(err, CHAIN_ERR_MAX, "sealing block %llu failed: %s",
+                     (unsigned long long)h->height, strerror(-r));
         return r;
     }
     if ((r = ledger_put_block(c->ledger, h, hash, cert)) < 0)
@@ -540,6 +587,11 @@ static void block_committed(chain_t *c, const block_header_t *h,
     c->tip.height = h->height;
     c->tip.time_ms = h->time_ms;
     memcpy(c->tip.hash, hash, BLOCK_HASH_LEN);
+    if (c->has_signed && h->height > c->signed_rec.height) {
+        c->signed_rec.height = h->height;
+        c->signed_rec.time_ms = h->time_ms;
+        memcpy(c->signed_rec.hash, hash, BLOCK_HASH_LEN);
+    }
     for (uint32_t i = 0; i < st->included; i++) {
         uint64_t added = c->picked[i].e->added_ms;
         uint64_t waited = now_ms > added ? now_ms - added : 0;
@@ -571,6 +623,7 @@ int chain_produce_block(chain_t *c, uint64_t now_ms, mempool_t *pool, size_t max
         r = -ENOMEM;
         goto out;
     }
+    sql_clear_fault(c->sql);
     if ((r = ledger_begin(c->ledger)) < 0) {
         block_ledger_error(c, h.height, r, err);
         goto out;
@@ -582,6 +635,10 @@ int chain_produce_block(chain_t *c, uint64_t now_ms, mempool_t *pool, size_t max
         (r = ledger_commit(c->ledger)) < 0)
         block_ledger_error(c, h.height, r, err);
     if (r < 0) {
+        /* The ledger's own failure, wherever the chain's code met it (a full
+         * disk while a tree is written), is what the caller acts on. */
+        if (sql_fault(c->sql) < 0)
+            r = sql_fault(c->sql);
         /* All or nothing: the SQL and the state journal back to the block's start. */
         ledger_rollback(c->ledger);
         c->ops->state_rollback(c->state, block_mark);

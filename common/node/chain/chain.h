@@ -12,6 +12,7 @@
 #include "common/base/keys.h"
 #include "common/base/reject.h"
 #include "common/node/api/api.h"
+#include "common/store/commitrec.h"
 #include "common/store/genesis.h"
 #include "common/store/ledger.h"
 #include "common/store/sql.h"
@@ -129,6 +130,13 @@ int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
  * block on; chain_open starts with CHAIN_KEEP_HEIGHTS_DEFAULT. */
 void chain_set_keep_heights(chain_t *c, uint64_t keep_heights);
 
+/* The last block this validator signed on this chain, as its commit
+ * record says (common/store/commitrec.h; copied). From then on
+ * chain_produce_block refuses to sign a block at or below that height
+ * unless it is that very block (-EEXIST), and each block it commits moves
+ * the mark up. Without a call nothing is refused. */
+void chain_set_signed(chain_t *c, const commitrec_t *r);
+
 /* Open the ledger at ledger_path read-only (it must exist and be at this
  * binary's schema) and run ops->state_verify on it. Return 0 (the state
  * agrees, a summary in msg), -EILSEQ (it does not, what differs in msg),
@@ -155,7 +163,9 @@ int chain_precheck_tx(const genesis_t *g, const uint8_t *bytes, size_t len, tx_t
 
 /* Admission, second half, on the loop thread: expiry, replay (committed
  * id), duplicate in the pool, the governance verifier stage, the chain's
- * check_tx against the committed state, then mempool_add. */
+ * check_tx against the committed state, then mempool_add. A ledger that
+ * another process holds locked is refused as "ledger_busy" (-EBUSY: try
+ * again), any other ledger failure as "internal". */
 int chain_admit_tx(chain_t *c, struct mempool *pool, const tx_t *tx, const uint8_t id[TX_ID_LEN],
                    const uint8_t *bytes, size_t len, uint64_t now_ms, reject_t *why);
 
@@ -186,7 +196,11 @@ typedef struct {
  * -EAGAIN ones stay). All or nothing: on failure the ledger keeps its tip,
  * the chain state is rolled back, and the included transactions stay
  * pooled (dropped ones are gone: they were invalid). Return 0 and
- * write *out / *stats (each may be NULL), or -EIO with the reason in err. */
+ * write *out / *stats (each may be NULL), or a negative code with the
+ * reason in err: -EBUSY (another process holds the ledger's write lock;
+ * nothing was done, not even a transaction tried: try again later),
+ * -ENOSPC (the disk is full; rolled back), -EEXIST (the block would sign
+ * a height signed before, see chain_set_signed), -EIO and others. */
 int chain_produce_block(chain_t *c, uint64_t now_ms, struct mempool *pool, size_t max_txs,
                         chain_drop_fn drop, void *drop_ctx, block_header_t *out,
                         chain_block_stats_t *stats, char err[CHAIN_ERR_MAX]);
