@@ -40,13 +40,15 @@ typedef struct {
     [IN_EXIT_FATAL] = GO(FAILED, FAIL),           \
     [IN_EXIT_RESPAWN] = GO(STARTING, SPAWN),      \
     [IN_EXIT_BACKOFF] = GO(BACKOFF, BACKOFF),     \
-    [IN_EXIT_CRASH_LOOP] = GO(FAILED, FAIL),      \
+    [IN_EXIT_CRASH_LOOP] = GO(FAILED, RETRY_LATER), \
     [CHILD_EV_RESTART] = GO(STOPPING, TERM),      \
     [CHILD_EV_STOP] = GO(STOPPING, TERM)
 
 /* A cell not listed keeps the state and does nothing: an event that does
- * not apply (a late timer, a message from a process being killed). Failed
- * is final: the node is stopping because of it. */
+ * not apply (a late timer, a message from a process being killed). A
+ * failed child has no process: its retry timer (a crash loop's) or the
+ * operator's restart spawns it again; a stop only disarms the timer, so it
+ * still shows as failed while the node goes down. */
 static const rule_t rules[CHILD_NSTATES][NINPUTS] = {
     [CHILD_STOPPED] = {
         [CHILD_EV_START] = GO(STARTING, SPAWN),
@@ -73,6 +75,12 @@ static const rule_t rules[CHILD_NSTATES][NINPUTS] = {
         [CHILD_EV_HOLD] = GO(STOPPED, CANCEL),
         [CHILD_EV_STOP] = GO(STOPPED, CANCEL),
     },
+    [CHILD_FAILED] = {
+        [CHILD_EV_RETRY] = GO(STARTING, SPAWN),
+        [CHILD_EV_RESTART] = GO(STARTING, SPAWN),
+        [CHILD_EV_HOLD] = DO(CANCEL),
+        [CHILD_EV_STOP] = DO(CANCEL),
+    },
     [CHILD_STOPPING] = {
         [CHILD_EV_STOP_TIMEOUT] = DO(KILL),
         [CHILD_EV_EXITED] = GO(STOPPED, NONE),
@@ -91,7 +99,8 @@ int child_init(child_t *c, const char *name, const char *after, bool enabled,
     child_t tmp = { .name = name, .after = after, .enabled = enabled, .state = CHILD_STOPPED,
                     .policy = *policy };
     int rc = -EINVAL;
-    if (policy->restart_burst == 0 || policy->restart_burst == UINT32_MAX)
+    if (policy->restart_burst == 0 || policy->restart_burst == UINT32_MAX ||
+        policy->failed_retry_s > UINT32_MAX / 1000)
         goto out;
     rc = -ENOMEM;
     /* Only the newest restart_burst + 1 exits can decide a crash loop. */
@@ -140,7 +149,8 @@ out:
 
 bool child_after_is_ready(const child_t *c)
 {
-    return !c->dep || !c->dep->enabled || c->dep->state == CHILD_RUNNING;
+    return !c->dep || !c->dep->enabled || c->dep->state == CHILD_RUNNING ||
+           c->dep->state == CHILD_FAILED;
 }
 
 const char *child_state_name(child_state_t st)
@@ -201,6 +211,7 @@ static int classify_exit(child_t *c, int status, uint64_t now_ms, child_action_t
     if (deaths > c->policy.restart_burst) {
         a->exit_code = ADNET_EXIT_WORKER_FAILED;
         a->deaths = deaths;
+        a->delay_ms = c->policy.failed_retry_s * 1000u;
         return IN_EXIT_CRASH_LOOP;
     }
     c->restarts++;
@@ -216,6 +227,7 @@ static int column_of(child_t *c, child_event_t ev, uint64_t now_ms, int status,
     case CHILD_EV_START:
         return c->held || !child_after_is_ready(c) ? IN_IGNORED : (int)ev;
     case CHILD_EV_RESTART:
+    case CHILD_EV_RETRY:
         return c->held ? IN_IGNORED : (int)ev;
     case CHILD_EV_EXITED:
         return classify_exit(c, status, now_ms, a);
@@ -236,6 +248,12 @@ int child_step(child_t *c, child_event_t ev, uint64_t now_ms, int status, child_
     const rule_t *r = &rules[c->state][column_of(c, ev, now_ms, status, &a)];
     if (ev == CHILD_EV_HOLD || ev == CHILD_EV_STOP)
         c->held = true;
+    if (c->state == CHILD_FAILED && r->moves && r->next == CHILD_STARTING) {
+        /* Out of a crash loop: a fresh window; the automatic retry counts
+         * as a restart, the operator's does not. */
+        c->ndeaths = 0;
+        c->restarts += ev == CHILD_EV_RETRY;
+    }
     if (r->moves)
         c->state = r->next;
     a.act = r->act;

@@ -5,21 +5,41 @@
 
 #include <stdbool.h>
 
+#include <stddef.h>
+
+#define INIT_ASSETS_MAX 16
+
+/* What `adnet init` was asked for. */
+typedef struct {
+    bool force;                           /* re-initialize a home that has adnet.yaml */
+    const char *balances;                 /* --balances FILE, or NULL */
+    const char *assets[INIT_ASSETS_MAX];  /* --asset SYMBOL=AMOUNT, as typed */
+    size_t nassets;
+} init_opts_t;
+
 /* `adnet init`: make home with adnet.yaml, a validator key and both
- * genesis files; refuse an existing home unless force (which keeps old
- * ledgers under a .bak name rather than deleting them). With balances (a
- * JSON-lines file, or NULL), each chain's genesis names a canonical
- * balances.jsonl made from it, checked before anything is written. */
-int cmd_init(const char *home, bool force, const char *balances);
+ * genesis files, everything checked before anything is written. A key
+ * file already at keys/validator.json is kept as it is (and used); no
+ * key is ever replaced. An existing home (adnet.yaml) is refused unless
+ * o->force, which moves the old adnet.yaml, genesis and balances files
+ * and ledgers aside under NAME.<UTC time>.bak names, never deleting
+ * them; a home whose node runs is refused. With o->balances (a JSON-lines
+ * file), each chain's genesis names a canonical balances.jsonl made from
+ * it; each o->assets entry gives the validator key a delta genesis
+ * balance. */
+int cmd_init(const char *home, const init_opts_t *o);
 
 /* `adnet status`, `adnet restart NAME`, `adnet stop`: talk to the
- * supervisor of home over its control socket. */
+ * supervisor of home over its control socket. A node that is not running
+ * is said so: an error for status and restart (111), not for stop (0).
+ * restart with wait returns once the new worker is running (0) or has
+ * failed (111). */
 int cmd_status(const char *home, bool json);
-int cmd_restart(const char *home, const char *worker);
+int cmd_restart(const char *home, const char *worker, bool wait);
 int cmd_stop(const char *home, bool wait);
 
 /* Verbs that parse their own arguments (argv[0] is the verb):
- *   adnet keys new|show|list ...        (supervisor/cmd_keys.c)
+ *   adnet keys new|show|list|export|import ... (supervisor/cmd_keys.c)
  *   adnet tx KIND ...                   (supervisor/cmd_tx.c)
  *   adnet query WHAT ...                (supervisor/cmd_tx.c)
  *   adnet verify-proof FILE|-           (supervisor/cmd_proof.c)

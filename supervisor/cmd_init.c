@@ -1,9 +1,12 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "adnet_build.h"
@@ -14,7 +17,10 @@
 #include "common/base/hex.h"
 #include "common/base/keys.h"
 #include "common/store/genesis.h"
+#include "proto/tx.h"
 #include "supervisor/cli.h"
+#include "supervisor/cliopt.h"
+#include "supervisor/homelock.h"
 #include "supervisor/node_chains.h"
 
 #define GENESIS_SUPPLY 1000000000000ULL /* per chain, to the validator, on devnet */
@@ -25,28 +31,79 @@ static int fail(const char *what, const char *path, int r)
     return -r == EEXIST ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
 }
 
-/* Keep an old ledger (and its WAL) under a .bak name: --force never deletes data. */
-static int keep_old_ledger(const char *home, const char *chain, long stamp)
+/* rename(from, to), but never over an existing to (errno EEXIST then):
+ * renameat2's RENAME_NOREPLACE, or link and unlink on a file system
+ * without it. Return 0 or -1 with errno set. */
+static int rename_noreplace(const char *from, const char *to)
 {
-    static const char *const suffix[] = { "", "-wal", "-shm" };
-    for (int i = 0; i < 3; i++) {
-        char from[PATH_MAX], to[PATH_MAX];
-        if (fs_path(from, sizeof(from), "%s/%s/ledger.db%s", home, chain, suffix[i]) < 0 ||
-            fs_path(to, sizeof(to), "%s/%s/ledger.db.%ld.bak%s", home, chain, stamp, suffix[i]) < 0)
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    if (link(from, to) < 0)
+        return -1;
+    return unlink(from);
+}
+
+/* Move the files dir/name<suffix[i]> that exist aside, to one free name
+ * dir/name.<stamp>[-k].bak<suffix[i]> for all of them (a WAL keeps its
+ * ledger's name), never replacing a file: --force deletes nothing. */
+static int move_aside(const char *dir, const char *name, const char *const *suffix, size_t n,
+                      const char *stamp)
+{
+    char from[PATH_MAX], to[PATH_MAX], base[PATH_MAX];
+    bool any = false, taken = true;
+    for (size_t i = 0; i < n && !any; i++)
+        any = fs_path(from, sizeof(from), "%s/%s%s", dir, name, suffix[i]) == 0 && fs_exists(from);
+    if (!any)
+        return 0;
+    for (int k = 0; taken && k < 100; k++) {
+        if ((k ? fs_path(base, sizeof(base), "%s/%s.%s-%d.bak", dir, name, stamp, k)
+               : fs_path(base, sizeof(base), "%s/%s.%s.bak", dir, name, stamp)) < 0)
+            return -ENAMETOOLONG;
+        taken = false;
+        for (size_t i = 0; i < n && !taken; i++)
+            taken = fs_path(to, sizeof(to), "%s%s", base, suffix[i]) < 0 || fs_exists(to);
+    }
+    if (taken)
+        return -EEXIST;
+    for (size_t i = 0; i < n; i++) {
+        if (fs_path(from, sizeof(from), "%s/%s%s", dir, name, suffix[i]) < 0 ||
+            fs_path(to, sizeof(to), "%s%s", base, suffix[i]) < 0)
             return -ENAMETOOLONG;
         if (!fs_exists(from))
             continue;
-        if (rename(from, to) < 0)
+        if (rename_noreplace(from, to) < 0)
             return -errno;
-        printf("kept old ledger   %s\n", to);
+        printf("moved aside       %s -> %s\n", from, strrchr(to, '/') + 1);
     }
     return 0;
 }
 
-/* The genesis balances: the validator's own (inline, when list is NULL),
- * or n of them in a balances file that init_balances_file writes. */
+/* --force: move the old configuration, each chain's genesis, balances and
+ * ledger (with its WAL) aside. Keys stay where they are. */
+static int move_old_home(const char *home, const char *stamp)
+{
+    static const char *const one[] = { "" }, *const ledger[] = { "", "-wal", "-shm" };
+    char dir[PATH_MAX];
+    int r = move_aside(home, "adnet.yaml", one, 1, stamp);
+    for (size_t i = 0; r == 0 && i < N_NODE_CHAINS; i++) {
+        if (fs_path(dir, sizeof(dir), "%s/%s", home, node_chains[i].name) < 0)
+            return -ENAMETOOLONG;
+        if ((r = move_aside(dir, "genesis.json", one, 1, stamp)) == 0 &&
+            (r = move_aside(dir, GENESIS_BALANCES_FILE, one, 1, stamp)) == 0)
+            r = move_aside(dir, "ledger.db", ledger, 3, stamp);
+    }
+    return r;
+}
+
+/* The genesis balances: the validator's own (inline, when list is NULL:
+ * its ADN on every chain, and on delta its --asset ones too), or n of them
+ * in a balances file that write_balances writes. */
 typedef struct {
-    genesis_balance_t validator;
+    genesis_balance_t validator;                     /* its ADN */
+    genesis_balance_t delta_own[1 + INIT_ASSETS_MAX]; /* its ADN and --asset ones, sorted */
+    size_t n_delta_own;
     genesis_balance_t *list;   /* sorted, the validator's included; NULL: inline */
     size_t n;
 } init_balances_t;
@@ -74,20 +131,22 @@ static void genesis_fill(genesis_t *g, const char *chain, const keys_pair_t *key
     /* A devnet's one node governs too; testnets list their governors. */
     g->n_governors = 1;
     memcpy(g->governors[0], key->pk, BLOCK_KEY_LEN);
-    if (!b->list) {
-        g->n_balances = 1;
-        g->balances = &b->validator;
-    }
+    if (b->list)
+        return;
+    /* Delta's accounts hold and trade any asset; alpha moves only its fee asset. */
+    bool delta = strcmp(chain, "delta") == 0;
+    g->n_balances = delta ? b->n_delta_own : 1;
+    g->balances = delta ? b->delta_own : &b->validator;
 }
 
 /* Write b's list as <home>/<chain>/balances.jsonl and name it in g. */
-static int write_balances(const char *home, genesis_t *g, const init_balances_t *b, bool force)
+static int write_balances(const char *home, genesis_t *g, const init_balances_t *b)
 {
     char path[PATH_MAX], hex[2 * BLOCK_HASH_LEN + 1];
     int r;
     if (fs_path(path, sizeof(path), "%s/%s/%s", home, g->chain, GENESIS_BALANCES_FILE) < 0)
         return ADNET_EXIT_CONFIG;
-    if ((r = genesis_balances_write(path, b->list, b->n, force, g->balances_hash)) < 0)
+    if ((r = genesis_balances_write(path, b->list, b->n, 0, g->balances_hash)) < 0)
         return fail("cannot write", path, r);
     snprintf(g->balances_file, sizeof(g->balances_file), "%s", GENESIS_BALANCES_FILE);
     g->n_balances = b->n;
@@ -98,15 +157,15 @@ static int write_balances(const char *home, genesis_t *g, const init_balances_t 
 
 /* Write g as <home>/<chain>/genesis.json (after its balances file, if
  * any) and say so. Return an exit code. */
-static int write_genesis(const char *home, genesis_t *g, const init_balances_t *b, bool force)
+static int write_genesis(const char *home, genesis_t *g, const init_balances_t *b)
 {
     char path[PATH_MAX], hex[2 * BLOCK_HASH_LEN + 1];
     int r, rc;
-    if (b->list && (rc = write_balances(home, g, b, force)) != ADNET_EXIT_OK)
+    if (b->list && (rc = write_balances(home, g, b)) != ADNET_EXIT_OK)
         return rc;
     if (fs_path(path, sizeof(path), "%s/%s/genesis.json", home, g->chain) < 0)
         return ADNET_EXIT_CONFIG;
-    if ((r = genesis_save(g, path, force)) < 0)
+    if ((r = genesis_save(g, path, 0)) < 0)
         return fail("cannot write", path, r);
     hex_encode(hex, g->hash, BLOCK_HASH_LEN);
     printf("wrote genesis     %s (chain %s, hash %s)\n", path, g->chain_id, hex);
@@ -115,7 +174,7 @@ static int write_genesis(const char *home, genesis_t *g, const init_balances_t *
 
 /* Both genesis files; delta's names alpha's. Return an exit code. */
 static int write_genesis_files(const char *home, const keys_pair_t *key, uint64_t now,
-                               init_balances_t *b, bool force)
+                               init_balances_t *b)
 {
     genesis_t *alpha = malloc(sizeof(*alpha)), *delta = malloc(sizeof(*delta));
     int rc = ADNET_EXIT_SYSTEM;
@@ -123,24 +182,27 @@ static int write_genesis_files(const char *home, const keys_pair_t *key, uint64_
     if (!alpha || !delta)
         goto out;
     genesis_fill(alpha, "alpha", key, now, b);
-    if ((rc = write_genesis(home, alpha, b, force)) != ADNET_EXIT_OK)
+    if ((rc = write_genesis(home, alpha, b)) != ADNET_EXIT_OK)
         goto out;
     genesis_fill(delta, "delta", key, now, b);
     delta->has_peer_genesis = 1;
     snprintf(delta->peer_chain, sizeof(delta->peer_chain), "alpha");
     memcpy(delta->peer_genesis_hash, alpha->hash, BLOCK_HASH_LEN);
-    rc = write_genesis(home, delta, b, force);
+    rc = write_genesis(home, delta, b);
 out:
     free(alpha);
     free(delta);
     return rc;
 }
 
-/* The home's folders, its old ledgers kept aside, and adnet.yaml. */
+/* The home's folders, with --force its old files moved aside, and
+ * adnet.yaml. */
 static int init_home(const char *home, bool force, uint64_t now)
 {
     static const char *const dirs[] = { "", "/keys", "/alpha", "/delta", "/run" };
-    char path[PATH_MAX];
+    char path[PATH_MAX], stamp[32];
+    time_t t = (time_t)(now / 1000);
+    struct tm tm;
     int r;
 
     for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
@@ -149,12 +211,10 @@ static int init_home(const char *home, bool force, uint64_t now)
         if ((r = fs_mkdir_p(path, 0700)) < 0)
             return fail("cannot create", path, r);
     }
-    if ((r = keep_old_ledger(home, "alpha", (long)(now / 1000))) < 0 ||
-        (r = keep_old_ledger(home, "delta", (long)(now / 1000))) < 0)
-        return fail("cannot move old ledger in", home, r);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", gmtime_r(&t, &tm));
+    if (force && (r = move_old_home(home, stamp)) < 0)
+        return fail("cannot move the old files aside in", home, r);
     fs_path(path, sizeof(path), "%s/adnet.yaml", home);
-    if (force)
-        unlink(path);
     if ((r = config_write_default(path, node_chains, N_NODE_CHAINS)) < 0)
         return fail("cannot write", path, r);
     printf("wrote config      %s\n", path);
@@ -174,42 +234,129 @@ static int read_balances(const char *file, init_balances_t *b)
     return ADNET_EXIT_OK;
 }
 
-int cmd_init(const char *home, bool force, const char *balances)
+/* Add the --asset SYMBOL=AMOUNT entries of o to the validator's delta
+ * balances in b, checked. Return an exit code. */
+static int read_assets(const init_opts_t *o, init_balances_t *b)
 {
-    char path[PATH_MAX], hex[2 * BLOCK_HASH_LEN + 1];
+    b->delta_own[0] = b->validator;
+    b->n_delta_own = 1;
+    if (o->nassets > 0 && o->balances) {
+        fprintf(stderr, "adnet init: --asset and --balances do not mix: put the validator's "
+                "other assets in the balances file\n");
+        return ADNET_EXIT_CONFIG;
+    }
+    for (size_t i = 0; i < o->nassets; i++) {
+        const char *arg = o->assets[i], *eq = strchr(arg, '=');
+        genesis_balance_t *nb = &b->delta_own[b->n_delta_own];
+        size_t len = eq ? (size_t)(eq - arg) : 0;
+        memcpy(nb->owner, b->validator.owner, sizeof(nb->owner));
+        snprintf(nb->asset, sizeof(nb->asset), "%.*s", (int)(len <= TX_ASSET_MAX ? len : 0), arg);
+        if (!eq || len > TX_ASSET_MAX || !tx_asset_is_valid(nb->asset) ||
+            cliopt_parse_u64(eq + 1, &nb->amount) < 0 || nb->amount == 0 ||
+            nb->amount > INT64_MAX) {
+            fprintf(stderr, "adnet init: --asset \"%s\": expected SYMBOL=AMOUNT, SYMBOL 1 to %d "
+                    "of A-Z 0-9 - and AMOUNT 1 to 2^63-1, e.g. USD=1000000\n", arg, TX_ASSET_MAX);
+            return ADNET_EXIT_CONFIG;
+        }
+        for (size_t j = 0; j < b->n_delta_own; j++) {
+            if (strcmp(b->delta_own[j].asset, nb->asset) == 0) {
+                fprintf(stderr, "adnet init: --asset %s: the validator %s %s already\n", arg,
+                        j == 0 ? "is given 10^12 of the fee asset" : "was given", nb->asset);
+                return ADNET_EXIT_CONFIG;
+            }
+        }
+        b->n_delta_own++;
+    }
+    qsort(b->delta_own, b->n_delta_own, sizeof(b->delta_own[0]),
+          (int (*)(const void *, const void *))genesis_balance_cmp);
+    return ADNET_EXIT_OK;
+}
+
+/* The validator key: the one in path if there is one (never replaced;
+ * refused if it cannot be read as a key), else a new one, saved once the
+ * home is made (*fresh). Return an exit code. */
+static int get_key(const char *path, keys_pair_t *key, bool *fresh)
+{
+    char err[KEYS_ERR_MAX];
+    int r;
+    *fresh = !fs_exists(path);
+    if (*fresh && (r = keys_generate(key, "validator")) < 0)
+        return fail("cannot generate", "the validator key", r);
+    if (!*fresh && (r = keys_load(key, path, err)) < 0) {
+        fprintf(stderr, "adnet init: the existing validator key cannot be used: %s. init never "
+                "replaces a key: fix it, or move it away yourself\n", err);
+        return r == -EPERM || r == -EINVAL ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
+    }
+    return ADNET_EXIT_OK;
+}
+
+/* Refuse a home in use: take its lock for as long as init writes (a
+ * supervisor started meanwhile finds it held). Return an exit code. */
+static int lock_home(const char *home, int *fd)
+{
+    pid_t holder = 0;
+    int r = homelock_take(home, fd, &holder);
+    if (r == -EBUSY) {
+        fprintf(stderr, "adnet init: %s is in use (pid %ld holds %s/run/%s): stop the node "
+                "first\n", home, (long)holder, home, HOMELOCK_FILE);
+        return ADNET_EXIT_CONFIG;
+    }
+    return r < 0 ? fail("cannot lock", home, r) : ADNET_EXIT_OK;
+}
+
+/* Say what the operator must do now, the key's backup first. */
+static void print_next_steps(const char *home, const char *key_path)
+{
+    printf("\nBack up your key now: %s is this validator's identity,\n"
+           "and nothing can make it again. Keep a copy offline, never share it:\n"
+           "  adnet keys export validator FILE --home %s\n"
+           "(docs/operations.md, \"Back up the validator key\").\n", key_path, home);
+    printf("\nStart the node with:  adnet run --home %s\n", home);
+}
+
+int cmd_init(const char *home, const init_opts_t *o)
+{
+    char path[PATH_MAX], key_path[PATH_MAX], hex[2 * BLOCK_HASH_LEN + 1];
     init_balances_t b;
     keys_pair_t key;
-    int r, rc;
+    bool fresh = false;
+    int r, rc, lock_fd = -1;
 
     memset(&b, 0, sizeof(b));
-    if (fs_path(path, sizeof(path), "%s/adnet.yaml", home) < 0) {
+    memset(&key, 0, sizeof(key));
+    if (fs_path(path, sizeof(path), "%s/adnet.yaml", home) < 0 ||
+        fs_path(key_path, sizeof(key_path), "%s/keys/validator.json", home) < 0) {
         fprintf(stderr, "adnet init: home path too long\n");
         return ADNET_EXIT_CONFIG;
     }
-    if (fs_exists(path) && !force) {
+    if (fs_exists(path) && !o->force) {
         fprintf(stderr, "adnet init: %s already holds a node (%s exists); use --force to "
-                "re-initialize it (old ledgers are kept as .bak files)\n", home, path);
+                "re-initialize it (the key is kept; old files are moved aside)\n", home, path);
         return ADNET_EXIT_CONFIG;
     }
-    if ((r = keys_generate(&key, "validator")) < 0)
-        return fail("cannot generate", "the validator key", r);
+    if ((rc = get_key(key_path, &key, &fresh)) != ADNET_EXIT_OK)
+        goto out;
     memcpy(b.validator.owner, key.pk, BLOCK_KEY_LEN);
     snprintf(b.validator.asset, sizeof(b.validator.asset), "%s", GENESIS_DEFAULT_FEE_ASSET);
     b.validator.amount = GENESIS_SUPPLY;
     uint64_t now = clock_wall_ms();
-    if ((balances && (rc = read_balances(balances, &b)) != ADNET_EXIT_OK) ||
-        (rc = init_home(home, force, now)) != ADNET_EXIT_OK)
+    if ((rc = read_assets(o, &b)) != ADNET_EXIT_OK ||
+        (o->balances && (rc = read_balances(o->balances, &b)) != ADNET_EXIT_OK) ||
+        (rc = lock_home(home, &lock_fd)) != ADNET_EXIT_OK ||
+        (rc = init_home(home, o->force, now)) != ADNET_EXIT_OK)
         goto out;
-    fs_path(path, sizeof(path), "%s/keys/validator.json", home);
-    if ((r = keys_save(&key, path, force)) < 0) {
-        rc = fail("cannot write", path, r);
+    hex_encode(hex, key.pk, BLOCK_KEY_LEN);
+    if (fresh && (r = keys_save(&key, key_path, 0)) < 0) {
+        rc = fail("cannot write", key_path, r);
         goto out;
     }
-    hex_encode(hex, key.pk, BLOCK_KEY_LEN);
-    printf("wrote key         %s (mode 0600, public key %s)\n", path, hex);
-    if ((rc = write_genesis_files(home, &key, now, &b, force)) == ADNET_EXIT_OK)
-        printf("\nStart the node with:  adnet run --home %s\n", home);
+    printf(fresh ? "wrote key         %s (mode 0600, public key %s)\n"
+                 : "kept key          %s (unchanged, public key %s)\n", key_path, hex);
+    if ((rc = write_genesis_files(home, &key, now, &b)) == ADNET_EXIT_OK)
+        print_next_steps(home, key_path);
 out:
+    if (lock_fd >= 0)
+        close(lock_fd);
     keys_wipe(&key);
     free(b.list);
     return rc;

@@ -1,6 +1,7 @@
-/* `adnet keys new|show|list`: Ed25519 key files under HOME/keys and their
- * addresses. Secret keys never reach stdout; only names, addresses and
- * public keys are printed. */
+/* `adnet keys new|show|list|export|import`: Ed25519 key files under
+ * HOME/keys and their addresses. Secret keys never reach stdout; only
+ * names, addresses and public keys are printed. A key file is never
+ * overwritten: export and import write new 0600 files only. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include "common/base/hex.h"
 #include "common/base/keys.h"
 #include "supervisor/cli.h"
+#include "supervisor/cliopt.h"
 
 #define KEYS_SUFFIX ".json"
 #define KEYS_LIST_MAX 4096 /* key files listed at most; more is not a key ring */
@@ -29,11 +31,19 @@ static void keys_usage(FILE *f)
         "usage: adnet keys new NAME  --home DIR [--json]   make a key, print its address\n"
         "       adnet keys show NAME --home DIR [--json]   print a key's address\n"
         "       adnet keys list      --home DIR [--json]   every key, sorted by name\n"
+        "       adnet keys export NAME FILE --home DIR    copy a key to FILE (a backup)\n"
+        "       adnet keys import NAME FILE --home DIR    add the key in FILE as NAME\n"
         "\n"
         "Key files are HOME/keys/NAME.json (mode 0600); the node's own key is named\n"
         "\"validator\". NAME is 1-64 of A-Z a-z 0-9 . _ - and does not start with '.'.\n"
         "Addresses are bech32m with the prefix \"ad\" (ad1...). --json prints\n"
         "{\"name\", \"address\", \"public_key\"} objects (list: an array of them).\n"
+        "export writes a new FILE, mode 0600, byte for byte the key file; it never\n"
+        "replaces a file. import reads a key file (it must be mode 0600 or stricter,\n"
+        "well formed, its secret key matching its public key) and refuses a NAME that\n"
+        "exists and a key that is already in HOME/keys under another name; nothing\n"
+        "is ever overwritten. To move a validator: export on the old machine, import\n"
+        "as validator on the new one before adnet init (init keeps the key).\n"
         "--home defaults to $ADNET_HOME. Exit codes: 0 ok, 100 usage or key error,\n"
         "111 system error.\n");
 }
@@ -96,32 +106,67 @@ static int print_key(const char *name, const keys_pair_t *kp, bool json)
     return ADNET_EXIT_OK;
 }
 
+/* HOME/keys/NAME.json into path[PATH_MAX], its directory into dir (if
+ * non-NULL); 0, or an exit code once the reason is printed. */
+static int key_path(const char *verb, const char *home, const char *name, char *path,
+                    char *dir)
+{
+    if (!keys_name_is_valid(name))
+        return bad_name(verb, name);
+    if ((dir && fs_path(dir, PATH_MAX, "%s/keys", home) < 0) ||
+        fs_path(path, PATH_MAX, "%s/keys/%s%s", home, name, KEYS_SUFFIX) < 0) {
+        fprintf(stderr, "adnet keys %s: home path too long\n", verb);
+        return ADNET_EXIT_CONFIG;
+    }
+    return ADNET_EXIT_OK;
+}
+
+/* Create dir (HOME/keys) if missing; 0, or an exit code once printed. */
+static int make_keys_dir(const char *verb, const char *dir)
+{
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        int r = -errno;
+        fprintf(stderr, "adnet keys %s: cannot create %s: %s\n", verb, dir, strerror(-r));
+        return exit_for(r);
+    }
+    return ADNET_EXIT_OK;
+}
+
+/* Load the key NAME of home into *kp (path: its file). Return 0, or an
+ * exit code once the reason is printed. */
+static int load_named(const char *verb, const char *home, const char *name, keys_pair_t *kp,
+                      char *path)
+{
+    char err[KEYS_ERR_MAX];
+    int r, rc = key_path(verb, home, name, path, NULL);
+    if (rc != ADNET_EXIT_OK)
+        return rc;
+    if ((r = keys_load(kp, path, err)) < 0) {
+        if (r == -ENOENT)
+            fprintf(stderr, "adnet keys %s: no such key \"%s\" (%s does not exist; see adnet "
+                    "keys list)\n", verb, name, path);
+        else
+            fprintf(stderr, "adnet keys %s: %s\n", verb, err);
+        return exit_for(r);
+    }
+    return ADNET_EXIT_OK;
+}
+
 static int keys_new(const char *home, const char *name, bool json)
 {
     char dir[PATH_MAX], path[PATH_MAX];
     keys_pair_t kp;
-    int r, rc = ADNET_EXIT_SYSTEM;
+    int r, rc = key_path("new", home, name, path, dir);
 
     memset(&kp, 0, sizeof(kp));
-    if (!keys_name_is_valid(name))
-        return bad_name("new", name);
-    if (fs_path(dir, sizeof(dir), "%s/keys", home) < 0 ||
-        fs_path(path, sizeof(path), "%s/keys/%s%s", home, name, KEYS_SUFFIX) < 0) {
-        fprintf(stderr, "adnet keys new: home path too long\n");
-        return ADNET_EXIT_CONFIG;
-    }
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        r = -errno;
-        fprintf(stderr, "adnet keys new: cannot create %s: %s\n", dir, strerror(-r));
-        return exit_for(r);
-    }
+    if (rc != ADNET_EXIT_OK || (rc = make_keys_dir("new", dir)) != ADNET_EXIT_OK)
+        return rc;
     if (fs_exists(path)) {
         fprintf(stderr, "adnet keys new: a key named \"%s\" already exists (%s)\n", name, path);
         return ADNET_EXIT_CONFIG;
     }
+    rc = ADNET_EXIT_SYSTEM;
     if ((r = keys_generate(&kp, name)) < 0) {
-        if (r == -EINVAL)
-            return bad_name("new", name);
         fprintf(stderr, "adnet keys new: cannot generate a key: %s\n", strerror(-r));
         goto out;
     }
@@ -142,26 +187,12 @@ out:
 
 static int keys_show(const char *home, const char *name, bool json)
 {
-    char path[PATH_MAX], err[KEYS_ERR_MAX];
+    char path[PATH_MAX];
     keys_pair_t kp;
-    int r, rc;
-
     memset(&kp, 0, sizeof(kp));
-    if (!keys_name_is_valid(name))
-        return bad_name("show", name);
-    if (fs_path(path, sizeof(path), "%s/keys/%s%s", home, name, KEYS_SUFFIX) < 0) {
-        fprintf(stderr, "adnet keys show: home path too long\n");
-        return ADNET_EXIT_CONFIG;
-    }
-    if ((r = keys_load(&kp, path, err)) < 0) {
-        if (r == -ENOENT)
-            fprintf(stderr, "adnet keys show: no key named \"%s\" (%s does not exist; "
-                    "see adnet keys list)\n", name, path);
-        else
-            fprintf(stderr, "adnet keys show: %s\n", err);
-        return exit_for(r);
-    }
-    rc = print_key(name, &kp, json);
+    int rc = load_named("show", home, name, &kp, path);
+    if (rc == ADNET_EXIT_OK)
+        rc = print_key(name, &kp, json);
     keys_wipe(&kp);
     return rc;
 }
@@ -310,44 +341,132 @@ out:
     return rc;
 }
 
+/* `keys export NAME FILE`: the key file's bytes, checked as a key, to a
+ * new FILE of mode 0600. */
+static int keys_export(const char *home, const char *name, const char *file)
+{
+    char path[PATH_MAX], addr[ADDRESS_MAX] = "";
+    char *text = NULL;
+    size_t len = 0;
+    keys_pair_t kp;
+    int r, rc;
+
+    memset(&kp, 0, sizeof(kp));
+    if ((rc = load_named("export", home, name, &kp, path)) != ADNET_EXIT_OK)
+        return rc;
+    address_encode(addr, kp.pk);
+    keys_wipe(&kp);
+    if ((r = fs_read_file(path, 64 * 1024, &text, &len)) < 0 ||
+        (r = fs_write_file(file, text, len, 0600, false)) < 0) {
+        fprintf(stderr, "adnet keys export: cannot write %s: %s%s\n", file, strerror(-r),
+                r == -EEXIST ? " (export never replaces a file)" : "");
+        rc = exit_for(r);
+    } else {
+        printf("exported key %s (%s) to %s, mode 0600. Keep it offline: whoever holds it "
+               "signs as this key.\n", name, addr, file);
+    }
+    if (text) {
+        sodium_memzero(text, len);
+        free(text);
+    }
+    return rc;
+}
+
+/* The name of the key in dir whose public key is pk, into out[cap]; 0 if
+ * there is one, -ENOENT if none, or -errno. Unreadable key files are
+ * passed over (adnet keys list names them). */
+static int find_public_key(const char *dir, const uint8_t *pk, char *out, size_t cap)
+{
+    char **names = NULL, path[PATH_MAX], err[KEYS_ERR_MAX];
+    size_t n = 0;
+    keys_pair_t kp;
+    int r = list_names(dir, &names, &n), found = -ENOENT;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        if (found < 0 && fs_path(path, sizeof(path), "%s/%s%s", dir, names[i], KEYS_SUFFIX) == 0 &&
+            keys_load(&kp, path, err) == 0) {
+            if (memcmp(kp.pk, pk, sizeof(kp.pk)) == 0) {
+                snprintf(out, cap, "%s", names[i]);
+                found = 0;
+            }
+            keys_wipe(&kp);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return r < 0 ? r : found;
+}
+
+/* `keys import NAME FILE`: a checked key file as the new key NAME. */
+static int keys_import(const char *home, const char *name, const char *file)
+{
+    char dir[PATH_MAX], path[PATH_MAX], err[KEYS_ERR_MAX], other[KEYS_NAME_MAX + 1];
+    keys_pair_t kp;
+    int r, rc = key_path("import", home, name, path, dir);
+
+    memset(&kp, 0, sizeof(kp));
+    if (rc != ADNET_EXIT_OK)
+        return rc;
+    if ((r = keys_load(&kp, file, err)) < 0) {
+        fprintf(stderr, "adnet keys import: %s: not imported\n", err);
+        return exit_for(r);
+    }
+    rc = ADNET_EXIT_CONFIG;
+    if (fs_exists(path)) {
+        fprintf(stderr, "adnet keys import: a key named \"%s\" already exists (%s); nothing "
+                "is overwritten: import it under another name\n", name, path);
+        goto out;
+    }
+    if ((rc = make_keys_dir("import", dir)) != ADNET_EXIT_OK)
+        goto out;
+    rc = ADNET_EXIT_CONFIG;
+    if ((r = find_public_key(dir, kp.pk, other, sizeof(other))) == 0) {
+        fprintf(stderr, "adnet keys import: %s holds the same key as \"%s\" (%s/%s%s): not "
+                "imported twice\n", file, other, dir, other, KEYS_SUFFIX);
+        goto out;
+    }
+    snprintf(kp.name, sizeof(kp.name), "%s", name);
+    if ((r = keys_save(&kp, path, 0)) < 0) {
+        fprintf(stderr, "adnet keys import: cannot write %s: %s\n", path, strerror(-r));
+        rc = exit_for(r);
+        goto out;
+    }
+    printf("imported key %s to %s (mode 0600)\n", name, path);
+    rc = print_key(name, &kp, false);
+out:
+    keys_wipe(&kp);
+    return rc;
+}
+
 typedef struct {
     const char *home; /* --home, else $ADNET_HOME */
-    const char *verb; /* new, show or list */
-    const char *name; /* the key, for new and show */
+    const char *verb; /* new, show, list, export or import */
+    const char *name; /* the key, for all but list */
+    const char *file; /* export and import: the other file */
     bool json;
     bool help;        /* --help or the verb "help" */
 } keys_args_t;
+
+static const struct option keys_opts[] = {
+    { "home", required_argument, NULL, 'H' },
+    { "json", no_argument, NULL, 'j' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
 
 /* Read the options into *a, leaving optind at the first operand. Return
  * 0, or -EINVAL once the mistake is printed. */
 static int keys_options(int argc, char **argv, keys_args_t *a)
 {
-    static const struct option opts[] = {
-        { "home", required_argument, NULL, 'H' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", keys_opts, NULL)) != -1) {
         switch (c) {
         case 'H': a->home = optarg; break;
         case 'j': a->json = true; break;
         case 'h': a->help = true; return 0;
-        case ':':
-            fprintf(stderr, "adnet keys: %s needs a value (see adnet keys --help)\n",
-                    argv[optind - 1]);
-            return -EINVAL;
         default:
-            /* A long option's error leaves optopt at its value, not 0. */
-            if (optind > 1 && strncmp(argv[optind - 1], "--", 2) == 0)
-                fprintf(stderr, "adnet keys: bad option %s (see adnet keys --help)\n",
-                        argv[optind - 1]);
-            else
-                fprintf(stderr, "adnet keys: bad option -%c (see adnet keys --help)\n",
-                        optopt);
+            cliopt_fail("keys", keys_opts, c, argv);
             return -EINVAL;
         }
     }
@@ -358,30 +477,38 @@ static int keys_options(int argc, char **argv, keys_args_t *a)
  * Return 0, or -EINVAL once the mistake is printed. */
 static int keys_operands(int argc, char **argv, keys_args_t *a)
 {
+    static const char *const verbs[] = { "new", "show", "list", "export", "import" };
+    static const int operands[] = { 1, 1, 0, 2, 2 }; /* NAME, and FILE */
+    int want = -1;
     if (optind < argc)
         a->verb = argv[optind++];
     if (!a->verb) {
-        fprintf(stderr, "adnet keys: name a subcommand: new, show or list (see adnet keys --help)\n");
+        fprintf(stderr, "adnet keys: name a subcommand: new, show, list, export or import (see "
+                "adnet keys --help)\n");
         return -EINVAL;
     }
     if (strcmp(a->verb, "help") == 0) {
         a->help = true;
         return 0;
     }
-    bool takes_name = strcmp(a->verb, "new") == 0 || strcmp(a->verb, "show") == 0;
-    if (!takes_name && strcmp(a->verb, "list") != 0) {
-        fprintf(stderr, "adnet keys: unknown subcommand \"%s\": expected new, show or list\n",
-                a->verb);
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+        if (strcmp(a->verb, verbs[i]) == 0)
+            want = operands[i];
+    if (want < 0) {
+        fprintf(stderr, "adnet keys: unknown subcommand \"%s\": expected new, show, list, "
+                "export or import\n", a->verb);
         return -EINVAL;
     }
-    if (takes_name) {
-        if (optind >= argc) {
-            fprintf(stderr, "adnet keys %s: name the key, e.g. adnet keys %s alice\n", a->verb,
-                    a->verb);
-            return -EINVAL;
-        }
-        a->name = argv[optind++];
+    if (argc - optind < want) {
+        fprintf(stderr, "adnet keys %s: %s, e.g. adnet keys %s alice%s\n", a->verb,
+                want == 1 || optind >= argc ? "name the key" : "name the file", a->verb,
+                want == 2 ? " alice.json" : "");
+        return -EINVAL;
     }
+    if (want >= 1)
+        a->name = argv[optind++];
+    if (want == 2)
+        a->file = argv[optind++];
     if (optind < argc) {
         fprintf(stderr, "adnet keys %s: unexpected argument \"%s\"\n", a->verb, argv[optind]);
         return -EINVAL;
@@ -428,5 +555,9 @@ int cmd_keys(int argc, char **argv)
         return keys_new(a.home, a.name, a.json);
     if (strcmp(a.verb, "show") == 0)
         return keys_show(a.home, a.name, a.json);
+    if (strcmp(a.verb, "export") == 0)
+        return keys_export(a.home, a.name, a.file);
+    if (strcmp(a.verb, "import") == 0)
+        return keys_import(a.home, a.name, a.file);
     return keys_list(a.home, a.json);
 }

@@ -24,6 +24,7 @@
 #include "common/base/hex.h"
 #include "common/store/smt.h"
 #include "supervisor/cli.h"
+#include "supervisor/cliopt.h"
 
 #define PROOF_EXIT_INVALID 1
 #define ALPHA_STATE_TAG "adnet/alpha/state/v2"
@@ -353,8 +354,11 @@ int cmd_verify_proof(int argc, char **argv)
             rc = ADNET_EXIT_OK;
             goto out;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "adnet verify-proof: unknown option \"%s\"\n", argv[i]);
-            usage(stderr);
+            static const struct option opts[] = {
+                { "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
+                { NULL, 0, NULL, 0 },
+            };
+            cliopt_unknown("verify-proof", opts, argv[i]);
             goto out;
         } else if (file == NULL) {
             file = argv[i];

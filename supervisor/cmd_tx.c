@@ -30,6 +30,7 @@
 #include "proto/delta_tx.h"
 #include "proto/tx.h"
 #include "supervisor/cli.h"
+#include "supervisor/cliopt.h"
 #include "supervisor/httpc.h"
 #include "supervisor/node_chains.h"
 
@@ -152,24 +153,6 @@ static void query_usage(FILE *f)
         "111 node unreachable or 5xx.\n");
 }
 
-/* Strict decimal u64: digits only, no sign, no overflow. */
-static int parse_u64(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (!s || !*s)
-        return -EINVAL;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -EINVAL;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -ERANGE;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 static int usage_error(const cli_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int usage_error(const cli_t *c, const char *fmt, ...)
 {
@@ -203,17 +186,14 @@ static int parse(cli_t *c, int argc, char **argv)
             c->have |= 1UL << o;
             c->str[o] = optarg;
             if (opt_is_number[o]) {
-                int r = parse_u64(optarg, &c->num[o]);
+                int r = cliopt_parse_u64(optarg, &c->num[o]);
                 if (r < 0)
                     return usage_error(c, "--%s: expected a whole number 0..%" PRIu64
                                        ", got \"%s\"%s", long_opts[o].name, UINT64_MAX, optarg,
                                        r == -ERANGE ? " (too large)" : "");
             }
-        } else if (o == ':') {
-            return usage_error(c, "%s needs a value", argv[optind - 1]);
         } else {
-            return usage_error(c, "unknown option \"%s\" (adnet %s --help)", argv[optind - 1],
-                               c->verb);
+            return cliopt_fail(c->verb, long_opts, o, argv);
         }
     }
     for (; optind < argc; optind++) {
@@ -1087,7 +1067,7 @@ static int query_block(cli_t *c)
     if (c->npos > 2)
         return usage_error(c, "usage: adnet query block [HEIGHT|latest] --chain C");
     bool latest = c->npos == 1 || strcmp(c->pos[1], "latest") == 0;
-    if (!latest && parse_u64(c->pos[1], &h) < 0)
+    if (!latest && cliopt_parse_u64(c->pos[1], &h) < 0)
         return usage_error(c, "block: expected a height or \"latest\", got \"%s\"",
                            c->pos[1]);
     if ((rc = connect_chain(c, NULL)) >= 0)

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +16,15 @@
 #include "common/base/exitcode.h"
 #include "common/base/fsutil.h"
 #include "supervisor/cli.h"
+#include "supervisor/cliopt.h"
+
+#define VERIFY_USAGE                                                                      \
+    "usage: adnet verify-ledger --home DIR --chain CHAIN\n"                                  \
+    "\n"                                                                                     \
+    "Rebuild CHAIN's state trees from its ledger's tables as of the tip and compare\n"      \
+    "their roots with the stored trees and the last header (O(state), read-only; the\n"    \
+    "node may run). Exit 0 they agree, 1 they do not, 100 usage, 101 not a ledger,\n"      \
+    "111 otherwise.\n"
 
 #define VERIFY_CHAIN_EXE(name, exe, after, interval, listen) { name, exe },
 static const struct {
@@ -57,16 +67,21 @@ int cmd_verify_ledger(int argc, char **argv)
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'H': home = optarg; break;
         case 'c': chain = optarg; break;
-        case 'h': printf("usage: adnet verify-ledger --home DIR --chain CHAIN\n"); return 0;
-        default: return ADNET_EXIT_CONFIG;
+        case 'h': fputs(VERIFY_USAGE, stdout); return 0;
+        default: return cliopt_fail("verify-ledger", opts, c, argv);
         }
     }
+    if (!home)
+        home = getenv("ADNET_HOME");
     if (!home || !chain || optind != argc) {
-        fprintf(stderr, "usage: adnet verify-ledger --home DIR --chain CHAIN\n");
+        fprintf(stderr, "adnet verify-ledger: %s\n%s", optind != argc ? "unexpected argument"
+                : !chain ? "say which chain: --chain C" : "no node home: pass --home DIR or "
+                "set ADNET_HOME", VERIFY_USAGE);
         return ADNET_EXIT_CONFIG;
     }
     for (i = 0; i < sizeof verify_chains / sizeof verify_chains[0]; i++)

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <ev.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
@@ -10,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,9 +19,11 @@
 #include "common/base/exitcode.h"
 #include "common/base/fsutil.h"
 #include "common/base/log.h"
+#include "common/base/workerstate.h"
 #include "proto/notify.h"
 #include "supervisor/child.h"
 #include "supervisor/ctl.h"
+#include "supervisor/homelock.h"
 #include "supervisor/sdnotify.h"
 
 #define NOTIFY_FD 3 /* where a worker finds its notification socket */
@@ -58,6 +58,9 @@ typedef struct {
     ev_tstamp spawned_at, ready_at;
     uint64_t height, block_time_ms;
     int last_status;           /* raw wait status of the last exit, -1 if none */
+    char why[160];             /* while failed: why, for the log, status and STATUS= */
+    ev_tstamp retry_at;        /* while failed by a crash loop: when it is tried again (0: never) */
+    char halted[NOTIFY_REASON_MAX + 1]; /* while it reports HALTED: its reason; "" otherwise */
 } child_io_t;
 
 struct sup {
@@ -75,6 +78,7 @@ struct sup {
     int exit_code;
     ev_tstamp started_at;
     int lock_fd;               /* <home>/run/adnet.lock, held while running; -1 if none */
+    char workers_path[PATH_MAX]; /* <home>/run/workers.json, for the workers' /metrics */
 };
 
 static void child_feed(child_io_t *ci, child_event_t ev);
@@ -112,45 +116,101 @@ static uint64_t mono_ms(void)
     return clock_mono_us() / 1000;
 }
 
-/* Write "<chain>=<on> <chain>=off ..." for the node's chains in start
- * order: on for an enabled one, "off" otherwise. */
-static void format_chains(const sup_t *s, const char *on, char *out, size_t cap)
+/* Write "<chain>=<what> <chain>=off ..." for the node's chains in start
+ * order: for an enabled one "on", or with states its state; "off"
+ * otherwise. */
+static void format_chains(const sup_t *s, bool states, char *out, size_t cap)
 {
     size_t off = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < NCHILDREN && off < cap; i++)
-        off += (size_t)snprintf(out + off, cap - off, "%s%s=%s", i ? " " : "", s->ch[i].c.name,
-                                s->ch[i].c.enabled ? on : "off");
+    for (size_t i = 0; i < NCHILDREN && off < cap; i++) {
+        const child_t *c = &s->ch[i].c;
+        off += (size_t)snprintf(out + off, cap - off, "%s%s=%s", i ? " " : "", c->name,
+                                !c->enabled ? "off" : states ? child_state_name(c->state) : "on");
+    }
 }
 
+/* Seconds until ci's retry, rounded up; 0 if none is due. */
+static long retry_in_s(const child_io_t *ci, ev_tstamp now)
+{
+    double left = ci->retry_at - now;
+    return ci->c.state == CHILD_FAILED && ci->retry_at > 0 && left > 0 ? (long)left + 1 : 0;
+}
+
+/* STATUS= for systemd: each enabled worker's state and height, and why a
+ * failed one failed. */
 static void sup_update_status(sup_t *s)
 {
-    char buf[256];
+    char buf[768];
+    ev_tstamp now = ev_now(s->loop);
     size_t off = (size_t)snprintf(buf, sizeof(buf), "STATUS=");
     for (size_t i = 0; i < NCHILDREN && off < sizeof(buf); i++) {
         const child_io_t *ci = &s->ch[i];
+        const char *sep = off > 7 ? "; " : "";
         if (!ci->c.enabled)
             continue;
-        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s %s height %llu",
-                                off > 7 ? "; " : "", ci->c.name, child_state_name(ci->c.state),
-                                (unsigned long long)ci->height);
+        if (ci->halted[0] != '\0')
+            off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s halted (%.80s) height "
+                                    "%llu", sep, ci->c.name, ci->halted,
+                                    (unsigned long long)ci->height);
+        else if (ci->c.state != CHILD_FAILED)
+            off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s %s height %llu", sep,
+                                    ci->c.name, child_state_name(ci->c.state),
+                                    (unsigned long long)ci->height);
+        else if (retry_in_s(ci, now) > 0)
+            off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s failed (%s), retry in "
+                                    "%ld s", sep, ci->c.name, ci->why, retry_in_s(ci, now));
+        else
+            off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s failed (%s)", sep,
+                                    ci->c.name, ci->why);
     }
     sdn_notify(buf);
 }
 
+/* True if every enabled child is failed. */
+static bool sup_all_failed(const sup_t *s)
+{
+    for (size_t i = 0; i < NCHILDREN; i++)
+        if (s->ch[i].c.enabled && s->ch[i].c.state != CHILD_FAILED)
+            return false;
+    return true;
+}
+
+/* READY=1 once every enabled worker is past its start: running, or failed
+ * in a crash loop (the node serves the others; STATUS= says which failed). */
 static void sup_check_all_ready(sup_t *s)
 {
     char chains[256];
     if (s->notified_ready || s->stopping)
         return;
     for (size_t i = 0; i < NCHILDREN; i++)
-        if (s->ch[i].c.enabled && s->ch[i].c.state != CHILD_RUNNING)
+        if (s->ch[i].c.enabled && s->ch[i].c.state != CHILD_RUNNING &&
+            s->ch[i].c.state != CHILD_FAILED)
             return;
     s->notified_ready = true;
     sdn_notify("READY=1");
     sup_update_status(s);
-    format_chains(s, "running", chains, sizeof(chains));
+    format_chains(s, true, chains, sizeof(chains));
     log_info("node_ready", "%s", chains);
+}
+
+/* Publish every child's state in <home>/run/workers.json, where the
+ * workers' /metrics read it (common/base/workerstate.h). */
+static void sup_publish_states(sup_t *s)
+{
+    const char *states[CHILD_NSTATES];
+    workerstate_t ws[NCHILDREN];
+    size_t n = 0;
+    for (int st = 0; st < CHILD_NSTATES; st++)
+        states[st] = child_state_name((child_state_t)st);
+    for (size_t i = 0; i < NCHILDREN; i++)
+        if (s->ch[i].c.enabled)
+            ws[n++] = (workerstate_t){ s->ch[i].c.name, child_state_name(s->ch[i].c.state),
+                                       s->ch[i].c.state == CHILD_RUNNING };
+    int r = workerstate_write(s->workers_path, states, CHILD_NSTATES, ws, n);
+    if (r < 0)
+        log_warn("worker_states_unwritten", "path=%s reason=\"%s\"", s->workers_path,
+                 strerror(-r));
 }
 
 /* ---- carrying out what child_step decided ---- */
@@ -183,6 +243,7 @@ static void child_forget_process(child_io_t *ci)
         close(ci->sock);
     ci->sock = -1;
     ci->pid = 0;
+    ci->halted[0] = '\0';
 }
 
 /* Fork and exec ci's worker with its notification socket as fd 3, and arm
@@ -240,6 +301,8 @@ static int child_spawn(child_io_t *ci)
     close(sv[1]);
     ci->sock = sv[0];
     ci->pid = pid;
+    ci->why[0] = '\0';
+    ci->retry_at = 0;
     ev_child_set(&ci->child, pid, 0);
     ev_child_start(s->loop, &ci->child);
     ev_io_set(&ci->io, ci->sock, EV_READ);
@@ -321,6 +384,15 @@ static void child_perform(child_io_t *ci, child_event_t ev, const child_action_t
     case CHILD_ACT_FAIL:
         sup_begin_stop(ci->sup, a->exit_code);
         break;
+    case CHILD_ACT_RETRY_LATER:
+        if (a->delay_ms > 0) {
+            child_arm_deadline(ci, a->delay_ms / 1000.0, CHILD_EV_RETRY);
+            ci->retry_at = ev_now(ci->sup->loop) + a->delay_ms / 1000.0;
+        }
+        /* The others keep running; only a node with nothing left stops. */
+        if (sup_all_failed(ci->sup))
+            sup_begin_stop(ci->sup, a->exit_code);
+        break;
     }
 }
 
@@ -333,9 +405,11 @@ static int child_step_now(child_io_t *ci, child_event_t ev, int status, child_ac
     if (r < 0)
         log_error("child_step_failed", "worker=%s event=%d state=%d", ci->c.name, (int)ev,
                   (int)was);
-    else if (ci->c.state != was)
+    else if (ci->c.state != was) {
         log_debug("worker_state", "worker=%s from=%s to=%s", ci->c.name, child_state_name(was),
                   child_state_name(ci->c.state));
+        sup_publish_states(ci->sup);
+    }
     return r;
 }
 
@@ -348,10 +422,23 @@ static void child_feed(child_io_t *ci, child_event_t ev)
 
 /* ---- what the loop reports ---- */
 
+/* A worker that reports HALTED is alive but produces no blocks: keep its
+ * reason for status until it reports anything else. */
+static void child_note_halted(child_io_t *ci, const notify_msg_t *m)
+{
+    if (m->kind == NOTIFY_HALTED && strcmp(ci->halted, m->reason) != 0)
+        log_error("worker_halted", "worker=%s height=%llu reason=\"%s\"", ci->c.name,
+                  (unsigned long long)m->height, m->reason);
+    else if (m->kind != NOTIFY_HALTED && ci->halted[0] != '\0')
+        log_info("worker_resumed", "worker=%s height=%llu", ci->c.name,
+                 (unsigned long long)m->height);
+    snprintf(ci->halted, sizeof(ci->halted), "%s", m->kind == NOTIFY_HALTED ? m->reason : "");
+}
+
 static void on_child_io(struct ev_loop *loop, ev_io *io, int revents)
 {
     child_io_t *ci = io->data;
-    uint8_t buf[64];
+    uint8_t buf[512]; /* above the longest notification: a packet is never cut */
     for (;;) {
         ssize_t n = recv(ci->sock, buf, sizeof(buf), MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
@@ -374,6 +461,7 @@ static void on_child_io(struct ev_loop *loop, ev_io *io, int revents)
         }
         ci->height = m.height;
         ci->block_time_ms = m.time_ms;
+        child_note_halted(ci, &m);
         child_feed(ci, m.kind == NOTIFY_READY ? CHILD_EV_READY : CHILD_EV_ALIVE);
     }
     sup_advance(ci->sup);
@@ -382,6 +470,8 @@ static void on_child_io(struct ev_loop *loop, ev_io *io, int revents)
 static void on_child_deadline(struct ev_loop *loop, ev_timer *t, int revents)
 {
     child_io_t *ci = t->data;
+    if (ci->deadline_ev == CHILD_EV_RETRY)
+        log_info("worker_retry", "worker=%s after=\"%s\"", ci->c.name, ci->why);
     child_feed(ci, ci->deadline_ev);
     sup_advance(ci->sup);
 }
@@ -404,26 +494,46 @@ static const char *fatal_reason(int code)
     }
 }
 
+/* A crash loop failed ci: note why and log it at error level, with what
+ * follows (a retry, the operator's restart, or the node's stop). */
+static void log_crash_loop(child_io_t *ci, pid_t pid, const char *how, const child_action_t *a)
+{
+    const config_t *cfg = ci->sup->opt->cfg;
+    char others[256];
+    snprintf(ci->why, sizeof(ci->why), "crash loop: %u exits within %u s, the last %s",
+             a->deaths, cfg->supervisor.restart_interval_s, how);
+    format_chains(ci->sup, true, others, sizeof(others));
+    if (sup_all_failed(ci->sup))
+        log_error("worker_failed", "worker=%s pid=%ld %s restarts_in_window=%u window_s=%u "
+                  "reason=\"crash loop\" action=stop_node workers=\"%s\"", ci->c.name,
+                  (long)pid, how, a->deaths - 1, cfg->supervisor.restart_interval_s, others);
+    else
+        log_error("worker_failed", "worker=%s pid=%ld %s restarts_in_window=%u window_s=%u "
+                  "reason=\"crash loop\" action=%s retry_in_s=%u workers=\"%s\"", ci->c.name,
+                  (long)pid, how, a->deaths - 1, cfg->supervisor.restart_interval_s,
+                  a->delay_ms ? "retry" : "wait_for_restart", a->delay_ms / 1000, others);
+}
+
 /* Log an exit of pid, which was in state was, once child_step has said
  * what follows from it. */
-static void log_exit(const child_io_t *ci, pid_t pid, child_state_t was, const child_action_t *a)
+static void log_exit(child_io_t *ci, pid_t pid, child_state_t was, const child_action_t *a)
 {
     char how[48];
-    const config_t *cfg = ci->sup->opt->cfg;
     describe_status(ci->last_status, how, sizeof(how));
-    if (was == CHILD_STOPPING)
+    if (was == CHILD_STOPPING) {
         log_info("worker_stopped", "worker=%s pid=%ld %s", ci->c.name, (long)pid, how);
-    else if (a->act == CHILD_ACT_FAIL && a->deaths > 0)
-        log_error("worker_failed", "worker=%s pid=%ld %s restarts_in_window=%u window_s=%u "
-                  "reason=\"crash loop\" action=stop_node", ci->c.name, (long)pid, how,
-                  a->deaths - 1, cfg->supervisor.restart_interval_s);
-    else if (a->act == CHILD_ACT_FAIL)
+    } else if (a->act == CHILD_ACT_RETRY_LATER) {
+        log_crash_loop(ci, pid, how, a);
+    } else if (a->act == CHILD_ACT_FAIL) {
+        snprintf(ci->why, sizeof(ci->why), "%s: %s", how,
+                 fatal_reason(WEXITSTATUS(ci->last_status)));
         log_error("worker_failed", "worker=%s pid=%ld %s reason=\"%s\" action=stop_node",
                   ci->c.name, (long)pid, how, fatal_reason(WEXITSTATUS(ci->last_status)));
-    else if (a->act == CHILD_ACT_SPAWN || a->act == CHILD_ACT_BACKOFF)
+    } else if (a->act == CHILD_ACT_SPAWN || a->act == CHILD_ACT_BACKOFF) {
         log_warn("worker_died", "worker=%s pid=%ld %s height=%llu restart_in_ms=%u restarts=%u",
                  ci->c.name, (long)pid, how, (unsigned long long)ci->height, a->delay_ms,
                  ci->c.restarts);
+    }
 }
 
 static void on_child_exit(struct ev_loop *loop, ev_child *c, int revents)
@@ -521,13 +631,18 @@ static json_t *child_json(const child_io_t *ci, ev_tstamp now)
     if (ci->block_time_ms)
         clock_iso8601(when, ci->block_time_ms);
     double uptime = ci->c.state == CHILD_RUNNING ? now - ci->ready_at : 0.;
+    bool failed = ci->c.state == CHILD_FAILED;
+    long retry = retry_in_s(ci, now);
     /* pid is null, not 0, without a process: `kill -9 0` would hit a whole group. */
-    return json_pack("{s:s, s:b, s:o, s:s, s:I, s:f, s:I, s:I, s:s, s:s}", "name", ci->c.name,
-                     "enabled", ci->c.enabled, "pid",
+    return json_pack("{s:s, s:b, s:o, s:s, s:I, s:f, s:I, s:I, s:s, s:s, s:o, s:o, s:o}", "name",
+                     ci->c.name, "enabled", ci->c.enabled, "pid",
                      ci->pid > 0 ? json_integer((json_int_t)ci->pid) : json_null(), "state",
                      child_state_name(ci->c.state), "restarts", (json_int_t)ci->c.restarts,
                      "uptime_s", uptime, "height", (json_int_t)ci->height, "last_block_time_ms",
-                     (json_int_t)ci->block_time_ms, "last_block_time", when, "last_exit", how);
+                     (json_int_t)ci->block_time_ms, "last_block_time", when, "last_exit", how,
+                     "failed_reason", failed ? json_string(ci->why) : json_null(), "retry_in_s",
+                     retry > 0 ? json_integer(retry) : json_null(), "halted",
+                     ci->halted[0] ? json_string(ci->halted) : json_null());
 }
 
 static json_t *ctl_error(const char *why)
@@ -659,45 +774,24 @@ static int find_worker_exe(const chain_entry_t *e, char out[PATH_MAX])
     return -ENOENT;
 }
 
-static int take_lock(const char *home, int *fd_out)
-{
-    char path[PATH_MAX], pid[32];
-    if (fs_path(path, sizeof(path), "%s/run/adnet.lock", home) < 0)
-        return -ENAMETOOLONG;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        ssize_t n = read(fd, pid, sizeof(pid) - 1);
-        pid[n > 0 ? n : 0] = '\0';
-        log_error("already_running", "home=%s pid=%s reason=\"another supervisor holds %s\"",
-                  home, n > 0 ? pid : "?", path);
-        close(fd);
-        return -EBUSY;
-    }
-    if (ftruncate(fd, 0) == 0) {
-        int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-        if (write(fd, pid, (size_t)len) < 0)
-            log_debug("lock_pid_write_failed", "errno=%d", errno);
-    }
-    *fd_out = fd;
-    return 0;
-}
-
 /* Create <home>/run and take the node's lock in it. Return 0, -EBUSY if
- * another supervisor holds it, or -errno; logged either way. */
+ * another process holds it, or -errno; logged either way. */
 static int sup_lock_home(sup_t *s)
 {
-    char run_dir[PATH_MAX];
     const char *home = s->opt->home;
-    if (fs_path(run_dir, sizeof(run_dir), "%s/run", home) < 0 || fs_mkdir_p(run_dir, 0700) < 0) {
-        int e = errno;
-        log_error("run_dir_failed", "path=%s reason=\"%s\"", run_dir, strerror(e));
-        return -e;
-    }
-    int r = take_lock(home, &s->lock_fd);
-    if (r < 0 && r != -EBUSY)
-        log_error("lock_failed", "home=%s reason=\"%s\"", home, strerror(-r));
+    pid_t holder = 0;
+    int r = homelock_take(home, &s->lock_fd, &holder);
+    if (r == -EBUSY && holder > 0)
+        log_error("already_running", "home=%s pid=%ld reason=\"another process holds "
+                  "%s/run/%s\"", home, (long)holder, home, HOMELOCK_FILE);
+    else if (r == -EBUSY)
+        log_error("already_running", "home=%s pid=? reason=\"another process holds "
+                  "%s/run/%s\"", home, home, HOMELOCK_FILE);
+    else if (r < 0)
+        log_error("lock_failed", "home=%s reason=\"%s/run/%s: %s\"", home, home, HOMELOCK_FILE,
+                  strerror(-r));
+    if (r == 0 && workerstate_path(s->workers_path, sizeof(s->workers_path), home) < 0)
+        r = -ENAMETOOLONG;
     return r;
 }
 
@@ -710,7 +804,8 @@ static int child_io_init(sup_t *s, child_io_t *ci, const chain_entry_t *e)
     const child_policy_t policy = { cfg->supervisor.restart_burst,
                                     cfg->supervisor.restart_interval_s,
                                     cfg->supervisor.backoff_initial_ms,
-                                    cfg->supervisor.backoff_max_ms };
+                                    cfg->supervisor.backoff_max_ms,
+                                    cfg->supervisor.failed_retry_s };
     bool wanted = !s->opt->only || strcmp(s->opt->only, e->name) == 0;
     ev_child_init(&ci->child, on_child_exit, 0, 0);
     ci->child.data = ci;
@@ -798,6 +893,8 @@ static int sup_watch(sup_t *s)
 static void sup_free(sup_t *s)
 {
     ctl_server_close(s->ctl); /* removes the socket file */
+    if (s->lock_fd >= 0 && s->workers_path[0])
+        unlink(s->workers_path); /* no worker is left to read it */
     for (size_t i = 0; i < NCHILDREN; i++) {
         if (s->ch[i].pid > 0) /* only on a set-up failure path */
             kill(s->ch[i].pid, SIGKILL);
@@ -836,7 +933,8 @@ int sup_run(const sup_options_t *opt)
     }
     if (sup_watch(s) < 0)
         goto out;
-    format_chains(s, "on", chains, sizeof(chains));
+    sup_publish_states(s);
+    format_chains(s, false, chains, sizeof(chains));
     log_info("node_starting", "home=%s %s pid=%ld", opt->home, chains, (long)getpid());
     sup_advance(s);
     ev_run(s->loop, 0);

@@ -21,6 +21,8 @@
 #include <jansson.h>
 #include <yaml.h>
 
+#include "common/base/typo.h"
+
 /* A config file larger than this is surely not one; refuse it rather than
  * let libyaml buffer it. */
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -99,6 +101,8 @@ static const config_key_t node_keys[] = {
     KEY_UINT("supervisor.heartbeat_timeout_ms", NODE(supervisor.heartbeat_timeout_ms), 100,
              3600000, "10000",
              "Silence after which a worker is killed and restarted, in milliseconds."),
+    KEY_UINT("supervisor.failed_retry_s", NODE(supervisor.failed_retry_s), 0, 86400, "300",
+             "A worker failed by its crash-loop limit is tried again after this, in seconds (0: never)."),
 };
 
 /* The keys of every chain's section, below its name. */
@@ -270,36 +274,6 @@ static bool group_exists(const key_list_t *l, const char *name, size_t len)
     return false;
 }
 
-/* Optimal string alignment distance (Levenshtein plus adjacent
- * transpositions, the commonest typo). Inputs are bounded by the caller. */
-static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
-{
-    /* Three rolling rows: i-2, i-1 and i. */
-    size_t rows[3][CONFIG_PATH_MAX + 1];
-
-    assert(la <= CONFIG_PATH_MAX && lb <= CONFIG_PATH_MAX);
-    for (size_t j = 0; j <= lb; j++)
-        rows[0][j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t *cur = rows[i % 3];
-        const size_t *up = rows[(i - 1) % 3], *up2 = rows[(i + 1) % 3];
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t v = up[j] + 1;
-            if (cur[j - 1] + 1 < v)
-                v = cur[j - 1] + 1;
-            if (up[j - 1] + cost < v)
-                v = up[j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-                up2[j - 2] + 1 < v)
-                v = up2[j - 2] + 1;
-            cur[j] = v;
-        }
-    }
-    return rows[la % 3][lb];
-}
-
 /* Write "; did you mean \"KEY\"?" to buf if a key (or, with groups, a
  * group such as "supervisor") is close to name, else an empty string.
  * Candidates are full dotted paths, so a typo inside a nested mapping is
@@ -319,7 +293,7 @@ static void suggest(const key_list_t *l, const char *name, size_t len, bool grou
         for (size_t j = 1; j <= strlen(k); j++) {
             if (k[j] != '\0' && (k[j] != '.' || !groups))
                 continue;
-            size_t dist = edit_distance(name, len, k, j);
+            size_t dist = typo_distance(name, len, k, j);
             /* Close enough to be a typo: 1 edit for short names, up to 3 for long ones. */
             size_t limit = j < 6 ? 1 : j < 12 ? 2 : 3;
             if (dist <= limit && dist < best_d) {

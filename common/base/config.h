@@ -58,6 +58,8 @@ typedef struct {
         uint32_t ready_timeout_ms;    /* a starting worker must be ready by then */
         uint32_t heartbeat_interval_ms; /* how often workers report */
         uint32_t heartbeat_timeout_ms;  /* silence after which a worker is killed */
+        uint32_t failed_retry_s;      /* a worker failed by a crash loop is tried again
+                                       * after this; 0: only `adnet restart` */
     } supervisor;
 } config_t;
 

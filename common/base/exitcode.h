@@ -10,7 +10,7 @@ enum {
     ADNET_EXIT_LEDGER = 101,     /* ledger refused (newer schema, corrupt, wrong chain): do not restart */
     ADNET_EXIT_SYSTEM = 111,     /* system error (I/O, out of memory, lost parent): restart */
     ADNET_EXIT_UPGRADE = 112,    /* halted at an upgrade height this binary cannot follow: do not restart */
-    ADNET_EXIT_WORKER_FAILED = 113, /* supervisor: a worker hit the crash-loop limit */
+    ADNET_EXIT_WORKER_FAILED = 113, /* supervisor: every worker failed (crash loops) */
 };
 
 /* Return true if a worker that exited with code `code` may be restarted. */

@@ -1,6 +1,7 @@
 /* Process-level tests: real supervisors and workers on temporary homes
  * with 100-200 ms blocks. */
 #include <check.h>
+#include <curl/curl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -198,30 +199,207 @@ START_TEST(kill_delta_alpha_keeps_going)
 }
 END_TEST
 
-START_TEST(crash_loop_limit)
+/* Kill name's process kills times, each once it runs again (or while it
+ * starts), waiting until the supervisor has seen each death. */
+static void kill_repeatedly(const char *name, int kills)
 {
+    for (int i = 0; i < kills; i++) {
+        pid_t p = 0;
+        double t0 = now_ms();
+        while ((p = node_worker_pid(&node, name)) <= 0 && now_ms() - t0 < 10000)
+            usleep(5000);
+        ck_assert_msg(p > 0, "%s has no process to kill (kill %d); see %s", name, i, node.log);
+        ck_assert_int_eq(kill(p, SIGKILL), 0);
+        t0 = now_ms();
+        while (node_worker_pid(&node, name) == p && now_ms() - t0 < 5000)
+            usleep(5000);
+    }
+}
+
+static bool worker_failed(node_t *n, const void *name)
+{
+    return node_worker_state_is(n, name, "failed");
+}
+
+/* The whole text of GET path on chain's API (1: delta); caller frees. */
+static size_t grow(char *p, size_t size, size_t nmemb, void *arg)
+{
+    char **buf = arg;
+    size_t k = size * nmemb, len = *buf ? strlen(*buf) : 0;
+    char *bigger = realloc(*buf, len + k + 1);
+    ck_assert_ptr_nonnull(bigger);
+    memcpy(bigger + len, p, k);
+    bigger[len + k] = '\0';
+    *buf = bigger;
+    return k;
+}
+
+static char *http_text(int chain, const char *path)
+{
+    char url[128], *body = NULL;
+    long status = 0;
+    CURL *c = curl_easy_init();
+    ck_assert_ptr_nonnull(c);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", node.api_port[chain], path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, grow);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    ck_assert_int_eq(status, 200);
+    return body;
+}
+
+/* delta's /metrics has this exact sample line. */
+static bool metric_is(const char *sample)
+{
+    char *m = http_text(1, "/metrics"), line[160];
+    snprintf(line, sizeof(line), "\n%s\n", sample);
+    bool r = strstr(m, line) != NULL;
+    free(m);
+    return r;
+}
+
+static int notify_listen(char *env_sock, size_t cap);
+static void notify_collect(int fd, char *all, size_t cap, const char *until, int timeout_ms);
+
+/* Everything that must say alpha failed in a crash loop and why: status
+ * --json, status, the error line, STATUS= (collected from fd into got)
+ * and delta's /metrics. */
+static void assert_alpha_failure_reported(int fd, char *got, size_t cap)
+{
+    char out[8192];
+    json_t *st = node_status(&node), *w = json_array_get(json_object_get(st, "workers"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(w, "name")), "alpha");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(w, "failed_reason")),
+                                 "crash loop: 3 exits within 60 s, the last signal=KILL(9)"));
+    ck_assert(json_is_integer(json_object_get(w, "retry_in_s")));
+    ck_assert_int_le(json_integer_value(json_object_get(w, "retry_in_s")), 5);
+    ck_assert(json_is_null(json_object_get(w, "pid")));
+    json_decref(st);
+    const char *status[] = { "status", "--home", node.home, NULL };
+    ck_assert_int_eq(node_cli(&node, out, sizeof(out), status), 0);
+    ck_assert_msg(strstr(out, "alpha failed: crash loop") && strstr(out, "tried again in"),
+                  "status does not say why alpha failed:\n%s", out);
+    char *line = strstr(read_log(), "level=error comp=supervisor event=worker_failed worker=alpha");
+    ck_assert_msg(line, "no error line for alpha's failure");
+    ck_assert_msg(strstr(line, "reason=\"crash loop\" action=retry retry_in_s=5 "
+                               "workers=\"alpha=failed delta=running\""), "unexpected line");
+    notify_collect(fd, got, cap, "STATUS=alpha failed (crash loop", 3000);
+    ck_assert_msg(strstr(got, "STATUS=alpha failed (crash loop: 3 exits") &&
+                  strstr(got, "delta running height"), "no STATUS= naming the failure: %s", got);
+    ck_assert(metric_is("adnet_worker_up{worker=\"alpha\"} 0"));
+    ck_assert(metric_is("adnet_worker_state{worker=\"alpha\",state=\"failed\"} 1"));
+    ck_assert(metric_is("adnet_worker_state{worker=\"alpha\",state=\"running\"} 0"));
+    ck_assert(metric_is("adnet_worker_up{worker=\"delta\"} 1"));
+}
+
+/* Alpha crash-loops (SIGKILLs): it alone goes to failed; delta keeps
+ * committing at its cadence; status, STATUS=, /metrics and an error line
+ * say which failed and why; after supervisor.failed_retry_s alpha runs
+ * again, and the node never stopped. */
+START_TEST(crash_loop_fails_one_worker_the_other_runs)
+{
+    char env_sock[PATH_MAX + 64];
+    static char got[1 << 16];
+    got[0] = '\0';
+    int fd = notify_listen(env_sock, sizeof(env_sock));
+    const char *env[] = { env_sock, NULL };
     const char *args[] = { FAST, "--set", "supervisor.restart_burst=2", "--set",
-                           "supervisor.backoff_initial_ms=20", NULL };
-    ck_assert_int_eq(node_start(&node, args, NULL), 0);
+                           "supervisor.backoff_initial_ms=20", "--set",
+                           "supervisor.failed_retry_s=5", NULL };
+    ck_assert_int_eq(node_start(&node, args, env), 0);
+    ck_assert(node_wait_running(&node, "alpha", 10000));
     ck_assert(node_wait_running(&node, "delta", 10000));
     pid_t delta = node_worker_pid(&node, "delta");
+    long long from = wall_ms();
+
     /* Two restarts are allowed; the third death inside the window fails alpha. */
-    for (int i = 0; i < 3; i++) {
-        ck_assert_msg(node_wait_running(&node, "alpha", 10000), "alpha not running (kill %d)", i);
-        pid_t a = node_worker_pid(&node, "alpha");
-        ck_assert(a > 0);
-        kill(a, SIGKILL);
-        double t0 = now_ms();
-        while (node_worker_pid(&node, "alpha") == a && now_ms() - t0 < 5000)
-            ;
-    }
+    kill_repeatedly("alpha", 3);
+    ck_assert_msg(node_wait(&node, 5000, worker_failed, "alpha"), "alpha is not failed");
+    double failed_at = now_ms();
+    ck_assert_msg(pid_alive(node.pid), "the supervisor exited on one worker's crash loop");
+    ck_assert_int_eq(node_worker_pid(&node, "delta"), delta);
+    ck_assert(node_worker_state_is(&node, "delta", "running"));
+
+    assert_alpha_failure_reported(fd, got, sizeof(got));
+
+    /* delta keeps committing meanwhile. */
+    uint64_t hd = node_ledger_height(&node, "delta");
+    ck_assert(node_wait_height(&node, "delta", hd + 10, 5000));
+    ck_assert_msg(node_worker_state_is(&node, "alpha", "failed"),
+                  "alpha left failed within %.0f ms, before failed_retry_s", now_ms() - failed_at);
+
+    /* The retry: alpha runs again, resumes its ledger; nothing stopped. */
+    uint64_t ha = node_ledger_height(&node, "alpha");
+    ck_assert_msg(node_wait_running(&node, "alpha", 10000), "alpha was not retried");
+    ck_assert_msg(now_ms() - failed_at >= 4000, "retried %.0f ms after failing, before "
+                  "failed_retry_s", now_ms() - failed_at);
+    ck_assert(node_wait_height(&node, "alpha", ha + 3, 10000));
+    ck_assert_ptr_nonnull(strstr(read_log(), "event=worker_retry worker=alpha"));
+    ck_assert_int_eq(node_worker_restarts(&node, "alpha"), 3); /* the retry counts */
+    ck_assert(metric_is("adnet_worker_up{worker=\"alpha\"} 1"));
+    ck_assert(metric_is("adnet_worker_state{worker=\"alpha\",state=\"failed\"} 0"));
+    ck_assert_int_eq(node_worker_pid(&node, "delta"), delta);
+    long long until = wall_ms();
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 15000), 0);
+    close(fd);
+
+    char why[256] = "";
+    ck_assert_msg(node_ledger_verify(&node, "alpha", why) >= (int64_t)ha + 3, "%s", why);
+    ck_assert_msg(node_ledger_verify(&node, "delta", why) > 0, "%s", why);
+    long long gap = max_block_gap("delta", from, until);
+    ck_assert_msg(gap <= 300, "delta paused %lld ms during alpha's crash loop", gap);
+}
+END_TEST
+
+/* With every worker failed there is nothing left to serve: exit 113, so
+ * that systemd acts. */
+START_TEST(every_worker_failed_exits_113)
+{
+    const char *args[] = { FAST, "--set", "supervisor.restart_burst=1", "--set",
+                           "supervisor.backoff_initial_ms=20", "--set",
+                           "supervisor.failed_retry_s=0", NULL };
+    ck_assert_int_eq(node_start(&node, args, NULL), 0);
+    ck_assert(node_wait_running(&node, "delta", 10000));
+    kill_repeatedly("alpha", 2);
+    ck_assert(node_wait(&node, 5000, worker_failed, "alpha"));
+    /* failed_retry_s=0: no retry; the node still runs delta. */
+    ck_assert_msg(strstr(read_log(), "action=wait_for_restart"), "no wait_for_restart line");
+    ck_assert(pid_alive(node.pid));
+    kill_repeatedly("delta", 2);
     int st = node_wait_exit(&node, 20000);
-    ck_assert_msg(st >= 0, "supervisor did not exit after the crash loop");
+    ck_assert_msg(st >= 0, "supervisor did not exit once every worker failed");
     ck_assert(WIFEXITED(st));
     ck_assert_int_eq(WEXITSTATUS(st), ADNET_EXIT_WORKER_FAILED);
-    ck_assert(!pid_alive(delta));
     char *log = read_log();
-    ck_assert_ptr_nonnull(strstr(log, "reason=\"crash loop\""));
+    char *last = strstr(log, "event=worker_failed worker=delta");
+    ck_assert_msg(last && strstr(last, "reason=\"crash loop\" action=stop_node"),
+                  "delta's failure does not stop the node");
+    ck_assert_ptr_nonnull(strstr(log, "event=node_stopped exit=113"));
+}
+END_TEST
+
+/* `adnet restart` brings a failed worker back at once. */
+START_TEST(restart_command_revives_a_failed_worker)
+{
+    const char *args[] = { FAST, "--set", "supervisor.restart_burst=1", "--set",
+                           "supervisor.backoff_initial_ms=20", "--set",
+                           "supervisor.failed_retry_s=0", NULL };
+    char out[1024];
+    ck_assert_int_eq(node_start(&node, args, NULL), 0);
+    ck_assert(node_wait_running(&node, "delta", 10000));
+    kill_repeatedly("delta", 2);
+    ck_assert(node_wait(&node, 5000, worker_failed, "delta"));
+    const char *restart[] = { "restart", "delta", "--home", node.home, NULL };
+    ck_assert_int_eq(node_cli(&node, out, sizeof(out), restart), 0);
+    /* It returned once delta runs: no polling needed here. */
+    ck_assert_msg(node_worker_state_is(&node, "delta", "running"), "restart returned early");
+    ck_assert_msg(strstr(out, "delta is running (pid "), "%s", out);
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 15000), 0);
 }
 END_TEST
 
@@ -266,7 +444,16 @@ START_TEST(restart_command_and_second_supervisor)
     /* A second supervisor on the same home is refused. */
     const char *run[] = { "run", "--home", node.home, NULL };
     ck_assert_int_eq(node_cli(&node, NULL, 0, run), ADNET_EXIT_CONFIG);
-    ck_assert_ptr_nonnull(strstr(read_log(), "event=already_running"));
+    /* One line: the pid read back from the lock file keeps no newline. */
+    char *busy = strstr(read_log(), "event=already_running");
+    ck_assert_ptr_nonnull(busy);
+    char *eol = strchr(busy, '\n');
+    ck_assert_ptr_nonnull(eol);
+    *eol = '\0';
+    char pid_field[48];
+    snprintf(pid_field, sizeof(pid_field), " pid=%ld reason=\"another process holds ",
+             (long)node.pid);
+    ck_assert_msg(strstr(busy, pid_field), "already_running is not one line: %s", busy);
     ck_assert_int_eq(node_stop(&node, SIGINT, 15000), 0);
 }
 END_TEST
@@ -431,6 +618,16 @@ static int notify_sock_open(const char *path)
     return fd;
 }
 
+/* A socket at <home>/notify.sock for the supervisor's notifications, and
+ * "NOTIFY_SOCKET=<it>" for its environment into env_sock[cap]. */
+static int notify_listen(char *env_sock, size_t cap)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/notify.sock", node.home);
+    snprintf(env_sock, cap, "NOTIFY_SOCKET=%s", path);
+    return notify_sock_open(path);
+}
+
 static void notify_collect(int fd, char *all, size_t cap, const char *until, int timeout_ms)
 {
     double t0 = now_ms();
@@ -450,12 +647,10 @@ static void notify_collect(int fd, char *all, size_t cap, const char *until, int
 
 START_TEST(systemd_notifications)
 {
-    char path[PATH_MAX + 32], env_sock[PATH_MAX + 64];
+    char env_sock[PATH_MAX + 64];
     static char got[1 << 16];
     got[0] = '\0';
-    snprintf(path, sizeof(path), "%s/notify.sock", node.home);
-    int fd = notify_sock_open(path);
-    snprintf(env_sock, sizeof(env_sock), "NOTIFY_SOCKET=%s", path);
+    int fd = notify_listen(env_sock, sizeof(env_sock));
     const char *env[] = { env_sock, "WATCHDOG_USEC=200000", NULL };
     const char *args[] = { FAST, NULL };
     ck_assert_int_eq(node_start(&node, args, env), 0);
@@ -557,7 +752,9 @@ Suite *test_suite(void)
     tcase_add_test(tc, blocks_status_and_clean_stop);
     tcase_add_test(tc, kill_alpha_delta_keeps_going);
     tcase_add_test(tc, kill_delta_alpha_keeps_going);
-    tcase_add_test(tc, crash_loop_limit);
+    tcase_add_test(tc, crash_loop_fails_one_worker_the_other_runs);
+    tcase_add_test(tc, every_worker_failed_exits_113);
+    tcase_add_test(tc, restart_command_revives_a_failed_worker);
     tcase_add_test(tc, supervisor_killed_leaves_no_orphans);
     tcase_add_test(tc, restart_command_and_second_supervisor);
     tcase_add_test(tc, only_one_chain);

@@ -23,6 +23,7 @@ static const child_policy_t policy = {
     .restart_interval_s = 60,
     .backoff_initial_ms = 100,
     .backoff_max_ms = 1000,
+    .failed_retry_s = 300,
 };
 
 static void fresh(child_t *c, const child_policy_t *p)
@@ -85,6 +86,13 @@ static const expect_t changes[] = {
     { CHILD_BACKOFF, CHILD_EV_HOLD, CHILD_STOPPED, CHILD_ACT_CANCEL },
     { CHILD_BACKOFF, CHILD_EV_STOP, CHILD_STOPPED, CHILD_ACT_CANCEL },
 
+    /* Failed (a crash loop's, or for good): only its retry timer or the operator
+     * brings it back; a stop disarms the timer and leaves it shown as failed. */
+    { CHILD_FAILED, CHILD_EV_RETRY, CHILD_STARTING, CHILD_ACT_SPAWN },
+    { CHILD_FAILED, CHILD_EV_RESTART, CHILD_STARTING, CHILD_ACT_SPAWN },
+    { CHILD_FAILED, CHILD_EV_HOLD, CHILD_FAILED, CHILD_ACT_CANCEL },
+    { CHILD_FAILED, CHILD_EV_STOP, CHILD_FAILED, CHILD_ACT_CANCEL },
+
     /* Not held, so a requested restart is what it is stopping for. */
     { CHILD_STOPPING, CHILD_EV_EXITED, CHILD_STARTING, CHILD_ACT_SPAWN },
     { CHILD_STOPPING, CHILD_EV_STOP_TIMEOUT, CHILD_STOPPING, CHILD_ACT_KILL },
@@ -140,7 +148,10 @@ static const exit_case_t exits[] = {
     { CHILD_RUNNING, false, 0, KILLED(SIGSEGV), CHILD_STARTING, CHILD_ACT_SPAWN, 0 },
     { CHILD_RUNNING, false, 1, KILLED(SIGKILL), CHILD_BACKOFF, CHILD_ACT_BACKOFF, 100 },
     { CHILD_STARTING, false, 2, EXITED(111), CHILD_BACKOFF, CHILD_ACT_BACKOFF, 200 },
-    { CHILD_RUNNING, false, BURST, KILLED(SIGKILL), CHILD_FAILED, CHILD_ACT_FAIL,
+    /* A crash loop: failed, tried again later; the others go on. */
+    { CHILD_RUNNING, false, BURST, KILLED(SIGKILL), CHILD_FAILED, CHILD_ACT_RETRY_LATER,
+      ADNET_EXIT_WORKER_FAILED },
+    { CHILD_STARTING, false, BURST, EXITED(111), CHILD_FAILED, CHILD_ACT_RETRY_LATER,
       ADNET_EXIT_WORKER_FAILED },
     /* The node is going down: nothing is restarted, a fatal code still fails. */
     { CHILD_RUNNING, true, 0, KILLED(SIGKILL), CHILD_STOPPED, NONE, 0 },
@@ -172,8 +183,10 @@ START_TEST(exit_meaning)
     child_action_t a = step(&c, CHILD_EV_EXITED, 1000 * x->earlier_crashes, x->status);
     ck_assert_msg(c.state == x->to && a.act == x->act, "case %d: got %s/action %d", _i,
                   child_state_name(c.state), (int)a.act);
-    if (x->act == CHILD_ACT_FAIL)
+    if (x->act == CHILD_ACT_FAIL || x->act == CHILD_ACT_RETRY_LATER)
         ck_assert_int_eq(a.exit_code, x->code_or_delay);
+    if (x->act == CHILD_ACT_RETRY_LATER)
+        ck_assert_uint_eq(a.delay_ms, policy.failed_retry_s * 1000);
     if (x->act == CHILD_ACT_BACKOFF)
         ck_assert_uint_eq(a.delay_ms, (uint32_t)x->code_or_delay);
     /* Only a crash that is restarted counts as a restart. */
@@ -209,17 +222,74 @@ START_TEST(crash_loop_fails_after_burst)
     ck_assert_uint_eq(c.restarts, BURST);
     child_action_t a = step(&c, CHILD_EV_EXITED, 1000 * BURST, KILLED(SIGKILL));
     ck_assert_int_eq(c.state, CHILD_FAILED);
-    ck_assert_int_eq(a.act, CHILD_ACT_FAIL);
+    ck_assert_int_eq(a.act, CHILD_ACT_RETRY_LATER);
     ck_assert_int_eq(a.exit_code, ADNET_EXIT_WORKER_FAILED);
     ck_assert_uint_eq(a.deaths, BURST + 1);
+    ck_assert_uint_eq(a.delay_ms, 300000);
     ck_assert_uint_eq(c.restarts, BURST);
-    /* Failed is final. */
+    /* Nothing but its retry, the operator or a stop moves it. */
     for (int ev = 0; ev < CHILD_NEVENTS; ev++) {
+        if (ev == CHILD_EV_RETRY || ev == CHILD_EV_RESTART || ev == CHILD_EV_HOLD ||
+            ev == CHILD_EV_STOP)
+            continue;
         a = step(&c, (child_event_t)ev, 100000, KILLED(SIGKILL));
         ck_assert_int_eq(c.state, CHILD_FAILED);
         ck_assert_int_eq(a.act, NONE);
     }
     child_release(&c);
+}
+END_TEST
+
+/* The retry after failed_retry_s: a fresh window (burst restarts again
+ * before it fails anew), counted as a restart. */
+START_TEST(failed_child_is_retried_with_a_fresh_window)
+{
+    child_t c;
+    fresh(&c, &policy);
+    c.state = CHILD_RUNNING;
+    for (uint32_t i = 0; i < BURST; i++)
+        crash_at(&c, 1000 * i);
+    ck_assert_int_eq(step(&c, CHILD_EV_EXITED, 1000 * BURST, KILLED(SIGKILL)).act,
+                     CHILD_ACT_RETRY_LATER);
+    /* Retried well inside the old window: it must not fail at its first crash. */
+    ck_assert_int_eq(step(&c, CHILD_EV_RETRY, 5000, 0).act, CHILD_ACT_SPAWN);
+    ck_assert_int_eq(c.state, CHILD_STARTING);
+    ck_assert_uint_eq(c.restarts, BURST + 1);
+    step(&c, CHILD_EV_READY, 5001, 0);
+    for (uint32_t i = 0; i < BURST; i++)
+        ck_assert_int_ne(crash_at(&c, 6000 + i).act, CHILD_ACT_RETRY_LATER);
+    ck_assert_int_eq(step(&c, CHILD_EV_EXITED, 6000 + BURST, KILLED(SIGKILL)).act,
+                     CHILD_ACT_RETRY_LATER);
+    /* The operator's restart of a failed child is not counted. */
+    uint32_t restarts = c.restarts;
+    ck_assert_int_eq(step(&c, CHILD_EV_RESTART, 7000, 0).act, CHILD_ACT_SPAWN);
+    ck_assert_uint_eq(c.restarts, restarts);
+    child_release(&c);
+}
+END_TEST
+
+START_TEST(failed_retry_off_and_stopping)
+{
+    const child_policy_t never = { .restart_burst = 1, .restart_interval_s = 60,
+                                   .backoff_initial_ms = 0, .backoff_max_ms = 0,
+                                   .failed_retry_s = 0 };
+    child_t c;
+    fresh(&c, &never);
+    c.state = CHILD_RUNNING;
+    crash_at(&c, 0);
+    child_action_t a = step(&c, CHILD_EV_EXITED, 1, KILLED(SIGKILL));
+    ck_assert_int_eq(a.act, CHILD_ACT_RETRY_LATER);
+    ck_assert_uint_eq(a.delay_ms, 0); /* no timer: only adnet restart */
+    /* The node goes down: the timer is disarmed, a late retry changes nothing. */
+    ck_assert_int_eq(step(&c, CHILD_EV_HOLD, 2, 0).act, CHILD_ACT_CANCEL);
+    ck_assert_int_eq(step(&c, CHILD_EV_RETRY, 3, 0).act, NONE);
+    ck_assert_int_eq(step(&c, CHILD_EV_RESTART, 4, 0).act, NONE);
+    ck_assert_int_eq(c.state, CHILD_FAILED);
+    child_release(&c);
+    /* A retry delay that does not fit in 32-bit milliseconds is refused. */
+    const child_policy_t huge = { .restart_burst = 1, .restart_interval_s = 60,
+                                  .failed_retry_s = UINT32_MAX / 1000 + 1 };
+    ck_assert_int_eq(child_init(&c, "toy", NULL, true, &huge), -EINVAL);
 }
 END_TEST
 
@@ -259,7 +329,7 @@ START_TEST(backoff_doubles_up_to_the_cap)
     fresh(&c, &none);
     ck_assert_int_eq(crash_at(&c, 0).act, CHILD_ACT_SPAWN);
     ck_assert_int_eq(crash_at(&c, 1).act, CHILD_ACT_SPAWN);
-    ck_assert_int_eq(crash_at(&c, 2).act, CHILD_ACT_FAIL);
+    ck_assert_int_eq(crash_at(&c, 2).act, CHILD_ACT_RETRY_LATER);
     child_release(&c);
 }
 END_TEST
@@ -377,14 +447,40 @@ START_TEST(start_waits_for_after)
 }
 END_TEST
 
+/* "first" (enabled or not) and "second", which starts after it, linked. */
+static void linked_pair(child_t *a, child_t *b, bool a_enabled)
+{
+    ck_assert_int_eq(child_init(a, "first", NULL, a_enabled, &policy), 0);
+    ck_assert_int_eq(child_init(b, "second", "first", true, &policy), 0);
+    child_t *cs[] = { a, b };
+    ck_assert_int_eq(child_link(cs, 2, NULL), 0);
+}
+
 START_TEST(disabled_after_does_not_hold_back)
 {
     child_t a, b;
-    ck_assert_int_eq(child_init(&a, "first", NULL, false, &policy), 0);
-    ck_assert_int_eq(child_init(&b, "second", "first", true, &policy), 0);
-    child_t *cs[] = { &a, &b };
-    ck_assert_int_eq(child_link(cs, 2, NULL), 0);
+    linked_pair(&a, &b, false);
     ck_assert_int_eq(step(&b, CHILD_EV_START, 0, 0).act, CHILD_ACT_SPAWN);
+    child_release(&a);
+    child_release(&b);
+}
+END_TEST
+
+/* A chain that failed does not keep the one after it from starting. */
+START_TEST(failed_after_does_not_hold_back)
+{
+    child_t a, b;
+    linked_pair(&a, &b, true);
+    ck_assert_int_eq(step(&a, CHILD_EV_START, 0, 0).act, CHILD_ACT_SPAWN);
+    for (uint32_t i = 0; i < BURST; i++) { /* dies while starting, again and again */
+        step(&a, CHILD_EV_EXITED, i, EXITED(111));
+        ck_assert_int_eq(step(&b, CHILD_EV_START, i, 0).act, NONE);
+        if (a.state == CHILD_BACKOFF)
+            step(&a, CHILD_EV_BACKOFF_ELAPSED, i, 0);
+    }
+    ck_assert_int_eq(step(&a, CHILD_EV_EXITED, 11, EXITED(111)).act, CHILD_ACT_RETRY_LATER);
+    ck_assert(child_after_is_ready(&b));
+    ck_assert_int_eq(step(&b, CHILD_EV_START, 12, 0).act, CHILD_ACT_SPAWN);
     child_release(&a);
     child_release(&b);
 }
@@ -453,6 +549,8 @@ Suite *test_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("policy");
     tcase_add_test(tc, crash_loop_fails_after_burst);
+    tcase_add_test(tc, failed_child_is_retried_with_a_fresh_window);
+    tcase_add_test(tc, failed_retry_off_and_stopping);
     tcase_add_test(tc, crashes_spread_out_never_fail);
     tcase_add_test(tc, backoff_doubles_up_to_the_cap);
     tcase_add_test(tc, fatal_codes_are_not_restarted);
@@ -464,6 +562,7 @@ Suite *test_suite(void)
     tc = tcase_create("order");
     tcase_add_test(tc, start_waits_for_after);
     tcase_add_test(tc, disabled_after_does_not_hold_back);
+    tcase_add_test(tc, failed_after_does_not_hold_back);
     tcase_add_test(tc, link_refuses_bad_order);
     suite_add_tcase(s, tc);
     return s;

@@ -120,6 +120,7 @@ static void assert_is_defaults(const config_t *c)
     ck_assert_uint_eq(c->supervisor.ready_timeout_ms, 30000);
     ck_assert_uint_eq(c->supervisor.heartbeat_interval_ms, 1000);
     ck_assert_uint_eq(c->supervisor.heartbeat_timeout_ms, 10000);
+    ck_assert_uint_eq(c->supervisor.failed_retry_s, 300);
 }
 
 static const char *const all_keys[] = {
@@ -135,7 +136,7 @@ static const char *const all_keys[] = {
     "supervisor.restart_burst", "supervisor.restart_interval_s", "supervisor.stop_timeout_s",
     "supervisor.backoff_initial_ms", "supervisor.backoff_max_ms",
     "supervisor.ready_timeout_ms", "supervisor.heartbeat_interval_ms",
-    "supervisor.heartbeat_timeout_ms",
+    "supervisor.heartbeat_timeout_ms", "supervisor.failed_retry_s",
 };
 #define NALL (sizeof all_keys / sizeof all_keys[0])
 
