@@ -77,16 +77,19 @@ static const char alpha_sql_v4[] =
     "  GROUP BY asset;";
 
 /* Migration 5: the two trees kept in the ledger (common/store/tree.h);
- * alpha_state_upgrade fills them from the tables at the first open. */
+ * alpha_state_upgrade fills them from the tables at the first open.
+ * Migration 6: their node table in its new key order; alpha_state_upgrade
+ * moves the rows (tree_upgrade). */
 static const ledger_migration_t alpha_migrations[] = {
     {1, LEDGER_SQL_BASE_V1},
     {2, alpha_sql_v2},
     {3, alpha_sql_v3},
     {4, alpha_sql_v4},
     {5, TREE_SQL_V1},
+    {6, TREE_SQL_V2},
 };
 
-static const ledger_schema_t alpha_schema = {alpha_migrations, 5};
+static const ledger_schema_t alpha_schema = {alpha_migrations, 6};
 
 #define TREE_RECORDS ALPHA_TREE_NAME_RECORDS
 #define TREE_NULLIFIERS ALPHA_TREE_NAME_NULLIFIERS
@@ -304,13 +307,14 @@ typedef struct {
     bool spent;          /* value alpha_spent_value(height), else the key itself */
 } tree_source_t;
 
+/* In key order (lowercase hex sorts as the bytes do), for tree_build. */
 static const tree_source_t RECORDS_SOURCE = {
     "SELECT commitment FROM records WHERE created_height <= ?1 "
-    "AND (spent_height IS NULL OR spent_height > ?1)",
+    "AND (spent_height IS NULL OR spent_height > ?1) ORDER BY commitment",
     "records", "commitment", "records tree", false,
 };
 static const tree_source_t NULLIFIERS_SOURCE = {
-    "SELECT nullifier, height FROM nullifiers WHERE height <= ?1",
+    "SELECT nullifier, height FROM nullifiers WHERE height <= ?1 ORDER BY nullifier",
     "nullifiers", "nullifier", "nullifier tree", true,
 };
 
@@ -329,13 +333,11 @@ static int sink_put(tree_sink_t *t, const uint8_t key[32], const uint8_t v[32])
     return t->smt ? smt_set(t->smt, key, v) : tree_batch_put(t->batch, key, v);
 }
 
-/* Put the current row of st (a query of src) into t. */
-static int tree_put(sqlite3_stmt *st, const tree_source_t *src, tree_sink_t *t, char *err,
-                    size_t errlen)
+/* The leaf of the current row of st (a query of src). */
+static int row_leaf(sqlite3_stmt *st, const tree_source_t *src, uint8_t key[32], uint8_t v[32],
+                    char *err, size_t errlen)
 {
-    uint8_t key[32], v[32];
     sqlite3_int64 at = src->spent ? sqlite3_column_int64(st, 1) : 0;
-    int rc;
 
     if (sql_column_hex(st, 0, key, 32) != 0 || at < 0) {
         snprintf(err, errlen, "%s: %s '%s' is not 64 hex digits", src->table, src->key,
@@ -344,7 +346,19 @@ static int tree_put(sqlite3_stmt *st, const tree_source_t *src, tree_sink_t *t, 
     }
     if (src->spent)
         alpha_spent_value((uint64_t)at, v);
-    if ((rc = sink_put(t, key, src->spent ? v : key)) != 0)
+    else
+        memcpy(v, key, 32);
+    return 0;
+}
+
+/* Put the current row of st (a query of src) into t. */
+static int tree_put(sqlite3_stmt *st, const tree_source_t *src, tree_sink_t *t, char *err,
+                    size_t errlen)
+{
+    uint8_t key[32], v[32];
+    int rc = row_leaf(st, src, key, v, err, errlen);
+
+    if (rc == 0 && (rc = sink_put(t, key, v)) != 0)
         snprintf(err, errlen, "%s: out of memory", src->tree);
     return rc;
 }
@@ -394,40 +408,72 @@ out:
     return rc;
 }
 
+/* tree_build's leaves: the rows of one source, in key order. */
+typedef struct {
+    sql_t *q;
+    sqlite3_stmt *st;
+    const tree_source_t *src;
+    tree_sink_t *sink;       /* for progress only */
+} source_cursor_t;
+
+static int source_next(void *ctx, uint8_t key[32], uint8_t value[32], char *err, size_t errlen)
+{
+    source_cursor_t *c = ctx;
+    tree_sink_t *t = c->sink;
+    int row = sql_step(c->q, c->st);
+
+    if (row < 0) {
+        snprintf(err, errlen, "reading %s: %s", c->src->table, sql_errmsg(c->q));
+        return -EIO;
+    }
+    if (row == 0)
+        return 0;
+    if (t->progress && t->progress->fn && ++t->done % GENESIS_PROGRESS_EVERY == 0)
+        t->progress->fn(t->progress->ctx, t->done, t->total);
+    return row_leaf(c->st, c->src, key, value, err, errlen) < 0 ? -EBADMSG : 1;
+}
+
+/* Write src's tree as of height, as that version, streaming its rows. */
+static int source_write(sql_t *q, const tree_source_t *src, uint64_t height, tree_sink_t *sink,
+                        char *err, size_t errlen)
+{
+    source_cursor_t c = {q, NULL, src, sink};
+    uint8_t root[SMT_HASH_LEN];
+    int rc = sql_query(q, &c.st, src->sql, "u", height);
+
+    if (rc == 0)
+        rc = tree_build(q, src == &RECORDS_SOURCE ? TREE_RECORDS : TREE_NULLIFIERS, height,
+                        source_next, &c, root);
+    if (rc < 0 && rc != -EBADMSG)
+        snprintf(err, errlen, "writing the %s: %s", src->tree, sql_errmsg(q));
+    else if (rc == -EBADMSG)
+        snprintf(err, errlen, "%s", sql_errmsg(q));
+    sql_release(q, c.st);
+    return rc;
+}
+
 /* Build both trees from the tables as of the tip (height) and write them
  * as that version, inside the caller's transaction: the first open of a
- * ledger made before the trees were kept in it. */
+ * ledger made before the trees were kept in it, and a genesis. One pass
+ * over each table in key order; memory does not grow with the rows. */
 static int alpha_trees_write(sql_t *q, uint64_t height, const genesis_progress_t *progress,
                              char *err, size_t errlen)
 {
-    tree_batch_t rec, nul;
     tree_sink_t sink = {.progress = progress};
-    uint8_t root[SMT_HASH_LEN];
     int rc = sql_u64(q, &sink.total,
                      "SELECT (SELECT count(*) FROM records WHERE spent_height IS NULL) + "
                      "(SELECT count(*) FROM nullifiers)", NULL);
 
-    tree_batch_init(&rec, TREE_RECORDS);
-    tree_batch_init(&nul, TREE_NULLIFIERS);
     if (rc < 0) {
         snprintf(err, errlen, "counting records and nullifiers: %s", sql_errmsg(q));
-        goto out;
+        return rc;
     }
-    sink.batch = &rec;
-    if ((rc = tree_load(q, &RECORDS_SOURCE, height, &sink, err, errlen)) != 0)
-        goto out;
-    sink.batch = &nul;
-    if ((rc = tree_load(q, &NULLIFIERS_SOURCE, height, &sink, err, errlen)) != 0)
-        goto out;
-    if ((rc = tree_apply(q, TREE_RECORDS, height, rec.u, rec.n, root)) < 0 ||
-        (rc = tree_apply(q, TREE_NULLIFIERS, height, nul.u, nul.n, root)) < 0)
-        snprintf(err, errlen, "writing the trees: %s", sql_errmsg(q));
-    else if (progress && progress->fn)
+    if ((rc = source_write(q, &RECORDS_SOURCE, height, &sink, err, errlen)) < 0 ||
+        (rc = source_write(q, &NULLIFIERS_SOURCE, height, &sink, err, errlen)) < 0)
+        return rc;
+    if (progress && progress->fn)
         progress->fn(progress->ctx, sink.done, sink.total);
-out:
-    tree_batch_free(&rec);
-    tree_batch_free(&nul);
-    return rc;
+    return 0;
 }
 
 /* chain_ops_t.state_upgrade: write the trees once if the ledger has none. */
@@ -436,10 +482,14 @@ static int alpha_state_upgrade(sql_t *q, const genesis_t *g, const genesis_progr
 {
     uint64_t latest = 0, tip = 0;
     uint8_t hroot[SMT_HASH_LEN];
-    int rc = tree_latest(q, TREE_RECORDS, &latest);
+    int rc = tree_upgrade(q, progress ? progress->fn : NULL, progress ? progress->ctx : NULL);
 
     (void)g;
-    if (rc != -ENOENT) {
+    if (rc < 0) {
+        snprintf(err, errlen, "moving the tree nodes to their new layout: %s", sql_errmsg(q));
+        return rc;
+    }
+    if ((rc = tree_latest(q, TREE_RECORDS, &latest)) != -ENOENT) {
         if (rc < 0)
             snprintf(err, errlen, "reading the records tree: %s", sql_errmsg(q));
         return rc;

@@ -80,7 +80,7 @@ static int db_error(api_response_t *res, sqlite3 *db)
 /* GET /records/{commitment} */
 static int get_record(const api_request_t *req, api_response_t *res)
 {
-    sql_t q = SQL_BARE(req->db);
+    sql_t q = api_sql(req);
     uint8_t cm[32];
     char hex[65];
     sqlite3_stmt *st = NULL;
@@ -163,7 +163,7 @@ static int sum_by_asset(sql_t *q, json_t **out, const char *sql, const char *fmt
 /* GET /owners/{address}/records[?unspent=true] */
 static int get_owner_records(const api_request_t *req, api_response_t *res)
 {
-    sql_t q = SQL_BARE(req->db);
+    sql_t q = api_sql(req);
     uint8_t pk[32];
     char addr[ADDRESS_MAX];
     const char *why = NULL, *u = api_query(req, "unspent");
@@ -211,7 +211,7 @@ out:
 /* GET /nullifiers/{nullifier} */
 static int get_nullifier(const api_request_t *req, api_response_t *res)
 {
-    sql_t q = SQL_BARE(req->db);
+    sql_t q = api_sql(req);
     uint8_t nf[32];
     char hex[65];
     sqlite3_stmt *st = NULL;
@@ -248,7 +248,7 @@ static int tip_height(sql_t *q, uint64_t *out)
  * every record. */
 static int get_supply(const api_request_t *req, api_response_t *res)
 {
-    sql_t q = SQL_BARE(req->db);
+    sql_t q = api_sql(req);
     json_t *supply = NULL, *burned = NULL;
     uint64_t height = 0;
     int rc;
@@ -491,7 +491,7 @@ static int proof_route(const api_request_t *req, api_response_t *res, alpha_tree
     if (h != NULL && (api_parse_height(h, &height) != 0 || height == 0))
         return api_error(res, 400, "bad_height", "height '%s' is not a block height (1, 2, ...)",
                          h);
-    sql_t q = SQL_BARE(req->db);
+    sql_t q = api_sql(req);
     rc = alpha_proof_build(req->db, tree, key, height, &doc, msg, sizeof msg);
     uint64_t oldest = rc == -ESTALE ? oldest_kept(&q) : 0;
     switch (rc) {

@@ -14,6 +14,7 @@
 
 #include "common/base/hex.h"
 #include "common/store/tree_batch.h"
+#include "common/store/tree_bulk.h"
 
 __extension__ typedef unsigned __int128 u128;
 __extension__ typedef __int128 i128;
@@ -91,17 +92,26 @@ static const char delta_sql_v4[] =
     "  (SELECT coalesce(sum(staked), 0) FROM stakes),\n"
     "  (SELECT coalesce(sum(amount), 0) FROM unbonding));\n";
 
+/* Migration 7: an account's pool shares found by owner (each account a
+ * block touches is read whole to make its leaf; without the index that
+ * read scanned every pool share). */
+static const char delta_sql_v7[] = "CREATE INDEX lp_shares_owner ON lp_shares(owner);\n";
+
 /* Migration 5: the state tree kept in the ledger (common/store/tree.h);
- * delta_state_upgrade fills it from the tables at the first open. */
+ * delta_state_upgrade fills it from the tables at the first open.
+ * Migration 6: its node table in its new key order; delta_state_upgrade
+ * moves the rows (tree_upgrade). */
 static const ledger_migration_t delta_migrations[] = {
     {1, LEDGER_SQL_BASE_V1},
     {2, delta_sql_v2},
     {3, delta_sql_v3},
     {4, delta_sql_v4},
     {5, TREE_SQL_V1},
+    {6, TREE_SQL_V2},
+    {7, delta_sql_v7},
 };
 
-static const ledger_schema_t delta_schema = {delta_migrations, 5};
+static const ledger_schema_t delta_schema = {delta_migrations, 7};
 
 /* One change to an asset's row of the supply table, noted while a block
  * is built and written in end_block. */
@@ -329,10 +339,12 @@ int delta_pool_load(sql_t *q, const char *asset_a, const char *asset_b, delta_po
 
 /* ---- the tree ---- */
 
-/* Where leaves go: an in-memory tree (rebuilds) or a batch of updates. */
+/* Where leaves go: an in-memory tree (rebuilds), a batch of updates, or
+ * a bulk load (a tree's first version). */
 typedef struct {
     smt_t *smt;                        /* or NULL */
-    tree_batch_t *batch;               /* when smt is NULL */
+    tree_batch_t *batch;               /* or NULL */
+    tree_bulk_t *bulk;                 /* when both are NULL */
     const genesis_progress_t *progress; /* may be NULL */
     uint64_t done, total;              /* rows put so far, of total, for progress */
 } leaf_sink_t;
@@ -342,6 +354,8 @@ static int sink_set(leaf_sink_t *t, const uint8_t key[32], const uint8_t *val)
     int r;
     if (t->progress && t->progress->fn && ++t->done % GENESIS_PROGRESS_EVERY == 0)
         t->progress->fn(t->progress->ctx, t->done, t->total);
+    if (t->bulk) /* a first version: an empty account is simply not there */
+        return val ? tree_bulk_put(t->bulk, key, val) : 0;
     if (!t->smt)
         return val ? tree_batch_put(t->batch, key, val) : tree_batch_remove(t->batch, key);
     r = val ? smt_set(t->smt, key, val) : smt_delete(t->smt, key);
@@ -1313,35 +1327,41 @@ int delta_genesis_check(const genesis_t *g, char *err, size_t errlen)
 
 /* Build the tree from the tables as of the tip and write it as the
  * tip's version, in one transaction of its own, if the ledger has none
- * (chain_ops_t.state_upgrade). */
+ * (chain_ops_t.state_upgrade). The leaves are sorted in a temporary
+ * table (tree_bulk.h), so memory does not grow with the accounts. */
 static int delta_state_upgrade(sql_t *q, const genesis_t *g, const genesis_progress_t *progress,
                                char *err, size_t errlen)
 {
     uint64_t latest = 0, tip = 0;
     uint8_t root[DELTA_HASH_LEN];
-    tree_batch_t b;
-    leaf_sink_t sink = {.batch = &b, .progress = progress};
-    int r = tree_latest(q, DELTA_TREE_NAME, &latest);
+    tree_bulk_t b = {0};
+    leaf_sink_t sink = {.bulk = &b, .progress = progress};
+    int r = tree_upgrade(q, progress ? progress->fn : NULL, progress ? progress->ctx : NULL);
 
     (void)g;
-    if (r != -ENOENT) {
+    if (r < 0) {
+        snprintf(err, errlen, "moving the tree nodes to their new layout: %s", sql_errmsg(q));
+        return r;
+    }
+    if ((r = tree_latest(q, DELTA_TREE_NAME, &latest)) != -ENOENT) {
         if (r < 0)
             snprintf(err, errlen, "reading the accounts tree: %s", sql_errmsg(q));
         return r;
     }
-    tree_batch_init(&b, DELTA_TREE_NAME);
     if ((r = sql_exec(q, "BEGIN IMMEDIATE", NULL)) < 0) {
         snprintf(err, errlen, "ledger: %s", sql_errmsg(q));
         return r;
     }
-    if ((r = tree_batch_header(q, &tip, root)) < 0 || (r = tree_add_all(&sink, q)) < 0 ||
-        (r = tree_apply(q, DELTA_TREE_NAME, tip, b.u, b.n, root)) < 0 ||
+    if ((r = tree_batch_header(q, &tip, root)) < 0 ||
+        (r = tree_bulk_begin(&b, q, DELTA_TREE_NAME)) < 0 || (r = tree_add_all(&sink, q)) < 0 ||
+        (r = tree_bulk_finish(&b, tip, progress ? progress->fn : NULL,
+                              progress ? progress->ctx : NULL, root)) < 0 ||
         (r = sql_exec(q, "COMMIT", NULL)) < 0) {
         snprintf(err, errlen, "writing the accounts tree from the tables: %s",
                  r == -ENOMEM ? "out of memory" : sql_errmsg(q));
         sql_exec(q, "ROLLBACK", NULL);
     }
-    tree_batch_free(&b);
+    tree_bulk_end(&b);
     return r;
 }
 

@@ -142,7 +142,7 @@ static int parse_address(const api_request_t *req, api_response_t *res, uint8_t 
 
 static int get_account(const api_request_t *req, api_response_t *res)
 {
-    sql_t q = SQL_BARE(req->db);
+    sql_t q = api_sql(req);
     uint8_t pk[DELTA_KEY_LEN];
     delta_account_rows_t a;
     json_t *o;
@@ -271,7 +271,7 @@ static int proof_doc(sql_t *q, const uint8_t pk[DELTA_KEY_LEN], uint64_t *height
 /* GET /accounts/{address}/proof[?height=N] */
 static int get_account_proof(const api_request_t *req, api_response_t *res)
 {
-    sql_t q = SQL_BARE(req->db);
+    sql_t q = api_sql(req);
     uint8_t pk[DELTA_KEY_LEN];
     const char *h = api_query(req, "height");
     smt_proof_t *proof = NULL;
@@ -327,7 +327,7 @@ static json_t *pool_json(const delta_pool_row_t *p)
 
 static int get_pools(const api_request_t *req, api_response_t *res)
 {
-    sql_t q = SQL_BARE(req->db);
+    sql_t q = api_sql(req);
     sqlite3_stmt *st = NULL;
     json_t *list = json_array();
     int r, rc;
@@ -368,7 +368,7 @@ out:
 
 static int get_pool(const api_request_t *req, api_response_t *res)
 {
-    sql_t q = SQL_BARE(req->db);
+    sql_t q = api_sql(req);
     delta_pool_row_t p;
     const char *a, *b;
     int r;
@@ -451,7 +451,7 @@ out:
  * balance. */
 static int get_supply(const api_request_t *req, api_response_t *res)
 {
-    sql_t q = SQL_BARE(req->db);
+    sql_t q = api_sql(req);
     const char *fee_asset = fee_asset_of(req);
     json_t *supply = json_object();
     char root_hex[2 * DELTA_HASH_LEN + 1];

@@ -29,14 +29,18 @@ _Static_assert(SMT_KEY_LEN == TREE_NODE_KEY_LEN && SMT_HASH_LEN == TREE_NODE_HAS
                "the codec's keys and hashes are the tree's");
 _Static_assert(SMT_DEPTH == 4 * TREE_NODE_DEPTH, "one nibble a node");
 
+/* The columns of tree_nodes, the same in both migrations. */
+#define NODE_COLUMNS \
+    "  tree TEXT NOT NULL,                 -- the tree's name, e.g. accounts\n" \
+    "  path TEXT NOT NULL,                 -- key nibbles from the root as hex; '' is the root\n" \
+    "  version INTEGER NOT NULL,           -- the version (height) that wrote it\n" \
+    "  hash TEXT NOT NULL,                 -- lowercase hex: the hash of the subtree\n" \
+    "  leaves INTEGER NOT NULL,            -- leaves below it\n" \
+    "  node BLOB NOT NULL,                 -- its child entries (proto/tree_node.c)\n"
+
 const char TREE_SQL_V1[] =
     "CREATE TABLE tree_nodes (\n"
-    "  tree TEXT NOT NULL,                 -- the tree's name, e.g. accounts\n"
-    "  path TEXT NOT NULL,                 -- key nibbles from the root as hex; '' is the root\n"
-    "  version INTEGER NOT NULL,           -- the version (height) that wrote it\n"
-    "  hash TEXT NOT NULL,                 -- lowercase hex: the hash of the subtree\n"
-    "  leaves INTEGER NOT NULL,            -- leaves below it\n"
-    "  node BLOB NOT NULL,                 -- its child entries (proto/tree_node.c)\n"
+    NODE_COLUMNS
     "  PRIMARY KEY (tree, path, version)\n"
     ") WITHOUT ROWID;\n"
     "CREATE TABLE tree_roots (\n"
@@ -53,6 +57,13 @@ const char TREE_SQL_V1[] =
     "  path TEXT NOT NULL,                 -- the tree_nodes row (tree, path, version)\n"
     "  version INTEGER NOT NULL,\n"
     "  PRIMARY KEY (tree, since, path, version)\n"
+    ") WITHOUT ROWID;\n";
+
+const char TREE_SQL_V2[] =
+    "ALTER TABLE tree_nodes RENAME TO tree_nodes_v1;\n"
+    "CREATE TABLE tree_nodes (\n"
+    NODE_COLUMNS
+    "  PRIMARY KEY (tree, version, path)   -- a version's rows together\n"
     ") WITHOUT ROWID;\n";
 
 static const char SQL_LATEST[] = "SELECT max(version) FROM tree_roots WHERE tree = ?1";
@@ -137,25 +148,42 @@ static unsigned key_bit(const uint8_t key[SMT_KEY_LEN], unsigned i)
     return (key[i / 8] >> (7 - i % 8)) & 1u;
 }
 
-static void tower_build(const tree_node_t *node, tower_t *t)
+#define ALL_SLOTS ((1u << TREE_NODE_SLOTS) - 1)
+
+/* Bring t up to date with node after the slots in mask (bit s: slot s)
+ * changed: those slots' entries and the entries above them, and no
+ * others. With mask ALL_SLOTS, t need not hold anything before. */
+static void tower_update(const tree_node_t *node, tower_t *t, unsigned mask)
 {
+    uint32_t redo = 0; /* bit i: entry i to recompute */
     for (unsigned s = 0; s < TREE_NODE_SLOTS; s++) {
         const tree_child_t *c = &node->child[s];
         unsigned i = TREE_NODE_SLOTS + s;
+        if (!(mask & (1u << s)))
+            continue;
         t->n[i] = c->kind == TREE_CHILD_LEAF ? 1 : c->kind == TREE_CHILD_NODE ? c->leaves : 0;
         if (c->kind == TREE_CHILD_LEAF)
             smt_hash_leaf(c->key, c->value, t->h[i]);
         else
             memcpy(t->h[i], c->kind == TREE_CHILD_NODE ? c->hash : zero32, SMT_HASH_LEN);
+        redo |= 1u << (i / 2);
     }
     for (unsigned i = TREE_NODE_SLOTS - 1; i >= 1; i--) {
         unsigned l = 2 * i, r = l + 1;
+        if (!(redo & (1u << i)))
+            continue;
+        redo |= 1u << (i / 2);
         t->n[i] = t->n[l] + t->n[r];
         if (t->n[i] >= 2)
             smt_hash_node(t->h[l], t->h[r], t->h[i]);
         else /* empty (both zero) or one leaf, placed as high as it goes */
             memcpy(t->h[i], t->h[t->n[l] == 1 ? l : r], SMT_HASH_LEN);
     }
+}
+
+static void tower_build(const tree_node_t *node, tower_t *t)
+{
+    tower_update(node, t, ALL_SLOTS);
 }
 
 /* The one leaf below tower entry i (t->n[i] == 1). */
@@ -437,6 +465,25 @@ int tree_foreach(sql_t *q, const char *tree, uint64_t version, leaf_fn fn, void 
 
 /* ---- writing ---- */
 
+/* The tree_roots row of version, for the root slot now. */
+static int put_root(sql_t *q, const char *tree, uint64_t version, const tree_child_t *now)
+{
+    return sql_exec(q, SQL_PUT_ROOT, "tukuu", tree, version,
+                    now->kind == TREE_CHILD_NODE ? now->hash : zero32, now->version, now->leaves);
+}
+
+/* Roll back (and release, if release is non-NULL) a savepoint or a
+ * transaction after a failure, keeping the failure's message on q. */
+static void savepoint_undo(sql_t *q, const char *rollback, const char *release)
+{
+    char msg[SQL_ERR_MAX];
+    memcpy(msg, q->err, sizeof msg);
+    (void)sql_exec(q, rollback, NULL);
+    if (release)
+        (void)sql_exec(q, release, NULL);
+    memcpy(q->err, msg, sizeof msg);
+}
+
 static int put_stale(const walk_t *w, const uint8_t prefix[SMT_KEY_LEN], unsigned depth,
                      const tree_child_t *old)
 {
@@ -461,14 +508,15 @@ static int put_node(const walk_t *w, const uint8_t prefix[SMT_KEY_LEN], unsigned
 }
 
 /* The new content of the slot at depth along prefix once node holds its
- * new children; old was its content before. Writes the node row and the
- * stale entry that the change calls for. */
+ * new children; old was its content before, t node's tower before the
+ * slots in changed changed. Writes the node row and the stale entry that
+ * the change calls for. */
 static int settle(const walk_t *w, const uint8_t prefix[SMT_KEY_LEN], unsigned depth,
-                  const tree_child_t *old, const tree_node_t *node, tree_child_t *out)
+                  const tree_child_t *old, const tree_node_t *node, tower_t *t, unsigned changed,
+                  tree_child_t *out)
 {
     tree_child_t r = {.kind = TREE_CHILD_EMPTY};
     uint64_t leaves = tree_node_leaves(node);
-    tower_t t;
     int rc = 0;
 
     if (leaves == 0 || (leaves == 1 && depth > 0)) {
@@ -479,18 +527,18 @@ static int settle(const walk_t *w, const uint8_t prefix[SMT_KEY_LEN], unsigned d
             rc = put_stale(w, prefix, depth, old);
         goto out;
     }
-    tower_build(node, &t);
+    tower_update(node, t, changed);
     if (old->kind == TREE_CHILD_NODE && old->leaves == leaves &&
-        memcmp(old->hash, t.h[1], SMT_HASH_LEN) == 0) {
+        memcmp(old->hash, t->h[1], SMT_HASH_LEN) == 0) {
         r = *old; /* nothing below changed: no row to write */
         goto out;
     }
-    if ((rc = put_node(w, prefix, depth, node, &t)) < 0)
+    if ((rc = put_node(w, prefix, depth, node, t)) < 0)
         goto out;
     if (old->kind == TREE_CHILD_NODE && (rc = put_stale(w, prefix, depth, old)) < 0)
         goto out;
     r.kind = TREE_CHILD_NODE;
-    memcpy(r.hash, t.h[1], SMT_HASH_LEN);
+    memcpy(r.hash, t->h[1], SMT_HASH_LEN);
     r.version = w->version;
     r.leaves = leaves;
 out:
@@ -534,9 +582,10 @@ static int settle_small(const tree_child_t *old, unsigned depth, const upd_t *u,
 static int apply_at(const walk_t *w, unsigned depth, const tree_child_t *old, const upd_t *u,
                     size_t n, tree_child_t *out);
 
-/* Apply u[0..n) (sorted, all below node at depth) to node's slots. */
+/* Apply u[0..n) (sorted, all below node at depth) to node's slots,
+ * adding the slots it touched to *changed. */
 static int apply_slots(const walk_t *w, unsigned depth, tree_node_t *node, const upd_t *u,
-                       size_t n)
+                       size_t n, unsigned *changed)
 {
     int rc = 0;
     for (size_t i = 0, j; rc == 0 && i < n; i = j) {
@@ -545,6 +594,7 @@ static int apply_slots(const walk_t *w, unsigned depth, tree_node_t *node, const
             ;
         tree_child_t old = node->child[s];
         rc = apply_at(w, depth + 1, &old, u + i, j - i, &node->child[s]);
+        *changed |= 1u << s;
     }
     return rc;
 }
@@ -557,14 +607,17 @@ static int apply_at(const walk_t *w, unsigned depth, const tree_child_t *old, co
 {
     const uint8_t *prefix = u[0].u.key;
     tree_node_t node;
+    tower_t t;
+    unsigned changed = 0;
     int rc = 0;
 
     if (old->kind == TREE_CHILD_NODE) {
-        if ((rc = node_read(w, prefix, depth, old, &node)) == -ENOENT)
+        if ((rc = node_load(w, prefix, depth, old, &node, &t)) == -ENOENT)
             rc = -EIO;
         if (rc < 0)
             goto out;
     } else {
+        changed = ALL_SLOTS; /* a new node: its whole tower */
         if (settle_small(old, depth, u, n, out))
             goto out;
         if (depth >= TREE_NODE_DEPTH) { /* distinct keys part by the last nibble */
@@ -577,9 +630,9 @@ static int apply_at(const walk_t *w, unsigned depth, const tree_child_t *old, co
         if (old->kind == TREE_CHILD_LEAF)
             node.child[tree_key_nibble(old->key, depth)] = *old;
     }
-    if ((rc = apply_slots(w, depth, &node, u, n)) < 0)
+    if ((rc = apply_slots(w, depth, &node, u, n, &changed)) < 0)
         goto out;
-    rc = settle(w, prefix, depth, old, &node, out);
+    rc = settle(w, prefix, depth, old, &node, &t, changed, out);
 out:
     return rc;
 }
@@ -657,21 +710,144 @@ int tree_apply(sql_t *q, const char *tree, uint64_t version, const tree_update_t
     now = base;
     if (m > 0 && (rc = apply_at(&w, 0, &base, s, m, &now)) < 0)
         goto out;
-    rc = sql_exec(q, SQL_PUT_ROOT, "tukuu", tree, version,
-                  now.kind == TREE_CHILD_NODE ? now.hash : zero32, now.version, now.leaves);
-    if (rc < 0 || (rc = sql_exec(q, "RELEASE tree_apply", NULL)) < 0)
+    if ((rc = put_root(q, tree, version, &now)) < 0 ||
+        (rc = sql_exec(q, "RELEASE tree_apply", NULL)) < 0)
         goto out;
     open = false;
     memcpy(root, now.kind == TREE_CHILD_NODE ? now.hash : zero32, SMT_HASH_LEN);
 out:
-    if (open) { /* undo our part, keeping the first failure's message */
-        char msg[SQL_ERR_MAX];
-        memcpy(msg, q->err, sizeof msg);
-        (void)sql_exec(q, "ROLLBACK TO tree_apply", NULL);
-        (void)sql_exec(q, "RELEASE tree_apply", NULL);
-        memcpy(q->err, msg, sizeof msg);
-    }
+    if (open) /* undo our part, keeping the first failure's message */
+        savepoint_undo(q, "ROLLBACK TO tree_apply", "RELEASE tree_apply");
     free(s);
+    return rc;
+}
+
+/* ---- writing a whole tree from sorted leaves ---- */
+
+/* The leaves tree_build reads, with one leaf of lookahead. */
+typedef struct {
+    tree_leaf_next_fn next;
+    void *ctx;
+    int have;                    /* leaves held: 0, 1 (cur) or 2 (cur and nxt) */
+    bool ended;                  /* next said there are no more: never asked again */
+    tree_child_t cur, nxt;
+    uint8_t last[SMT_KEY_LEN];   /* the last key taken, for the order check */
+    bool taken;                  /* last is set */
+} feed_t;
+
+/* Fill the lookahead up to two leaves. Return 0 or next's code. */
+static int feed_fill(const walk_t *w, feed_t *f)
+{
+    while (f->have < 2 && !f->ended) {
+        tree_child_t *c = f->have == 0 ? &f->cur : &f->nxt;
+        *c = (tree_child_t){.kind = TREE_CHILD_LEAF};
+        int rc = f->next(f->ctx, c->key, c->value, w->q->err, sizeof w->q->err);
+        if (rc <= 0) {
+            f->ended = rc == 0;
+            return rc;
+        }
+        const uint8_t *before = f->have == 1 ? f->cur.key : f->taken ? f->last : NULL;
+        if (before && memcmp(before, c->key, SMT_KEY_LEN) >= 0) {
+            snprintf(w->q->err, sizeof w->q->err,
+                     "tree %s: build: the leaves are not in strictly ascending key order", w->tree);
+            return -EINVAL;
+        }
+        f->have++;
+    }
+    return 0;
+}
+
+/* Hand over the current leaf and move on. */
+static int feed_take(const walk_t *w, feed_t *f, tree_child_t *out)
+{
+    *out = f->cur;
+    memcpy(f->last, f->cur.key, SMT_KEY_LEN);
+    f->taken = true;
+    f->cur = f->nxt;
+    f->have--;
+    return feed_fill(w, f);
+}
+
+static bool same_prefix(const uint8_t a[SMT_KEY_LEN], const uint8_t b[SMT_KEY_LEN], unsigned depth)
+{
+    for (unsigned d = 0; d < depth; d++)
+        if (tree_key_nibble(a, d) != tree_key_nibble(b, d))
+            return false;
+    return true;
+}
+
+/* The slot at depth along prefix, holding every leaf of the feed that
+ * starts with prefix's first depth nibbles (the feed's current leaf
+ * does): the leaf itself when it is the only one (below the root), else
+ * a node written at w->version. */
+static int build_at(const walk_t *w, feed_t *f, unsigned depth, const uint8_t prefix[SMT_KEY_LEN],
+                    tree_child_t *out)
+{
+    uint8_t p[SMT_KEY_LEN];
+    tree_node_t node;
+    tower_t t;
+    int rc = 0;
+
+    if (depth > 0 && (f->have < 2 || !same_prefix(f->nxt.key, prefix, depth)))
+        return feed_take(w, f, out);
+    if (depth >= TREE_NODE_DEPTH) { /* two equal keys, which feed_fill refuses */
+        snprintf(w->q->err, sizeof w->q->err, "tree %s: keys deeper than the tree", w->tree);
+        return -EIO;
+    }
+    memcpy(p, prefix, SMT_KEY_LEN);
+    memset(&node, 0, sizeof node);
+    while (rc == 0 && f->have > 0 && same_prefix(f->cur.key, p, depth)) {
+        unsigned s = tree_key_nibble(f->cur.key, depth);
+        uint8_t below[SMT_KEY_LEN];
+        memcpy(below, f->cur.key, SMT_KEY_LEN);
+        rc = build_at(w, f, depth + 1, below, &node.child[s]);
+    }
+    if (rc < 0)
+        return rc;
+    tower_build(&node, &t);
+    if ((rc = put_node(w, p, depth, &node, &t)) < 0)
+        return rc;
+    *out = (tree_child_t){.kind = TREE_CHILD_NODE, .version = w->version, .leaves = t.n[1]};
+    memcpy(out->hash, t.h[1], SMT_HASH_LEN);
+    return 0;
+}
+
+int tree_build(sql_t *q, const char *tree, uint64_t version, tree_leaf_next_fn next, void *ctx,
+               uint8_t root[SMT_HASH_LEN])
+{
+    walk_t w = {q, tree, version};
+    feed_t f = {.next = next, .ctx = ctx};
+    tree_child_t now = {.kind = TREE_CHILD_EMPTY};
+    uint64_t latest;
+    bool open = false;
+    int rc = check_name(q, tree);
+
+    if (rc == 0 && (rc = tree_latest(q, tree, &latest)) != -ENOENT) {
+        if (rc == 0)
+            snprintf(q->err, sizeof q->err, "tree %s: build: already written (latest %llu)", tree,
+                     (unsigned long long)latest);
+        rc = rc == 0 ? -EEXIST : rc;
+        goto out;
+    }
+    if (version > VERSION_MAX || (rc = sql_exec(q, "SAVEPOINT tree_build", NULL)) < 0) {
+        if (version > VERSION_MAX)
+            snprintf(q->err, sizeof q->err, "tree %s: version %llu is too large", tree,
+                     (unsigned long long)version);
+        rc = version > VERSION_MAX ? -EINVAL : rc;
+        goto out;
+    }
+    open = true;
+    if ((rc = feed_fill(&w, &f)) < 0 ||
+        (f.have > 0 && (rc = build_at(&w, &f, 0, f.cur.key, &now)) < 0))
+        goto out;
+    if ((rc = put_root(q, tree, version, &now)) < 0 ||
+        (rc = sql_exec(q, "RELEASE tree_build", NULL)) < 0)
+        goto out;
+    open = false;
+    memcpy(root, now.kind == TREE_CHILD_NODE ? now.hash : zero32, SMT_HASH_LEN);
+out:
+    if (open)
+        savepoint_undo(q, "ROLLBACK TO tree_build", "RELEASE tree_build");
     return rc;
 }
 
@@ -707,4 +883,58 @@ int tree_unapply(sql_t *q, const char *tree, uint64_t version)
         return r;
     return sql_exec(q, "DELETE FROM tree_roots WHERE tree = ? AND version = ?", "tu", tree,
                     version);
+}
+
+/* ---- layout upgrade (TREE_SQL_V2) ---- */
+
+#define UPGRADE_STEP 20000 /* rows moved between progress calls */
+
+static const char SQL_MOVE_STEP[] =
+    "INSERT INTO tree_nodes (tree, path, version, hash, leaves, node)"
+    " SELECT tree, path, version, hash, leaves, node FROM tree_nodes_v1"
+    " ORDER BY tree, path, version LIMIT ?1";
+static const char SQL_DROP_STEP[] =
+    "DELETE FROM tree_nodes_v1 WHERE (tree, path, version) IN"
+    " (SELECT tree, path, version FROM tree_nodes_v1 ORDER BY tree, path, version LIMIT ?1)";
+
+/* Move the rows in steps, inside the open transaction. */
+static int upgrade_move(sql_t *q, void (*fn)(void *ctx, uint64_t done, uint64_t total),
+                        void *ctx)
+{
+    uint64_t total = 0, done = 0;
+    int rc = sql_u64(q, &total, "SELECT count(*) FROM tree_nodes_v1", NULL);
+
+    while (rc == 0 && done < total) {
+        if ((rc = sql_exec(q, SQL_MOVE_STEP, "u", (uint64_t)UPGRADE_STEP)) < 0)
+            break;
+        int moved = sqlite3_changes(q->db);
+        if ((rc = sql_exec(q, SQL_DROP_STEP, "u", (uint64_t)UPGRADE_STEP)) < 0)
+            break;
+        if (moved == 0 || sqlite3_changes(q->db) != moved) {
+            snprintf(q->err, sizeof q->err, "moving tree_nodes_v1: %d rows copied but %d removed",
+                     moved, sqlite3_changes(q->db));
+            rc = -EIO;
+            break;
+        }
+        done += (uint64_t)moved;
+        if (fn)
+            fn(ctx, done, total);
+    }
+    return rc;
+}
+
+int tree_upgrade(sql_t *q, void (*fn)(void *ctx, uint64_t done, uint64_t total), void *ctx)
+{
+    int rc = sql_exists(q, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        "t", "tree_nodes_v1");
+
+    if (rc <= 0)
+        return rc;
+    if ((rc = sql_exec(q, "BEGIN IMMEDIATE", NULL)) < 0)
+        return rc;
+    if ((rc = upgrade_move(q, fn, ctx)) < 0 ||
+        (rc = sql_exec(q, "DROP TABLE tree_nodes_v1", NULL)) < 0 ||
+        (rc = sql_exec(q, "COMMIT", NULL)) < 0)
+        savepoint_undo(q, "ROLLBACK", NULL);
+    return rc;
 }

@@ -27,7 +27,7 @@
  * mapped as sql.h says. Every node read is checked against the hash its
  * parent (or the root row) holds, so a proof or value handed out has been
  * verified against the root on its way down. The walks recurse at most
- * 64 levels, with about 2 KiB of stack a level. */
+ * 64 levels, with about 4 KiB of stack a level (tree_apply). */
 #ifndef ADNET_TREE_H
 #define ADNET_TREE_H
 
@@ -43,6 +43,20 @@
 /* The tables (tree_nodes, tree_roots, tree_stale), as one migration a
  * chain appends to its schema; docs/ledger.md describes them. */
 extern const char TREE_SQL_V1[];
+/* Migration 2 of the tables, for the chain's next schema version:
+ * tree_nodes keyed by (tree, version, path), so that the nodes a block
+ * writes lie together at the end of the table instead of on as many
+ * pages as there are nodes. It renames the old table tree_nodes_v1;
+ * tree_upgrade then moves its rows. */
+extern const char TREE_SQL_V2[];
+
+/* Move every row of tree_nodes_v1 (left by TREE_SQL_V2) into tree_nodes
+ * and drop it, in one transaction of its own, calling fn(ctx, done,
+ * total) (if fn is non-NULL) every few thousand rows and at the end. A
+ * crash half-way leaves tree_nodes_v1 whole, to be moved at the next
+ * call. Return 0 (also when there is nothing to move) or a negative code
+ * with the message on q. Outside any transaction only. */
+int tree_upgrade(sql_t *q, void (*fn)(void *ctx, uint64_t done, uint64_t total), void *ctx);
 
 typedef struct {
     uint8_t key[SMT_KEY_LEN];
@@ -63,6 +77,22 @@ typedef struct {
  * transaction, the savepoint is one, committed on return.) Cost: the
  * nodes on the changed keys' paths, each read and written once. */
 int tree_apply(sql_t *q, const char *tree, uint64_t version, const tree_update_t *u, size_t n,
+               uint8_t root[SMT_HASH_LEN]);
+
+/* Where tree_build reads its leaves: write the next one into key and
+ * value and return 1, return 0 when there are no more, or a negative code
+ * (which tree_build returns) with a message in err (errlen bytes). */
+typedef int (*tree_leaf_next_fn)(void *ctx, uint8_t key[SMT_KEY_LEN], uint8_t value[SMT_HASH_LEN],
+                                 char *err, size_t errlen);
+
+/* Write the whole tree of the leaves next hands out, in strictly
+ * ascending key order, as version: the first version of a tree never
+ * written (-EEXIST otherwise). The rows are the very rows tree_apply
+ * would write for the same leaves in one batch, each node written once,
+ * with one node per level in memory. A key not above the one before is
+ * -EINVAL. Runs within a savepoint of its own, like tree_apply; the root
+ * goes to root. (tree_load.h feeds it leaves in any order.) */
+int tree_build(sql_t *q, const char *tree, uint64_t version, tree_leaf_next_fn next, void *ctx,
                uint8_t root[SMT_HASH_LEN]);
 
 /* Write the latest version written to tree into *version: 0, or -ENOENT

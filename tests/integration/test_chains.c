@@ -1049,6 +1049,95 @@ START_TEST(test_alpha_burn_and_queries)
 }
 END_TEST
 
+/* Append one length-prefixed transaction to a POST /txs/batch body. */
+static size_t batch_add(uint8_t *body, size_t at, const uint8_t *tx, size_t len)
+{
+    body[at] = (uint8_t)(len >> 24);
+    body[at + 1] = (uint8_t)(len >> 16);
+    body[at + 2] = (uint8_t)(len >> 8);
+    body[at + 3] = (uint8_t)len;
+    memcpy(body + at + 4, tx, len);
+    return at + 4 + len;
+}
+
+START_TEST(test_delta_batch)
+{
+    enum { N = 40 };
+    char val[ADDRESS_MAX], cid[BLOCK_CHAIN_ID_MAX + 1], addr[ADDRESS_MAX];
+    keys_pair_t kp, to[N];
+    static txbuf_t t[N + 2];
+    static uint8_t body[(N + 2) * (TX_MAX_BYTES + 4)];
+    size_t at = 0;
+    REQUIRE_NODE();
+    load_key("validator", &kp);
+    key_address("validator", val);
+    chain_id_of(DELTA, cid);
+    uint64_t h = api_height(DELTA), nonce = delta_nonce(val);
+
+    /* N good transfers to fresh accounts, one with a broken signature
+     * (the last byte flipped) and one repeated: each answered in order. */
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(keys_generate(&to[i], "to"), 0);
+        delta_transfer_tx(&t[i], &kp, cid, to[i].pk, 100 + (uint64_t)i, 1, nonce + (uint64_t)i,
+                          h + 100);
+        at = batch_add(body, at, t[i].buf, t[i].len);
+        if (i == 9) {
+            t[N] = t[3];
+            t[N].buf[t[N].len - 1] ^= 1;
+            at = batch_add(body, at, t[N].buf, t[N].len);
+        }
+    }
+    at = batch_add(body, at, t[0].buf, t[0].len);
+    resp_t r = http(DELTA, "POST", "/txs/batch", "application/octet-stream", (char *)body, at);
+    ck_assert_msg(r.status == 200, "HTTP %ld: %s", r.status, r.body);
+    ck_assert_uint_eq(ju64(r.json, "accepted"), N);
+    ck_assert_uint_eq(ju64(r.json, "refused"), 2);
+    json_t *res = json_object_get(r.json, "results");
+    ck_assert_uint_eq(json_array_size(res), N + 2);
+    json_t *bad = json_array_get(res, 10), *dup = json_array_get(res, N + 1);
+    ck_assert_str_eq(json_string_value(json_object_get(bad, "status")), "refused");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(bad, "error"), "code")),
+                     "bad_signature");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(dup, "error"), "code")),
+                     "duplicate");
+    ck_assert_int_eq(json_integer_value(json_object_get(dup, "http_status")), 409);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(res, 11), "id")), t[10].id);
+    resp_free(&r);
+    ck_assert_uint_gt(wait_tx(DELTA, t[N - 1].id, 20000), 0);
+    for (int i = 0; i < N; i += 13) {
+        ck_assert_int_eq(address_encode(addr, to[i].pk), 0);
+        ck_assert_uint_eq(delta_balance(addr, "ADN"), 100 + (uint64_t)i);
+    }
+    ck_assert_uint_eq(delta_nonce(val), nonce + N);
+
+    /* The JSON form, and bodies refused whole (nothing admitted). */
+    char *hex = malloc(2 * t[0].len + 1), json[2 * TX_MAX_BYTES + 64];
+    ck_assert_ptr_nonnull(hex);
+    hex_encode(hex, t[0].buf, t[0].len);
+    snprintf(json, sizeof json, "{\"txs\":[\"%s\"]}", hex);
+    free(hex);
+    r = http(DELTA, "POST", "/txs/batch", "application/json", json, strlen(json));
+    ck_assert_msg(r.status == 200, "HTTP %ld: %s", r.status, r.body);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(
+                         json_object_get(r.json, "results"), 0), "error"), "code")), "replay");
+    resp_free(&r);
+    r = http(DELTA, "POST", "/txs/batch", "application/octet-stream", (char *)body, 30);
+    ck_assert_msg(r.status == 400 && strstr(r.body, "malformed") && strstr(r.body, "past the end"),
+                  "HTTP %ld: %s", r.status, r.body);
+    resp_free(&r);
+    memset(body, 0, 5 * 1001);
+    for (int i = 0; i < 1001; i++)
+        body[5 * i + 3] = 1;
+    r = http(DELTA, "POST", "/txs/batch", "application/octet-stream", (char *)body, 5 * 1001);
+    ck_assert_msg(r.status == 413 && strstr(r.body, "too_many"), "HTTP %ld: %s", r.status, r.body);
+    resp_free(&r);
+    r = http(DELTA, "POST", "/txs/batch", "application/json", "{\"txs\":[\"0g\"]}", 14);
+    ck_assert_msg(r.status == 400 && strstr(r.body, "txs[0]"), "HTTP %ld: %s", r.status, r.body);
+    resp_free(&r);
+    ck_assert_uint_eq(delta_nonce(val), nonce + N);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("chains");
@@ -1060,6 +1149,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_dex);
     tcase_add_test(tc, test_stake);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_delta_batch);
     tcase_add_test(tc, test_alpha_double_spend);
     tcase_add_test(tc, test_alpha_burn_and_queries);
     suite_add_tcase(s, tc);

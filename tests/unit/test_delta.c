@@ -1779,6 +1779,48 @@ START_TEST(supply_migrates_v3_ledger)
 }
 END_TEST
 
+/* A ledger of schema 5 (tree rows keyed (tree, path, version), no
+ * lp_shares_owner index) is brought forward at open: migrations 6 and 7,
+ * then the rows moved by the state's upgrade, the same root served. */
+START_TEST(tree_layout_migrates_v5_ledger)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    char err[512] = "";
+    uint8_t r0[32], r1[32];
+    ledger_t *l = NULL;
+    void *st = NULL;
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, transfer(&t, ALICE, 0, BOB, "USD", 3), &why), 0);
+    ck_assert_int_eq(run1(&e, transfer(&t, ALICE, 1, CAROL, "USD", 3), &why), 0);
+    root_of(&e, r0);
+    int nodes = db_int(e.db, "SELECT count(*) FROM tree_nodes");
+    ck_assert_int_gt(nodes, 0);
+    ck_assert_int_eq(sqlite3_exec(e.db,
+        "ALTER TABLE tree_nodes RENAME TO t6;"
+        "CREATE TABLE tree_nodes (tree TEXT NOT NULL, path TEXT NOT NULL,"
+        " version INTEGER NOT NULL, hash TEXT NOT NULL, leaves INTEGER NOT NULL,"
+        " node BLOB NOT NULL, PRIMARY KEY (tree, path, version)) WITHOUT ROWID;"
+        "INSERT INTO tree_nodes SELECT * FROM t6; DROP TABLE t6;"
+        "DROP INDEX lp_shares_owner; PRAGMA user_version = 5", NULL, NULL, NULL), SQLITE_OK);
+    chainenv_close(OPS, e.l, e.st);
+    ck_assert_msg(ledger_open(&l, e.tmp.db, OPS->schema, err) == 0, "%s", err);
+    ck_assert_int_eq(ledger_schema_version(l), 7);
+    ck_assert_int_eq(db_int(ledger_db(l), "SELECT count(*) FROM tree_nodes_v1"), nodes);
+    ck_assert_msg(OPS->state_open(&st, ledger_sql(l), e.g, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(db_int(ledger_db(l), "SELECT count(*) FROM tree_nodes"), nodes);
+    ck_assert_int_eq(db_int(ledger_db(l), "SELECT count(*) FROM sqlite_master WHERE name IN "
+                                          "('tree_nodes_v1', 'lp_shares_owner')"), 1);
+    ck_assert_int_eq(tree_root_at(ledger_sql(l), DELTA_TREE_NAME, 2, r1, NULL), 0);
+    ck_assert_mem_eq(r0, r1, 32);
+    ck_assert_int_eq(OPS->state_verify(ledger_sql(l), e.g, NULL, err, sizeof err), 0);
+    chainenv_close(OPS, l, st);
+    tmp_ledger_cleanup(&e.tmp);
+    free(e.g);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("delta");
@@ -1820,6 +1862,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, rollback_restores_sql_and_root);
     tcase_add_test(tc, persisted_tree_matches_in_memory);
     tcase_add_test(tc, tree_refusals_and_migration);
+    tcase_add_test(tc, tree_layout_migrates_v5_ledger);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("supply");

@@ -15,6 +15,7 @@
 #include "common/store/ledger.h"
 #include "common/store/smt.h"
 #include "common/store/tree.h"
+#include "common/store/tree_bulk.h"
 #include "proto/tree_node.h"
 #include "tests/lib/db.h"
 #include "tests/lib/rng.h"
@@ -39,8 +40,11 @@ Suite *test_suite(void);
                          sql_errmsg((f)->q));                                        \
     } while (0)
 
-static const ledger_migration_t MIGRATIONS[] = {{1, LEDGER_SQL_BASE_V1}, {2, TREE_SQL_V1}};
-static const ledger_schema_t SCHEMA = {MIGRATIONS, 2};
+static const ledger_migration_t MIGRATIONS[] = {
+    {1, LEDGER_SQL_BASE_V1}, {2, TREE_SQL_V1}, {3, TREE_SQL_V2}};
+static const ledger_schema_t SCHEMA = {MIGRATIONS, 3};
+/* A ledger made before TREE_SQL_V2, for the upgrade test. */
+static const ledger_schema_t SCHEMA_V1 = {MIGRATIONS, 2};
 static const uint8_t zero32[32];
 
 /* ---- fixture: a temporary ledger with the tree tables ---- */
@@ -51,12 +55,17 @@ typedef struct {
     sql_t *q;
 } fx_t;
 
-static void fx_open(fx_t *f)
+static void fx_open_schema(fx_t *f, const ledger_schema_t *schema)
 {
     char err[LEDGER_ERR_MAX];
     tmp_ledger_init(&f->dir, "tree");
-    ck_assert_msg(ledger_open(&f->l, f->dir.db, &SCHEMA, err) == 0, "%s", err);
+    ck_assert_msg(ledger_open(&f->l, f->dir.db, schema, err) == 0, "%s", err);
     f->q = ledger_sql(f->l);
+}
+
+static void fx_open(fx_t *f)
+{
+    fx_open_schema(f, &SCHEMA);
 }
 
 static void fx_close(fx_t *f)
@@ -991,6 +1000,254 @@ START_TEST(test_reader_connection)
 }
 END_TEST
 
+/* What tree_upgrade reported, for the upgrade test. */
+typedef struct {
+    uint64_t calls, done, total;
+} upgrade_seen_t;
+
+static void upgrade_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    upgrade_seen_t *p = ctx;
+    REQUIRE(done > p->done && done <= total);
+    p->calls++;
+    p->done = done;
+    p->total = total;
+}
+
+START_TEST(test_upgrade_moves_rows)
+{
+    /* A history written in the old layout, then the new schema and the
+     * move: every version keeps its root and its proofs, no row is lost,
+     * the old table is gone, and a second call has nothing to do. */
+    fx_t f;
+    model_t m;
+    size_t n = 30;
+    char err[LEDGER_ERR_MAX];
+    upgrade_seen_t seen = {0};
+
+    rng_seed(4242);
+    fx_open_schema(&f, &SCHEMA_V1);
+    model_init(&m);
+    batch_t *b = run_history(&f, &m, "accounts", 0, n, 1500, 0);
+    int rows = count(&f, "SELECT count(*) FROM tree_nodes");
+    ck_assert_int_gt(rows, 20000); /* more than one step of the move */
+    ledger_close(f.l);
+    ck_assert_msg(ledger_open(&f.l, f.dir.db, &SCHEMA, err) == 0, "%s", err);
+    f.q = ledger_sql(f.l);
+    ck_assert_int_eq(count(&f, "SELECT count(*) FROM tree_nodes"), 0);
+    ck_assert_int_eq(count(&f, "SELECT count(*) FROM tree_nodes_v1"), rows);
+    OK(&f, tree_upgrade(f.q, upgrade_progress, &seen));
+    ck_assert_uint_ge(seen.calls, 2);
+    ck_assert_uint_eq(seen.done, (uint64_t)rows);
+    ck_assert_uint_eq(seen.total, (uint64_t)rows);
+    ck_assert_int_eq(count(&f, "SELECT count(*) FROM tree_nodes"), rows);
+    ck_assert_int_eq(count(&f, "SELECT count(*) FROM sqlite_master WHERE name = 'tree_nodes_v1'"),
+                     0);
+    check_history(&f, &m, "accounts", 0, b, n, 0, 6);
+    seen.calls = 0;
+    OK(&f, tree_upgrade(f.q, upgrade_progress, &seen));
+    ck_assert_uint_eq(seen.calls, 0);
+    /* and the tree goes on growing in the new layout */
+    batch_t *more = run_history(&f, &m, "accounts", n, 4, 200, 6);
+    free_history(more, 4);
+    free_history(b, n);
+    model_free(&m);
+    fx_close(&f);
+}
+END_TEST
+
+/* ---- tree_build ---- */
+
+typedef struct {
+    const tree_update_t *u;
+    size_t n, at;
+    int fail_at;            /* return -EIO at this leaf (-1: never) */
+} leaves_t;
+
+static int leaves_next(void *ctx, uint8_t key[32], uint8_t value[32], char *err, size_t errlen)
+{
+    leaves_t *l = ctx;
+    if (l->fail_at >= 0 && l->at == (size_t)l->fail_at) {
+        snprintf(err, errlen, "the source failed");
+        return -EIO;
+    }
+    /* like sqlite3_step, a source asked again after its end would start
+     * over: tree_build must not ask */
+    REQUIRE(l->at <= l->n);
+    if (l->at == l->n) {
+        l->at++;
+        return 0;
+    }
+    memcpy(key, l->u[l->at].key, 32);
+    memcpy(value, l->u[l->at].value, 32);
+    l->at++;
+    return 1;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return memcmp(((const tree_update_t *)a)->key, ((const tree_update_t *)b)->key, 32);
+}
+
+/* Every node and root row of tree, as text, for comparing two ledgers. */
+static void rows_text(fx_t *f, char *out, size_t cap)
+{
+    db_text(ledger_db(f->l),
+            "SELECT (SELECT coalesce(group_concat(r, ';'), '') FROM (SELECT path || ',' ||"
+            " version || ',' || hash || ',' || leaves || ',' || hex(node) AS r FROM tree_nodes"
+            " ORDER BY tree, version, path)) || '|' || (SELECT group_concat(version || ',' ||"
+            " root || ',' || coalesce(node_version, '-') || ',' || leaves) FROM tree_roots)",
+            out, cap);
+}
+
+START_TEST(test_build_matches_apply)
+{
+    /* Sets of 0, 1, 2, 3 leaves, neighbours sharing up to 255 bits, and a
+     * few thousand: the same rows as one tree_apply batch, byte for byte. */
+    static const size_t sizes[] = {0, 1, 2, 3, 40, 3000};
+    size_t cap = 1 << 22;
+    char *a = malloc(cap), *b = malloc(cap);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    rng_seed(99);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        tree_update_t *u = calloc(n ? n : 1, sizeof *u);
+        ck_assert_ptr_nonnull(u);
+        for (size_t k = 0; k < n; k++) {
+            rng_bytes(u[k].key, 32);
+            rng_bytes(u[k].value, 32);
+            if (k > 0 && k % 5 == 0) { /* a neighbour of the one before */
+                unsigned bit = (unsigned)(rng_next() % 256);
+                memcpy(u[k].key, u[k - 1].key, 32);
+                u[k].key[bit / 8] ^= (uint8_t)(0x80u >> (bit % 8));
+            }
+        }
+        qsort(u, n, sizeof *u, by_key);
+        for (size_t k = 1; k < n; k++)
+            REQUIRE(memcmp(u[k - 1].key, u[k].key, 32) != 0);
+        fx_t fa, fb;
+        uint8_t ra[32], rb[32];
+        leaves_t src = {u, n, 0, -1};
+        fx_open(&fa);
+        fx_open(&fb);
+        OK(&fa, tree_apply(fa.q, "accounts", 7, u, n, ra));
+        OK(&fb, tree_build(fb.q, "accounts", 7, leaves_next, &src, rb));
+        ck_assert_mem_eq(ra, rb, 32);
+        rows_text(&fa, a, cap);
+        rows_text(&fb, b, cap);
+        ck_assert_str_eq(a, b);
+        fx_close(&fa);
+        fx_close(&fb);
+        free(u);
+    }
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_build_refusals)
+{
+    fx_t f;
+    uint8_t root[32];
+    tree_update_t u[3];
+    memset(u, 0, sizeof u);
+    u[0].key[0] = 1;
+    u[1].key[0] = 3;
+    u[2].key[0] = 2; /* out of order */
+    fx_open(&f);
+    leaves_t bad = {u, 3, 0, -1};
+    ck_assert_int_eq(tree_build(f.q, "accounts", 1, leaves_next, &bad, root), -EINVAL);
+    ck_assert_msg(strstr(sql_errmsg(f.q), "ascending") != NULL, "%s", sql_errmsg(f.q));
+    leaves_t dup = {u, 3, 0, -1};
+    u[2].key[0] = 3; /* a repeated key */
+    ck_assert_int_eq(tree_build(f.q, "accounts", 1, leaves_next, &dup, root), -EINVAL);
+    leaves_t failing = {u, 2, 0, 1};
+    ck_assert_int_eq(tree_build(f.q, "accounts", 1, leaves_next, &failing, root), -EIO);
+    ck_assert_str_eq(sql_errmsg(f.q), "the source failed");
+    /* nothing of the failed builds stayed */
+    ck_assert_int_eq(count(&f, "SELECT count(*) FROM tree_nodes"), 0);
+    ck_assert_int_eq(count(&f, "SELECT count(*) FROM tree_roots"), 0);
+    leaves_t good = {u, 2, 0, -1};
+    OK(&f, tree_build(f.q, "accounts", 1, leaves_next, &good, root));
+    ck_assert_uint_eq(good.at, 3); /* asked once past the end, and no more */
+    good.at = 0;
+    ck_assert_int_eq(tree_build(f.q, "accounts", 2, leaves_next, &good, root), -EEXIST);
+    fx_close(&f);
+}
+END_TEST
+
+static void bulk_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    upgrade_seen_t *p = ctx;
+    REQUIRE(done >= p->done && done <= total);
+    p->calls++;
+    p->done = done;
+    p->total = total;
+}
+
+/* Bulk-load n random leaves (every seventh put again later with another
+ * value) and compare with tree_apply of the same puts in one batch. */
+static void bulk_against_apply(size_t n)
+{
+    tree_update_t *u = calloc(n, sizeof *u);
+    size_t cap = 1 << 26;
+    char *a = malloc(cap), *b = malloc(cap);
+    uint8_t ra[32], rb[32];
+    fx_t fa, fb;
+    tree_bulk_t bulk;
+    ck_assert(u != NULL && a != NULL && b != NULL);
+    for (size_t k = 0; k < n; k++) {
+        if (k % 7 == 6)
+            memcpy(u[k].key, u[k / 2].key, 32); /* a key put before, maybe in another run */
+        else
+            rng_bytes(u[k].key, 32);
+        rng_bytes(u[k].value, 32);
+    }
+    fx_open(&fa);
+    fx_open(&fb);
+    OK(&fa, ledger_begin(fa.l));
+    OK(&fa, tree_apply(fa.q, "accounts", 3, u, n, ra));
+    OK(&fa, ledger_commit(fa.l));
+    OK(&fb, ledger_begin(fb.l));
+    OK(&fb, tree_bulk_begin(&bulk, fb.q, "accounts"));
+    for (size_t k = 0; k < n; k++)
+        OK(&fb, tree_bulk_put(&bulk, u[k].key, u[k].value));
+    ck_assert_uint_eq(bulk.runs, n / TREE_BULK_RUN);
+    upgrade_seen_t seen = {0};
+    OK(&fb, tree_bulk_finish(&bulk, 3, bulk_progress, &seen, rb));
+    tree_bulk_end(&bulk);
+    tree_bulk_end(&bulk); /* idempotent */
+    OK(&fb, ledger_commit(fb.l));
+    ck_assert_uint_eq(seen.total, n);
+    ck_assert_mem_eq(ra, rb, 32);
+    rows_text(&fa, a, cap);
+    rows_text(&fb, b, cap);
+    ck_assert(strcmp(a, b) == 0);
+    ck_assert_int_eq(count(&fb, "SELECT count(*) FROM temp.sqlite_master"), 0);
+    fx_close(&fa);
+    fx_close(&fb);
+    free(u);
+    free(a);
+    free(b);
+}
+
+START_TEST(test_bulk_in_memory)
+{
+    rng_seed(5);
+    bulk_against_apply(0);
+    bulk_against_apply(1);
+    bulk_against_apply(2000);
+}
+END_TEST
+
+START_TEST(test_bulk_merges_runs)
+{
+    rng_seed(6);
+    bulk_against_apply(2 * TREE_BULK_RUN + 5000); /* three runs, duplicates across them */
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     static const suite_spec_t spec = {.name = "tree", .tcase = "core", .timeout_s = 60};
@@ -999,5 +1256,7 @@ Suite *test_suite(void)
         test_batch_semantics, test_versions_refused, test_savepoint_rollback, test_unapply, test_prune,
         test_prune_skipped_versions, test_foreach, test_damaged_blob, test_damaged_hash_column,
         test_damaged_leaf_in_blob, test_damaged_row_from_other_version, test_damaged_missing_row,
-        test_damaged_root_row, test_one_change_rewrites_its_path, test_reader_connection));
+        test_damaged_root_row, test_one_change_rewrites_its_path, test_reader_connection,
+        test_upgrade_moves_rows, test_build_matches_apply, test_build_refusals,
+        test_bulk_in_memory, test_bulk_merges_runs));
 }
