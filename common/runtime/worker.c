@@ -32,6 +32,7 @@
 #include "common/node/api/node.h"
 #include "common/node/mempool/mempool.h"
 #include "common/runtime/production.h"
+#include "common/store/checkpoint.h"
 #include "common/store/commitrec.h"
 #include "common/store/ledger_files.h"
 #include "proto/notify.h"
@@ -61,6 +62,7 @@ typedef struct {
     const config_chain_t *ccfg;
     config_t cfg;
     chain_t *chain;
+    ledger_ckpt_t *ckpt;    /* the WAL checkpoints beside the loop, or NULL: SQLite's own */
     mempool_t *pool;
     metrics_t *metrics;
     api_server_t *api;
@@ -910,6 +912,10 @@ static int worker_open_chain(worker_t *w, const char *home)
         goto out;
     }
     chain_set_keep_heights(w->chain, w->ccfg->state_keep_heights);
+    if (ckpt_start(&w->ckpt, ledger_db(chain_ledger(w->chain)), w->ledger_path,
+                   CKPT_THRESHOLD_PAGES, err, CHAIN_ERR_MAX) < 0)
+        log_warn("checkpointer_off", "reason=\"%s\" (commits checkpoint the WAL themselves)",
+                 err);
     rc = worker_ledger_ready(w, &rec, have_rec);
 out:
     keys_wipe(&key);
@@ -1107,6 +1113,7 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
      * may hold pointers into this worker), then the rest. */
     inbox_close(&w);
     api_stop(w.api);
+    ckpt_stop(w.ckpt);
     chain_close(w.chain);
     mempool_free(w.pool);
     metrics_free(w.metrics);
