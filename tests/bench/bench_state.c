@@ -1,4 +1,5 @@
 /* ./scripts/dev bench state [--json] [--sizes N,N,...] [--block B] [--tx-seconds S]
+ *                           [--batch N] [--fill-budget SECONDS]
  *
  * How the delta worker scales with the size of its state. One temporary
  * home made by the real `adnet init` is filled, size after size (default
@@ -24,18 +25,23 @@
  *     at ?height=tip-1000 (or the oldest height if there are fewer blocks);
  *   - VmRSS / VmHWM of the worker after the proofs (its defaults, except
  *     the API rate limit, raised so the client is not refused);
- *   - at the smallest and largest size, `bench tx`-like figures: the
- *     worker restarted with delta.block_interval_ms=200, 4 API threads and
- *     high limits; pre-signed transfers to fresh addresses posted as
- *     application/octet-stream from 4 threads (each sender at most 60
- *     nonces ahead of what the ledger shows committed) for S seconds
- *     (default 5); committed tx/s = transactions in blocks whose time lies
- *     in the window. Ed25519 verify/s (best of 3 x 0.5 s samples before and
- *     after the window) is the baseline.
+ *   - at the smallest and largest size, `bench tx` figures with the same
+ *     load generator (tests/lib/txload): the worker restarted with
+ *     delta.block_interval_ms=200, 4 API threads and high limits
+ *     (delta.api.max_body_bytes=1048576); transfers to fresh addresses,
+ *     all signed before the window (enough for it at the node's best
+ *     rate), posted from 4 threads to POST /txs/batch in binary batches of
+ *     --batch (default 64; 1: POST /txs one at a time), each sender at
+ *     most 60 nonces ahead of what the ledger shows committed, for S
+ *     seconds (default 5); committed tx/s = transactions in blocks whose
+ *     time lies in the window. Ed25519 verify/s (best of 3 x 0.5 s samples
+ *     before and after the window) is the baseline.
  * Baselines in the same run: fork+exec+wait of /bin/true (spawn), a bare
  * SQLite point read of the same accounts on the same ledger file and
  * GET /health on the same connection (proofs). The growth column gives
- * largest/smallest and the exponent k of n^k between them. */
+ * largest/smallest and the exponent k of n^k between them.
+ * ADNET_BENCH_KEEP_HOME=1 keeps the filled home (its path on stderr), to
+ * look at the ledger or profile the worker on it afterwards. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +51,6 @@
 #include <signal.h>
 #include <sodium.h>
 #include <sqlite3.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -62,12 +67,16 @@
 #include "common/base/keys.h"
 #include "common/node/chain/chain.h"
 #include "common/node/mempool/mempool.h"
+#include "common/store/checkpoint.h"
 #include "delta-worker/delta_chain.h"
 #include "proto/delta_tx.h"
 #include "proto/notify.h"
 #include "proto/tx.h"
 #include "tests/integration/harness.h"
 #include "tests/lib/baseline.h"
+#include "tests/lib/httpbuf.h"
+#include "tests/lib/txbatch.h"
+#include "tests/lib/txload.h"
 
 #define MAX_SIZES 8
 #define NSENDERS 256
@@ -77,9 +86,9 @@
 #define SPAWNS 3
 #define COMMIT_BLOCKS 3
 #define COMMIT_TXS 1000
-#define AHEAD 60
-#define TX_PRESIGN 250       /* nonces pre-signed per sender for the tx window */
+#define AHEAD TXLOAD_AHEAD  /* the validator's funding transfers a block */
 #define TX_THREADS 4
+#define TX_BLOCK_MS 200
 
 typedef struct {
     keys_pair_t kp;
@@ -142,8 +151,10 @@ static struct {
     uint64_t *range_height, *range_end;
     size_t nranges, capranges;
     chain_t *chain;
+    ledger_ckpt_t *ckpt;     /* its checkpointer, as in the worker */
     mempool_t *pool;
     int block;
+    int batch;               /* transactions a request in the tx window (1: POST /txs) */
     int json;
     double deadline;         /* now_ms() by which every fill must be done */
     double last_fill_tps;    /* rate of the last fill, for the projection */
@@ -169,30 +180,17 @@ static void addr_of(uint8_t out[32], int space, uint64_t idx)
 
 /* ---- signing ---- */
 
+static txload_terms_t terms(void)
+{
+    return (txload_terms_t){ S.genesis->chain_id, S.genesis->fee_asset, S.genesis->min_fee,
+                             100000000 };
+}
+
 static int sign_one(stx_t *s, const keys_pair_t *kp, uint64_t nonce, const uint8_t to[32],
                     uint64_t amount)
 {
-    delta_payload_t p;
-    uint8_t pl[DELTA_PAYLOAD_MAX];
-    size_t plen;
-    memset(&p, 0, sizeof(p));
-    p.kind = DELTA_TX_TRANSFER;
-    memcpy(p.u.transfer.to, to, 32);
-    snprintf(p.u.transfer.asset, sizeof(p.u.transfer.asset), "%s", S.genesis->fee_asset);
-    p.u.transfer.amount = amount;
-    if (delta_payload_encode(&p, pl, sizeof(pl), &plen) < 0)
-        return -1;
-    tx_t tx;
-    memset(&tx, 0, sizeof(tx));
-    snprintf(tx.chain_id, sizeof(tx.chain_id), "%s", S.genesis->chain_id);
-    tx.kind = DELTA_TX_TRANSFER;
-    memcpy(tx.sender, kp->pk, 32);
-    tx.fee = S.genesis->min_fee;
-    tx.nonce = nonce;
-    tx.expiry_height = 100000000;
-    tx.payload = pl;
-    tx.payload_len = plen;
-    return tx_sign_encode(&tx, kp->sk, s->bytes, sizeof(s->bytes), &s->len);
+    txload_terms_t t = terms();
+    return txload_sign_transfer(&t, kp, nonce, to, amount, s->bytes, sizeof(s->bytes), &s->len);
 }
 
 /* Sign and precheck (decode, signature: the API threads' half of
@@ -283,11 +281,17 @@ static int chain_up(void)
     mempool_limits_t lim = { 100000, 256u << 20, 100000 };
     if (!(S.pool = mempool_new(&lim)))
         return -1;
+    /* as the worker does: the WAL copied back beside the block loop */
+    if (ckpt_start(&S.ckpt, ledger_db(chain_ledger(S.chain)), S.ledger, CKPT_THRESHOLD_PAGES,
+                   err, sizeof err) < 0)
+        fprintf(stderr, "bench_state: %s (the commits checkpoint themselves)\n", err);
     return 0;
 }
 
 static void chain_down(void)
 {
+    ckpt_stop(S.ckpt);
+    S.ckpt = NULL;
     chain_close(S.chain);
     S.chain = NULL;
     mempool_free(S.pool);
@@ -354,20 +358,6 @@ static uint64_t recipients_at(uint64_t h)
     return n;
 }
 
-static int64_t count_accounts(void)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-    if (sqlite3_open_v2(S.ledger, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, "SELECT count(*) FROM accounts", -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
 /* Read every sender's nonce from the ledger (after the worker ran). */
 static int reload_nonces(void)
 {
@@ -426,7 +416,7 @@ out:
 /* Fill until the accounts table holds at least target rows. */
 static int fill_to(uint64_t target, size_res_t *r)
 {
-    int64_t have = count_accounts();
+    int64_t have = txload_accounts(S.ledger);
     if (have < 0)
         return -1;
     uint64_t need = (uint64_t)have >= target ? 0 : target - (uint64_t)have;
@@ -648,43 +638,20 @@ static void read_rss(pid_t pid, double *rss, double *hwm)
 
 /* ---- HTTP ---- */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} body_t;
-
-static size_t sink_cb(char *p, size_t size, size_t n, void *arg)
-{
-    body_t *b = arg;
-    size_t k = size * n;
-    if (b->len + k + 1 > b->cap) {
-        size_t cap = (b->len + k + 1) * 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb)
-            return 0;
-        b->buf = nb;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, p, k);
-    b->len += k;
-    b->buf[b->len] = '\0';
-    return k;
-}
-
-static CURL *client(body_t *body)
+static CURL *client(httpbuf_t *body)
 {
     CURL *c = curl_easy_init();
     if (!c)
         return NULL;
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, httpbuf_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
     return c;
 }
 
-static long http_get(CURL *c, body_t *b, const char *path)
+static long http_get(CURL *c, httpbuf_t *b, const char *path)
 {
     char url[512];
     long st = 0;
@@ -701,7 +668,7 @@ static long http_get(CURL *c, body_t *b, const char *path)
 static int worker_start_timed(worker_t *w, const char *const *sets, double *ready,
                               double *health)
 {
-    body_t b = {0};
+    httpbuf_t b = {0};
     CURL *c = client(&b);
     int rc = -1;
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
@@ -749,7 +716,7 @@ static void pick_account(uint64_t h, uint8_t out[32])
 
 static int measure_proofs(size_res_t *r)
 {
-    body_t b = {0};
+    httpbuf_t b = {0};
     CURL *c = client(&b);
     double lat[NPROOFS], back[NPROOFS], hl[NPROOFS], sq[NPROOFS];
     uint8_t picks[NPROOFS][32];
@@ -819,137 +786,51 @@ out:
 
 /* ---- the tx window (bench tx, shortened) ---- */
 
-static struct {
-    stx_t *tx;               /* [sender * TX_PRESIGN + k] */
-    uint64_t base[NSENDERS]; /* first pre-signed nonce */
-    size_t next[NSENDERS];   /* next k to send (owned by the sender's thread) */
-    _Atomic uint64_t committed[NSENDERS]; /* nonces committed past base */
-    atomic_bool stop_submit, stop_poll;
-    _Atomic uint64_t submitted, rejected;
-    _Atomic uint64_t t0_ms, t1_ms;
-    uint64_t in_window;
-    int64_t last_rowid;
-    int poll_error;
-    int exhausted;
-} T;
-
-static void *tx_presign(void *arg)
+/* Recipient of the tx window: fresh space-1 addresses, *per a sender. */
+static void tx_to(void *ctx, int s, size_t k, uint8_t to[32])
 {
-    int part = (int)(intptr_t)arg;
-    for (int s = part; s < NSENDERS; s += 2)
-        for (size_t k = 0; k < TX_PRESIGN; k++) {
-            uint8_t to[32];
-            reject_t why;
-            stx_t *x = &T.tx[(size_t)s * TX_PRESIGN + k];
-            addr_of(to, 1, S.next_idx[1] + (uint64_t)s * TX_PRESIGN + k);
-            if (sign_one(x, &S.senders[s].kp, T.base[s] + k, to, 1) < 0 ||
-                chain_precheck_tx(S.genesis, x->bytes, x->len, &x->tx, x->id, &why) < 0)
-                x->len = 0;
-        }
-    return NULL;
+    size_t per = *(const size_t *)ctx;
+    addr_of(to, 1, S.next_idx[1] + (uint64_t)s * per + k);
 }
 
-static void *tx_submitter(void *arg)
+/* Sign the window's load (the senders' nonces just read from the ledger). */
+static int tx_load_new(txload_t **load, int seconds, double verify)
 {
-    int t = (int)(intptr_t)arg;
-    body_t b = {0};
-    CURL *c = client(&b);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/octet-stream");
-    h = curl_slist_append(h, "Expect:");
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/txs", S.node.api_port[1]);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    while (!atomic_load(&T.stop_submit)) {
-        bool sent = false, any_left = false;
-        for (int s = t; s < NSENDERS && !atomic_load(&T.stop_submit); s += TX_THREADS) {
-            if (T.next[s] >= TX_PRESIGN)
-                continue;
-            any_left = true;
-            if (T.next[s] >= atomic_load(&T.committed[s]) + AHEAD)
-                continue;
-            stx_t *x = &T.tx[(size_t)s * TX_PRESIGN + T.next[s]];
-            long st = 0;
-            b.len = 0;
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->bytes);
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)x->len);
-            if (curl_easy_perform(c) == CURLE_OK)
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
-            if (st == 202) {
-                T.next[s]++;
-                atomic_fetch_add(&T.submitted, 1);
-                sent = true;
-            } else {
-                atomic_fetch_add(&T.rejected, 1);
-                usleep(2000);
-            }
-        }
-        if (!any_left) {
-            T.exhausted = 1;
-            break;
-        }
-        if (!sent)
-            usleep(1000);
+    const keys_pair_t *kps[NSENDERS];
+    uint64_t nonce[NSENDERS];
+    char err[TXLOAD_ERR_MAX];
+    size_t per = txload_per_sender(seconds, NSENDERS, verify, TX_BLOCK_MS, TXLOAD_AHEAD);
+    for (int i = 0; i < NSENDERS; i++) {
+        kps[i] = &S.senders[i].kp;
+        nonce[i] = S.senders[i].nonce;
     }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    free(b.buf);
-    return NULL;
+    txload_cfg_t cfg = {
+        .port = S.node.api_port[1], .ledger = S.ledger, .terms = terms(), .keys = kps,
+        .nonce = nonce, .nsenders = NSENDERS, .per_sender = per, .to = tx_to, .to_ctx = &per,
+        .amount = 1, .batch = S.batch, .threads = TX_THREADS, .ahead = TXLOAD_AHEAD,
+    };
+    if (txload_new(load, &cfg, err) < 0) {
+        fprintf(stderr, "bench_state: %s\n", err);
+        return -1;
+    }
+    S.next_idx[1] += (uint64_t)NSENDERS * per;
+    return 0;
 }
 
-static int sender_by_hex(const char *hex)
+static void tx_result(size_res_t *r, const txload_result_t *res)
 {
-    for (int i = 0; i < NSENDERS; i++)
-        if (memcmp(S.senders[i].hex, hex, 64) == 0)
-            return i;
-    return -1;
-}
-
-static void tx_poll_once(sqlite3 *db)
-{
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT t.rowid, t.sender, b.time_ms FROM txs t JOIN blocks b "
-                               "ON b.height = t.height WHERE t.rowid > ? ORDER BY t.rowid",
-                           -1, &st, NULL) != SQLITE_OK) {
-        T.poll_error++;
-        return;
-    }
-    sqlite3_bind_int64(st, 1, T.last_rowid);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        T.last_rowid = sqlite3_column_int64(st, 0);
-        const char *hex = (const char *)sqlite3_column_text(st, 1);
-        uint64_t tms = (uint64_t)sqlite3_column_int64(st, 2);
-        int s = hex && strlen(hex) == 64 ? sender_by_hex(hex) : -1;
-        if (s < 0)
-            continue;
-        atomic_fetch_add(&T.committed[s], 1);
-        uint64_t t0 = atomic_load(&T.t0_ms), t1 = atomic_load(&T.t1_ms);
-        if (tms >= t0 && (t1 == 0 || tms <= t1))
-            T.in_window++;
-    }
-    if (rc != SQLITE_DONE)
-        T.poll_error++;
-    sqlite3_finalize(st);
-}
-
-static void *tx_poller(void *arg)
-{
-    (void)arg;
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(S.ledger, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        T.poll_error++;
-        sqlite3_close(db);
-        return NULL;
-    }
-    sqlite3_busy_timeout(db, 2000);
-    while (!atomic_load(&T.stop_poll)) {
-        tx_poll_once(db);
-        usleep(20000);
-    }
-    tx_poll_once(db);
-    sqlite3_close(db);
-    return NULL;
+    r->tx_in_window = res->in_window;
+    r->tx_per_s = res->window_s > 0 ? (double)res->in_window / res->window_s : 0;
+    r->tx_submitted = res->submitted;
+    r->tx_rejected = res->refused;
+    r->tx_exhausted = res->exhausted;
+    r->verify_best = 0;
+    for (int i = 0; i < 6; i++)
+        if (r->verify_samples[i] > r->verify_best)
+            r->verify_best = r->verify_samples[i];
+    r->tx_done = res->poll_errors == 0;
+    if (res->poll_errors)
+        fprintf(stderr, "bench_state: reading the ledger failed %d times\n", res->poll_errors);
 }
 
 static int measure_tx(size_res_t *r, int seconds)
@@ -957,87 +838,38 @@ static int measure_tx(size_res_t *r, int seconds)
     static const char *const sets[] = {
         "--set", "delta.block_interval_ms=200", "--set", "delta.api.rate_per_s=1000000",
         "--set", "delta.api.rate_burst=1000000", "--set", "delta.api.threads=4",
-        "--set", "delta.mempool.max_txs=1000000", "--set", "delta.mempool.max_per_sender=1000000",
-        NULL,
+        "--set", "delta.api.max_body_bytes=1048576", "--set", "delta.mempool.max_txs=1000000",
+        "--set", "delta.mempool.max_per_sender=1000000", NULL,
     };
     worker_t w = {0};
-    pthread_t th[TX_THREADS], poll, sg[2];
-    int rc = -1, nth = 0;
-    bool polling = false;
-    double ready, health;
-    memset(&T, 0, sizeof(T));
-    if (reload_nonces() < 0 || !(T.tx = calloc((size_t)NSENDERS * TX_PRESIGN, sizeof(stx_t))))
+    txload_t *load = NULL;
+    txload_result_t res;
+    char err[TXLOAD_ERR_MAX];
+    double ready, health, before = 0;
+    int rc = -1;
+    if (reload_nonces() < 0)
         return -1;
-    for (int s = 0; s < NSENDERS; s++)
-        T.base[s] = S.senders[s].nonce;
-    for (int i = 0; i < 2; i++)
-        pthread_create(&sg[i], NULL, tx_presign, (void *)(intptr_t)i);
-    for (int i = 0; i < 2; i++)
-        pthread_join(sg[i], NULL);
-    S.next_idx[1] += (uint64_t)NSENDERS * TX_PRESIGN;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         r->verify_samples[i] = baseline_verify_per_s(0.5);
-    if (worker_start_timed(&w, sets, &ready, &health) < 0)
-        goto out;
-    /* Skip what committed before the window. */
-    {
-        sqlite3 *db = NULL;
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_open_v2(S.ledger, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-            sqlite3_prepare_v2(db, "SELECT coalesce(max(rowid), 0) FROM txs", -1, &st, NULL) ==
-                SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW)
-            T.last_rowid = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-        sqlite3_close(db);
+        before = r->verify_samples[i] > before ? r->verify_samples[i] : before;
     }
-    if (pthread_create(&poll, NULL, tx_poller, NULL) != 0)
+    if (tx_load_new(&load, seconds, before) < 0 ||
+        worker_start_timed(&w, sets, &ready, &health) < 0)
         goto out;
-    polling = true;
-    atomic_store(&T.t0_ms, wall_ms());
-    for (; nth < TX_THREADS; nth++)
-        if (pthread_create(&th[nth], NULL, tx_submitter, (void *)(intptr_t)nth) != 0)
-            break;
-    double end = now_ms() + seconds * 1000.0;
-    while (now_ms() < end && !T.exhausted)
-        usleep(20000);
-    atomic_store(&T.t1_ms, wall_ms());
-    atomic_store(&T.stop_submit, true);
-    for (int i = 0; i < nth; i++)
-        pthread_join(th[i], NULL);
-    nth = 0;
-    usleep(600000); /* the blocks of the window's end commit */
-    atomic_store(&T.stop_poll, true);
-    pthread_join(poll, NULL);
-    polling = false;
+    if (txload_run(load, seconds, 2.0, &res, err) < 0) {
+        fprintf(stderr, "bench_state: %s\n", err);
+        goto out;
+    }
     for (int i = 3; i < 6; i++)
         r->verify_samples[i] = baseline_verify_per_s(0.5);
-    uint64_t t0 = atomic_load(&T.t0_ms), t1 = atomic_load(&T.t1_ms);
-    r->tx_in_window = T.in_window;
-    r->tx_per_s = (double)T.in_window / ((double)(t1 - t0) / 1000.0);
-    r->tx_submitted = atomic_load(&T.submitted);
-    r->tx_rejected = atomic_load(&T.rejected);
-    r->tx_exhausted = T.exhausted;
-    r->verify_best = 0;
-    for (int i = 0; i < 6; i++)
-        if (r->verify_samples[i] > r->verify_best)
-            r->verify_best = r->verify_samples[i];
-    r->tx_done = T.poll_error == 0;
+    tx_result(r, &res);
     rc = r->tx_done ? 0 : -1;
 out:
-    atomic_store(&T.stop_submit, true);
-    for (int i = 0; i < nth; i++)
-        pthread_join(th[i], NULL);
-    if (polling) {
-        atomic_store(&T.stop_poll, true);
-        pthread_join(poll, NULL);
-    }
     if (worker_stop(&w) < 0) {
         fprintf(stderr, "bench_state: the worker did not stop cleanly; log: %s\n", S.node.log);
         rc = -1;
     }
-    free(T.tx);
-    T.tx = NULL;
+    txload_free(load);
     return rc;
 }
 
@@ -1065,7 +897,7 @@ static int measure_size(size_res_t *r, bool tx, int tx_seconds)
     chain_tip(S.chain, &tip);
     r->tip = tip.height;
     chain_down();
-    int64_t n = count_accounts();
+    int64_t n = txload_accounts(S.ledger);
     if (n <= 0)
         return -1;
     r->accounts = (uint64_t)n;
@@ -1179,13 +1011,43 @@ static const size_res_t *find_size(const size_res_t *r, const uint64_t *sizes, i
     return NULL;
 }
 
-int main(int argc, char **argv)
+/* ---- the run ---- */
+
+typedef struct {
+    uint64_t sizes[MAX_SIZES];
+    int nsizes, tx_seconds;
+    double budget_s;
+    size_res_t res[MAX_SIZES];
+    double fe_best, fe_p50;  /* fork+exec+wait of /bin/true, ms */
+    double wall_s;
+} run_t;
+
+static int parse_sizes(const char *spec, run_t *R)
 {
-    uint64_t sizes[MAX_SIZES] = { 1000, 100000, 1000000 };
-    int nsizes = 3, tx_seconds = 5;
-    double budget_s = 480;
+    R->nsizes = 0;
+    for (const char *p = spec; *p && R->nsizes < MAX_SIZES;) {
+        char *end;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p || v < 300 || v > 100000000 || (*end && *end != ',') ||
+            (R->nsizes > 0 && v <= R->sizes[R->nsizes - 1])) {
+            fprintf(stderr, "bench_state: --sizes: expected rising counts >= 300, "
+                    "comma-separated, got \"%s\"\n", spec);
+            return 2;
+        }
+        R->sizes[R->nsizes++] = v;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* Return 0, or 2 (usage) with the reason on stderr. */
+static int parse_args(int argc, char **argv, run_t *R)
+{
     const char *spec = getenv("ADNET_BENCH_STATE_SIZES");
+    *R = (run_t){ .sizes = { 1000, 100000, 1000000 }, .nsizes = 3, .tx_seconds = 5,
+                  .budget_s = 480 };
     S.block = 2000;
+    S.batch = 64;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             S.json = 1;
@@ -1194,69 +1056,56 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--block") == 0 && i + 1 < argc)
             S.block = atoi(argv[++i]);
         else if (strcmp(argv[i], "--tx-seconds") == 0 && i + 1 < argc)
-            tx_seconds = atoi(argv[++i]);
+            R->tx_seconds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--fill-budget") == 0 && i + 1 < argc)
-            budget_s = atof(argv[++i]);
+            R->budget_s = atof(argv[++i]);
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+            S.batch = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_state [--json] [--sizes N,N,...] [--block B] "
-                    "[--tx-seconds S] [--fill-budget SECONDS]\n");
+                    "[--tx-seconds S] [--fill-budget SECONDS] [--batch N]\n");
             return 2;
         }
     }
-    if (spec && *spec) {
-        nsizes = 0;
-        for (const char *p = spec; *p && nsizes < MAX_SIZES;) {
-            char *end;
-            unsigned long long v = strtoull(p, &end, 10);
-            if (end == p || v < 300 || v > 100000000 || (*end && *end != ',') ||
-                (nsizes > 0 && v <= sizes[nsizes - 1])) {
-                fprintf(stderr, "bench_state: --sizes: expected rising counts >= 300, "
-                        "comma-separated, got \"%s\"\n", spec);
-                return 2;
-            }
-            sizes[nsizes++] = v;
-            p = *end ? end + 1 : end;
-        }
-    }
-    if (S.block < 100 || S.block > 20000 || tx_seconds < 1 || tx_seconds > 600) {
-        fprintf(stderr, "bench_state: --block 100..20000, --tx-seconds 1..600\n");
+    if (spec && *spec && parse_sizes(spec, R) != 0)
+        return 2;
+    if (S.block < 100 || S.block > 20000 || R->tx_seconds < 1 || R->tx_seconds > 600 ||
+        S.batch < 1 || S.batch > TXBATCH_MAX) {
+        fprintf(stderr, "bench_state: --block 100..20000, --tx-seconds 1..600, --batch 1..%d\n",
+                TXBATCH_MAX);
         return 2;
     }
-    if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return 1;
-    double t_start = now_ms();
-    size_res_t res[MAX_SIZES];
-    memset(res, 0, sizeof(res));
-    int rc = 1;
+    return 0;
+}
 
-    /* Baseline for spawn: fork+exec+wait of /bin/true, best and median of 21. */
-    double fe[21];
-    for (int i = 0; i < 21; i++)
-        fe[i] = baseline_forkexec_ms();
-    double fe_best = baseline_percentile(fe, 21, 0), fe_p50 = baseline_percentile(fe, 21, 50);
+/* adnet-delta beside the adnet binary (or in the build tree's
+ * delta-worker/). Return 0 or -1. */
+static int find_delta_exe(void)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", S.node.bin);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    snprintf(S.delta_exe, sizeof(S.delta_exe), "%s/adnet-delta", dir);
+    if (access(S.delta_exe, X_OK) < 0)
+        snprintf(S.delta_exe, sizeof(S.delta_exe), "%s/../delta-worker/adnet-delta", dir);
+    if (access(S.delta_exe, X_OK) < 0) {
+        fprintf(stderr, "bench_state: no adnet-delta beside %s\n", S.node.bin);
+        return -1;
+    }
+    return 0;
+}
 
-    if (node_init(&S.node) < 0) {
-        fprintf(stderr, "bench_state: adnet init failed (ADNET_BIN=%s)\n", getenv("ADNET_BIN"));
-        return 1;
-    }
-    {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s", S.node.bin);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        else
-            snprintf(dir, sizeof(dir), ".");
-        snprintf(S.delta_exe, sizeof(S.delta_exe), "%s/adnet-delta", dir);
-        if (access(S.delta_exe, X_OK) < 0)
-            snprintf(S.delta_exe, sizeof(S.delta_exe), "%s/../delta-worker/adnet-delta", dir);
-        if (access(S.delta_exe, X_OK) < 0) {
-            fprintf(stderr, "bench_state: no adnet-delta beside %s\n", S.node.bin);
-            goto out;
-        }
-    }
-    snprintf(S.ledger, sizeof(S.ledger), "%s/delta/ledger.db", S.node.home);
+/* Load the home's genesis and validator key, make the senders and fund
+ * them. Return 0 or -1. */
+static int load_home(void)
+{
     char gpath[PATH_MAX + 32], kpath[PATH_MAX + 32], gerr[GENESIS_ERR_MAX], kerr[KEYS_ERR_MAX];
+    int rc = -1;
+    snprintf(S.ledger, sizeof(S.ledger), "%s/delta/ledger.db", S.node.home);
     snprintf(gpath, sizeof(gpath), "%s/delta/genesis.json", S.node.home);
     snprintf(kpath, sizeof(kpath), "%s/keys/validator.json", S.node.home);
     if (!(S.genesis = calloc(1, sizeof(*S.genesis))) ||
@@ -1274,201 +1123,273 @@ int main(int argc, char **argv)
         hex_encode(S.senders[i].hex, S.senders[i].kp.pk, 32);
         S.senders[i].funded_at = UINT64_MAX;
     }
-    if (chain_up() < 0 || fund_senders() < 0) {
-        chain_down();
-        goto out;
-    }
+    if (chain_up() == 0 && fund_senders() == 0)
+        rc = 0;
     chain_down();
+out:
+    return rc;
+}
 
-    S.deadline = now_ms() + budget_s * 1000;
-    for (int i = 0; i < nsizes; i++) {
-        res[i].target = sizes[i];
-        bool tx = i == 0 || i == nsizes - 1;
-        int mr = measure_size(&res[i], tx, tx_seconds);
+/* Fill and measure each size in turn, within the fill budget. */
+static void run_sizes(run_t *R)
+{
+    size_res_t *res = R->res;
+    S.deadline = now_ms() + R->budget_s * 1000;
+    for (int i = 0; i < R->nsizes; i++) {
+        res[i].target = R->sizes[i];
+        bool tx = i == 0 || i == R->nsizes - 1;
+        int mr = measure_size(&res[i], tx, R->tx_seconds);
         if (mr == -2) {
             /* The largest size measured gets the tx window instead, if the
              * skip left its ledger as it was. */
             if (i > 1 && res[i - 1].done && !res[i - 1].tx_done)
-                measure_tx(&res[i - 1], tx_seconds);
-            for (int k = i + 1; k < nsizes; k++) {
-                res[k].target = sizes[k];
+                measure_tx(&res[i - 1], R->tx_seconds);
+            for (int k = i + 1; k < R->nsizes; k++) {
+                res[k].target = R->sizes[k];
                 res[k].skipped = true;
                 res[k].fill_tps = res[i].fill_tps;
                 res[k].reached = res[i].reached;
                 res[k].projected_s = res[i].fill_tps > 0
-                    ? (double)(sizes[k] - res[i].reached) / res[i].fill_tps : 0;
+                    ? (double)(R->sizes[k] - res[i].reached) / res[i].fill_tps : 0;
             }
             break;
         }
         if (mr < 0) {
-            fprintf(stderr, "bench_state: size %" PRIu64 " failed; log: %s\n", sizes[i],
+            fprintf(stderr, "bench_state: size %" PRIu64 " failed; log: %s\n", R->sizes[i],
                     S.node.log);
             break;
         }
     }
-    double wall_s = (now_ms() - t_start) / 1000;
+}
 
-    const size_res_t *k1 = find_size(res, sizes, nsizes, 1000),
-                     *k100 = find_size(res, sizes, nsizes, 100000),
-                     *m1 = find_size(res, sizes, nsizes, 1000000);
-    if (S.json) {
-        printf("{\"wall_s\":%.1f,\"block_txs\":%d,\"forkexec_best_ms\":%.3f,"
-               "\"forkexec_p50_ms\":%.3f", wall_s, S.block, fe_best, fe_p50);
-        for (int i = 0; i < nsizes; i++) {
-            const size_res_t *r = &res[i];
-            if (!r->done)
-                continue;
-            char l[32];
-            size_label(l, sizeof(l), r->target);
-            printf(",\"accounts_%s\":%" PRIu64 ",\"height_%s\":%" PRIu64
-                   ",\"fill_s_%s\":%.1f,\"fill_tx_per_s_%s\":%.0f"
-                   ",\"restart_ms_%s\":%.2f,\"health_ms_%s\":%.2f"
-                   ",\"restart_to_forkexec_ratio_%s\":%.1f"
-                   ",\"proof_p50_us_%s\":%.0f,\"proof_p99_us_%s\":%.0f"
-                   ",\"proof_back_height_%s\":%" PRIu64
-                   ",\"proof_back_p50_us_%s\":%.0f,\"proof_back_p99_us_%s\":%.0f"
-                   ",\"sqlite_read_p50_us_%s\":%.1f,\"sqlite_read_p99_us_%s\":%.1f"
-                   ",\"health_p50_us_%s\":%.0f,\"health_p99_us_%s\":%.0f"
-                   ",\"proof_to_sqlite_p99_ratio_%s\":%.1f,\"proof_errors_%s\":%d"
-                   ",\"rss_mib_%s\":%.1f,\"hwm_mib_%s\":%.1f"
-                   ",\"block_commit_ms_%s\":%.2f,\"bytes_per_account_%s\":%.0f"
-                   ",\"ledger_mib_%s\":%.1f",
-                   l, r->accounts, l, r->tip, l, r->fill_s, l, r->fill_tps, l, r->ready_ms, l,
-                   r->health_ms, l, r->ready_ms / fe_best, l, r->proof_p50_us, l,
-                   r->proof_p99_us, l, r->back_height, l, r->back_p50_us, l, r->back_p99_us, l,
-                   r->sqlite_p50_us, l, r->sqlite_p99_us, l, r->health_p50_us, l,
-                   r->health_p99_us, l,
-                   r->sqlite_p99_us > 0 ? r->proof_p99_us / r->sqlite_p99_us : 0, l,
-                   r->proof_errors, l, r->rss_mib, l, r->hwm_mib, l, r->commit_ms, l,
-                   r->bytes_per_account, l, r->ledger_mib);
-            if (r->tx_done)
-                printf(",\"tx_per_s_%s\":%.1f,\"verify_per_s_1core_%s\":%.0f"
-                       ",\"e2e_to_verify_ratio_%s\":%.4f,\"tx_submitted_%s\":%" PRIu64
-                       ",\"tx_rejected_%s\":%" PRIu64 ",\"tx_load_exhausted_%s\":%s",
-                       l, r->tx_per_s, l, r->verify_best, l, r->tx_per_s / r->verify_best, l,
-                       r->tx_submitted, l, r->tx_rejected, l, r->tx_exhausted ? "true" : "false");
-        }
-        if (k1 && m1)
-            printf(",\"target_restart_1m_le_2x_1k\":\"%s\"",
-                   m1->ready_ms <= 2 * k1->ready_ms ? "PASS" : "MISS");
-        if (m1)
-            printf(",\"target_proof_p99_us_1m_lt_1000\":\"%s\",\"target_rss_mib_1m_lt_96\":\"%s\"",
-                   m1->proof_p99_us < 1000 ? "PASS" : "MISS", m1->rss_mib < 96 ? "PASS" : "MISS");
-        if (k1 && m1)
-            printf(",\"target_block_commit_1m_le_2x_1k\":\"%s\"",
-                   m1->commit_ms <= 2 * k1->commit_ms ? "PASS" : "MISS");
-        for (int i = 0; i < nsizes; i++)
-            if (res[i].skipped) {
-                char l[32];
-                size_label(l, sizeof(l), res[i].target);
-                printf(",\"skipped_%s\":true,\"fill_tx_per_s_%s\":%.0f,\"fill_reached_%s\":%"
-                       PRIu64 ",\"fill_projected_s_%s\":%.0f", l, l, res[i].fill_tps, l,
-                       res[i].reached, l, res[i].projected_s);
-            }
-        if (!m1)
-            printf(",\"note\":\"1,000,000 accounts not measured in this run\"");
-        printf("}\n");
-    } else {
-        printf("state: delta ledgers filled through chain_admit_tx + chain_produce_block "
-               "(blocks of %d transfers to fresh addresses), real adnet-delta measured;\n"
-               "the tx window at the first size adds accounts before the next fill\n\n",
-               S.block);
-        printf("%-44s", "measure");
-        for (int i = 0; i < nsizes; i++) {
+/* ---- printing the results ---- */
+
+static void json_size(const size_res_t *r, double fe_best)
+{
+    char l[32];
+    size_label(l, sizeof(l), r->target);
+    printf(",\"accounts_%s\":%" PRIu64 ",\"height_%s\":%" PRIu64
+           ",\"fill_s_%s\":%.1f,\"fill_tx_per_s_%s\":%.0f"
+           ",\"restart_ms_%s\":%.2f,\"health_ms_%s\":%.2f"
+           ",\"restart_to_forkexec_ratio_%s\":%.1f"
+           ",\"proof_p50_us_%s\":%.0f,\"proof_p99_us_%s\":%.0f"
+           ",\"proof_back_height_%s\":%" PRIu64
+           ",\"proof_back_p50_us_%s\":%.0f,\"proof_back_p99_us_%s\":%.0f"
+           ",\"sqlite_read_p50_us_%s\":%.1f,\"sqlite_read_p99_us_%s\":%.1f"
+           ",\"health_p50_us_%s\":%.0f,\"health_p99_us_%s\":%.0f"
+           ",\"proof_to_sqlite_p99_ratio_%s\":%.1f,\"proof_errors_%s\":%d"
+           ",\"rss_mib_%s\":%.1f,\"hwm_mib_%s\":%.1f"
+           ",\"block_commit_ms_%s\":%.2f,\"bytes_per_account_%s\":%.0f"
+           ",\"ledger_mib_%s\":%.1f",
+           l, r->accounts, l, r->tip, l, r->fill_s, l, r->fill_tps, l, r->ready_ms, l,
+           r->health_ms, l, r->ready_ms / fe_best, l, r->proof_p50_us, l,
+           r->proof_p99_us, l, r->back_height, l, r->back_p50_us, l, r->back_p99_us, l,
+           r->sqlite_p50_us, l, r->sqlite_p99_us, l, r->health_p50_us, l,
+           r->health_p99_us, l,
+           r->sqlite_p99_us > 0 ? r->proof_p99_us / r->sqlite_p99_us : 0, l,
+           r->proof_errors, l, r->rss_mib, l, r->hwm_mib, l, r->commit_ms, l,
+           r->bytes_per_account, l, r->ledger_mib);
+    if (r->tx_done)
+        printf(",\"tx_per_s_%s\":%.1f,\"verify_per_s_1core_%s\":%.0f"
+               ",\"e2e_to_verify_ratio_%s\":%.4f,\"tx_submitted_%s\":%" PRIu64
+               ",\"tx_rejected_%s\":%" PRIu64 ",\"tx_load_exhausted_%s\":%s",
+               l, r->tx_per_s, l, r->verify_best, l, r->tx_per_s / r->verify_best, l,
+               r->tx_submitted, l, r->tx_rejected, l, r->tx_exhausted ? "true" : "false");
+}
+
+static const char *judge(bool pass)
+{
+    return pass ? "PASS" : "MISS";
+}
+
+static void print_json(const run_t *R)
+{
+    const size_res_t *res = R->res, *k1 = find_size(res, R->sizes, R->nsizes, 1000),
+                     *m1 = find_size(res, R->sizes, R->nsizes, 1000000);
+    printf("{\"wall_s\":%.1f,\"block_txs\":%d,\"tx_batch_txs\":%d,"
+           "\"forkexec_best_ms\":%.3f,\"forkexec_p50_ms\":%.3f", R->wall_s, S.block, S.batch,
+           R->fe_best, R->fe_p50);
+    for (int i = 0; i < R->nsizes; i++)
+        if (res[i].done)
+            json_size(&res[i], R->fe_best);
+    if (k1 && m1)
+        printf(",\"target_restart_1m_le_2x_1k\":\"%s\"", judge(m1->ready_ms <= 2 * k1->ready_ms));
+    if (m1)
+        printf(",\"target_proof_p99_us_1m_lt_1000\":\"%s\",\"target_rss_mib_1m_lt_96\":\"%s\"",
+               judge(m1->proof_p99_us < 1000), judge(m1->rss_mib < 96));
+    if (k1 && m1)
+        printf(",\"target_block_commit_1m_le_2x_1k\":\"%s\"",
+               judge(m1->commit_ms <= 2 * k1->commit_ms));
+    if (k1 && m1 && k1->tx_done && m1->tx_done)
+        printf(",\"target_tx_per_s_1m_ge_90pct_1k\":\"%s\"",
+               judge(m1->tx_per_s >= 0.9 * k1->tx_per_s));
+    for (int i = 0; i < R->nsizes; i++)
+        if (res[i].skipped) {
             char l[32];
             size_label(l, sizeof(l), res[i].target);
-            printf(" %12s", l);
+            printf(",\"skipped_%s\":true,\"fill_tx_per_s_%s\":%.0f,\"fill_reached_%s\":%"
+                   PRIu64 ",\"fill_projected_s_%s\":%.0f", l, l, res[i].fill_tps, l,
+                   res[i].reached, l, res[i].projected_s);
         }
-        printf("  growth (last/first, n^k)\n");
-        printf("%-44s", "accounts (rows in accounts)");
-        for (int i = 0; i < nsizes; i++)
-            res[i].done ? printf(" %12" PRIu64, res[i].accounts) : printf(" %12s", "-");
-        printf("\n%-44s", "blocks (tip height)");
-        for (int i = 0; i < nsizes; i++)
-            res[i].done ? printf(" %12" PRIu64, res[i].tip) : printf(" %12s", "-");
-        printf("\n");
-        print_row("fill rate tx/s (sign+precheck || admit+commit)", res, nsizes, F(fill_tps), 0);
-        print_row("spawn -> READY ms (best of 3)", res, nsizes, F(ready_ms), 2);
-        print_row("spawn -> GET /health 200 ms (best of 3)", res, nsizes, F(health_ms), 2);
-        print_row("proof p50 us (tip)", res, nsizes, F(proof_p50_us), 0);
-        print_row("proof p99 us (tip)", res, nsizes, F(proof_p99_us), 0);
-        print_row("proof p50 us (?height=tip-1000 or oldest)", res, nsizes, F(back_p50_us), 0);
-        print_row("proof p99 us (?height=tip-1000 or oldest)", res, nsizes, F(back_p99_us), 0);
-        print_row("delta worker VmRSS MiB after the proofs", res, nsizes, F(rss_mib), 1);
-        print_row("delta worker VmHWM MiB", res, nsizes, F(hwm_mib), 1);
-        print_row("ledger bytes per account", res, nsizes, F(bytes_per_account), 0);
-        print_row("ledger MiB (db+wal+shm)", res, nsizes, F(ledger_mib), 1);
-        print_row("commit of a 1,000-transfer block ms (med of 3)", res, nsizes, F(commit_ms), 2);
-        printf("%-44s", "committed tx/s, POST /txs, 200 ms blocks");
-        for (int i = 0; i < nsizes; i++)
-            res[i].tx_done ? printf(" %12.0f", res[i].tx_per_s) : printf(" %12s", "-");
-        printf("\n%-44s", "  ratio to Ed25519 verify/s (1 core, best)");
-        for (int i = 0; i < nsizes; i++)
-            res[i].tx_done ? printf(" %12.3f", res[i].tx_per_s / res[i].verify_best)
-                           : printf(" %12s", "-");
-        printf("\n\nbaselines measured in this run\n");
-        printf("%-44s %12.3f (p50 %.3f)\n", "fork+exec+wait /bin/true ms (best of 21)", fe_best,
-               fe_p50);
-        print_row("bare SQLite point read p50 us (same file)", res, nsizes, F(sqlite_p50_us), 1);
-        print_row("bare SQLite point read p99 us (same file)", res, nsizes, F(sqlite_p99_us), 1);
-        print_row("GET /health p50 us (same connection)", res, nsizes, F(health_p50_us), 0);
-        print_row("GET /health p99 us (same connection)", res, nsizes, F(health_p99_us), 0);
-        for (int i = 0; i < nsizes; i++) {
-            const size_res_t *r = &res[i];
-            char l[32];
-            size_label(l, sizeof(l), r->target);
-            if (!r->done)
-                continue;
-            printf("%s: spawn->READY %.1fx fork+exec; proof p99 %.1fx SQLite read p99; "
-                   "proof-height %" PRIu64 " (tip %" PRIu64 "); spawns ms %.1f %.1f %.1f\n",
-                   l, r->ready_ms / fe_best, r->proof_p99_us / r->sqlite_p99_us, r->back_height,
-                   r->tip, r->ready_all[0], r->ready_all[1], r->ready_all[2]);
-            if (r->proof_errors)
-                printf("%s: %d proof requests failed\n", l, r->proof_errors);
-            if (r->tx_done)
-                printf("%s: tx window %d s: %" PRIu64 " committed in window, %" PRIu64
-                       " submitted, %" PRIu64 " refused%s; verify/s samples %.0f %.0f %.0f | "
-                       "%.0f %.0f %.0f\n", l, tx_seconds, r->tx_in_window, r->tx_submitted,
-                       r->tx_rejected, r->tx_exhausted ? ", pre-signed load ran out" : "",
-                       r->verify_samples[0], r->verify_samples[1], r->verify_samples[2],
-                       r->verify_samples[3], r->verify_samples[4], r->verify_samples[5]);
-        }
-        for (int i = 0; i < nsizes; i++)
-            if (res[i].skipped) {
-                char l[32];
-                size_label(l, sizeof(l), res[i].target);
-                printf("%s: NOT FILLED within the %.0f s fill budget: fill rate %.0f tx/s "
-                       "(reached %" PRIu64 " accounts; would need ~%.0f s)\n", l, budget_s,
-                       res[i].fill_tps, res[i].reached, res[i].projected_s);
-            }
-        printf("\ntargets (issue 13)\n");
-        if (k1 && m1) {
-            printf("  restart_ms_1m <= 2 * restart_ms_1k      %8.2f <= %8.2f   %s\n",
-                   m1->ready_ms, 2 * k1->ready_ms, m1->ready_ms <= 2 * k1->ready_ms ? "PASS"
-                                                                               : "MISS");
-            printf("  block_commit_ms_1m <= 2 * ..._1k        %8.2f <= %8.2f   %s\n",
-                   m1->commit_ms, 2 * k1->commit_ms,
-                   m1->commit_ms <= 2 * k1->commit_ms ? "PASS" : "MISS");
-        }
-        if (m1) {
-            printf("  proof_p99_us_1m < 1000                  %8.0f            %s\n",
-                   m1->proof_p99_us, m1->proof_p99_us < 1000 ? "PASS" : "MISS");
-            printf("  rss_mib_1m < 96                         %8.1f            %s\n",
-                   m1->rss_mib, m1->rss_mib < 96 ? "PASS" : "MISS");
-        } else {
-            printf("  1,000,000 accounts not measured in this run: targets not judged\n");
-        }
-        (void)k100;
-        printf("\nwall time %.1f s\n", wall_s);
+    if (!m1)
+        printf(",\"note\":\"1,000,000 accounts not measured in this run\"");
+    printf("}\n");
+}
+
+static void print_measures(const run_t *R)
+{
+    const size_res_t *res = R->res;
+    int n = R->nsizes;
+    printf("%-44s", "measure");
+    for (int i = 0; i < n; i++) {
+        char l[32];
+        size_label(l, sizeof(l), res[i].target);
+        printf(" %12s", l);
     }
+    printf("  growth (last/first, n^k)\n");
+    printf("%-44s", "accounts (rows in accounts)");
+    for (int i = 0; i < n; i++)
+        res[i].done ? printf(" %12" PRIu64, res[i].accounts) : printf(" %12s", "-");
+    printf("\n%-44s", "blocks (tip height)");
+    for (int i = 0; i < n; i++)
+        res[i].done ? printf(" %12" PRIu64, res[i].tip) : printf(" %12s", "-");
+    printf("\n");
+    print_row("fill rate tx/s (sign+precheck || admit+commit)", res, n, F(fill_tps), 0);
+    print_row("spawn -> READY ms (best of 3)", res, n, F(ready_ms), 2);
+    print_row("spawn -> GET /health 200 ms (best of 3)", res, n, F(health_ms), 2);
+    print_row("proof p50 us (tip)", res, n, F(proof_p50_us), 0);
+    print_row("proof p99 us (tip)", res, n, F(proof_p99_us), 0);
+    print_row("proof p50 us (?height=tip-1000 or oldest)", res, n, F(back_p50_us), 0);
+    print_row("proof p99 us (?height=tip-1000 or oldest)", res, n, F(back_p99_us), 0);
+    print_row("delta worker VmRSS MiB after the proofs", res, n, F(rss_mib), 1);
+    print_row("delta worker VmHWM MiB", res, n, F(hwm_mib), 1);
+    print_row("ledger bytes per account", res, n, F(bytes_per_account), 0);
+    print_row("ledger MiB (db+wal+shm)", res, n, F(ledger_mib), 1);
+    print_row("commit of a 1,000-transfer block ms (med of 3)", res, n, F(commit_ms), 2);
+    printf("%-44s", S.batch == 1 ? "committed tx/s, POST /txs, 200 ms blocks"
+                                 : "committed tx/s, /txs/batch, 200 ms blocks");
+    for (int i = 0; i < n; i++)
+        res[i].tx_done ? printf(" %12.0f", res[i].tx_per_s) : printf(" %12s", "-");
+    printf("\n%-44s", "  ratio to Ed25519 verify/s (1 core, best)");
+    for (int i = 0; i < n; i++)
+        res[i].tx_done ? printf(" %12.3f", res[i].tx_per_s / res[i].verify_best)
+                       : printf(" %12s", "-");
+    printf("\n");
+}
+
+/* The baselines, and one line of detail per size. */
+static void print_baselines(const run_t *R)
+{
+    const size_res_t *res = R->res;
+    int n = R->nsizes;
+    printf("\nbaselines measured in this run\n");
+    printf("%-44s %12.3f (p50 %.3f)\n", "fork+exec+wait /bin/true ms (best of 21)", R->fe_best,
+           R->fe_p50);
+    print_row("bare SQLite point read p50 us (same file)", res, n, F(sqlite_p50_us), 1);
+    print_row("bare SQLite point read p99 us (same file)", res, n, F(sqlite_p99_us), 1);
+    print_row("GET /health p50 us (same connection)", res, n, F(health_p50_us), 0);
+    print_row("GET /health p99 us (same connection)", res, n, F(health_p99_us), 0);
+    for (int i = 0; i < n; i++) {
+        const size_res_t *r = &res[i];
+        char l[32];
+        size_label(l, sizeof(l), r->target);
+        if (r->skipped)
+            printf("%s: NOT FILLED within the %.0f s fill budget: fill rate %.0f tx/s "
+                   "(reached %" PRIu64 " accounts; would need ~%.0f s)\n", l, R->budget_s,
+                   r->fill_tps, r->reached, r->projected_s);
+        if (!r->done)
+            continue;
+        printf("%s: spawn->READY %.1fx fork+exec; proof p99 %.1fx SQLite read p99; "
+               "proof-height %" PRIu64 " (tip %" PRIu64 "); spawns ms %.1f %.1f %.1f\n",
+               l, r->ready_ms / R->fe_best, r->proof_p99_us / r->sqlite_p99_us, r->back_height,
+               r->tip, r->ready_all[0], r->ready_all[1], r->ready_all[2]);
+        if (r->proof_errors)
+            printf("%s: %d proof requests failed\n", l, r->proof_errors);
+        if (r->tx_done)
+            printf("%s: tx window %d s: %" PRIu64 " committed in window, %" PRIu64
+                   " submitted, %" PRIu64 " refused%s; verify/s samples %.0f %.0f %.0f | "
+                   "%.0f %.0f %.0f\n", l, R->tx_seconds, r->tx_in_window, r->tx_submitted,
+                   r->tx_rejected, r->tx_exhausted ? ", pre-signed load ran out" : "",
+                   r->verify_samples[0], r->verify_samples[1], r->verify_samples[2],
+                   r->verify_samples[3], r->verify_samples[4], r->verify_samples[5]);
+    }
+}
+
+static void print_targets(const run_t *R)
+{
+    const size_res_t *k1 = find_size(R->res, R->sizes, R->nsizes, 1000),
+                     *m1 = find_size(R->res, R->sizes, R->nsizes, 1000000);
+    printf("\ntargets (issue 13)\n");
+    if (k1 && m1) {
+        printf("  restart_ms_1m <= 2 * restart_ms_1k      %8.2f <= %8.2f   %s\n",
+               m1->ready_ms, 2 * k1->ready_ms, judge(m1->ready_ms <= 2 * k1->ready_ms));
+        printf("  block_commit_ms_1m <= 2 * ..._1k        %8.2f <= %8.2f   %s\n",
+               m1->commit_ms, 2 * k1->commit_ms, judge(m1->commit_ms <= 2 * k1->commit_ms));
+    }
+    if (k1 && m1 && k1->tx_done && m1->tx_done)
+        printf("  tx_per_s_1m >= 0.9 * tx_per_s_1k        %8.0f >= %8.0f   %s\n",
+               m1->tx_per_s, 0.9 * k1->tx_per_s, judge(m1->tx_per_s >= 0.9 * k1->tx_per_s));
+    if (m1) {
+        printf("  proof_p99_us_1m < 1000                  %8.0f            %s\n",
+               m1->proof_p99_us, judge(m1->proof_p99_us < 1000));
+        printf("  rss_mib_1m < 96                         %8.1f            %s\n",
+               m1->rss_mib, judge(m1->rss_mib < 96));
+    } else {
+        printf("  1,000,000 accounts not measured in this run: targets not judged\n");
+    }
+}
+
+static void print_table(const run_t *R)
+{
+    printf("state: delta ledgers filled through chain_admit_tx + chain_produce_block "
+           "(blocks of %d transfers to fresh addresses), real adnet-delta measured;\n"
+           "the tx window at the first size adds accounts before the next fill\n\n",
+           S.block);
+    print_measures(R);
+    print_baselines(R);
+    print_targets(R);
+    printf("\nwall time %.1f s\n", R->wall_s);
+}
+
+int main(int argc, char **argv)
+{
+    static run_t R;
+    int rc = parse_args(argc, argv, &R);
+    if (rc != 0)
+        return rc;
+    if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return 1;
+    double t_start = now_ms();
+    rc = 1;
+    /* Baseline for spawn: fork+exec+wait of /bin/true, best and median of 21. */
+    double fe[21];
+    for (int i = 0; i < 21; i++)
+        fe[i] = baseline_forkexec_ms();
+    R.fe_best = baseline_percentile(fe, 21, 0);
+    R.fe_p50 = baseline_percentile(fe, 21, 50);
+    if (node_init(&S.node) < 0) {
+        fprintf(stderr, "bench_state: adnet init failed (ADNET_BIN=%s)\n", getenv("ADNET_BIN"));
+        return 1;
+    }
+    if (find_delta_exe() < 0 || load_home() < 0)
+        goto out;
+    run_sizes(&R);
+    R.wall_s = (now_ms() - t_start) / 1000;
+    if (S.json)
+        print_json(&R);
+    else
+        print_table(&R);
     rc = 0;
-    for (int i = 0; i < nsizes; i++)
-        if (!res[i].done && !res[i].skipped)
+    for (int i = 0; i < R.nsizes; i++)
+        if (!R.res[i].done && !R.res[i].skipped)
             rc = 1;
 out:
     if (S.chain)
         chain_down();
-    node_cleanup(&S.node);
+    if (getenv("ADNET_BENCH_KEEP_HOME"))
+        fprintf(stderr, "bench_state: home kept (ADNET_BENCH_KEEP_HOME): %s\n", S.node.home);
+    else
+        node_cleanup(&S.node);
     free(S.genesis);
     free(S.range_height);
     free(S.range_end);
