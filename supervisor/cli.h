@@ -50,5 +50,9 @@ int cmd_tx(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_verify_proof(int argc, char **argv);
 int cmd_verify_ledger(int argc, char **argv);
+/*   adnet backup --home DIR --out PATH [--with-keys]
+ *   adnet restore --home DIR PATH       (supervisor/cmd_backup.c) */
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@
 #include "common/base/keys.h"
 #include "common/store/genesis.h"
 #include "proto/tx.h"
+#include "supervisor/aside.h"
 #include "supervisor/cli.h"
 #include "supervisor/cliopt.h"
 #include "supervisor/homelock.h"
@@ -31,68 +32,19 @@ static int fail(const char *what, const char *path, int r)
     return -r == EEXIST ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
 }
 
-/* rename(from, to), but never over an existing to (errno EEXIST then):
- * renameat2's RENAME_NOREPLACE, or link and unlink on a file system
- * without it. Return 0 or -1 with errno set. */
-static int rename_noreplace(const char *from, const char *to)
-{
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-        return 0;
-    if (errno != EINVAL && errno != ENOSYS)
-        return -1;
-    if (link(from, to) < 0)
-        return -1;
-    return unlink(from);
-}
-
-/* Move the files dir/name<suffix[i]> that exist aside, to one free name
- * dir/name.<stamp>[-k].bak<suffix[i]> for all of them (a WAL keeps its
- * ledger's name), never replacing a file: --force deletes nothing. */
-static int move_aside(const char *dir, const char *name, const char *const *suffix, size_t n,
-                      const char *stamp)
-{
-    char from[PATH_MAX], to[PATH_MAX], base[PATH_MAX];
-    bool any = false, taken = true;
-    for (size_t i = 0; i < n && !any; i++)
-        any = fs_path(from, sizeof(from), "%s/%s%s", dir, name, suffix[i]) == 0 && fs_exists(from);
-    if (!any)
-        return 0;
-    for (int k = 0; taken && k < 100; k++) {
-        if ((k ? fs_path(base, sizeof(base), "%s/%s.%s-%d.bak", dir, name, stamp, k)
-               : fs_path(base, sizeof(base), "%s/%s.%s.bak", dir, name, stamp)) < 0)
-            return -ENAMETOOLONG;
-        taken = false;
-        for (size_t i = 0; i < n && !taken; i++)
-            taken = fs_path(to, sizeof(to), "%s%s", base, suffix[i]) < 0 || fs_exists(to);
-    }
-    if (taken)
-        return -EEXIST;
-    for (size_t i = 0; i < n; i++) {
-        if (fs_path(from, sizeof(from), "%s/%s%s", dir, name, suffix[i]) < 0 ||
-            fs_path(to, sizeof(to), "%s%s", base, suffix[i]) < 0)
-            return -ENAMETOOLONG;
-        if (!fs_exists(from))
-            continue;
-        if (rename_noreplace(from, to) < 0)
-            return -errno;
-        printf("moved aside       %s -> %s\n", from, strrchr(to, '/') + 1);
-    }
-    return 0;
-}
-
 /* --force: move the old configuration, each chain's genesis, balances and
  * ledger (with its WAL) aside. Keys stay where they are. */
 static int move_old_home(const char *home, const char *stamp)
 {
     static const char *const one[] = { "" }, *const ledger[] = { "", "-wal", "-shm" };
     char dir[PATH_MAX];
-    int r = move_aside(home, "adnet.yaml", one, 1, stamp);
+    int r = aside_move(home, "adnet.yaml", one, 1, stamp);
     for (size_t i = 0; r == 0 && i < N_NODE_CHAINS; i++) {
         if (fs_path(dir, sizeof(dir), "%s/%s", home, node_chains[i].name) < 0)
             return -ENAMETOOLONG;
-        if ((r = move_aside(dir, "genesis.json", one, 1, stamp)) == 0 &&
-            (r = move_aside(dir, GENESIS_BALANCES_FILE, one, 1, stamp)) == 0)
-            r = move_aside(dir, "ledger.db", ledger, 3, stamp);
+        if ((r = aside_move(dir, "genesis.json", one, 1, stamp)) == 0 &&
+            (r = aside_move(dir, GENESIS_BALANCES_FILE, one, 1, stamp)) == 0)
+            r = aside_move(dir, "ledger.db", ledger, 3, stamp);
     }
     return r;
 }

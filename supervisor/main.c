@@ -33,7 +33,7 @@ static void usage(FILE *f)
         "  init     --home DIR [--force] [--balances FILE.jsonl] [--asset SYMBOL=AMOUNT]...\n"
         "                                         create a node home (config, key, genesis)\n"
         "  run      --home DIR [--only alpha|delta] [--log-level L] [--set KEY=VALUE]...\n"
-        "                                         run the supervisor and the chain workers\n"
+        "           [--allow-resign]              run the supervisor and the chain workers\n"
         "  status   --home DIR [--json]           show each worker's state and height\n"
         "  restart  alpha|delta --home DIR [--no-wait]\n"
         "                                         restart one worker on purpose\n"
@@ -46,6 +46,9 @@ static void usage(FILE *f)
         "  query    WHAT ...                      read balances, records, pools, blocks\n"
         "  verify-proof FILE|-                    check a Merkle proof offline\n"
         "  verify-ledger --home DIR --chain C     rebuild a chain's state and compare (O(state))\n"
+        "  backup   --home DIR --out PATH [--with-keys]\n"
+        "                                         copy the ledgers while the node runs\n"
+        "  restore  --home DIR PATH               put a backup's ledgers into a stopped home\n"
         "\n"
         "--home defaults to $ADNET_HOME. Exit codes: 0 ok, 100 configuration or usage\n"
         "error, 101 ledger refused, 111 system error, 112 upgrade needed, 113 every\n"
@@ -57,7 +60,7 @@ static void usage(FILE *f)
 enum {
     OPT_HOME = 1u << 0, OPT_ONLY = 1u << 1, OPT_LOG = 1u << 2, OPT_SET = 1u << 3,
     OPT_JSON = 1u << 4, OPT_FORCE = 1u << 5, OPT_NO_WAIT = 1u << 6, OPT_BALANCES = 1u << 7,
-    OPT_ASSET = 1u << 8,
+    OPT_ASSET = 1u << 8, OPT_ALLOW_RESIGN = 1u << 9,
 };
 
 static const struct {
@@ -73,6 +76,7 @@ static const struct {
     { { "no-wait", no_argument, NULL, 'W' }, OPT_NO_WAIT },
     { { "balances", required_argument, NULL, 'b' }, OPT_BALANCES },
     { { "asset", required_argument, NULL, 'a' }, OPT_ASSET },
+    { { "allow-resign", no_argument, NULL, 'R' }, OPT_ALLOW_RESIGN },
     { { "help", no_argument, NULL, 'h' }, 0 },
 };
 #define N_OPTS (sizeof(all_opts) / sizeof(all_opts[0]))
@@ -84,6 +88,7 @@ typedef struct {
     const char *only;
     const char *log_level;
     bool json, no_wait;
+    bool allow_resign;   /* run: let workers adopt a ledger behind their record (devnet) */
     init_opts_t init;
     config_flag_t sets[MAX_SETS];
     char *set_args[MAX_SETS]; /* the raw --set arguments, passed on to workers */
@@ -128,6 +133,7 @@ static int take_option(args_t *a, int c)
     case 'j': a->json = true; return 0;
     case 'f': a->init.force = true; return 0;
     case 'W': a->no_wait = true; return 0;
+    case 'R': a->allow_resign = true; return 0;
     case 's': return parse_set(a, optarg);
     case 'l':
         if (log_level_parse(optarg, &lvl) < 0) {
@@ -252,7 +258,7 @@ static int load_config(args_t *a, config_t *cfg, config_sources_t **src)
 static int cmd_run(args_t *a)
 {
     config_t cfg;
-    char *worker_args[2 * MAX_SETS + 3];
+    char *worker_args[2 * MAX_SETS + 4];
     size_t n = 0;
     if (resolve_node_home(a) < 0 || load_config(a, &cfg, NULL) < 0)
         return ADNET_EXIT_CONFIG;
@@ -274,6 +280,8 @@ static int cmd_run(args_t *a)
         worker_args[n++] = "--log-level";
         worker_args[n++] = (char *)a->log_level;
     }
+    if (a->allow_resign)
+        worker_args[n++] = "--allow-resign";
     worker_args[n] = NULL;
     sup_options_t opt = { .home = a->home_abs, .only = a->only, .cfg = &cfg,
                           .worker_args = worker_args };
@@ -354,13 +362,21 @@ static const verb_t verbs[] = {
       "                    (put such lines in the file)\n"
       "The home must not be in use by a running node. Exit 0, 100 (usage, an existing\n"
       "home without --force, a bad key or balance), 111 (system error).\n" },
-    { "run", OPT_HOME | OPT_ONLY | OPT_LOG | OPT_SET, false, cmd_run,
+    { "run", OPT_HOME | OPT_ONLY | OPT_LOG | OPT_SET | OPT_ALLOW_RESIGN, false, cmd_run,
       "usage: adnet run --home DIR [--only alpha|delta] [--log-level L] [--set KEY=VALUE]...\n"
+      "                 [--allow-resign]\n"
       "\n"
       "Run the supervisor and the chain workers in the foreground (under systemd:\n"
       "Type=notify) until SIGTERM, SIGINT or adnet stop. --only runs one chain;\n"
       "--log-level and --set override adnet.yaml and the environment (adnet config)\n"
-      "and are passed on to the workers. Exit codes: docs/operations.md.\n" },
+      "and are passed on to the workers.\n"
+      "  --allow-resign    single-validator devnets only: a worker whose ledger is\n"
+      "                    behind its last_signed.json (a restored older backup)\n"
+      "                    adopts it instead of refusing it (exit 101), logs at warn\n"
+      "                    level which heights it may sign again, and rewrites the\n"
+      "                    record to the ledger's tip. Never on a shared chain: it\n"
+      "                    signs those heights again with other blocks.\n"
+      "Exit codes: docs/operations.md.\n" },
     { "status", OPT_HOME | OPT_JSON, false, run_status,
       "usage: adnet status --home DIR [--json]\n"
       "\n"
@@ -400,6 +416,7 @@ static const struct {
 } own_args[] = {
     { "keys", cmd_keys }, { "tx", cmd_tx }, { "query", cmd_query },
     { "verify-proof", cmd_verify_proof }, { "verify-ledger", cmd_verify_ledger },
+    { "backup", cmd_backup }, { "restore", cmd_restore },
 };
 
 static const verb_t *find_verb(const char *name)

@@ -71,6 +71,7 @@ typedef struct {
     char genesis_path[PATH_MAX];
     char rec_path[PATH_MAX];  /* the commit record, <home>/<chain>/last_signed.json */
     bool rec_pending;       /* the last block's record could not be written yet */
+    bool allow_resign;      /* --allow-resign: adopt a ledger behind the record (devnet) */
     ledger_files_t files;   /* which files the ledger's names held when it opened */
     production_t prod;      /* producing, delayed or halted, and why */
     pid_t parent;           /* the supervisor (our parent when we started) */
@@ -274,6 +275,40 @@ static void worker_submit_many(node_api_t *n, const uint8_t *const *tx, const si
     free(s);
 }
 
+/* Save the admitted ones of batch in the ledger (one commit for all), so
+ * that what is answered 202 survives a crash; if that fails they are
+ * refused after all and taken out of the pool. */
+static void inbox_save(worker_t *w, submission_t *batch, uint64_t now)
+{
+    size_t n = 0, k = 0;
+    reject_t why = {0};
+    for (submission_t *s = batch; s; s = s->next)
+        n += s->result == 0;
+    if (n == 0 || !chain_pool_kept(w->chain))
+        return;
+    const uint8_t **ids = calloc(n, sizeof *ids), **bytes = calloc(n, sizeof *bytes);
+    size_t *lens = calloc(n, sizeof *lens);
+    int r = ids && bytes && lens ? 0 : reject(&why, -ENOMEM, "internal", "out of memory");
+    for (submission_t *s = batch; r == 0 && s; s = s->next)
+        if (s->result == 0) {
+            ids[k] = s->id;
+            bytes[k] = s->bytes;
+            lens[k++] = s->len;
+        }
+    if (r == 0)
+        r = chain_pool_save(w->chain, w->pool, n, ids, bytes, lens, now, &why);
+    for (submission_t *s = batch; r < 0 && s; s = s->next)
+        if (s->result == 0) {
+            mempool_remove(w->pool, s->id);
+            s->result = r;
+            s->why = why;
+            count_reject(w, "admission", &why);
+        }
+    free(ids);
+    free(bytes);
+    free(lens);
+}
+
 static void on_inbox(struct ev_loop *loop, ev_async *a, int revents)
 {
     worker_t *w = a->data;
@@ -293,6 +328,7 @@ static void on_inbox(struct ev_loop *loop, ev_async *a, int revents)
     }
     if (batch_txn)
         chain_admit_end(w->chain);
+    inbox_save(w, batch, now);
     update_pool_gauges(w);
     pthread_mutex_lock(&w->inbox_mu);
     for (submission_t *s = batch, *next; s; s = next) {
@@ -398,7 +434,7 @@ static void worker_record_trouble(worker_t *w, int rc, uint64_t height, const ch
  * anything else ends the worker (111: the supervisor restarts it). */
 static void worker_block_failed(worker_t *w, int r, uint64_t height, const char *err)
 {
-    char reason[CHAIN_ERR_MAX + 64];
+    char reason[CHAIN_ERR_MAX + COMMITREC_ERR_MAX + 64]; /* err: either kind */
     if (r == -EBUSY) {
         snprintf(reason, sizeof(reason), "another process holds the ledger's write lock (%s)",
                  err);
@@ -534,6 +570,7 @@ static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
             "usage: %s --home DIR [--notify-fd N] [--restarts N] [--log-level LEVEL] [--set KEY=VALUE]...\n"
+            "          [--allow-resign]\n"
             "       %s --home DIR --verify-ledger\n"
             "The %s chain worker. It is normally started by `adnet run`; with\n"
             "--verify-ledger it rebuilds the state from the ledger's tables, compares it\n"
@@ -619,6 +656,7 @@ static int worker_args(worker_t *w, worker_args_t *a, int argc, char **argv)
         { "set", required_argument, NULL, 's' },
         { "restarts", required_argument, NULL, 'r' },
         { "verify-ledger", no_argument, NULL, 'y' },
+        { "allow-resign", no_argument, NULL, 'A' },
         { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -639,6 +677,7 @@ static int worker_args(worker_t *w, worker_args_t *a, int argc, char **argv)
             break;
         case 'l': a->level = optarg; break;
         case 'y': a->verify = true; break;
+        case 'A': w->allow_resign = true; break;
         case 'r': a->restarts = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 's':
             if (a->nflags == MAX_FLAGS - 1 || config_flag_parse(optarg, &a->flags[a->nflags]) < 0) {
@@ -795,6 +834,35 @@ static int worker_record_set_aside(worker_t *w, const commitrec_t *rec)
     return 0;
 }
 
+/* --allow-resign (a single-validator devnet): adopt a ledger that falls
+ * short of the record *rec (a restored older backup) by rewriting the
+ * record to the ledger's tip, saying at warn level which heights this
+ * validator may now sign again. *rec and *have are the new record on
+ * success. Return 0 or an exit code (the reason logged). */
+static int worker_record_resign(worker_t *w, commitrec_t *rec, const ledger_peek_t *peek,
+                                bool *have)
+{
+    char err[COMMITREC_ERR_MAX];
+    commitrec_t now;
+    uint64_t from = peek->tip.height < rec->height ? peek->tip.height + 1 : rec->height;
+
+    commitrec_from_tip(&now, w->genesis->chain_id, w->genesis->hash, &peek->tip);
+    log_warn("commit_record_resign", "path=%s record=%llu ledger=%llu resign_from=%llu "
+             "resign_to=%llu reason=\"--allow-resign: the ledger falls short of the record; "
+             "this validator may sign heights %llu to %llu again, with other hashes "
+             "(a fork: devnets only)\"", w->rec_path, (unsigned long long)rec->height,
+             (unsigned long long)peek->tip.height, (unsigned long long)from,
+             (unsigned long long)rec->height, (unsigned long long)from,
+             (unsigned long long)rec->height);
+    if (commitrec_store(&now, w->rec_path, err) < 0) {
+        log_error("ledger_refused", "path=%s reason=\"%s\"", w->rec_path, err);
+        return ADNET_EXIT_SYSTEM;
+    }
+    *rec = now;
+    *have = true;
+    return 0;
+}
+
 /* Before the ledger is opened for writing: a commit record of this
  * genesis must find every block it names in the ledger, which is refused
  * (and left exactly as it is) if not. *have says whether there is such a
@@ -819,6 +887,8 @@ static int worker_record_check(worker_t *w, commitrec_t *rec, bool *have)
         return r == -EILSEQ || r == -EPROTO ? ADNET_EXIT_LEDGER : ADNET_EXIT_SYSTEM;
     }
     if (commitrec_check(rec, &peek, w->ledger_path, w->rec_path, err) < 0) {
+        if (w->allow_resign && peek.exists && peek.has_genesis)
+            return worker_record_resign(w, rec, &peek, have);
         log_error("ledger_refused", "path=%s reason=\"%s\"", w->ledger_path, err);
         return ADNET_EXIT_LEDGER;
     }
@@ -912,6 +982,7 @@ static int worker_open_chain(worker_t *w, const char *home)
         goto out;
     }
     chain_set_keep_heights(w->chain, w->ccfg->state_keep_heights);
+    chain_set_retain_blocks(w->chain, w->ccfg->retain_blocks);
     if (ckpt_start(&w->ckpt, ledger_db(chain_ledger(w->chain)), w->ledger_path,
                    CKPT_THRESHOLD_PAGES, err, CHAIN_ERR_MAX) < 0)
         log_warn("checkpointer_off", "reason=\"%s\" (commits checkpoint the WAL themselves)",
@@ -989,6 +1060,31 @@ static void worker_watch(worker_t *w)
     ev_io_start(w->loop, &w->notify_watcher);
 }
 
+static void on_reload_drop(void *ctx, const uint8_t id[TX_ID_LEN], const reject_t *why)
+{
+    worker_t *w = ctx;
+    char hex[2 * TX_ID_LEN + 1];
+    hex_encode(hex, id, TX_ID_LEN);
+    log_info("tx_dropped", "id=%.16s stage=reload reason=%s msg=\"%s\"", hex, why->code,
+             why->message);
+    count_reject(w, "reload", why);
+}
+
+/* Admit again what the ledger kept of the mempool. Return 0 or an exit code. */
+static int worker_reload_pool(worker_t *w)
+{
+    char err[CHAIN_ERR_MAX];
+    size_t kept = 0, dropped = 0;
+    if (chain_pool_reload(w->chain, w->pool, clock_wall_ms(), on_reload_drop, w, &kept, &dropped,
+                          err) < 0) {
+        log_error("mempool_reload_failed", "reason=\"%s\"", err);
+        return ADNET_EXIT_SYSTEM;
+    }
+    if (kept || dropped)
+        log_info("mempool_reloaded", "kept=%zu dropped=%zu", kept, dropped);
+    return 0;
+}
+
 /* Open everything the loop needs, in order. Return 0 or an exit code. */
 static int worker_start(worker_t *w, const worker_args_t *a)
 {
@@ -1014,6 +1110,8 @@ static int worker_start(worker_t *w, const worker_args_t *a)
         return ADNET_EXIT_SYSTEM;
     }
     w->prod.metrics = w->metrics; /* production_t reports there from now on */
+    if ((rc = worker_reload_pool(w)) != 0)
+        return rc;
     metrics_set_collector(w->metrics, collect_files, w);
     metrics_gauge_set(w->metrics, "adnet_worker_restarts",
                       "Times the supervisor restarted this worker after a crash.", NULL,

@@ -250,9 +250,10 @@ int commitrec_check(const commitrec_t *r, const ledger_peek_t *peek, const char 
     }
     hex_encode(hex, r->hash, BLOCK_HASH_LEN);
     errf(err, "%s but this node committed %" PRIu64 " (hash %s): the ledger lost blocks; "
-              "restore it from a backup that holds block %" PRIu64 ", or, to give them up, "
-              "move %s aside (this validator may then sign heights %" PRIu64 " to %" PRIu64
-              " again)",
+              "restore it from a backup that holds block %" PRIu64 " (adnet restore; the "
+              "way in production), or, on a single-validator devnet only, give them up with "
+              "adnet run --allow-resign (or move %s aside): this validator may then sign "
+              "heights %" PRIu64 " to %" PRIu64 " again",
          what, r->height, hex, r->height, record_path, from, r->height);
     return -ESTALE;
 }

@@ -29,7 +29,7 @@
 #define COMMITREC_FILE "last_signed.json" /* in the chain's data folder */
 #define COMMITREC_VERSION 1
 #define COMMITREC_MAX_BYTES 1024          /* a longer file is refused unread */
-#define COMMITREC_ERR_MAX 512
+#define COMMITREC_ERR_MAX 1024
 
 typedef struct {
     char chain_id[BLOCK_CHAIN_ID_MAX + 1];
