@@ -333,9 +333,10 @@ static int proof_block(sql_t *q, uint64_t *height, uint8_t root[32], char *msg, 
     }
     if (sql_query(q, &st, "SELECT state_root FROM blocks WHERE height = ?", "u", *height) < 0)
         return proof_ledger_error(q, msg, msglen);
-    if (sql_step(q, st) != 1) {
-        snprintf(msg, msglen, "no block at height %" PRIu64, *height);
-        rc = -ENOENT;
+    if (sql_step(q, st) != 1) { /* heights up to the tip were all there: pruned */
+        snprintf(msg, msglen, "height %" PRIu64 " is pruned: its block is no longer kept",
+                 *height);
+        rc = -ESTALE;
     } else if (parse_key((const char *)sqlite3_column_text(st, 0), root) != 0) {
         snprintf(msg, msglen, "block %" PRIu64 ": state_root is not 64 hex digits", *height);
         rc = -EBADMSG;

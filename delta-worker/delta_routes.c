@@ -179,7 +179,7 @@ static int proof_block(sql_t *q, uint64_t *height, char state_hex[2 * DELTA_HASH
         return -ENOENT;
     if ((r = sql_query(q, &st, "SELECT state_root FROM blocks WHERE height = ?", "u", *height)) < 0)
         return -EIO;
-    r = sql_step(q, st) == 1 ? 0 : -ENOENT;
+    r = sql_step(q, st) == 1 ? 0 : -ESTALE; /* below the tip: its block was pruned */
     const char *hx = r == 0 ? (const char *)sqlite3_column_text(st, 0) : NULL;
     if (r == 0 && (!hx || strlen(hx) != 2 * DELTA_HASH_LEN))
         r = -EIO;

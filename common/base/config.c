@@ -133,6 +133,8 @@ static const config_key_t chain_keys[] = {
              "Transactions of one sender waiting at most."),
     KEY_UINT("state.keep_heights", CHAIN(state_keep_heights), 0, 2147483647, "10000",
              "Heights of state history kept for proofs; older ones are pruned (0: keep all)."),
+    KEY_UINT("retain_blocks", CHAIN(retain_blocks), 0, 2147483647, "0",
+             "Blocks kept; older blocks, their transactions and signatures are pruned (0: keep all)."),
 };
 
 #define N_NODE_ROWS (sizeof node_keys / sizeof node_keys[0]) /* CHAIN_SECTIONS included */
@@ -1085,6 +1087,21 @@ static int check_rules(const config_t *cfg, const config_sources_t *src, char *e
     return 0;
 }
 
+/* <chain>.retain_blocks is 0 or at least CONFIG_RETAIN_BLOCKS_MIN: fewer
+ * would prune blocks a client may still be reading about. */
+static int check_retain(const config_t *cfg, char *err)
+{
+    for (size_t i = 0; i < cfg->n_chains; i++) {
+        uint32_t v = cfg->chains[i].retain_blocks;
+        if (v == 0 || v >= CONFIG_RETAIN_BLOCKS_MIN)
+            continue;
+        set_err(err, "%s.retain_blocks is %" PRIu32 ": use 0 (keep all blocks) or at least %d",
+                cfg->chains[i].name, v, CONFIG_RETAIN_BLOCKS_MIN);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int config_load(config_t *cfg, config_sources_t **sources_out, const config_chain_spec_t *chains,
                 size_t n_chains, const char *path, bool must_exist, char *const *envp,
                 const config_flag_t *flags, size_t nflags, char err[CONFIG_ERR_MAX])
@@ -1119,6 +1136,9 @@ int config_load(config_t *cfg, config_sources_t **sources_out, const config_chai
     if (rc < 0)
         goto out;
     rc = check_rules(&tmp, src, msg);
+    if (rc < 0)
+        goto out;
+    rc = check_retain(&tmp, msg);
     if (rc < 0)
         goto out;
     *cfg = tmp;

@@ -15,6 +15,8 @@
 #define CONFIG_LISTEN_MAX 64
 #define CONFIG_MAX_CHAINS 8
 #define CONFIG_CHAIN_NAME_MAX 15
+/* Smallest non-zero <chain>.retain_blocks accepted. */
+#define CONFIG_RETAIN_BLOCKS_MIN 100
 
 /* A chain's section as the node registers it: its name and the defaults
  * that differ from chain to chain. The node passes its list of these to
@@ -43,6 +45,7 @@ typedef struct {
     uint32_t mempool_max_bytes;
     uint32_t mempool_max_per_sender;
     uint32_t state_keep_heights; /* state history kept for proofs (0: all) */
+    uint32_t retain_blocks;     /* blocks kept, older ones pruned (0: all; else >= 100) */
 } config_chain_t;
 
 typedef struct {

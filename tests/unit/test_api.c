@@ -25,6 +25,7 @@
 #include "common/node/api/api_routes.h"
 #include "common/node/api/node.h"
 #include "common/store/ledger.h"
+#include "common/store/prune.h"
 #include "proto/tx.h"
 #include "tests/lib/blocks.h"
 #include "tests/lib/file.h"
@@ -608,7 +609,8 @@ START_TEST(test_status)
     ck_assert_int_eq(jint(r.json, "restarts"), 3);
     ck_assert_str_eq(jstr(r.json, "state"), "producing");
     ck_assert(json_is_null(json_object_get(r.json, "reason")));
-    ck_assert_uint_eq(json_object_size(r.json), 12);
+    ck_assert_int_eq(jint(r.json, "lowest_height"), 1); /* nothing pruned */
+    ck_assert_uint_eq(json_object_size(r.json), 13);
     http_free(&r);
     env_stop();
 }
@@ -626,6 +628,7 @@ START_TEST(test_status_empty_ledger)
     ck_assert(json_is_null(json_object_get(r.json, "time")));
     ck_assert(json_is_null(json_object_get(r.json, "time_ms")));
     ck_assert_int_eq(jint(r.json, "protocol_version"), 4); /* genesis' */
+    ck_assert_int_eq(jint(r.json, "lowest_height"), 0);
     http_free(&r);
     http_get(&r, "/blocks/latest");
     assert_error(&r, 404, "not_found");
@@ -718,6 +721,35 @@ START_TEST(test_blocks_errors)
 }
 END_TEST
 
+/* Block 1 pruned (common/store/prune.h): 410 with the lowest kept height,
+ * which /status shows too; an unknown transaction's 404 says so. */
+START_TEST(test_blocks_pruned)
+{
+    env_start(&WITH_BLOCKS);
+    http_t r;
+    ck_assert_int_eq(ledger_begin(E.ledger), 0);
+    ck_assert_int_eq(prune_step(ledger_sql(E.ledger), 2, 3, 100, NULL), 0);
+    ck_assert_int_eq(ledger_commit(E.ledger), 0);
+    http_get(&r, "/blocks/1");
+    ck_assert_msg(r.status == 410, "%s", r.body);
+    json_t *e = json_object_get(r.json, "error");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "code")), "pruned");
+    ck_assert_int_eq(json_integer_value(json_object_get(e, "oldest_height")), 2);
+    http_free(&r);
+    http_get(&r, "/blocks/2");
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+    http_get(&r, "/status");
+    ck_assert_int_eq(jint(r.json, "lowest_height"), 2);
+    http_free(&r);
+    http_get(&r, "/txs/0000000000000000000000000000000000000000000000000000000000000000");
+    assert_error(&r, 404, "not_found");
+    ck_assert_msg(strstr(r.body, "below height 2, which this node pruned") != NULL, "%s", r.body);
+    http_free(&r);
+    env_stop();
+}
+END_TEST
+
 START_TEST(test_tx_get)
 {
     env_start(&WITH_BLOCKS);
@@ -763,7 +795,7 @@ START_TEST(test_tx_get)
     http_free(&r);
     http_get(&r, "/txs/0000000000000000000000000000000000000000000000000000000000000000");
     assert_error(&r, 404, "not_found");
-    ck_assert_ptr_nonnull(strstr(r.body, "may still be pending"));
+    ck_assert_ptr_nonnull(strstr(r.body, "unknown to this node"));
     http_free(&r);
     env_stop();
 }
@@ -1799,7 +1831,7 @@ Suite *test_suite(void)
     return suite_build(&spec, SUITE_TESTS(
         test_health, test_health_unreadable, test_health_fresh, test_health_stalled,
         test_health_bound, test_health_no_block, test_reader_refuses_newer_schema, test_status,
-        test_status_empty_ledger, test_blocks, test_blocks_errors, test_tx_get,
+        test_status_empty_ledger, test_blocks, test_blocks_errors, test_blocks_pruned, test_tx_get,
         test_tx_submit_accept, test_tx_submit_refusals, test_network, test_not_found_and_method,
         test_limits, test_rate_limit, test_rate_limit_refills, test_read_during_write,
         test_metrics_route, test_handler_contract, test_start_errors, test_ipv6, test_concurrent,

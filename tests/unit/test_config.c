@@ -128,11 +128,11 @@ static const char *const all_keys[] = {
     "alpha.enabled", "alpha.block_interval_ms", "alpha.block_max_txs", "alpha.api.listen",
     "alpha.api.threads", "alpha.api.max_body_bytes", "alpha.api.max_header_bytes", "alpha.api.timeout_s",
     "alpha.api.rate_per_s", "alpha.api.rate_burst", "alpha.mempool.max_txs", "alpha.mempool.max_bytes",
-    "alpha.mempool.max_per_sender", "alpha.state.keep_heights",
+    "alpha.mempool.max_per_sender", "alpha.state.keep_heights", "alpha.retain_blocks",
     "delta.enabled", "delta.block_interval_ms", "delta.block_max_txs", "delta.api.listen",
     "delta.api.threads", "delta.api.max_body_bytes", "delta.api.max_header_bytes", "delta.api.timeout_s",
     "delta.api.rate_per_s", "delta.api.rate_burst", "delta.mempool.max_txs", "delta.mempool.max_bytes",
-    "delta.mempool.max_per_sender", "delta.state.keep_heights",
+    "delta.mempool.max_per_sender", "delta.state.keep_heights", "delta.retain_blocks",
     "supervisor.restart_burst", "supervisor.restart_interval_s", "supervisor.stop_timeout_s",
     "supervisor.backoff_initial_ms", "supervisor.backoff_max_ms",
     "supervisor.ready_timeout_ms", "supervisor.heartbeat_interval_ms",
@@ -521,6 +521,17 @@ START_TEST(err_cross_field)
 }
 END_TEST
 
+START_TEST(retain_blocks_zero_or_minimum)
+{
+    const char *e = load_fail("delta:\n  retain_blocks: 99\n");
+    ck_assert_str_eq(e, "delta.retain_blocks is 99: use 0 (keep all blocks) or at least 100");
+    config_t c;
+    load_ok("alpha: {retain_blocks: 100}\n", NULL, NULL, 0, &c, NULL);
+    ck_assert_uint_eq(chain_of(&c, "alpha")->retain_blocks, 100);
+    ck_assert_uint_eq(chain_of(&c, "delta")->retain_blocks, 0); /* default: keep all */
+}
+END_TEST
+
 START_TEST(err_leaves_cfg_untouched_after_partial_load)
 {
     /* The first keys parse fine before the error: none may leak out. */
@@ -846,14 +857,14 @@ START_TEST(third_chain_gets_its_own_section)
 
     /* Printed after delta's keys and before supervisor's. */
     char *out = print_to_string(&c, src, false);
-    const char *dl = strstr(out, "\ndelta.state.keep_heights = ");
+    const char *dl = strstr(out, "\ndelta.retain_blocks = ");
     const char *gm = strstr(out, "\ngamma.enabled = false ");
     const char *sv = strstr(out, "\nsupervisor.restart_burst = ");
     ck_assert_msg(dl && gm && sv && dl < gm && gm < sv, "%s", out);
     size_t lines = 0;
     for (const char *p = out; (p = strchr(p, '\n')); p++)
         lines++;
-    ck_assert_uint_eq(lines, NALL + 14); /* gamma's 14 keys */
+    ck_assert_uint_eq(lines, NALL + 15); /* gamma's 15 keys */
     free(out);
     config_sources_free(src);
 
@@ -1002,7 +1013,7 @@ Suite *test_suite(void)
         err_unknown_key_far_from_any, err_wrong_type, err_out_of_range, err_integer_overflow,
         err_integer_syntax, err_collection_where_scalar_expected, err_scalar_where_mapping_expected,
         err_duplicate_key, err_other_yaml_shapes, err_alias_value, err_env, err_flag,
-        err_cross_field, err_leaves_cfg_untouched_after_partial_load, bool_spellings,
+        err_cross_field, retain_blocks_zero_or_minimum, err_leaves_cfg_untouched_after_partial_load, bool_spellings,
         log_level_values, listen_values, long_value_is_cut_in_message, flag_parse,
         default_file_round_trip, print_text, print_json, print_json_escapes_path,
         third_chain_gets_its_own_section, bad_chain_lists_are_refused,

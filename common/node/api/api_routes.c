@@ -17,6 +17,8 @@
 #include "common/base/clock.h"
 #include "common/base/hex.h"
 #include "common/node/api/node.h"
+#include "common/store/pooltab.h"
+#include "common/store/prune.h"
 #include "proto/tx.h"
 
 #define GENESIS_FILE_MAX (16u * 1024 * 1024)
@@ -248,6 +250,12 @@ static int h_status(const api_request_t *req, api_response_t *res)
         goto out;
     }
     bool any = rc == SQLITE_ROW;
+    sql_t q = SQL_BARE(req->db);
+    uint64_t lowest = 0;
+    if (prune_lowest_height(&q, &lowest) < 0) {
+        ledger_failed(req, res);
+        goto out;
+    }
     o = json_pack("{s:s,s:s,s:o,s:s,s:s,s:I,s:s,s:I,s:o,s:o,s:o,s:I}", "chain", n->chain,
                   "state", node_mode_name(ns.mode), "reason",
                   ns.mode != NODE_PRODUCING ? json_string(ns.reason) : json_null(), "chain_id",
@@ -259,6 +267,8 @@ static int h_status(const api_request_t *req, api_response_t *res)
                   any ? col_json_text(st, 2) : json_null(), "time_ms",
                   any ? json_integer(sqlite3_column_int64(st, 3)) : json_null(), "restarts",
                   (json_int_t)n->restarts);
+    if (o != NULL)
+        json_object_set_new(o, "lowest_height", json_u64(lowest));
     api_json(res, 200, o);
 out:
     sqlite3_finalize(st);
@@ -421,10 +431,36 @@ out:
     return rc;
 }
 
+/* Blocks below *below are pruned (0: none). Return 0, or answer 503
+ * (the ledger read failed) and return 1. */
+static int pruned_below(const api_request_t *req, api_response_t *res, uint64_t *below)
+{
+    sql_t q = SQL_BARE(req->db);
+    if (prune_below(&q, below) == 0)
+        return 0;
+    ledger_failed(req, res);
+    return 1;
+}
+
+/* 410 pruned for a height below the lowest kept one. */
+static int answer_pruned(api_response_t *res, int64_t height, uint64_t below)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "block %" PRId64 " was pruned: this node keeps blocks from height %"
+             PRIu64 " on (<chain>.retain_blocks)", height, below);
+    return api_json(res, 410, json_pack("{s:{s:s,s:s,s:o}}", "error", "code", "pruned",
+                                        "message", msg, "oldest_height", json_u64(below)));
+}
+
 static int answer_block(const api_request_t *req, api_response_t *res, bool latest,
                         int64_t height)
 {
     json_t *o = NULL;
+    uint64_t below = 0;
+    if (!latest && pruned_below(req, res, &below) != 0)
+        return 0;
+    if (!latest && (uint64_t)height < below)
+        return answer_pruned(res, height, below);
     int rc = block_json(req, latest, height, &o);
     switch (rc) {
     case 0:
@@ -461,6 +497,47 @@ static int h_block_at(const api_request_t *req, api_response_t *res)
 
 /* ---- GET /txs/{id} ------------------------------------------------------ */
 
+/* GET /txs/{id} for an id the txs table does not have: 404, with what the
+ * ledger's copy of the mempool says (pooltab.h): code "pending",
+ * "dropped" (with the reason and the height), each with the word in
+ * error.status, or "not_found" (unknown to this node; below, if not 0, is
+ * the lowest height kept, since a pruned block's transactions are unknown
+ * too). */
+static void tx_not_committed(const api_request_t *req, api_response_t *res, const char *idhex,
+                             uint64_t below)
+{
+    sql_t q = api_sql(req);
+    pooltab_status_t st = {.state = POOLTAB_UNKNOWN};
+    uint8_t id[TX_ID_LEN];
+    char pruned[128] = "";
+    json_t *e;
+
+    if (hex_decode(id, TX_ID_LEN, idhex) < 0 || pooltab_present(&q) != 1 ||
+        pooltab_status(&q, id, &st) < 0)
+        st.state = POOLTAB_UNKNOWN;
+    if (below > 0)
+        snprintf(pruned, sizeof pruned, ", or it was in a block below height %" PRIu64
+                 ", which this node pruned", below);
+    if (st.state == POOLTAB_PENDING)
+        api_error(res, 404, "pending", "transaction %s is pending in the mempool (admitted at "
+                  "%" PRIu64 " ms)", idhex, st.added_ms);
+    else if (st.state == POOLTAB_DROPPED)
+        api_error(res, 404, "dropped", "transaction %s was dropped at height %" PRIu64 ": %s: %s",
+                  idhex, st.height, st.code, st.message);
+    else
+        api_error(res, 404, "not_found", "transaction %s is unknown to this node: not committed, "
+                  "pending nor dropped%s", idhex, pruned);
+    if (st.state == POOLTAB_UNKNOWN || res->json == NULL ||
+        (e = json_object_get(res->json, "error")) == NULL)
+        return;
+    json_object_set_new(e, "status", json_string(st.state == POOLTAB_PENDING ? "pending"
+                                                                             : "dropped"));
+    if (st.state == POOLTAB_DROPPED) {
+        json_object_set_new(e, "reason", json_string(st.code));
+        json_object_set_new(e, "height", json_integer((json_int_t)st.height));
+    }
+}
+
 static int h_tx_get(const api_request_t *req, api_response_t *res)
 {
     const char *id = req->params[0];
@@ -482,9 +559,11 @@ static int h_tx_get(const api_request_t *req, api_response_t *res)
         sqlite3_bind_text(st, 1, lower, -1, SQLITE_STATIC);
         rc = sqlite3_step(st);
     }
+    uint64_t below = 0;
+    if (rc == SQLITE_DONE && pruned_below(req, res, &below) != 0)
+        goto out;
     if (rc == SQLITE_DONE) {
-        api_error(res, 404, "not_found", "transaction %s is not committed; it may still be pending",
-                  lower);
+        tx_not_committed(req, res, lower, below);
         goto out;
     }
     if (rc != SQLITE_ROW) {

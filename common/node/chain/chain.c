@@ -10,6 +10,8 @@
 
 #include "common/base/hex.h"
 #include "common/node/mempool/mempool.h"
+#include "common/store/prune.h"
+#include "common/store/pooltab.h"
 
 /* What a block keeps of each included transaction, for its txs row. */
 typedef struct {
@@ -27,9 +29,12 @@ struct chain {
     ledger_tip_t tip;
     void *state;                 /* the chain's in-memory state (ops->state_open) */
     uint64_t keep_heights;       /* state history kept (0: all), for ops->state_prune */
+    uint64_t retain_blocks;      /* blocks kept (0: all), see block_prune_ledger */
     commitrec_t signed_rec;      /* the last block this validator signed (chain_set_signed) */
     bool has_signed;
     bool admitting;              /* inside chain_admit_begin/end */
+    bool pooltab;                /* the ledger keeps the mempool's copy (pooltab.h) */
+    uint64_t pool_seq;           /* the last admission number given to it */
     /* Scratch for one block: ids (for the root) and what else the block
      * keeps of its included transactions. */
     uint8_t (*ids)[TX_ID_LEN];
@@ -187,6 +192,16 @@ int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
          (r = ops->state_upgrade(c->sql, &c->genesis, progress, err, CHAIN_ERR_MAX)) < 0) ||
         (r = ops->state_open(&c->state, c->sql, &c->genesis, err, CHAIN_ERR_MAX)) < 0)
         goto out;
+    if ((r = pooltab_present(c->sql)) < 0) {
+        snprintf(err, CHAIN_ERR_MAX, "ledger: %s", sql_errmsg(c->sql));
+        goto out;
+    }
+    c->pooltab = r == 1;
+    if (c->pooltab && (r = pooltab_last_seq(c->sql, &c->pool_seq)) < 0) {
+        snprintf(err, CHAIN_ERR_MAX, "ledger: %s", sql_errmsg(c->sql));
+        goto out;
+    }
+    r = 0;
     *out = c;
     c = NULL;
 out:
@@ -197,6 +212,11 @@ out:
 void chain_set_keep_heights(chain_t *c, uint64_t keep_heights)
 {
     c->keep_heights = keep_heights;
+}
+
+void chain_set_retain_blocks(chain_t *c, uint64_t retain_blocks)
+{
+    c->retain_blocks = retain_blocks;
 }
 
 void chain_set_signed(chain_t *c, const commitrec_t *r)
@@ -465,16 +485,34 @@ static int block_try_tx(chain_t *c, chain_exec_t *x, const mempool_entry_t *e, t
     return sql_exec(c->sql, "RELEASE tx", NULL);
 }
 
-/* Drop the refused pooled transaction e: invalid now means invalid for
- * good at this height or later. */
-static void block_drop_tx(mempool_t *pool, const mempool_entry_t *e, int verdict, reject_t *why,
-                          chain_drop_fn drop, void *drop_ctx)
+bool chain_pool_kept(const chain_t *c)
 {
+    return c->pooltab;
+}
+
+uint64_t chain_pool_take_seq(chain_t *c, size_t n)
+{
+    uint64_t first = c->pool_seq + 1;
+    c->pool_seq += n;
+    return first;
+}
+
+/* Drop the refused pooled transaction e: invalid now means invalid for
+ * good at this height or later. Its saved copy moves to tx_dropped in the
+ * block's transaction (if the block fails, the copy stays pending, and
+ * the next start's reload drops it again). */
+static int block_drop_tx(chain_t *c, uint64_t height, mempool_t *pool, const mempool_entry_t *e,
+                         int verdict, reject_t *why, chain_drop_fn drop, void *drop_ctx)
+{
+    int r = 0;
     if (!why->code)
         reject(why, verdict, "internal", "apply failed: %s", strerror(-verdict));
+    if (c->pooltab)
+        r = pooltab_drop(c->sql, e->tag, e->id, height, why->code, why->message);
     if (drop)
         drop(drop_ctx, e->id, why);
     mempool_remove(pool, e->id);
+    return r;
 }
 
 /* Apply up to want pooled transactions, in admission order, to the block
@@ -499,7 +537,8 @@ static int block_fill(chain_t *c, chain_exec_t *x, mempool_t *pool, size_t want,
             continue;
         }
         if (verdict < 0) {
-            block_drop_tx(pool, e, verdict, &why, drop, drop_ctx);
+            if ((r = block_drop_tx(c, x->height, pool, e, verdict, &why, drop, drop_ctx)) < 0)
+                return block_ledger_error(c, x->height, r, err);
             st->dropped++;
             continue;
         }
@@ -524,6 +563,28 @@ static int block_prune(chain_t *c, uint64_t height)
     if (!c->ops->state_prune || c->keep_heights == 0 || height <= c->keep_heights)
         return 0;
     return c->ops->state_prune(c->state, c->sql, height - c->keep_heights, CHAIN_PRUNE_BUDGET);
+}
+
+/* Delete a bounded part of the blocks below the ones kept, inside the
+ * block's transaction, after block_prune: the state trees then serve the
+ * heights from height - keep_heights on (tree_prune drops the roots below
+ * keep_from at once), and those blocks stay so that a proof at a served
+ * height can name its block. See common/store/prune.h for the rest of
+ * the rule. */
+static int block_prune_ledger(chain_t *c, uint64_t height, char err[CHAIN_ERR_MAX])
+{
+    uint64_t served = c->keep_heights == 0 || height <= c->keep_heights
+                          ? 0
+                          : height - c->keep_heights;
+    uint64_t keep_from = prune_floor(height, c->retain_blocks, served);
+    int r;
+
+    if (keep_from == 0)
+        return 0;
+    if ((r = prune_step(c->sql, keep_from, height, PRUNE_BUDGET, NULL)) < 0)
+        snprintf(err, CHAIN_ERR_MAX, "pruning blocks below %llu: %s",
+                 (unsigned long long)keep_from, sql_errmsg(c->sql));
+    return r;
 }
 
 /* Refuse to sign block (h, hash) at or below the last height this
@@ -572,10 +633,11 @@ static int block_seal(chain_t *c, chain_exec_t *x, block_header_t *h, const chai
     for (uint32_t i = 0; i < st->included; i++) {
         const picked_t *p = &c->picked[i];
         if ((r = ledger_put_tx(c->ledger, p->e->id, h->height, i, c->ops->tx_kind_name(p->kind),
-                               p->sender, p->e->bytes, p->e->len)) < 0)
+                               p->sender, p->e->bytes, p->e->len)) < 0 ||
+            (c->pooltab && (r = pooltab_remove(c->sql, p->e->tag)) < 0))
             return block_ledger_error(c, h->height, r, err);
     }
-    return 0;
+    return block_prune_ledger(c, h->height, err);
 }
 
 /* After the commit: the new tip, and the included transactions out of the pool. */

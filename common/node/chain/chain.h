@@ -6,6 +6,7 @@
 #ifndef ADNET_CHAIN_H
 #define ADNET_CHAIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -130,6 +131,14 @@ int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
  * block on; chain_open starts with CHAIN_KEEP_HEIGHTS_DEFAULT. */
 void chain_set_keep_heights(chain_t *c, uint64_t keep_heights);
 
+/* Keep the last retain_blocks blocks (0: all; the configuration's
+ * <chain>.retain_blocks, 0 or >= CONFIG_RETAIN_BLOCKS_MIN) from the next block
+ * on: each block commit then deletes at most PRUNE_BUDGET rows of older
+ * blocks, never a height the state trees still serve (the last
+ * keep_heights) nor a block whose transactions could still be replayed;
+ * see common/store/prune.h. chain_open starts with 0. */
+void chain_set_retain_blocks(chain_t *c, uint64_t retain_blocks);
+
 /* The last block this validator signed on this chain, as its commit
  * record says (common/store/commitrec.h; copied). From then on
  * chain_produce_block refuses to sign a block at or below that height
@@ -181,6 +190,32 @@ void chain_admit_end(chain_t *c);
 /* Called for each pooled transaction a block drops (refused at apply or
  * expired), with the reason; the entry is removed after the call. */
 typedef void (*chain_drop_fn)(void *ctx, const uint8_t id[TX_ID_LEN], const reject_t *why);
+
+/* ---- the mempool's copy in the ledger (common/store/pooltab.h) ----
+ * When the chain's schema has its tables, admitted transactions are saved
+ * by chain_pool_save (one commit per admission batch, synchronous=NORMAL:
+ * it survives the worker's crash at the cost of a write, not an fsync; the
+ * next block's commit syncs it with the block), removed in the
+ * transaction of the block that includes them, moved to tx_dropped in the
+ * transaction of the block that refuses them, and admitted again at start
+ * by chain_pool_reload. Without the tables, these are no-ops. */
+bool chain_pool_kept(const chain_t *c);
+/* Numbers for n saved admissions, in order: the first is returned. */
+uint64_t chain_pool_take_seq(chain_t *c, size_t n);
+/* Save the n transactions just admitted into pool (ids[i],
+ * bytes[i][lens[i]]) at now_ms, and tag their pool entries with their
+ * rows' numbers. Return 0, or refuse them all with why: "ledger_busy"
+ * (-EBUSY, another process holds the ledger's write lock) or "internal";
+ * the caller then takes them out of the pool again. */
+int chain_pool_save(chain_t *c, struct mempool *pool, size_t n, const uint8_t *const *ids,
+                    const uint8_t *const *bytes, const size_t *lens, uint64_t now_ms,
+                    reject_t *why);
+/* Admit the saved transactions into pool again, in their order, with the
+ * checks of admission; the ones refused now move to tx_dropped and go to
+ * drop (if non-NULL). Write how many were kept and dropped. Return 0 or a
+ * negative code with err. Before the first block. */
+int chain_pool_reload(chain_t *c, struct mempool *pool, uint64_t now_ms, chain_drop_fn drop,
+                      void *drop_ctx, size_t *kept, size_t *dropped, char err[CHAIN_ERR_MAX]);
 
 typedef struct {
     uint32_t included;       /* transactions in the block */
