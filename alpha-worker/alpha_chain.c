@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "common/store/pooltab.h"
 #include "common/store/tree_batch.h"
 #include "proto/alpha_tx.h"
 
@@ -79,7 +80,8 @@ static const char alpha_sql_v4[] =
 /* Migration 5: the two trees kept in the ledger (common/store/tree.h);
  * alpha_state_upgrade fills them from the tables at the first open.
  * Migration 6: their node table in its new key order; alpha_state_upgrade
- * moves the rows (tree_upgrade). */
+ * moves the rows (tree_upgrade). Migration 7: the mempool's copy
+ * (common/store/pooltab.h). */
 static const ledger_migration_t alpha_migrations[] = {
     {1, LEDGER_SQL_BASE_V1},
     {2, alpha_sql_v2},
@@ -87,9 +89,10 @@ static const ledger_migration_t alpha_migrations[] = {
     {4, alpha_sql_v4},
     {5, TREE_SQL_V1},
     {6, TREE_SQL_V2},
+    {7, POOLTAB_SQL_V1},
 };
 
-static const ledger_schema_t alpha_schema = {alpha_migrations, 6};
+static const ledger_schema_t alpha_schema = {alpha_migrations, 7};
 
 #define TREE_RECORDS ALPHA_TREE_NAME_RECORDS
 #define TREE_NULLIFIERS ALPHA_TREE_NAME_NULLIFIERS

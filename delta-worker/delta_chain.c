@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "common/store/pooltab.h"
 #include "common/store/tree_batch.h"
 #include "common/store/tree_bulk.h"
 
@@ -100,7 +101,8 @@ static const char delta_sql_v7[] = "CREATE INDEX lp_shares_owner ON lp_shares(ow
 /* Migration 5: the state tree kept in the ledger (common/store/tree.h);
  * delta_state_upgrade fills it from the tables at the first open.
  * Migration 6: its node table in its new key order; delta_state_upgrade
- * moves the rows (tree_upgrade). */
+ * moves the rows (tree_upgrade). Migration 8: the mempool's copy
+ * (common/store/pooltab.h). */
 static const ledger_migration_t delta_migrations[] = {
     {1, LEDGER_SQL_BASE_V1},
     {2, delta_sql_v2},
@@ -109,9 +111,10 @@ static const ledger_migration_t delta_migrations[] = {
     {5, TREE_SQL_V1},
     {6, TREE_SQL_V2},
     {7, delta_sql_v7},
+    {8, POOLTAB_SQL_V1},
 };
 
-static const ledger_schema_t delta_schema = {delta_migrations, 7};
+static const ledger_schema_t delta_schema = {delta_migrations, 8};
 
 /* One change to an asset's row of the supply table, noted while a block
  * is built and written in end_block. */

@@ -490,7 +490,10 @@ static int wait_committed(cli_t *c, const char *idhex, uint64_t expiry, uint64_t
             }
             return -1;
         }
-        if (res.status != 404) {
+        json_t *e = res.status == 404 && res.json ? json_object_get(res.json, "error") : NULL;
+        const char *code = json_string_value(json_object_get(e, "code"));
+        if (res.status != 404 || (code && strcmp(code, "dropped") == 0)) {
+            /* a drop is final: the node refused it at a block, or at its restart */
             int rc = api_failure(c, &res, false);
             httpc_response_clear(&res);
             return rc;

@@ -1138,6 +1138,76 @@ START_TEST(test_delta_batch)
 }
 END_TEST
 
+/* The error code of a GET /txs/{id} that is not 200 ("" if none). */
+static void tx_error_code(const char *idhex, char code[32], long *status)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/txs/%s", idhex);
+    resp_t r = http(DELTA, "GET", path, NULL, NULL, 0);
+    const char *c = json_string_value(json_object_get(json_object_get(r.json, "error"), "code"));
+    snprintf(code, 32, "%s", c ? c : "");
+    *status = r.status;
+    resp_free(&r);
+}
+
+START_TEST(test_mempool_survives_a_crash)
+{
+    enum { N = 8 };
+    char val[ADDRESS_MAX], cid[BLOCK_CHAIN_ID_MAX + 1], code[32];
+    keys_pair_t kp, to;
+    static txbuf_t t[N + 1];
+    long status;
+    REQUIRE_NODE();
+    load_key("validator", &kp);
+    key_address("validator", val);
+    chain_id_of(DELTA, cid);
+    ck_assert_int_eq(keys_generate(&to, "to"), 0);
+    uint64_t h = api_height(DELTA), nonce = delta_nonce(val);
+
+    /* Nonces 1..N ahead of the next one: admitted (202) and kept pending. */
+    for (int i = 1; i <= N; i++) {
+        delta_transfer_tx(&t[i], &kp, cid, to.pk, 10, 1, nonce + (uint64_t)i, h + 1000);
+        expect_post(DELTA, t[i].buf, t[i].len, 202, NULL);
+    }
+    tx_error_code(t[N].id, code, &status);
+    ck_assert_int_eq(status, 404);
+    ck_assert_str_eq(code, "pending");
+    /* The worker dies; the supervisor starts a new one, which reloads them. */
+    pid_t pid = node_worker_pid(&node, "delta");
+    ck_assert_int_gt(pid, 0);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    double end = now_ms() + 15000;
+    while (now_ms() < end && (node_worker_pid(&node, "delta") == pid ||
+                              !node_worker_state_is(&node, "delta", "running")))
+        usleep(50000);
+    ck_assert_int_ne(node_worker_pid(&node, "delta"), pid);
+    ck_assert(node_wait_running(&node, "delta", 15000));
+    tx_error_code(t[1].id, code, &status);
+    ck_assert_msg(status == 404 && strcmp(code, "pending") == 0, "after the restart: %ld %s",
+                  status, code);
+    /* The missing nonce: then every one of them commits. */
+    delta_transfer_tx(&t[0], &kp, cid, to.pk, 10, 1, nonce, h + 1000);
+    expect_post(DELTA, t[0].buf, t[0].len, 202, NULL);
+    for (int i = 0; i <= N; i++)
+        ck_assert_msg(wait_tx(DELTA, t[i].id, 20000) > 0, "tx %d not committed", i);
+    ck_assert_uint_eq(delta_nonce(val), nonce + N + 1);
+    /* A transaction refused at its block is "dropped", with the reason. */
+    uint64_t bal = delta_balance(val, "ADN");
+    nonce = delta_nonce(val);
+    h = api_height(DELTA);
+    delta_transfer_tx(&t[0], &kp, cid, to.pk, bal - 10, 1, nonce, h + 1000);
+    delta_transfer_tx(&t[1], &kp, cid, to.pk, bal - 10, 1, nonce + 1, h + 1000);
+    expect_post(DELTA, t[0].buf, t[0].len, 202, NULL);
+    expect_post(DELTA, t[1].buf, t[1].len, 202, NULL);
+    ck_assert_uint_gt(wait_tx(DELTA, t[0].id, 20000), 0);
+    end = now_ms() + 10000;
+    do
+        tx_error_code(t[1].id, code, &status);
+    while (strcmp(code, "dropped") != 0 && now_ms() < end && usleep(50000) == 0);
+    ck_assert_msg(status == 404 && strcmp(code, "dropped") == 0, "%ld %s", status, code);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("chains");
@@ -1152,6 +1222,7 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_delta_batch);
     tcase_add_test(tc, test_alpha_double_spend);
     tcase_add_test(tc, test_alpha_burn_and_queries);
+    tcase_add_test(tc, test_mempool_survives_a_crash);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -23,6 +23,7 @@
 #include "tests/lib/file.h"
 #include "tests/lib/gen.h"
 #include "tests/lib/suite.h"
+#include "common/store/pooltab.h"
 #include "tests/lib/tmp.h"
 
 Suite *test_suite(void);
@@ -932,6 +933,124 @@ START_TEST(test_busy_ledger_delays)
 }
 END_TEST
 
+/* ---- the mempool's copy in the ledger ---- */
+
+static const ledger_migration_t KV_POOL_MIGRATIONS[] = {
+    {1, LEDGER_SQL_BASE_V1},
+    {2, "CREATE TABLE kv(k TEXT PRIMARY KEY, v INTEGER);"},
+    {3, POOLTAB_SQL_V1},
+};
+static const ledger_schema_t KV_POOL_SCHEMA = {KV_POOL_MIGRATIONS, 3};
+
+/* Admit buf and save it as the worker does after an admission batch. */
+static int submit_saved(chain_t *c, mempool_t *pool, const uint8_t *buf, size_t len,
+                        reject_t *why)
+{
+    uint8_t id[TX_ID_LEN];
+    const uint8_t *ids[1] = {id}, *bytes[1] = {buf};
+    int r = submit(c, pool, buf, len, why);
+    tx_id(buf, len, id);
+    return r < 0 ? r : chain_pool_save(c, pool, 1, ids, bytes, &len, 1000, why);
+}
+
+static pooltab_status_t status_of(chain_t *c, const uint8_t *buf, size_t len)
+{
+    uint8_t id[TX_ID_LEN];
+    pooltab_status_t st;
+    tx_id(buf, len, id);
+    ck_assert_int_eq(pooltab_status(ledger_sql(chain_ledger(c)), id, &st), 0);
+    return st;
+}
+
+START_TEST(test_mempool_saved_and_reloaded)
+{
+    tmp_ledger_t t;
+    keys_pair_t key;
+    chain_t *c = NULL;
+    char err[CHAIN_ERR_MAX] = "";
+    chain_ops_t ops = KV_OPS;
+    ops.schema = &KV_POOL_SCHEMA;
+    genesis_t *g = solo_node(&t, &key);
+    mempool_limits_t lim = {100, 1 << 20, 100};
+    mempool_t *pool = mempool_new(&lim);
+    static uint8_t b[5][TX_MAX_BYTES];
+    size_t n[5], kept = 9, dropped = 9;
+    reject_t why;
+    drops_t drops = {0};
+
+    ck_assert_msg(chain_open(&c, &ops, t.db, g, &key, NULL, err) == 0, "%s", err);
+    ck_assert(chain_pool_kept(c));
+    n[0] = make_tx(b[0], &key, "adnet-test-1", 1, "a=1", 0, 5, 100);
+    n[1] = make_tx(b[1], &key, "adnet-test-1", 1, "fail=1", 1, 5, 100);
+    n[2] = make_tx(b[2], &key, "adnet-test-1", 1, "later=1", 2, 5, 100);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(submit_saved(c, pool, b[i], n[i], &why), 0);
+    ck_assert_int_eq(kv_query(c, "SELECT count(*) FROM mempool", NULL), 3);
+    /* A block: the first committed (its copy gone), the second refused
+     * (moved to tx_dropped), the third deferred (still pending). */
+    ck_assert_int_eq(chain_produce_block(c, 5000, pool, 100, record_drop, &drops, NULL, NULL,
+                                         err), 0);
+    ck_assert_int_eq(status_of(c, b[0], n[0]).state, POOLTAB_UNKNOWN);
+    pooltab_status_t st = status_of(c, b[1], n[1]);
+    ck_assert_int_eq(st.state, POOLTAB_DROPPED);
+    ck_assert_str_eq(st.code, "overspend");
+    ck_assert_uint_eq(st.height, 1);
+    ck_assert_int_eq(status_of(c, b[2], n[2]).state, POOLTAB_PENDING);
+    /* A transaction saved that has expired by the next start. */
+    uint8_t id3[TX_ID_LEN];
+    n[3] = make_tx(b[3], &key, "adnet-test-1", 1, "x=1", 3, 5, 1);
+    tx_id(b[3], n[3], id3);
+    ck_assert_int_eq(pooltab_put(ledger_sql(chain_ledger(c)), chain_pool_take_seq(c, 1), id3, 1000,
+                                 b[3], n[3]), 0);
+
+    /* A crash: the pool in memory is gone; the next start admits again. */
+    chain_close(c);
+    mempool_free(pool);
+    pool = mempool_new(&lim);
+    ck_assert_msg(chain_open(&c, &ops, t.db, g, &key, NULL, err) == 0, "%s", err);
+    drops.n = 0;
+    ck_assert_msg(chain_pool_reload(c, pool, 6000, record_drop, &drops, &kept, &dropped, err) == 0,
+                  "%s", err);
+    ck_assert_uint_eq(kept, 1);
+    ck_assert_uint_eq(dropped, 1);
+    ck_assert_int_eq(drops.n, 1);
+    ck_assert_str_eq(drops.codes[0], "expired");
+    ck_assert_uint_eq(mempool_count(pool), 1);
+    ck_assert_int_eq(status_of(c, b[3], n[3]).state, POOLTAB_DROPPED);
+    ck_assert_int_eq(status_of(c, b[2], n[2]).state, POOLTAB_PENDING);
+
+    /* A ledger another process holds: the save is refused, nothing kept. */
+    sqlite3 *other = NULL;
+    ck_assert_int_eq(sqlite3_open(t.db, &other), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    ledger_set_busy_timeout(chain_ledger(c), 0);
+    n[4] = make_tx(b[4], &key, "adnet-test-1", 1, "y=1", 3, 5, 100);
+    uint8_t id4[TX_ID_LEN];
+    const uint8_t *ids[1] = {id4}, *bytes[1] = {b[4]};
+    tx_id(b[4], n[4], id4);
+    ck_assert_int_eq(chain_pool_save(c, pool, 1, ids, bytes, &n[4], 7000, &why), -EBUSY);
+    ck_assert_str_eq(why.code, "ledger_busy");
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    ck_assert_int_eq(status_of(c, b[4], n[4]).state, POOLTAB_UNKNOWN);
+
+    /* Without the tables (KV_OPS), nothing is saved and nothing fails. */
+    chain_close(c);
+    mempool_free(pool);
+    free(g);
+    tmp_ledger_cleanup(&t);
+    g = solo_node(&t, &key);
+    ck_assert_msg(chain_open(&c, &KV_OPS, t.db, g, &key, NULL, err) == 0, "%s", err);
+    ck_assert(!chain_pool_kept(c));
+    ck_assert_int_eq(chain_pool_save(c, NULL, 1, ids, bytes, &n[4], 7000, &why), 0);
+    ck_assert_int_eq(chain_pool_reload(c, NULL, 7000, NULL, NULL, &kept, &dropped, err), 0);
+    ck_assert_uint_eq(kept + dropped, 0);
+    chain_close(c);
+    free(g);
+    tmp_ledger_cleanup(&t);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     static const suite_spec_t spec = {.name = "chain", .tcase = "core", .timeout_s = 30};
@@ -941,5 +1060,5 @@ Suite *test_suite(void)
         test_two_thirds_rule, test_genesis_init_failure, test_transactions_pipeline,
         test_failed_block_changes_nothing, test_open_large_genesis,
         test_open_refuses_bad_balances, test_signed_height_is_never_signed_again,
-        test_busy_ledger_delays));
+        test_busy_ledger_delays, test_mempool_saved_and_reloaded));
 }

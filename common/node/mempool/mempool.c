@@ -209,6 +209,15 @@ bool mempool_contains(const mempool_t *p, const uint8_t id[TX_ID_LEN])
     return table_find(&p->ids, id) != NULL;
 }
 
+int mempool_set_tag(mempool_t *p, const uint8_t id[TX_ID_LEN], uint64_t tag)
+{
+    slot_t *s = table_find(&p->ids, id);
+    if (!s)
+        return -ENOENT;
+    ((mempool_entry_t *)s->val)->tag = tag;
+    return 0;
+}
+
 int mempool_remove(mempool_t *p, const uint8_t id[TX_ID_LEN])
 {
     slot_t *s = table_find(&p->ids, id);

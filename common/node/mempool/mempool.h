@@ -23,6 +23,7 @@ typedef struct mempool_entry {
     uint8_t *bytes;         /* the encoded transaction (owned by the pool) */
     size_t len;
     uint64_t added_ms;      /* monotonic admission time, for latency metrics */
+    uint64_t tag;           /* the owner's number for it (the ledger's copy: its seq), 0 */
     struct mempool_entry *prev, *next; /* admission order */
 } mempool_entry_t;
 
@@ -41,6 +42,8 @@ void mempool_free(mempool_t *p);
 int mempool_add(mempool_t *p, const uint8_t id[TX_ID_LEN], const uint8_t sender[BLOCK_KEY_LEN],
                 const uint8_t *bytes, size_t len, uint64_t now_ms, reject_t *why);
 bool mempool_contains(const mempool_t *p, const uint8_t id[TX_ID_LEN]);
+/* Set the tag of the entry with id. Return 0 or -ENOENT. */
+int mempool_set_tag(mempool_t *p, const uint8_t id[TX_ID_LEN], uint64_t tag);
 /* Remove by id. Return 0 or -ENOENT. */
 int mempool_remove(mempool_t *p, const uint8_t id[TX_ID_LEN]);
 
