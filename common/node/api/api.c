@@ -138,6 +138,13 @@ int api_json(api_response_t *res, int status, json_t *body)
     return 0;
 }
 
+void api_text_clean(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80 || (unsigned char)*s < 0x20)
+            *s = '?';
+}
+
 int api_error(api_response_t *res, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];
@@ -145,6 +152,7 @@ int api_error(api_response_t *res, int status, const char *code, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    api_text_clean(msg); /* messages may quote what a client sent */
     return api_json(res, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
@@ -961,10 +969,14 @@ static int daemon_start(api_server_t *s, const api_config_t *cfg, int fd, char e
 {
     /* The connection's memory: room for a head of twice the limit, so that
      * one somewhat over it still reaches head_refused (and a JSON 431),
-     * for the records of the fields and arguments that may be allowed, and
-     * for the response headers. Past it libmicrohttpd answers by itself
-     * (docs/api.md lists what it says). */
-    size_t pool = 2 * s->max_header + (API_MAX_FIELDS + API_MAX_ARGS) * API_MHD_RECORD +
+     * for the records of as many fields as such a head can hold (a field
+     * is at least 4 bytes, "a:\r\n"; were they counted only up to the
+     * allowed 100, a head of a few hundred short fields would leave no room
+     * for the 431 and get no answer at all), and for the response headers.
+     * Past it libmicrohttpd answers by itself (docs/api.md lists what it
+     * says). libmicrohttpd maps a pool this large lazily: a connection
+     * uses the pages its head touches. */
+    size_t pool = 2 * s->max_header + (2 * s->max_header / 4 + API_MAX_ARGS) * API_MHD_RECORD +
                   API_HEADER_SLACK;
     unsigned timeout = cfg->timeout_s ? cfg->timeout_s : API_DEFAULT_TIMEOUT_S;
     unsigned threads = cfg->threads ? cfg->threads : API_DEFAULT_THREADS;

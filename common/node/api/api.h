@@ -100,6 +100,12 @@ int api_start(api_server_t **out, const api_config_t *cfg, char err[API_ERR_MAX]
 /* Stop and free; NULL-safe. In-flight requests finish first. */
 void api_stop(api_server_t *s);
 
+/* Make s printable ASCII in place: every byte at or above 0x80 or below
+ * 0x20 becomes '?'. A message may quote bytes a client sent (a chain id,
+ * an asset, a path), which JSON strings cannot carry unless they are
+ * valid UTF-8; the messages themselves are ASCII. */
+void api_text_clean(char *s);
+
 /* Response helpers: set res to a JSON body (takes ownership of body), or to
  * the standard error object. Return 0. */
 int api_json(api_response_t *res, int status, json_t *body);

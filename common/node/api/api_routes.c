@@ -796,10 +796,12 @@ static json_t *batch_result(int rc, const uint8_t id[TX_ID_LEN], const reject_t 
     }
     const char *code = why->code ? why->code : "rejected";
     int status = submit_status(code);
+    char msg[sizeof why->message];
+    snprintf(msg, sizeof msg, "%s", why->message[0] ? why->message : "transaction refused");
+    api_text_clean(msg);
     *later = *later || status == 503;
     return json_pack("{s:s,s:i,s:{s:s,s:s}}", "status", "refused", "http_status", status,
-                     "error", "code", code, "message",
-                     why->message[0] ? why->message : "transaction refused");
+                     "error", "code", code, "message", msg);
 }
 
 /* Hand the batch to the node and put each answer into results. */
