@@ -515,9 +515,13 @@ static void run_raw(const world_chain_t *c, in_t *in)
 {
     buf_t req = {0};
     const uint8_t *p;
-    size_t n = in_take(in, in->n, &p);
+    size_t n = in_take(in, in->n, &p), skip = 0;
     buf_add(&req, p, n);
-    exchange(c, &req, n >= 5 && memcmp(p, "HEAD ", 5) == 0, false);
+    /* libmicrohttpd skips empty lines before the request line (RFC 9112
+     * 2.2), so "\r\nHEAD ..." is a HEAD too: its answer has no body */
+    while (skip < n && (p[skip] == '\r' || p[skip] == '\n'))
+        skip++;
+    exchange(c, &req, n - skip >= 5 && memcmp(p + skip, "HEAD ", 5) == 0, false);
     free(req.p);
 }
 
