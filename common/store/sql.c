@@ -372,6 +372,14 @@ int sql_exec(sql_t *s, const char *sql, const char *fmt, ...)
     return rc;
 }
 
+void sql_exec_quiet(sql_t *s, const char *sql)
+{
+    char msg[SQL_ERR_MAX];
+    memcpy(msg, s->err, sizeof msg);
+    (void)sql_exec(s, sql, NULL);
+    memcpy(s->err, msg, sizeof msg);
+}
+
 int sql_exists(sql_t *s, const char *sql, const char *fmt, ...)
 {
     va_list ap;

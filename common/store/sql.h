@@ -91,6 +91,10 @@ int sql_step(sql_t *s, sqlite3_stmt *st);
 /* Run a statement that returns no rows (INSERT, UPDATE, DELETE, SAVEPOINT, ...)
  * with parameters bound from fmt. Return 0 or a negative code. */
 int sql_exec(sql_t *s, const char *sql, const char *fmt, ...);
+/* Clean-up after a failure (ROLLBACK, RELEASE, DROP ...): run sql, which
+ * takes no parameters, and keep the message s held before, so the caller
+ * reports the first failure, not the clean-up's. */
+void sql_exec_quiet(sql_t *s, const char *sql);
 /* Return 1 if the query returns a row, 0 if not, or a negative code. */
 int sql_exists(sql_t *s, const char *sql, const char *fmt, ...);
 /* Read column 0 of the first row as a non-negative integer: 0 and *out,

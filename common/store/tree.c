@@ -476,12 +476,9 @@ static int put_root(sql_t *q, const char *tree, uint64_t version, const tree_chi
  * transaction after a failure, keeping the failure's message on q. */
 static void savepoint_undo(sql_t *q, const char *rollback, const char *release)
 {
-    char msg[SQL_ERR_MAX];
-    memcpy(msg, q->err, sizeof msg);
-    (void)sql_exec(q, rollback, NULL);
+    sql_exec_quiet(q, rollback);
     if (release)
-        (void)sql_exec(q, release, NULL);
-    memcpy(q->err, msg, sizeof msg);
+        sql_exec_quiet(q, release);
 }
 
 static int put_stale(const walk_t *w, const uint8_t prefix[SMT_KEY_LEN], unsigned depth,

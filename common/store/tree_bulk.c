@@ -237,15 +237,11 @@ int tree_bulk_finish(tree_bulk_t *b, uint64_t version,
 
 void tree_bulk_end(tree_bulk_t *b)
 {
-    char msg[SQL_ERR_MAX];
     if (b->q == NULL)
         return;
     free(b->run);
     b->run = NULL;
-    if (b->table) {
-        memcpy(msg, b->q->err, sizeof msg); /* keep a failure's message */
-        (void)sql_exec(b->q, SQL_DROP, NULL);
-        memcpy(b->q->err, msg, sizeof msg);
-    }
+    if (b->table)
+        sql_exec_quiet(b->q, SQL_DROP);
     b->q = NULL;
 }

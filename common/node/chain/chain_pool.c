@@ -15,7 +15,7 @@ static int pool_txn_begin(sql_t *q)
 {
     int r = sql_exec(q, "PRAGMA synchronous = NORMAL", NULL);
     if (r == 0 && (r = sql_exec(q, "BEGIN IMMEDIATE", NULL)) < 0)
-        (void)sql_exec(q, "PRAGMA synchronous = FULL", NULL);
+        sql_exec_quiet(q, "PRAGMA synchronous = FULL");
     return r;
 }
 
@@ -23,14 +23,13 @@ static int pool_txn_end(sql_t *q, int r)
 {
     if (r == 0)
         r = sql_exec(q, "COMMIT", NULL);
-    if (r < 0 && !sqlite3_get_autocommit(q->db)) { /* keep the failure's message */
-        char msg[SQL_ERR_MAX];
-        memcpy(msg, q->err, sizeof msg);
-        (void)sql_exec(q, "ROLLBACK", NULL);
-        memcpy(q->err, msg, sizeof msg);
+    if (r < 0 && !sqlite3_get_autocommit(q->db))
+        sql_exec_quiet(q, "ROLLBACK");
+    if (r < 0) { /* blocks sync in full again; the failure's message stays */
+        sql_exec_quiet(q, "PRAGMA synchronous = FULL");
+        return r;
     }
-    int s = sql_exec(q, "PRAGMA synchronous = FULL", NULL); /* blocks sync in full again */
-    return r < 0 ? r : s;
+    return sql_exec(q, "PRAGMA synchronous = FULL", NULL);
 }
 
 int chain_pool_save(chain_t *c, mempool_t *pool, size_t n, const uint8_t *const *ids,
