@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "proto/wire.h"
 
 #define SMT_TAG_LEAF "adnet/smt/leaf"
 #define SMT_TAG_NODE "adnet/smt/node"
@@ -607,5 +608,59 @@ out:
     free(tmp);
     if (rc < 0 && what != NULL)
         *what = bad;
+    return rc;
+}
+
+int smt_proof_encode(const smt_proof_t *p, uint8_t *buf, size_t cap, size_t *len)
+{
+    wire_writer_t w;
+    if (p->n_siblings > SMT_DEPTH)
+        return -EINVAL;
+    wire_writer_init(&w, buf, cap);
+    wire_put_u16(&w, p->n_siblings);
+    wire_put_bytes(&w, p->siblings, (size_t)p->n_siblings * SMT_HASH_LEN);
+    wire_put_u8(&w, p->has_leaf ? 1 : 0);
+    if (p->has_leaf) {
+        wire_put_bytes(&w, p->leaf_key, SMT_KEY_LEN);
+        wire_put_bytes(&w, p->leaf_value, SMT_HASH_LEN);
+    }
+    if (w.err)
+        return w.err;
+    *len = w.len;
+    return 0;
+}
+
+int smt_proof_decode(smt_proof_t *p, const uint8_t *buf, size_t len, const char **what)
+{
+    smt_proof_t *t = malloc(sizeof(*t));
+    wire_reader_t r;
+    uint8_t leaf = 0;
+    int rc;
+    if (!t)
+        return -ENOMEM;
+    memset(t, 0, sizeof(*t));
+    wire_reader_init(&r, buf, len);
+    if (wire_get_u16(&r, "n_siblings", &t->n_siblings) == 0 && t->n_siblings > SMT_DEPTH) {
+        r.err = -EBADMSG;
+        r.what = "n_siblings";
+    }
+    wire_get_bytes(&r, "siblings", t->siblings, (size_t)t->n_siblings * SMT_HASH_LEN);
+    if (wire_get_u8(&r, "has_leaf", &leaf) == 0 && leaf > 1) {
+        r.err = -EBADMSG;
+        r.what = "has_leaf";
+    }
+    if (leaf) {
+        t->has_leaf = 1;
+        wire_get_bytes(&r, "leaf_key", t->leaf_key, SMT_KEY_LEN);
+        wire_get_bytes(&r, "leaf_value", t->leaf_value, SMT_HASH_LEN);
+    }
+    rc = wire_reader_finish(&r);
+    if (rc == -EINVAL)
+        rc = -EBADMSG;
+    if (rc == 0)
+        memcpy(p, t, sizeof(*t));
+    else if (what)
+        *what = r.what;
+    free(t);
     return rc;
 }

@@ -66,6 +66,17 @@ int smt_prove(smt_t *t, const uint8_t key[SMT_KEY_LEN], smt_proof_t *out);
 int smt_verify(const uint8_t root[SMT_HASH_LEN], const uint8_t key[SMT_KEY_LEN],
                const smt_proof_t *p, uint8_t value[SMT_HASH_LEN]);
 
+/* Proofs as bytes (between the workers of a node, proto/ipcmsg.h):
+ *   u16 n_siblings (<= SMT_DEPTH) || n_siblings * 32 bytes ||
+ *   u8 has_leaf (0 or 1) || [leaf_key 32 || leaf_value 32 if has_leaf]
+ * At most SMT_PROOF_MAX bytes. Encode returns 0 and *len, -ENOBUFS or
+ * -EINVAL (n_siblings over SMT_DEPTH); decode reads exactly len bytes and
+ * returns 0, -EBADMSG or -EMSGSIZE with the field in *what (may be NULL),
+ * leaving *p untouched on failure. */
+#define SMT_PROOF_MAX (2 + SMT_DEPTH * SMT_HASH_LEN + 1 + SMT_KEY_LEN + SMT_HASH_LEN)
+int smt_proof_encode(const smt_proof_t *p, uint8_t *buf, size_t cap, size_t *len);
+int smt_proof_decode(smt_proof_t *p, const uint8_t *buf, size_t len, const char **what);
+
 /* Proofs as JSON: {"key":hex,"root":hex,"siblings":[hex,...],"leaf":{"key":hex,"value":hex}|null}.
  * smt_proof_to_json returns a new object (NULL on out of memory, or if
  * p->n_siblings > SMT_DEPTH);

@@ -285,7 +285,7 @@ START_TEST(scripts_dev_usage_and_benchmark_list)
     ck_assert_msg(len > 2 && strcmp(err + len - 2, ".\n") == 0, "usage ends oddly:\n%s", err);
     /* bench without a name: the benchmarks, from tests/bench. */
     ck_assert_int_eq(dev(out, err, sizeof(out), "bench"), 2);
-    ck_assert_msg(strstr(err, "benchmarks: restart state tx"), "%s", err);
+    ck_assert_msg(strstr(err, "benchmarks: ipc restart state tx"), "%s", err);
 }
 END_TEST
 

@@ -14,6 +14,73 @@
 #include "tests/lib/smtref.h"
 #include "tests/lib/suite.h"
 
+/* The byte form of proofs: inclusion and exclusion proofs of a real tree
+ * round-trip and still verify; the layout is u16 count, siblings, u8
+ * has_leaf, leaf. */
+START_TEST(test_bytes_round_trip_and_layout)
+{
+    smt_t *t = smt_new();
+    static smt_proof_t p, d;
+    uint8_t key[32], val[32], root[32], got[32], buf[SMT_PROOF_MAX];
+    size_t len;
+    ck_assert_ptr_nonnull(t);
+    rng_seed(7);
+    for (int i = 0; i < 200; i++) {
+        rng_bytes(key, 32);
+        rng_bytes(val, 32);
+        ck_assert_int_eq(smt_set(t, key, val), 0);
+    }
+    smt_root(t, root);
+    for (int present = 1; present >= 0; present--) {
+        if (!present)
+            rng_bytes(key, 32); /* not in the tree */
+        ck_assert_int_eq(smt_prove(t, key, &p), 0);
+        ck_assert_int_eq(smt_proof_encode(&p, buf, sizeof buf, &len), 0);
+        ck_assert_uint_eq(len, 2 + 32u * p.n_siblings + 1 + (p.has_leaf ? 64 : 0));
+        ck_assert_uint_eq(buf[0] << 8 | buf[1], p.n_siblings);
+        ck_assert_uint_eq(buf[2 + 32 * p.n_siblings], p.has_leaf ? 1 : 0);
+        memset(&d, 0x5a, sizeof d);
+        ck_assert_int_eq(smt_proof_decode(&d, buf, len, NULL), 0);
+        ck_assert_int_eq(smt_verify(root, key, &d, got), present);
+        if (present)
+            ck_assert_mem_eq(got, val, 32);
+    }
+    smt_free(t);
+}
+END_TEST
+
+START_TEST(test_bytes_refusals)
+{
+    static smt_proof_t p, d, sentinel;
+    uint8_t buf[SMT_PROOF_MAX + 1];
+    size_t len;
+    const char *what = NULL;
+    memset(&p, 0, sizeof p);
+    p.n_siblings = 3;
+    p.has_leaf = 1;
+    ck_assert_int_eq(smt_proof_encode(&p, buf, sizeof buf, &len), 0);
+    memset(&sentinel, 0x5a, sizeof sentinel);
+    /* Every truncation, a trailing byte, a has_leaf of 2, a count over 256. */
+    for (size_t n = 0; n < len; n++) {
+        memcpy(&d, &sentinel, sizeof d);
+        ck_assert_int_eq(smt_proof_decode(&d, buf, n, &what), -EMSGSIZE);
+        ck_assert_mem_eq(&d, &sentinel, sizeof d);
+    }
+    ck_assert_int_eq(smt_proof_decode(&d, buf, len + 1, &what), -EBADMSG);
+    ck_assert_str_eq(what, "trailing bytes");
+    buf[2 + 3 * 32] = 2;
+    ck_assert_int_eq(smt_proof_decode(&d, buf, len, &what), -EBADMSG);
+    ck_assert_str_eq(what, "has_leaf");
+    buf[0] = 1, buf[1] = 1; /* 257 siblings */
+    ck_assert_int_eq(smt_proof_decode(&d, buf, len, &what), -EBADMSG);
+    ck_assert_str_eq(what, "n_siblings");
+    p.n_siblings = SMT_DEPTH + 1;
+    ck_assert_int_eq(smt_proof_encode(&p, buf, sizeof buf, &len), -EINVAL);
+    p.n_siblings = 3;
+    ck_assert_int_eq(smt_proof_encode(&p, buf, 10, &len), -ENOBUFS);
+}
+END_TEST
+
 Suite *test_suite(void);
 
 typedef smtref_kv_t kv_t;
@@ -923,5 +990,6 @@ Suite *test_suite(void)
         test_proof_of_neighbour_in_last_bit, test_rollback_restores_root_and_values,
         test_nested_marks, test_commit_then_rollback_does_nothing,
         test_rollback_of_delete_all_and_churn, test_random_ops_against_reference,
-        test_json_round_trip_and_format, test_json_refusals, test_to_json_refuses_oversized_proof));
+        test_json_round_trip_and_format, test_json_refusals, test_to_json_refuses_oversized_proof,
+        test_bytes_round_trip_and_layout, test_bytes_refusals));
 }
