@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "common/store/peertab.h"
 #include "common/store/pooltab.h"
 #include "common/store/tree_batch.h"
 #include "proto/alpha_tx.h"
@@ -81,7 +82,8 @@ static const char alpha_sql_v4[] =
  * alpha_state_upgrade fills them from the tables at the first open.
  * Migration 6: their node table in its new key order; alpha_state_upgrade
  * moves the rows (tree_upgrade). Migration 7: the mempool's copy
- * (common/store/pooltab.h). */
+ * (common/store/pooltab.h). Migration 8: the verified headers of the
+ * peer chain (common/store/peertab.h). */
 static const ledger_migration_t alpha_migrations[] = {
     {1, LEDGER_SQL_BASE_V1},
     {2, alpha_sql_v2},
@@ -90,9 +92,10 @@ static const ledger_migration_t alpha_migrations[] = {
     {5, TREE_SQL_V1},
     {6, TREE_SQL_V2},
     {7, POOLTAB_SQL_V1},
+    {8, PEERTAB_SQL_V1},
 };
 
-static const ledger_schema_t alpha_schema = {alpha_migrations, 7};
+static const ledger_schema_t alpha_schema = {alpha_migrations, 8};
 
 #define TREE_RECORDS ALPHA_TREE_NAME_RECORDS
 #define TREE_NULLIFIERS ALPHA_TREE_NAME_NULLIFIERS
@@ -1206,6 +1209,10 @@ static int alpha_state_verify(sql_t *q, const genesis_t *g, const genesis_progre
     return rc == -ENOENT ? -EILSEQ : rc;
 }
 
+/* The header's state root is alpha_state_root(records, nullifiers). */
+static const char *const alpha_state_trees[] = { ALPHA_TREE_NAME_RECORDS,
+                                                 ALPHA_TREE_NAME_NULLIFIERS };
+
 const chain_ops_t alpha_chain_ops = {
     .name = "alpha",
     .schema = &alpha_schema,
@@ -1217,6 +1224,9 @@ const chain_ops_t alpha_chain_ops = {
     .state_prune = alpha_state_prune,
     .state_verify = alpha_state_verify,
     .state_close = alpha_state_close,
+    .state_trees = alpha_state_trees,
+    .n_state_trees = 2,
+    .state_root_tag = "adnet/alpha/state/v2", /* alpha_state_root (proto/alpha_tx.c) */
     .state_root = alpha_state_root_fn,
     .state_mark = alpha_state_mark,
     .state_rollback = alpha_state_rollback,

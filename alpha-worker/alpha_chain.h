@@ -24,7 +24,7 @@ extern const chain_ops_t alpha_chain_ops;
 /* Check alpha's genesis params (chain_ops_t.genesis_check). */
 int alpha_genesis_check(const genesis_t *g, char *err, size_t errlen);
 
-#define ALPHA_N_ROUTES 6
+#define ALPHA_N_ROUTES 7
 /* GET /records/{commitment}, /owners/{address}/records, /nullifiers/{nullifier},
  * /proofs/records/{commitment}, /proofs/nullifiers/{nullifier}, /supply. */
 extern const api_route_t alpha_routes[ALPHA_N_ROUTES];

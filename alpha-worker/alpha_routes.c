@@ -16,7 +16,9 @@
 #include "common/base/hex.h"
 #include "common/store/sql.h"
 #include "common/store/tree.h"
+#include "common/node/api/api_routes.h"
 #include "proto/alpha_tx.h"
+#include "proto/delta_tx.h"
 
 /* Most records one /owners answer lists (newest first); "truncated" says
  * when there were more. The balance always covers all of them. */
@@ -522,6 +524,19 @@ static int get_nullifier_proof(const api_request_t *req, api_response_t *res)
     return proof_route(req, res, ALPHA_TREE_NULLIFIERS);
 }
 
+/* GET /peer/accounts/{address}: delta's account of address (its key in
+ * delta's accounts tree, delta_account_key), proven against a delta header
+ * this worker verified. */
+static int get_peer_account(const api_request_t *req, api_response_t *res)
+{
+    uint8_t pk[32], key[32];
+    const char *why = NULL;
+    if (address_decode(pk, req->params[0], &why) < 0)
+        return api_error(res, 400, "bad_address", "%s", why ? why : "not an address");
+    delta_account_key(pk, key);
+    return api_peer_state(req, res, "accounts", key, sizeof key);
+}
+
 const api_route_t alpha_routes[] = {
     {"GET", "/records/{}", "/records/{commitment}", get_record},
     {"GET", "/owners/{}/records", "/owners/{address}/records", get_owner_records},
@@ -529,6 +544,7 @@ const api_route_t alpha_routes[] = {
     {"GET", "/proofs/records/{}", "/proofs/records/{commitment}", get_record_proof},
     {"GET", "/proofs/nullifiers/{}", "/proofs/nullifiers/{nullifier}", get_nullifier_proof},
     {"GET", "/supply", "/supply", get_supply},
+    {"GET", "/peer/accounts/{}", "/peer/accounts/{address}", get_peer_account},
 };
 _Static_assert(sizeof alpha_routes / sizeof alpha_routes[0] == ALPHA_N_ROUTES,
                "ALPHA_N_ROUTES counts alpha_routes");

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "common/store/peertab.h"
 #include "common/store/pooltab.h"
 #include "common/store/tree_batch.h"
 #include "common/store/tree_bulk.h"
@@ -102,7 +103,8 @@ static const char delta_sql_v7[] = "CREATE INDEX lp_shares_owner ON lp_shares(ow
  * delta_state_upgrade fills it from the tables at the first open.
  * Migration 6: its node table in its new key order; delta_state_upgrade
  * moves the rows (tree_upgrade). Migration 8: the mempool's copy
- * (common/store/pooltab.h). */
+ * (common/store/pooltab.h). Migration 9: the verified headers of the
+ * peer chain (common/store/peertab.h). */
 static const ledger_migration_t delta_migrations[] = {
     {1, LEDGER_SQL_BASE_V1},
     {2, delta_sql_v2},
@@ -112,9 +114,10 @@ static const ledger_migration_t delta_migrations[] = {
     {6, TREE_SQL_V2},
     {7, delta_sql_v7},
     {8, POOLTAB_SQL_V1},
+    {9, PEERTAB_SQL_V1},
 };
 
-static const ledger_schema_t delta_schema = {delta_migrations, 8};
+static const ledger_schema_t delta_schema = {delta_migrations, 9};
 
 /* One change to an asset's row of the supply table, noted while a block
  * is built and written in end_block. */
@@ -1712,6 +1715,9 @@ static int delta_state_verify(sql_t *q, const genesis_t *g, const genesis_progre
     return r == -ENOENT ? -EILSEQ : r;
 }
 
+/* The header's state root is the accounts tree's root. */
+static const char *const delta_state_trees[] = { DELTA_TREE_NAME };
+
 const chain_ops_t delta_chain_ops = {
     .name = "delta",
     .schema = &delta_schema,
@@ -1724,6 +1730,9 @@ const chain_ops_t delta_chain_ops = {
     .state_verify = delta_state_verify,
     .state_close = delta_state_close,
     .state_root = delta_state_root,
+    .state_trees = delta_state_trees,
+    .n_state_trees = 1,
+    .state_root_tag = NULL,
     .state_mark = delta_state_mark,
     .state_rollback = delta_state_rollback,
     .state_commit = delta_state_commit,

@@ -30,7 +30,7 @@ int delta_genesis_check(const genesis_t *g, char *err, size_t errlen);
 
 /* Delta's HTTP routes (delta_routes.c): GET /accounts/{address},
  * /accounts/{address}/proof, /pools, /pools/{a}/{b}, /supply. */
-#define DELTA_N_ROUTES 5
+#define DELTA_N_ROUTES 7
 extern const api_route_t delta_routes[DELTA_N_ROUTES];
 extern const size_t delta_n_routes;
 

@@ -12,6 +12,7 @@
 #include "common/base/bech32.h"
 #include "common/base/hex.h"
 #include "common/node/api/api.h"
+#include "common/node/api/api_routes.h"
 #include "common/node/api/node.h"
 #include "common/store/smt.h"
 #include "common/store/sql.h"
@@ -492,12 +493,37 @@ static int get_supply(const api_request_t *req, api_response_t *res)
                                         supply));
 }
 
+/* GET /peer/records/{commitment}, /peer/nullifiers/{nullifier}: whether
+ * alpha's records tree holds the commitment (unspent) or its nullifiers
+ * tree the nullifier (spent), proven against an alpha header this worker
+ * verified. The keys are the values themselves. */
+static int peer_key(const api_request_t *req, api_response_t *res, const char *tree,
+                    const char *what)
+{
+    uint8_t key[32];
+    if (strlen(req->params[0]) != 64 || hex_decode(key, sizeof key, req->params[0]) < 0)
+        return api_error(res, 400, "bad_key", "%s must be 64 hex digits", what);
+    return api_peer_state(req, res, tree, key, sizeof key);
+}
+
+static int get_peer_record(const api_request_t *req, api_response_t *res)
+{
+    return peer_key(req, res, "records", "a commitment");
+}
+
+static int get_peer_nullifier(const api_request_t *req, api_response_t *res)
+{
+    return peer_key(req, res, "nullifiers", "a nullifier");
+}
+
 const api_route_t delta_routes[DELTA_N_ROUTES] = {
     {"GET", "/accounts/{}", "/accounts/{address}", get_account},
     {"GET", "/accounts/{}/proof", "/accounts/{address}/proof", get_account_proof},
     {"GET", "/pools", "/pools", get_pools},
     {"GET", "/pools/{}/{}", "/pools/{asset_a}/{asset_b}", get_pool},
     {"GET", "/supply", "/supply", get_supply},
+    {"GET", "/peer/records/{}", "/peer/records/{commitment}", get_peer_record},
+    {"GET", "/peer/nullifiers/{}", "/peer/nullifiers/{nullifier}", get_peer_nullifier},
 };
 
 const size_t delta_n_routes = DELTA_N_ROUTES;

@@ -32,7 +32,7 @@ int block_header_encode(const block_header_t *h, uint8_t *buf, size_t cap, size_
     if (chain_id_len(h->chain_id) < 0)
         return -EINVAL;
     wire_writer_init(&w, buf, cap);
-    wire_put_u8(&w, BLOCK_FORMAT_VERSION);
+    wire_put_u8(&w, h->peer_height ? BLOCK_FORMAT_V2 : BLOCK_FORMAT_V1);
     wire_put_u32(&w, h->protocol_version);
     wire_put_str(&w, h->chain_id);
     wire_put_u64(&w, h->height);
@@ -42,6 +42,10 @@ int block_header_encode(const block_header_t *h, uint8_t *buf, size_t cap, size_
     wire_put_bytes(&w, h->state_root, sizeof h->state_root);
     wire_put_bytes(&w, h->proposer, sizeof h->proposer);
     wire_put_u32(&w, h->tx_count);
+    if (h->peer_height) {
+        wire_put_u64(&w, h->peer_height);
+        wire_put_bytes(&w, h->peer_hash, sizeof h->peer_hash);
+    }
     if (w.err != 0)
         return w.err;
     *len = w.len;
@@ -57,7 +61,8 @@ int block_header_decode(block_header_t *h, const uint8_t *buf, size_t len, const
 
     memset(&t, 0, sizeof t);
     wire_reader_init(&r, buf, len);
-    if (wire_get_u8(&r, "format version", &version) == 0 && version != BLOCK_FORMAT_VERSION) {
+    if (wire_get_u8(&r, "format version", &version) == 0 && version != BLOCK_FORMAT_V1 &&
+        version != BLOCK_FORMAT_V2) {
         rc = -EPROTONOSUPPORT;
         r.what = "format version";
         goto out;
@@ -71,6 +76,14 @@ int block_header_decode(block_header_t *h, const uint8_t *buf, size_t len, const
     wire_get_bytes(&r, "state_root", t.state_root, sizeof t.state_root);
     wire_get_bytes(&r, "proposer", t.proposer, sizeof t.proposer);
     wire_get_u32(&r, "tx_count", &t.tx_count);
+    if (version == BLOCK_FORMAT_V2) {
+        wire_get_u64(&r, "peer_height", &t.peer_height);
+        wire_get_bytes(&r, "peer_hash", t.peer_hash, sizeof t.peer_hash);
+        if (r.err == 0 && t.peer_height == 0) {
+            r.err = -EBADMSG;
+            r.what = "peer_height";
+        }
+    }
     rc = decode_error(wire_reader_finish(&r));
     if (rc == 0)
         *h = t;

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BLOCK_FORMAT_VERSION 1   /* encoding version byte; others are refused */
+#define BLOCK_FORMAT_V1 1        /* header encoding without a peer anchor */
+#define BLOCK_FORMAT_V2 2        /* ... with one (peer_height, peer_hash) */
+#define BLOCK_FORMAT_VERSION BLOCK_FORMAT_V2 /* the newest this binary knows; others refused */
 #define COMMIT_CERT_VERSION 1    /* certificate encoding version byte */
 #define BLOCK_HASH_LEN 32
 #define BLOCK_KEY_LEN 32         /* Ed25519 public key */
@@ -28,6 +30,11 @@ typedef struct {
     uint8_t state_root[BLOCK_HASH_LEN];
     uint8_t proposer[BLOCK_KEY_LEN];
     uint32_t tx_count;
+    /* The newest header of the peer chain on the node that this chain had
+     * verified when the block was made (its anchor of the other chain);
+     * 0 and zeros for none. */
+    uint64_t peer_height;
+    uint8_t peer_hash[BLOCK_HASH_LEN];
 } block_header_t;
 
 typedef struct {
@@ -42,11 +49,18 @@ typedef struct {
     commit_sig_t sigs[BLOCK_MAX_SIGS];
 } commit_cert_t;
 
-/* Encode h into buf[cap]; return 0 and set *len, or -ENOBUFS / -EINVAL. */
+/* Encode h into buf[cap]; return 0 and set *len, or -ENOBUFS / -EINVAL.
+ * A header without a peer anchor (peer_height 0) has the version 1
+ * encoding: u8 1 || u32 protocol_version || str chain_id || u64 height ||
+ * u64 time_ms || prev_hash || txs_root || state_root || proposer || u32
+ * tx_count; one with an anchor, version 2: the same after u8 2, then u64
+ * peer_height (>= 1) || peer_hash. So a block's hash never depends on a
+ * field it does not use, and blocks made before anchors keep theirs. */
 int block_header_encode(const block_header_t *h, uint8_t *buf, size_t cap, size_t *len);
-/* Decode exactly len bytes. On failure return -EBADMSG / -EMSGSIZE /
- * -EPROTONOSUPPORT (unknown format version), set *what (if non-NULL) to the
- * field at fault, and leave *h untouched. */
+/* Decode exactly len bytes (version 1 or 2; a version 2 header with
+ * peer_height 0 is refused, as it has a version 1 encoding). On failure
+ * return -EBADMSG / -EMSGSIZE / -EPROTONOSUPPORT (unknown format version),
+ * set *what (if non-NULL) to the field at fault, and leave *h untouched. */
 int block_header_decode(block_header_t *h, const uint8_t *buf, size_t len, const char **what);
 /* Check semantic rules (non-empty chain id, height >= 1). Return 0 or -EINVAL with *what. */
 int block_header_check(const block_header_t *h, const char **what);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/base/clock.h"
 #include "common/base/exitcode.h"
 #include "common/base/fsutil.h"
+#include "common/store/peertab.h"
 #include "supervisor/cli.h"
 #include "supervisor/ctl.h"
 #include "supervisor/homelock.h"
@@ -125,6 +128,21 @@ static json_t *find_worker(json_t *status, const char *name)
     return NULL;
 }
 
+/* "<peer> 1234 (0.2s)": the peer chain as w's ledger has seen it, or "-". */
+static void fmt_peer(json_t *w, char *out, size_t cap)
+{
+    json_t *v = json_object_get(w, "peer_view"), *lag = json_object_get(v, "lag_ms");
+    char d[32] = "-";
+    if (!v) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    if (json_is_integer(lag))
+        fmt_duration((double)json_integer_value(lag) / 1e3, d, sizeof(d));
+    snprintf(out, cap, "%s %lld (%s)", jstr(v, "chain"),
+             (long long)json_integer_value(json_object_get(v, "height")), d);
+}
+
 static void print_worker(json_t *w)
 {
     char up[32], pid[24] = "-";
@@ -135,10 +153,12 @@ static void print_worker(json_t *w)
                  (long long)json_integer_value(json_object_get(w, "pid")));
     /* A running worker that produces no blocks says so. */
     const char *state = json_is_string(json_object_get(w, "halted")) ? "halted" : jstr(w, "state");
-    printf("%-6s %-9s %8s %9lld %9s %10lld  %-24s %s\n", jstr(w, "name"), state, pid,
+    char peer[64];
+    fmt_peer(w, peer, sizeof(peer));
+    printf("%-6s %-9s %8s %9lld %9s %10lld  %-24s %-10s %s\n", jstr(w, "name"), state, pid,
            (long long)json_integer_value(json_object_get(w, "restarts")), up,
            (long long)json_integer_value(json_object_get(w, "height")), *when ? when : "-",
-           jstr(w, "last_exit"));
+           jstr(w, "last_exit"), peer);
 }
 
 /* Below the table: why each halted worker makes no blocks, and why each
@@ -167,12 +187,43 @@ static void print_failures(json_t *reply)
     }
 }
 
+/* What worker w's ledger says of its peer chain (peer_headers): its
+ * newest verified height and that block's time, as "peer_view" in w.
+ * Read-only, without waiting on locks; left out when the ledger cannot be
+ * read (a fresh home) or has no such table. */
+static void add_peer_view(const char *home, json_t *w)
+{
+    const char *peer = json_string_value(json_object_get(w, "peer"));
+    char path[PATH_MAX];
+    sqlite3 *db = NULL;
+    uint64_t height = 0, time_ms = 0;
+    uint8_t hash[BLOCK_HASH_LEN];
+    if (!peer || fs_path(path, sizeof(path), "%s/%s/ledger.db", home, jstr(w, "name")) < 0)
+        return;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sql_t q = SQL_BARE(db);
+        sqlite3_busy_timeout(db, 100);
+        if (peertab_present(&q) == 1 && peertab_tip(&q, peer, &height, hash, &time_ms) == 0) {
+            uint64_t now = clock_wall_ms();
+            json_object_set_new(w, "peer_view", json_pack("{s:s,s:I,s:o}", "chain", peer,
+                                "height", (json_int_t)height, "lag_ms", height
+                                ? json_integer((json_int_t)(now > time_ms ? now - time_ms : 0))
+                                : json_null()));
+        }
+    }
+    sqlite3_close(db);
+}
+
 int cmd_status(const char *home, bool json)
 {
     json_t *reply = NULL;
     int rc = ctl_json_running(home, "status", "{\"cmd\":\"status\"}", &reply);
     if (rc)
         return rc;
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(reply, "workers"), i, w)
+        add_peer_view(home, w);
     if (json) {
         json_object_del(reply, "ok");
         json_dumpf(reply, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -186,10 +237,8 @@ int cmd_status(const char *home, bool json)
     printf("supervisor  pid %lld, up %s%s\n",
            (long long)json_integer_value(json_object_get(sup, "pid")), up,
            json_is_true(json_object_get(sup, "stopping")) ? ", stopping" : "");
-    printf("%-6s %-9s %8s %9s %9s %10s  %-24s %s\n", "WORKER", "STATE", "PID", "RESTARTS",
-           "UPTIME", "HEIGHT", "LAST BLOCK", "LAST EXIT");
-    size_t i;
-    json_t *w;
+    printf("%-6s %-9s %8s %9s %9s %10s  %-24s %-10s %s\n", "WORKER", "STATE", "PID", "RESTARTS",
+           "UPTIME", "HEIGHT", "LAST BLOCK", "LAST EXIT", "PEER SEEN (AGE)");
     json_array_foreach(json_object_get(reply, "workers"), i, w)
         print_worker(w);
     print_failures(reply);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
@@ -24,9 +25,11 @@
 #include "supervisor/child.h"
 #include "supervisor/ctl.h"
 #include "supervisor/homelock.h"
+#include "supervisor/ipclinks.h"
 #include "supervisor/sdnotify.h"
 
 #define NOTIFY_FD 3 /* where a worker finds its notification socket */
+#define IPC_FD 4    /* ... and its rings and their wake-ups, IPC_FD..+3 */
 
 /* The node's chains in start order, as the build lists them. */
 typedef struct {
@@ -61,12 +64,15 @@ typedef struct {
     char why[160];             /* while failed: why, for the log, status and STATUS= */
     ev_tstamp retry_at;        /* while failed by a crash loop: when it is tried again (0: never) */
     char halted[NOTIFY_REASON_MAX + 1]; /* while it reports HALTED: its reason; "" otherwise */
+    const char *peer;          /* the chain it is linked to (ipclinks.h), or NULL */
+    int ipc_fds[IPCLINK_NFDS]; /* its ends of that link's rings */
 } child_io_t;
 
 struct sup {
     const sup_options_t *opt;
     struct ev_loop *loop;
     child_io_t ch[NCHILDREN];  /* start order; stop order is the reverse */
+    ipclink_t links[NCHILDREN]; /* links[i]: chain i and the chain it starts after */
     ev_signal sigterm, sigint, sighup;
     ev_timer status_timer;
     ev_timer watchdog;
@@ -246,6 +252,27 @@ static void child_forget_process(child_io_t *ci)
     ci->halted[0] = '\0';
 }
 
+/* In the forked child: put the notification socket at NOTIFY_FD and the
+ * link's descriptors at IPC_FD.. (without CLOEXEC, so they pass exec).
+ * Each goes to a high number first, since a source may sit where another
+ * one is due (dup2 onto itself would also keep its CLOEXEC).
+ * Async-signal-safe. */
+static int child_place_fds(const child_io_t *ci, int notify_sock)
+{
+    int src[1 + IPCLINK_NFDS], n = 1;
+    src[0] = notify_sock;
+    if (ci->peer)
+        for (int i = 0; i < IPCLINK_NFDS; i++)
+            src[n++] = ci->ipc_fds[i];
+    for (int i = 0; i < n; i++)
+        if ((src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 64)) < 0)
+            return -1;
+    for (int i = 0; i < n; i++)
+        if (dup2(src[i], i == 0 ? NOTIFY_FD : IPC_FD + i - 1) < 0)
+            return -1;
+    return 0;
+}
+
 /* Fork and exec ci's worker with its notification socket as fd 3, and arm
  * its ready timeout. Return 0, or -errno (logged) if nothing was started. */
 static int child_spawn(child_io_t *ci)
@@ -271,6 +298,14 @@ static int child_spawn(child_io_t *ci)
     argv[argc++] = fdarg;
     argv[argc++] = "--restarts";
     argv[argc++] = restarts;
+    char ipcarg[16];
+    if (ci->peer) {
+        snprintf(ipcarg, sizeof(ipcarg), "%d", IPC_FD);
+        argv[argc++] = "--peer";
+        argv[argc++] = (char *)ci->peer;
+        argv[argc++] = "--ipc-fd";
+        argv[argc++] = ipcarg;
+    }
     for (char *const *a = s->opt->worker_args; a && *a && argc < 76; a++)
         argv[argc++] = *a;
     argv[argc] = NULL;
@@ -293,7 +328,7 @@ static int child_spawn(child_io_t *ci)
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
         setpgid(0, 0);
-        if (dup2(sv[1], NOTIFY_FD) < 0)
+        if (child_place_fds(ci, sv[1]) < 0)
             _exit(ADNET_EXIT_SYSTEM);
         execv(ci->exe, argv);
         _exit(ADNET_EXIT_SYSTEM);
@@ -634,7 +669,7 @@ static json_t *child_json(const child_io_t *ci, ev_tstamp now)
     bool failed = ci->c.state == CHILD_FAILED;
     long retry = retry_in_s(ci, now);
     /* pid is null, not 0, without a process: `kill -9 0` would hit a whole group. */
-    return json_pack("{s:s, s:b, s:o, s:s, s:I, s:f, s:I, s:I, s:s, s:s, s:o, s:o, s:o}", "name",
+    json_t *o = json_pack("{s:s, s:b, s:o, s:s, s:I, s:f, s:I, s:I, s:s, s:s, s:o, s:o, s:o}", "name",
                      ci->c.name, "enabled", ci->c.enabled, "pid",
                      ci->pid > 0 ? json_integer((json_int_t)ci->pid) : json_null(), "state",
                      child_state_name(ci->c.state), "restarts", (json_int_t)ci->c.restarts,
@@ -643,6 +678,9 @@ static json_t *child_json(const child_io_t *ci, ev_tstamp now)
                      "failed_reason", failed ? json_string(ci->why) : json_null(), "retry_in_s",
                      retry > 0 ? json_integer(retry) : json_null(), "halted",
                      ci->halted[0] ? json_string(ci->halted) : json_null());
+    if (o)
+        json_object_set_new(o, "peer", ci->peer ? json_string(ci->peer) : json_null());
+    return o;
 }
 
 static json_t *ctl_error(const char *why)
@@ -832,6 +870,40 @@ static int child_io_init(sup_t *s, child_io_t *ci, const chain_entry_t *e)
     return 0;
 }
 
+/* The rings between each chain and the one it starts after, when both
+ * are enabled in the configuration (one link per worker: a chain already
+ * linked is not linked again). Return 0 or -errno (logged). */
+static int sup_links_init(sup_t *s)
+{
+    for (size_t i = 0; i < NCHILDREN; i++) {
+        const config_chain_t *ca, *cb = config_chain(s->opt->cfg, chain_list[i].name);
+        size_t j = 0;
+        char err[160];
+        if (!chain_list[i].after)
+            continue;
+        while (j < i && strcmp(chain_list[j].name, chain_list[i].after) != 0)
+            j++;
+        ca = config_chain(s->opt->cfg, chain_list[j].name);
+        if (j == i || !ca || !cb || !ca->enabled || !cb->enabled || s->ch[i].peer ||
+            s->ch[j].peer)
+            continue;
+        int r = ipclink_create(&s->links[i], chain_list[j].name, chain_list[i].name, err,
+                               sizeof(err));
+        if (r < 0) {
+            log_error("ipc_rings_failed", "link=%s-%s reason=\"%s\"", chain_list[j].name,
+                      chain_list[i].name, err);
+            return r;
+        }
+        s->ch[j].peer = chain_list[i].name;
+        s->ch[i].peer = chain_list[j].name;
+        ipclink_fds(&s->links[i], 0, s->ch[j].ipc_fds);
+        ipclink_fds(&s->links[i], 1, s->ch[i].ipc_fds);
+        log_info("ipc_rings", "link=%s-%s slots=%d slot_bytes=%d", chain_list[j].name,
+                 chain_list[i].name, IPCLINK_SLOTS, IPCLINK_SLOT_BYTES);
+    }
+    return 0;
+}
+
 /* Build the children from the build's chain list. Return 0, -ENOENT or
  * -EINVAL (logged: missing worker, bad chain list, nothing enabled), or
  * -ENOMEM. */
@@ -860,7 +932,7 @@ static int sup_children_init(sup_t *s)
         log_error("nothing_to_run", "reason=\"every chain is disabled\"");
         return -EINVAL;
     }
-    return 0;
+    return sup_links_init(s);
 }
 
 /* Watch signals, open the control socket, start the status and watchdog
@@ -901,6 +973,7 @@ static void sup_free(sup_t *s)
         if (s->ch[i].sock >= 0)
             close(s->ch[i].sock);
         child_release(&s->ch[i].c);
+        ipclink_close(&s->links[i]);
     }
     if (s->loop)
         ev_loop_destroy(s->loop);
@@ -919,8 +992,11 @@ int sup_run(const sup_options_t *opt)
     s->opt = opt;
     s->exit_code = ADNET_EXIT_OK;
     s->lock_fd = -1;
-    for (size_t i = 0; i < NCHILDREN; i++)
+    for (size_t i = 0; i < NCHILDREN; i++) {
         s->ch[i].sock = -1;
+        for (int k = 0; k < 2; k++)
+            s->links[i].ring[k] = s->links[i].wake[k] = -1;
+    }
     if ((r = sup_lock_home(s)) < 0) {
         rc = r == -EBUSY ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
         goto out;

@@ -13,6 +13,9 @@
 uint64_t clock_wall_ms(void);
 /* Microseconds of CLOCK_MONOTONIC: for durations only, never shown as a date. */
 uint64_t clock_mono_us(void);
+/* The same clock in nanoseconds (one clock for every process of the
+ * machine: a sender's stamp can be read by another process). */
+uint64_t clock_mono_ns(void);
 
 /* Write ms (since the epoch) as "YYYY-MM-DDTHH:MM:SS.mmmZ". Return 0, or
  * -EINVAL past year 9999 (out then holds an empty string). */

@@ -31,6 +31,7 @@
 #include "common/node/api/api_routes.h"
 #include "common/node/api/node.h"
 #include "common/node/mempool/mempool.h"
+#include "common/runtime/peerlink.h"
 #include "common/runtime/production.h"
 #include "common/store/checkpoint.h"
 #include "common/store/commitrec.h"
@@ -89,6 +90,7 @@ typedef struct {
     int notify_fd;          /* -1 when run by hand without a supervisor */
     int lock_fd;            /* holds <home>/<chain>/LOCK; -1 before */
     genesis_t *genesis;     /* as loaded (the chain keeps its own copy) */
+    peerlink_t *link;       /* to the peer chain's worker, or NULL */
     int exit_code;
 } worker_t;
 
@@ -98,6 +100,8 @@ typedef struct {
     const char *level;      /* --log-level, or NULL */
     uint32_t restarts;      /* --restarts: how often the supervisor restarted it */
     bool verify;            /* --verify-ledger: check the ledger's state, then exit */
+    const char *peer;       /* --peer: the chain this one links to, or NULL */
+    int ipc_fd;             /* --ipc-fd: its rings and wake-ups at ipc_fd..+3; -1: none */
     config_flag_t flags[MAX_FLAGS];
     size_t nflags;
 } worker_args_t;
@@ -472,6 +476,7 @@ static void worker_block_committed(worker_t *w, const block_header_t *h,
                     METRICS_LATENCY_BUCKETS, METRICS_LATENCY_NBUCKETS, took);
     update_pool_gauges(w);
     worker_notify(w, NOTIFY_BLOCK);
+    peerlink_block_committed(w->link, h->height);
     if (rr < 0) {
         worker_record_trouble(w, rr, h->height + 1, err);
         return;
@@ -570,11 +575,14 @@ static void usage(FILE *f, const char *prog)
 {
     fprintf(f,
             "usage: %s --home DIR [--notify-fd N] [--restarts N] [--log-level LEVEL] [--set KEY=VALUE]...\n"
-            "          [--allow-resign]\n"
+            "          [--allow-resign] [--peer CHAIN [--ipc-fd N]]\n"
             "       %s --home DIR --verify-ledger\n"
             "The %s chain worker. It is normally started by `adnet run`; with\n"
             "--verify-ledger it rebuilds the state from the ledger's tables, compares it\n"
-            "with the stored trees and the last header, and exits 0 (they agree) or 1.\n",
+            "with the stored trees and the last header, and exits 0 (they agree) or 1.\n"
+            "--peer links it to the worker of chain CHAIN on this node (its finality\n"
+            "proofs, over ZeroMQ ipc:// in DIR/run, and over the shared-memory rings the\n"
+            "supervisor passes at descriptors N..N+3 with --ipc-fd).\n",
             prog, prog, prog);
 }
 
@@ -657,6 +665,8 @@ static int worker_args(worker_t *w, worker_args_t *a, int argc, char **argv)
         { "restarts", required_argument, NULL, 'r' },
         { "verify-ledger", no_argument, NULL, 'y' },
         { "allow-resign", no_argument, NULL, 'A' },
+        { "peer", required_argument, NULL, 'p' },
+        { "ipc-fd", required_argument, NULL, 'i' },
         { "version", no_argument, NULL, 'V' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -676,6 +686,15 @@ static int worker_args(worker_t *w, worker_args_t *a, int argc, char **argv)
             w->notify_fd = (int)fd;
             break;
         case 'l': a->level = optarg; break;
+        case 'p': a->peer = optarg; break;
+        case 'i':
+            fd = strtol(optarg, &end, 10);
+            if (*end || fd < 3 || fd > INT_MAX - 4) {
+                fprintf(stderr, "%s: --ipc-fd: expected a descriptor number >= 3\n", argv[0]);
+                return ADNET_EXIT_CONFIG;
+            }
+            a->ipc_fd = (int)fd;
+            break;
         case 'y': a->verify = true; break;
         case 'A': w->allow_resign = true; break;
         case 'r': a->restarts = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -1000,16 +1019,36 @@ static void worker_state(node_api_t *n, node_state_t *out)
     production_get(&w->prod, out);
 }
 
+/* node_api_t.peer_state: through the link, on the API thread. */
+static int worker_peer_state(node_api_t *n, const char *tree, const uint8_t *key, size_t key_len,
+                             uint64_t height, const uint8_t state_root[32],
+                             node_peer_state_t *out, reject_t *why)
+{
+    worker_t *w = n->loop_ctx;
+    peer_state_t ps;
+    int rc;
+    if (!w->link)
+        return reject(why, -ENOTCONN, "peer_unavailable", "the link to the peer did not start");
+    rc = peerlink_state(w->link, tree, key, key_len, height, state_root, &ps, why);
+    if (rc == 0) {
+        out->present = ps.present;
+        memcpy(out->value, ps.value, sizeof(out->value));
+        memcpy(out->tree_root, ps.tree_root, sizeof(out->tree_root));
+    }
+    return rc;
+}
+
 /* Start the HTTP API on its threads. Return 0 or an exit code. */
-static int worker_serve_api(worker_t *w, uint32_t restarts)
+static int worker_serve_api(worker_t *w, uint32_t restarts, const char *peer)
 {
     const chain_ops_t *ops = w->ops;
     w->napi = (node_api_t){ .chain = ops->name, .ops = ops, .genesis = chain_genesis(w->chain),
                             .genesis_path = w->genesis_path, .ledger_path = w->ledger_path,
-                            .metrics = w->metrics, .restarts = restarts,
+                            .metrics = w->metrics, .restarts = restarts, .peer = peer,
                             .block_interval_ms = w->ccfg->block_interval_ms,
                             .submit = worker_submit, .submit_many = worker_submit_many,
-                            .state = worker_state, .loop_ctx = w };
+                            .state = worker_state,
+                            .peer_state = peer ? worker_peer_state : NULL, .loop_ctx = w };
     const api_route_t *tables[] = { api_common_routes, ops->routes, NULL };
     const size_t counts[] = { api_common_nroutes, ops->n_routes };
     const config_chain_t *cc = w->ccfg;
@@ -1085,6 +1124,24 @@ static int worker_reload_pool(worker_t *w)
     return 0;
 }
 
+/* Link to the peer chain's worker (--peer). A link that cannot start is
+ * logged and left out: this chain runs on without it. */
+static void worker_link(worker_t *w, const worker_args_t *a)
+{
+    char err[256];
+    peerlink_config_t lc = { .home = a->home, .peer = a->peer, .fd_base = a->ipc_fd,
+                             .loop = w->loop, .chain = w->chain, .ops = w->ops,
+                             .metrics = w->metrics };
+    if (!a->peer)
+        return;
+    chain_set_peer(w->chain, a->peer);
+    if (peerlink_start(&w->link, &lc, err, sizeof(err)) < 0) {
+        log_error("peer_link_failed", "peer=%s reason=\"%s\" (this chain runs on without it)",
+                  a->peer, err);
+        w->link = NULL;
+    }
+}
+
 /* Open everything the loop needs, in order. Return 0 or an exit code. */
 static int worker_start(worker_t *w, const worker_args_t *a)
 {
@@ -1125,7 +1182,8 @@ static int worker_start(worker_t *w, const worker_args_t *a)
     ev_async_init(&w->inbox_async, on_inbox);
     w->inbox_async.data = w;
     ev_async_start(w->loop, &w->inbox_async);
-    if ((rc = worker_serve_api(w, a->restarts)) != 0)
+    worker_link(w, a); /* before the API threads, which reach it */
+    if ((rc = worker_serve_api(w, a->restarts, a->peer)) != 0)
         return rc;
     worker_watch(w);
     return 0;
@@ -1194,6 +1252,7 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
     worker_args_t a;
     memset(&w, 0, sizeof(w));
     memset(&a, 0, sizeof(a));
+    a.ipc_fd = -1;
     pthread_mutex_init(&w.inbox_mu, NULL);
     pthread_cond_init(&w.inbox_cv, NULL);
     production_init(&w.prod, NULL);
@@ -1211,6 +1270,7 @@ int worker_main(int argc, char **argv, const chain_ops_t *ops)
      * may hold pointers into this worker), then the rest. */
     inbox_close(&w);
     api_stop(w.api);
+    peerlink_stop(w.link);
     ckpt_stop(w.ckpt);
     chain_close(w.chain);
     mempool_free(w.pool);

@@ -70,6 +70,13 @@ static const char SQL_PUT_BLOCK[] =
     "INSERT INTO blocks (height, hash, prev_hash, time, time_ms, chain_id, protocol_version,"
     " proposer, txs_root, state_root, tx_count, header, cert)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+/* A header naming a peer header (block format 2) also fills the readable
+ * columns peer_height and peer_hash, which a schema with peer_headers has
+ * (common/store/peertab.h). */
+static const char SQL_PUT_BLOCK_PEER[] =
+    "INSERT INTO blocks (height, hash, prev_hash, time, time_ms, chain_id, protocol_version,"
+    " proposer, txs_root, state_root, tx_count, header, cert, peer_height, peer_hash)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 static const char SQL_PUT_COMMIT[] =
     "INSERT INTO commits (height, validator, signature) VALUES (?1, ?2, ?3)";
 static const char SQL_GET_BLOCK[] = "SELECT hash, header, cert FROM blocks WHERE height = ?1";
@@ -698,9 +705,15 @@ int ledger_put_block(ledger_t *l, const block_header_t *h, const uint8_t hash[BL
     }
     if ((rc = block_follows_tip(l, h)) != 0)
         return rc;
-    rc = sql_exec(&l->sql, SQL_PUT_BLOCK, "ukktutukkkubb", h->height, hash, h->prev_hash, when,
-                  h->time_ms, h->chain_id, (uint64_t)h->protocol_version, h->proposer,
-                  h->txs_root, h->state_root, (uint64_t)h->tx_count, henc, hlen, cenc, clen);
+    if (h->peer_height)
+        rc = sql_exec(&l->sql, SQL_PUT_BLOCK_PEER, "ukktutukkkubbuk", h->height, hash,
+                      h->prev_hash, when, h->time_ms, h->chain_id, (uint64_t)h->protocol_version,
+                      h->proposer, h->txs_root, h->state_root, (uint64_t)h->tx_count, henc, hlen,
+                      cenc, clen, h->peer_height, h->peer_hash);
+    else
+        rc = sql_exec(&l->sql, SQL_PUT_BLOCK, "ukktutukkkubb", h->height, hash, h->prev_hash,
+                      when, h->time_ms, h->chain_id, (uint64_t)h->protocol_version, h->proposer,
+                      h->txs_root, h->state_root, (uint64_t)h->tx_count, henc, hlen, cenc, clen);
     for (uint32_t i = 0; rc == 0 && i < cert->n_sigs; i++)
         rc = sql_exec(&l->sql, SQL_PUT_COMMIT, "ukx", h->height, cert->sigs[i].validator,
                       cert->sigs[i].sig, (size_t)BLOCK_SIG_LEN);

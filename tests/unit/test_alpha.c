@@ -520,7 +520,7 @@ START_TEST(test_schema_and_genesis)
     ck_assert_str_eq(OPS->tx_kind_name(ALPHA_TX_BURN), "burn");
     ck_assert_ptr_null(OPS->tx_kind_name(4));
     ck_assert_ptr_eq(OPS->routes, alpha_routes);
-    ck_assert_uint_eq(OPS->n_routes, 6);
+    ck_assert_uint_eq(OPS->n_routes, 7);
 
     /* The genesis root is the root of a tree holding the two commitments
      * and an empty nullifier tree. */

@@ -38,6 +38,8 @@ static void header_assert_eq(const block_header_t *a, const block_header_t *b)
     ck_assert_mem_eq(a->state_root, b->state_root, BLOCK_HASH_LEN);
     ck_assert_mem_eq(a->proposer, b->proposer, BLOCK_KEY_LEN);
     ck_assert_uint_eq(a->tx_count, b->tx_count);
+    ck_assert_uint_eq(a->peer_height, b->peer_height);
+    ck_assert_mem_eq(a->peer_hash, b->peer_hash, BLOCK_HASH_LEN);
 }
 
 /* A certificate with n signatures whose validator keys ascend. */
@@ -66,9 +68,9 @@ START_TEST(test_header_round_trip)
     sample_header(&h);
     ck_assert_int_eq(block_header_encode(&h, buf, sizeof buf, &len), 0);
     ck_assert_uint_eq(len, 1 + 4 + 4 + strlen(h.chain_id) + 8 + 8 + 4 * 32 + 4);
-    ck_assert_uint_eq(buf[0], BLOCK_FORMAT_VERSION);
+    ck_assert_uint_eq(buf[0], BLOCK_FORMAT_V1); /* no peer anchor: the version 1 encoding */
     /* protocol_version big-endian, then the chain id's length prefix. */
-    const uint8_t head[] = {BLOCK_FORMAT_VERSION, 0, 0, 0, 3, 0, 0, 0, 18};
+    const uint8_t head[] = {BLOCK_FORMAT_V1, 0, 0, 0, 3, 0, 0, 0, 18};
     ck_assert_mem_eq(buf, head, sizeof head);
     ck_assert_mem_eq(buf + 9, "adnet-alpha-devnet", 18);
 
@@ -195,6 +197,53 @@ START_TEST(test_header_trailing_byte)
     ck_assert_int_eq(block_header_decode(&d, buf, len + 1, &what), -EBADMSG);
     ck_assert_str_eq(what, "trailing bytes");
     ck_assert_mem_eq(&d, &sentinel, sizeof d);
+}
+END_TEST
+
+/* A header naming a peer header has the version 2 encoding: the version
+ * 1 bytes after its own version byte, then peer_height and peer_hash; it
+ * round-trips, names another hash than the same header without anchor,
+ * and a version 2 encoding with peer_height 0 (which has a version 1
+ * encoding) is refused. */
+START_TEST(test_header_peer_anchor)
+{
+    block_header_t h, plain, d, sentinel;
+    uint8_t buf[BLOCK_HEADER_MAX], v1[BLOCK_HEADER_MAX], ha[BLOCK_HASH_LEN], hb[BLOCK_HASH_LEN];
+    size_t len = 0, len1 = 0;
+    const char *what = NULL;
+
+    sample_header(&plain);
+    h = plain;
+    h.peer_height = 0x0102030405060708ULL;
+    memset(h.peer_hash, 0xc3, BLOCK_HASH_LEN);
+    ck_assert_int_eq(block_header_encode(&plain, v1, sizeof v1, &len1), 0);
+    ck_assert_int_eq(block_header_encode(&h, buf, sizeof buf, &len), 0);
+    ck_assert_uint_eq(len, len1 + 8 + 32);
+    ck_assert_uint_eq(buf[0], BLOCK_FORMAT_V2);
+    ck_assert_mem_eq(buf + 1, v1 + 1, len1 - 1);
+    const uint8_t height_be[] = {1, 2, 3, 4, 5, 6, 7, 8};
+    ck_assert_mem_eq(buf + len1, height_be, 8);
+    ck_assert_mem_eq(buf + len1 + 8, h.peer_hash, 32);
+    memset(&d, 0x5a, sizeof d);
+    ck_assert_int_eq(block_header_decode(&d, buf, len, &what), 0);
+    header_assert_eq(&h, &d);
+    ck_assert_int_eq(block_header_hash(&h, ha), 0);
+    ck_assert_int_eq(block_header_hash(&plain, hb), 0);
+    ck_assert_mem_ne(ha, hb, BLOCK_HASH_LEN);
+
+    /* Version 2 with peer_height 0: refused, *d untouched. */
+    memset(buf + len1, 0, 8);
+    memset(&sentinel, 0x5a, sizeof sentinel);
+    memcpy(&d, &sentinel, sizeof d);
+    ck_assert_int_eq(block_header_decode(&d, buf, len, &what), -EBADMSG);
+    ck_assert_str_eq(what, "peer_height");
+    ck_assert_mem_eq(&d, &sentinel, sizeof d);
+    /* Version 2 cut before its anchor, and version 1 bytes with an anchor appended. */
+    buf[len1 + 7] = 1;
+    ck_assert_int_eq(block_header_decode(&d, buf, len - 1, &what), -EMSGSIZE);
+    buf[0] = BLOCK_FORMAT_V1;
+    ck_assert_int_eq(block_header_decode(&d, buf, len, &what), -EBADMSG);
+    ck_assert_str_eq(what, "trailing bytes");
 }
 END_TEST
 
@@ -482,7 +531,8 @@ Suite *test_suite(void)
     static const suite_spec_t spec = {.name = "block", .tcase = "core"};
     return suite_build(&spec, SUITE_TESTS(
         test_header_round_trip, test_header_encode_refusals, test_header_hash,
-        test_header_every_truncation, test_header_trailing_byte, test_header_bad_version,
+        test_header_every_truncation, test_header_trailing_byte, test_header_peer_anchor,
+        test_header_bad_version,
         test_header_bad_chain_id, test_header_check, test_commit_sign_bytes, test_cert_round_trip,
         test_cert_encode_refusals, test_cert_decode_refusals));
 }

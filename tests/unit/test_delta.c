@@ -1780,8 +1780,8 @@ START_TEST(supply_migrates_v3_ledger)
 END_TEST
 
 /* A ledger of schema 5 (tree rows keyed (tree, path, version), no
- * lp_shares_owner index) is brought forward at open: migrations 6 and 7,
- * then the rows moved by the state's upgrade, the same root served. */
+ * lp_shares_owner index, no mempool or peer tables) is brought forward at
+ * open: migrations 6 to 9, then the rows moved by the state's upgrade, the same root served. */
 START_TEST(tree_layout_migrates_v5_ledger)
 {
     env_t e;
@@ -1804,6 +1804,8 @@ START_TEST(tree_layout_migrates_v5_ledger)
         " node BLOB NOT NULL, PRIMARY KEY (tree, path, version)) WITHOUT ROWID;"
         "INSERT INTO tree_nodes SELECT * FROM t6; DROP TABLE t6;"
         "DROP INDEX lp_shares_owner; DROP TABLE mempool; DROP TABLE tx_dropped;"
+        "DROP TABLE peer_headers; ALTER TABLE blocks DROP COLUMN peer_height;"
+        "ALTER TABLE blocks DROP COLUMN peer_hash;"
         "PRAGMA user_version = 5", NULL, NULL, NULL), SQLITE_OK);
     chainenv_close(OPS, e.l, e.st);
     ck_assert_msg(ledger_open(&l, e.tmp.db, OPS->schema, err) == 0, "%s", err);

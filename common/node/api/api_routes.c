@@ -17,8 +17,10 @@
 #include "common/base/clock.h"
 #include "common/base/hex.h"
 #include "common/node/api/node.h"
+#include "common/store/peertab.h"
 #include "common/store/pooltab.h"
 #include "common/store/prune.h"
+#include "proto/block.h"
 #include "proto/tx.h"
 
 #define GENESIS_FILE_MAX (16u * 1024 * 1024)
@@ -229,6 +231,27 @@ out:
 
 /* ---- GET /status -------------------------------------------------------- */
 
+/* "peer": the newest header of the linked chain this worker verified
+ * (peer_headers), and how old it is; null fields before the first. */
+static int status_peer(sql_t *q, const char *peer, json_t *o)
+{
+    uint8_t hash[BLOCK_HASH_LEN];
+    char hex[2 * BLOCK_HASH_LEN + 1];
+    uint64_t height = 0, time_ms = 0, now = clock_wall_ms();
+    int rc = peertab_present(q);
+    if (rc > 0)
+        rc = peertab_tip(q, peer, &height, hash, &time_ms);
+    if (rc < 0)
+        return rc;
+    hex_encode(hex, hash, BLOCK_HASH_LEN);
+    json_object_set_new(o, "peer", json_pack("{s:s,s:I,s:o,s:o,s:o}", "chain", peer,
+                        "height", (json_int_t)height, "hash",
+                        height ? json_string(hex) : json_null(), "time_ms",
+                        height ? json_u64(time_ms) : json_null(), "lag_ms",
+                        height ? json_u64(now > time_ms ? now - time_ms : 0) : json_null()));
+    return 0;
+}
+
 static int h_status(const api_request_t *req, api_response_t *res)
 {
     const node_api_t *n = node_of(req);
@@ -269,6 +292,11 @@ static int h_status(const api_request_t *req, api_response_t *res)
                   (json_int_t)n->restarts);
     if (o != NULL)
         json_object_set_new(o, "lowest_height", json_u64(lowest));
+    if (o != NULL && n->peer && (rc = status_peer(&q, n->peer, o)) < 0) {
+        json_decref(o);
+        ledger_failed(req, res);
+        goto out;
+    }
     api_json(res, 200, o);
 out:
     sqlite3_finalize(st);
@@ -276,6 +304,21 @@ out:
 }
 
 /* ---- GET /blocks/latest, /blocks/{height} ------------------------------- */
+
+/* "peer": the peer header the block names (its anchor), from the header
+ * encoding in column col; absent when it names none. */
+static void block_peer_json(sqlite3_stmt *st, int col, json_t *o)
+{
+    block_header_t h;
+    char hex[2 * BLOCK_HASH_LEN + 1];
+    if (block_header_decode(&h, sqlite3_column_blob(st, col),
+                            (size_t)sqlite3_column_bytes(st, col), NULL) != 0 ||
+        h.peer_height == 0)
+        return;
+    hex_encode(hex, h.peer_hash, BLOCK_HASH_LEN);
+    json_object_set_new(o, "peer", json_pack("{s:I,s:s}", "height", (json_int_t)h.peer_height,
+                                             "hash", hex));
+}
 
 /* The blocks row at height (or the tip if latest) as JSON, without txs
  * and commit; *at is its height. Return 0, -ENOENT, -EIO (SQLite, message
@@ -285,7 +328,7 @@ static int block_row_json(const api_request_t *req, bool latest, int64_t height,
 {
     static const char cols[] =
         "SELECT height, hash, prev_hash, time, time_ms, chain_id, protocol_version, proposer,"
-        " txs_root, state_root, tx_count FROM blocks ";
+        " txs_root, state_root, tx_count, header FROM blocks ";
     char sql[256];
     char addr[ADDRESS_MAX];
     sqlite3_stmt *st = NULL;
@@ -325,6 +368,7 @@ static int block_row_json(const api_request_t *req, bool latest, int64_t height,
         rc = -ENOMEM;
         goto out;
     }
+    block_peer_json(st, 11, o);
     *out = o;
     *at = height;
     rc = 0;
@@ -933,6 +977,89 @@ static int h_metrics(const api_request_t *req, api_response_t *res)
     return 0;
 }
 
+/* ---- GET /peer/state/{tree}/{key} --------------------------------------- */
+
+/* The peer height to answer at (?height=, or the newest verified) and its
+ * header's hash and state root. Return 0, or an answered error (1). */
+static int peer_height(const api_request_t *req, api_response_t *res, const char *peer,
+                       uint64_t *height, uint8_t hash[BLOCK_HASH_LEN], uint8_t root[BLOCK_HASH_LEN])
+{
+    sql_t q = api_sql(req);
+    const char *hp = api_query(req, "height");
+    uint64_t newest = 0, t = 0;
+    int rc = peertab_present(&q);
+    if (rc > 0)
+        rc = peertab_tip(&q, peer, &newest, hash, &t);
+    if (rc < 0)
+        return ledger_failed(req, res), 1;
+    if (hp && api_parse_height(hp, height) != 0)
+        return api_error(res, 400, "bad_height", "height must be a decimal number"), 1;
+    if (!hp)
+        *height = newest;
+    if (newest == 0)
+        return api_error(res, 503, "peer_unavailable", "no header of %s verified yet", peer), 1;
+    rc = peertab_get(&q, peer, *height, hash, root);
+    if (rc == -ENOENT)
+        return api_error(res, 404, "unknown_height", "no verified header of %s at height %"
+                         PRIu64 " (the newest is %" PRIu64 ")", peer, *height, newest), 1;
+    if (rc < 0)
+        return ledger_failed(req, res), 1;
+    return 0;
+}
+
+/* The HTTP status of a refused peer state answer. */
+static int peer_state_status(const char *code)
+{
+    if (strcmp(code, "peer_unavailable") == 0)
+        return 503;
+    if (strcmp(code, "pruned") == 0)
+        return 410;
+    if (strcmp(code, "unknown_tree") == 0 || strcmp(code, "unknown_height") == 0)
+        return 404;
+    if (strcmp(code, "bad_key") == 0)
+        return 400;
+    return 502; /* the peer answered, and its answer does not hold */
+}
+
+int api_peer_state(const api_request_t *req, api_response_t *res, const char *tree,
+                   const uint8_t *key, size_t key_len)
+{
+    node_api_t *n = node_of(req);
+    uint8_t hash[BLOCK_HASH_LEN], root[BLOCK_HASH_LEN];
+    char hh[2 * BLOCK_HASH_LEN + 1], rh[2 * BLOCK_HASH_LEN + 1], kh[2 * 64 + 1];
+    char vh[2 * BLOCK_HASH_LEN + 1], th[2 * BLOCK_HASH_LEN + 1];
+    node_peer_state_t ps;
+    reject_t why = { 0 };
+    uint64_t height = 0;
+    if (!n->peer || !n->peer_state)
+        return api_error(res, 404, "no_peer", "this worker is not linked to another chain");
+    if (key_len > 64)
+        return api_error(res, 400, "bad_key", "a key of %zu bytes", key_len);
+    if (peer_height(req, res, n->peer, &height, hash, root))
+        return 0;
+    if (n->peer_state(n, tree, key, key_len, height, root, &ps, &why) < 0)
+        return api_error(res, peer_state_status(why.code), why.code, "%s", why.message);
+    hex_encode(hh, hash, BLOCK_HASH_LEN);
+    hex_encode(rh, root, BLOCK_HASH_LEN);
+    hex_encode(kh, key, key_len);
+    hex_encode(vh, ps.value, BLOCK_HASH_LEN);
+    hex_encode(th, ps.tree_root, BLOCK_HASH_LEN);
+    return api_json(res, 200, json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:b,s:o,s:s,s:b}", "peer",
+                    n->peer, "height", (json_int_t)height, "block_hash", hh, "state_root", rh,
+                    "tree", tree, "key", kh, "present", ps.present, "value",
+                    ps.present ? json_string(vh) : json_null(), "tree_root", th, "verified",
+                    1));
+}
+
+static int h_peer_state(const api_request_t *req, api_response_t *res)
+{
+    uint8_t key[64];
+    size_t n = strlen(req->params[1]);
+    if (n == 0 || n % 2 || n > 128 || hex_decode(key, n / 2, req->params[1]) < 0)
+        return api_error(res, 400, "bad_key", "the key must be hex digits (at most 64 bytes)");
+    return api_peer_state(req, res, req->params[0], key, n / 2);
+}
+
 const api_route_t api_common_routes[] = {
     {"GET", "/health", "/health", h_health},
     {"GET", "/status", "/status", h_status},
@@ -941,6 +1068,7 @@ const api_route_t api_common_routes[] = {
     {"GET", "/txs/{}", "/txs/{id}", h_tx_get},
     {"POST", "/txs", "/txs", h_tx_submit},
     {"POST", "/txs/batch", "/txs/batch", h_tx_batch},
+    {"GET", "/peer/state/{}/{}", "/peer/state/{tree}/{key}", h_peer_state},
     {"GET", "/network/genesis", "/network/genesis", h_genesis},
     {"GET", "/network/genesis/hash", "/network/genesis/hash", h_genesis_hash},
     {"GET", "/network/governors", "/network/governors", h_governors},

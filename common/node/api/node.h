@@ -5,6 +5,7 @@
 #ifndef ADNET_NODE_H
 #define ADNET_NODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,14 @@ typedef struct {
     uint64_t since_ms;            /* unix ms the mode began; 0 while producing */
 } node_state_t;
 
+/* What the peer chain's state holds under a key, proven against a header
+ * this worker verified (node_api_t.peer_state). */
+typedef struct {
+    bool present;
+    uint8_t value[32];      /* the leaf's value hash, when present */
+    uint8_t tree_root[32];  /* the tree's root at that height */
+} node_peer_state_t;
+
 typedef struct node_api {
     const char *chain;              /* the chain's name (chain_ops_t.name) */
     const struct chain_ops *ops;
@@ -41,6 +50,8 @@ typedef struct node_api {
     const char *ledger_path;
     metrics_t *metrics;
     uint32_t restarts;              /* how often the supervisor restarted this worker */
+    const char *peer;               /* the chain linked to this one on the node (its
+                                     * verified headers in peer_headers), or NULL */
     uint32_t block_interval_ms;     /* the block cadence /health judges staleness by;
                                      * 0: not known, /health reports the age only */
     /* Hand an encoded transaction to the event loop and wait for its
@@ -59,6 +70,14 @@ typedef struct node_api {
     /* Copy the worker's production state into *out. Thread-safe. May be
      * NULL: the node always produces. */
     void (*state)(struct node_api *n, node_state_t *out);
+    /* Ask the peer chain (peer) about key in its tree at height, whose
+     * verified header has state_root, and check the proof. Thread-safe;
+     * waits at most a few seconds. Return 0 and *out, or a negative code
+     * with why (code: peer_unavailable, pruned, unknown_tree, bad_key,
+     * wrong_answer, bad_roots, bad_proof). May be NULL: no peer. */
+    int (*peer_state)(struct node_api *n, const char *tree, const uint8_t *key, size_t key_len,
+                      uint64_t height, const uint8_t state_root[32], node_peer_state_t *out,
+                      reject_t *why);
     void *loop_ctx;                 /* for submit and state */
 } node_api_t;
 

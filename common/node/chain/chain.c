@@ -11,6 +11,7 @@
 #include "common/base/hex.h"
 #include "common/node/mempool/mempool.h"
 #include "common/store/prune.h"
+#include "common/store/peertab.h"
 #include "common/store/pooltab.h"
 
 /* What a block keeps of each included transaction, for its txs row. */
@@ -31,6 +32,8 @@ struct chain {
     uint64_t keep_heights;       /* state history kept (0: all), for ops->state_prune */
     uint64_t retain_blocks;      /* blocks kept (0: all), see block_prune_ledger */
     commitrec_t signed_rec;      /* the last block this validator signed (chain_set_signed) */
+    char peer[GENESIS_CHAIN_MAX + 1]; /* the chain whose verified headers each block names
+                                       * (chain_set_peer); "" for none */
     bool has_signed;
     bool admitting;              /* inside chain_admit_begin/end */
     bool pooltab;                /* the ledger keeps the mempool's copy (pooltab.h) */
@@ -217,6 +220,11 @@ void chain_set_keep_heights(chain_t *c, uint64_t keep_heights)
 void chain_set_retain_blocks(chain_t *c, uint64_t retain_blocks)
 {
     c->retain_blocks = retain_blocks;
+}
+
+void chain_set_peer(chain_t *c, const char *peer)
+{
+    snprintf(c->peer, sizeof(c->peer), "%s", peer ? peer : "");
 }
 
 void chain_set_signed(chain_t *c, const commitrec_t *r)
@@ -604,12 +612,14 @@ static int block_may_sign(const chain_t *c, const block_header_t *h,
     return -EEXIST;
 }
 
-/* Finish the block: the chain's end_block, the roots, the hash and the
- * signature into h, hash and cert, then the block's rows. Return 0, or a
+/* Finish the block: the chain's end_block, the newest verified header of
+ * the peer chain (its anchor), the roots, the hash and the signature into
+ * h, hash and cert, then the block's rows. Return 0, or a
  * negative code with err. */
 static int block_seal(chain_t *c, chain_exec_t *x, block_header_t *h, const chain_block_stats_t *st,
                       uint8_t hash[BLOCK_HASH_LEN], commit_cert_t *cert, char err[CHAIN_ERR_MAX])
 {
+    uint64_t peer_time;
     int r;
 
     x->txid = NULL;
@@ -618,6 +628,9 @@ static int block_seal(chain_t *c, chain_exec_t *x, block_header_t *h, const chai
         (r = c->ops->end_block(c->state, x, st->fees, err, CHAIN_ERR_MAX)) < 0)
         return r;
     h->tx_count = st->included;
+    if (c->peer[0] &&
+        (r = peertab_tip(c->sql, c->peer, &h->peer_height, h->peer_hash, &peer_time)) < 0)
+        return block_ledger_error(c, h->height, r, err);
     if ((r = tx_root((const uint8_t(*)[TX_ID_LEN])c->ids, st->included, h->txs_root)) < 0 ||
         (r = c->ops->state_root(c->state, c->sql, h->state_root)) < 0 ||
         (r = block_prune(c, h->height)) < 0 ||

@@ -100,6 +100,14 @@ typedef struct chain_ops {
     /* After the block's transactions (e.g. pay fees, mature unbonding
      * stakes). May be NULL. Return 0 or a negative code with err. */
     int (*end_block)(void *state, const chain_exec_t *x, uint64_t fees, char *err, size_t errlen);
+    /* The trees whose roots make the state root of a header, in order, and
+     * how: with one tree and no tag, its root is the state root; else
+     * BLAKE2b-256(state_root_tag || roots...) (proto/ipcmsg.h,
+     * ipc_state_root). The peer chain's worker asks about them
+     * (state_query) and checks the answer against a header it verified. */
+    const char *const *state_trees;
+    size_t n_state_trees;
+    const char *state_root_tag;    /* NULL: none */
     /* The chain's own HTTP routes (handlers get an api_request_t whose ctx
      * is the worker's api context, see common/node.h). */
     const api_route_t *routes;
@@ -145,6 +153,13 @@ void chain_set_retain_blocks(chain_t *c, uint64_t retain_blocks);
  * unless it is that very block (-EEXIST), and each block it commits moves
  * the mark up. Without a call nothing is refused. */
 void chain_set_signed(chain_t *c, const commitrec_t *r);
+
+/* Name in each block's header (peer_height, peer_hash) the newest header
+ * of chain peer that this ledger's peer_headers holds (common/store/
+ * peertab.h), read inside the block's transaction, so that each chain
+ * anchors the other; NULL or "" names none (the header's v1 encoding).
+ * The chain's schema must have the table. chain_open starts with none. */
+void chain_set_peer(chain_t *c, const char *peer);
 
 /* Open the ledger at ledger_path read-only (it must exist and be at this
  * binary's schema) and run ops->state_verify on it. Return 0 (the state
