@@ -19,6 +19,7 @@
 #include "common/node/ipc/peerview.h"
 #include "common/node/ipc/ring.h"
 #include "common/store/peertab.h"
+#include "common/store/prune.h"
 #include "common/store/smt.h"
 #include "common/store/tree.h"
 #include "proto/ipcmsg.h"
@@ -57,6 +58,8 @@ struct peerlink {
     ev_timer retry;
     peer_tip_t tip;               /* newest header stored */
     uint64_t seen_max;            /* highest height a ring message has shown */
+    uint64_t skip_to;             /* the peer keeps blocks from here on only (pruned below):
+                                   * a proof at this height may follow the tip with a gap */
     uint64_t seq;                 /* our envelopes' counter */
     bool need_catchup;            /* heights are missing: ask until an answer ends them */
     uint64_t want_seq;            /* the catch-up request awaiting its answer (0: none) */
@@ -193,12 +196,17 @@ static void take_finality(peerlink_t *pl, const ipc_msg_t *m, const char *via)
         refuse(pl, via, &why);
         return;
     }
-    if (h.height > pl->tip.height + 1) {
+    if (h.height > pl->tip.height + 1 && h.height != pl->skip_to) {
         if (h.height > pl->seen_max)
             pl->seen_max = h.height;
         want_catchup(pl);
         return;
     }
+    if (h.height > pl->tip.height + 1)
+        log_warn("peer_headers_gap", "peer=%s from=%llu to=%llu reason=\"the peer pruned those "
+                 "blocks (its retain_blocks); its certificate makes %llu final\"", pl->cfg.peer,
+                 (unsigned long long)pl->tip.height + 1, (unsigned long long)h.height - 1,
+                 (unsigned long long)h.height);
     if (!(cert = malloc(sizeof(*cert))) || commit_cert_decode(cert, f->cert, f->cert_len, NULL) < 0 ||
         txn_open(pl) < 0 ||
         peertab_put(link_sql(pl), pl->cfg.peer, &h, hash, f->header, f->header_len, f->cert,
@@ -402,12 +410,15 @@ static void want_catchup(peerlink_t *pl)
 static void serve_catchup(peerlink_t *pl, zmq_msg_t *id, const ipc_msg_t *req)
 {
     ledger_tip_t tip;
-    uint64_t from = req->u.catchup.from_height ? req->u.catchup.from_height : 1;
+    uint64_t from = req->u.catchup.from_height ? req->u.catchup.from_height : 1, lowest = 0;
     uint32_t max = req->u.catchup.max < LINK_CATCHUP_BATCH ? req->u.catchup.max
                                                            : LINK_CATCHUP_BATCH;
     uint8_t head[IPC_ENVELOPE_MAX + 16];
     size_t n;
     chain_tip(pl->cfg.chain, &tip);
+    /* Pruned blocks are gone: answer from the lowest kept, and say so. */
+    if (prune_lowest_height(link_sql(pl), &lowest) == 0 && lowest > from)
+        from = lowest;
     uint32_t count = from > tip.height ? 0
                      : (uint32_t)(tip.height - from + 1 < max ? tip.height - from + 1 : max);
     ipc_msg_t m = { .kind = IPC_CATCHUP, .u.catchup = { from, count } };
@@ -578,9 +589,13 @@ static void take_catchup(peerlink_t *pl, zmq_msg_t *f, int n)
     uint64_t before = pl->tip.height;
     pl->want_seq = 0;
     pl->need_catchup = false;
+    /* An answer that starts above what we asked for: the peer pruned the
+     * heights between, so its first proof may stand after a gap. */
+    pl->skip_to = head.u.catchup.from_height > before + 1 ? head.u.catchup.from_height : 0;
     for (int i = 2; i < n && zmq_msg_size(&f[i]) > 0; i++)
         take_message(pl, zmq_msg_data(&f[i]), zmq_msg_size(&f[i]), "zmq");
     txn_close(pl);
+    pl->skip_to = 0;
     bool more = head.u.catchup.max == LINK_CATCHUP_BATCH || pl->seen_max > pl->tip.height;
     /* At once only while answers make progress; else the retry timer asks
      * again (a locked ledger, a peer sending what we refuse). */

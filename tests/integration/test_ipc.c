@@ -412,10 +412,70 @@ START_TEST(test_kills_catch_up)
 }
 END_TEST
 
+/* delta's lowest kept block (/status lowest_height). */
+static uint64_t delta_lowest(node_t *n)
+{
+    json_t *j = node_http_json(n, DELTA, "/status", NULL);
+    uint64_t v = j ? (uint64_t)json_integer_value(json_object_get(j, "lowest_height")) : 0;
+    json_decref(j);
+    return v;
+}
+
+static bool delta_pruned(node_t *n, const void *arg)
+{
+    return delta_lowest(n) > *(const uint64_t *)arg;
+}
+
+/* delta runs alone until it has pruned its first blocks (retain_blocks
+ * 100); then alpha starts, asks delta from height 1, gets proofs from
+ * delta's lowest kept block on, and follows delta from there: its
+ * peer_headers start at that height, and the gap is logged. */
+START_TEST(test_catch_up_past_pruned_blocks)
+{
+    const char *const only[] = {"--only", "delta", "--set", "delta.block_interval_ms=50",
+                                "--set", "delta.retain_blocks=100", "--set",
+                                "delta.state.keep_heights=100", NULL};
+    const char *const both[] = {"--set", "delta.block_interval_ms=50", "--set",
+                                "delta.retain_blocks=100", "--set", "delta.state.keep_heights=100",
+                                "--set", "alpha.block_interval_ms=200", NULL};
+    const uint64_t one = 1;
+    ck_assert_int_eq(node_init(&node), 0);
+    ck_assert_int_eq(node_start(&node, only, NULL), 0);
+    ck_assert_msg(node_wait(&node, 60000, delta_pruned, &one), "delta never pruned");
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 20000), 0);
+    ck_assert_int_eq(node_start(&node, both, NULL), 0);
+    ck_assert(node_wait_running(&node, "delta", 30000));
+    uint64_t low = delta_lowest(&node);
+    ck_assert_uint_gt(low, 1);
+    const peer_at_t a = {ALPHA, node_ledger_height(&node, "delta") + 5};
+    ck_assert_msg(node_wait(&node, 30000, peer_reached, &a), "alpha stuck at %" PRIu64,
+                  peer_height(&node, ALPHA));
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 20000), 0);
+    char path[PATH_MAX + 32];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    snprintf(path, sizeof path, "%s/alpha/ledger.db", node.home);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT min(height), max(height), count(*) FROM "
+                                        "peer_headers", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    uint64_t lo = (uint64_t)sqlite3_column_int64(st, 0), hi = (uint64_t)sqlite3_column_int64(st, 1);
+    ck_assert_uint_ge(lo, low);
+    ck_assert_uint_eq((uint64_t)sqlite3_column_int64(st, 2), hi - lo + 1); /* no gap after */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    char *log = file_read(node.log, NULL);
+    ck_assert_ptr_nonnull(log);
+    ck_assert(strstr(log, "event=peer_headers_gap peer=delta from=1 ") != NULL);
+    free(log);
+    node_cleanup(&node);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     static const suite_spec_t spec = {.name = "ipc", .tcase = "node", .timeout_s = 180};
     return suite_build(&spec, SUITE_TESTS(test_finality_both_ways, test_overflow_catches_up,
                                           test_garbage_refused, test_forged_proofs_refused,
-                                          test_kills_catch_up));
+                                          test_kills_catch_up, test_catch_up_past_pruned_blocks));
 }
