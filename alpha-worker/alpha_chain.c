@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "common/store/bridgetab.h"
 #include "common/store/peertab.h"
 #include "common/store/pooltab.h"
 #include "common/store/tree_batch.h"
@@ -78,12 +79,41 @@ static const char alpha_sql_v4[] =
     "    UNION ALL SELECT asset, 0, 0, amount FROM burns)"
     "  GROUP BY asset;";
 
+/* Migration 10, the bridge: supply also counts what mint transactions
+ * issued (the amount in its asset, the fee in the fee asset) and what
+ * bridge transfers credited; the records those transfers minted, by
+ * transfer id; each burn's position in its block, so bridge_outs lists a
+ * height's burns in block order from an index. For existing ledgers,
+ * minted is filled from mints (the fee asset, which only the genesis
+ * names, is the asset of any record a block made that no mint made: a
+ * mint fee above 0 always made such a record, the block's fee record) and
+ * each burn's position from txs (NULL where pruned: rowid order then). */
+static const char alpha_sql_v10[] =
+    "ALTER TABLE supply ADD COLUMN bridged_in INTEGER NOT NULL DEFAULT 0 CHECK (bridged_in >= 0);"
+    "ALTER TABLE supply ADD COLUMN minted INTEGER NOT NULL DEFAULT 0 CHECK (minted >= 0);"
+    "INSERT INTO supply(asset, unspent, records, burned, minted) "
+    "  SELECT asset, 0, 0, 0, sum(m) FROM ("
+    "    SELECT asset, amount AS m FROM mints"
+    "    UNION ALL SELECT (SELECT asset FROM records WHERE created_height > 0 AND commitment"
+    "      NOT IN (SELECT commitment FROM mints) LIMIT 1), fee FROM mints WHERE fee > 0)"
+    "  WHERE asset IS NOT NULL GROUP BY asset"
+    "  ON CONFLICT(asset) DO UPDATE SET minted = excluded.minted;"
+    "CREATE TABLE bridge_mints ("
+    "  id TEXT PRIMARY KEY,"              /* hex id of the bridge transfer (bridge_in.id) */
+    "  commitment TEXT NOT NULL,"         /* the record it minted */
+    "  height INTEGER NOT NULL"
+    ");"
+    "ALTER TABLE burns ADD COLUMN idx INTEGER;" /* position of the burn in its block */
+    "UPDATE burns SET idx = (SELECT idx FROM txs WHERE txs.id = burns.txid);"
+    "CREATE INDEX burns_height ON burns(height, idx);";
+
 /* Migration 5: the two trees kept in the ledger (common/store/tree.h);
  * alpha_state_upgrade fills them from the tables at the first open.
  * Migration 6: their node table in its new key order; alpha_state_upgrade
  * moves the rows (tree_upgrade). Migration 7: the mempool's copy
  * (common/store/pooltab.h). Migration 8: the verified headers of the
- * peer chain (common/store/peertab.h). */
+ * peer chain (common/store/peertab.h). Migration 9: bridge transfers
+ * arriving from it (common/store/bridgetab.h). */
 static const ledger_migration_t alpha_migrations[] = {
     {1, LEDGER_SQL_BASE_V1},
     {2, alpha_sql_v2},
@@ -93,9 +123,11 @@ static const ledger_migration_t alpha_migrations[] = {
     {6, TREE_SQL_V2},
     {7, POOLTAB_SQL_V1},
     {8, PEERTAB_SQL_V1},
+    {9, BRIDGETAB_SQL_V1},
+    {10, alpha_sql_v10},
 };
 
-static const ledger_schema_t alpha_schema = {alpha_migrations, 8};
+static const ledger_schema_t alpha_schema = {alpha_migrations, 10};
 
 #define TREE_RECORDS ALPHA_TREE_NAME_RECORDS
 #define TREE_NULLIFIERS ALPHA_TREE_NAME_NULLIFIERS
@@ -109,13 +141,20 @@ typedef struct {
     size_t n_supply;        /* alpha_state_t.n_supply at the mark */
 } alpha_mark_t;
 
+/* Changes of the columns of an asset's supply row. */
+typedef struct {
+    int64_t unspent;        /* of the unspent total */
+    int64_t records;        /* of the number of unspent records */
+    int64_t burned;         /* of the burned total */
+    int64_t minted;         /* of what mint transactions issued (amounts, and fees) */
+    int64_t bridged_in;     /* of what bridge transfers credited */
+} alpha_supply_delta_t;
+
 /* One change to an asset's row of the supply table, noted while a block
  * is built and written in end_block. */
 typedef struct {
     char asset[ALPHA_ASSET_MAX + 1];
-    int64_t unspent;        /* change of the unspent total */
-    int64_t records;        /* change of the number of unspent records */
-    int64_t burned;         /* change of the burned total */
+    alpha_supply_delta_t d;
 } alpha_supply_change_t;
 
 typedef struct {
@@ -205,8 +244,7 @@ static int nullifier_exists(sql_t *q, const uint8_t nf[32])
 }
 
 /* Note a change of asset's supply row, written at the end of the block. */
-static int supply_note(alpha_state_t *s, const char *asset, int64_t unspent, int64_t records,
-                       int64_t burned)
+static int supply_note(alpha_state_t *s, const char *asset, alpha_supply_delta_t d)
 {
     if (s->n_supply == s->cap_supply) {
         size_t cap = s->cap_supply ? 2 * s->cap_supply : 64;
@@ -218,9 +256,7 @@ static int supply_note(alpha_state_t *s, const char *asset, int64_t unspent, int
     }
     alpha_supply_change_t *c = &s->supply[s->n_supply++];
     snprintf(c->asset, sizeof c->asset, "%s", asset);
-    c->unspent = unspent;
-    c->records = records;
-    c->burned = burned;
+    c->d = d;
     return 0;
 }
 
@@ -235,7 +271,7 @@ static int asset_supply(const alpha_state_t *s, sql_t *q, const char *asset, uin
     __extension__ __int128 sum = row;
     for (size_t i = 0; i < s->n_supply; i++)
         if (strcmp(s->supply[i].asset, asset) == 0)
-            sum += s->supply[i].unspent;
+            sum += s->supply[i].d.unspent;
     if (sum < 0 || sum > INT64_MAX)
         return -EIO;
     *out = (uint64_t)sum;
@@ -250,6 +286,38 @@ static int insert_record(sql_t *q, const uint8_t cm[32], const uint8_t owner[32]
                     "INSERT INTO records(commitment, owner, asset, amount, salt, created_height) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     "kktuku", cm, owner, asset, amount, salt, height);
+}
+
+/* Add a new record made at height to the records table and the records
+ * tree (journalled by the state's marks, the row by the caller's
+ * savepoint). 0, -ENOMEM (the tree) or the ledger's code (message on q). */
+static int record_add(alpha_state_t *s, sql_t *q, const uint8_t cm[32], const uint8_t owner[32],
+                      const char *asset, uint64_t amount, const uint8_t salt[32], uint64_t height)
+{
+    int rc = insert_record(q, cm, owner, asset, amount, salt, height);
+
+    if (rc < 0)
+        return rc == -ENOMEM ? -EIO : rc;
+    return tree_batch_put(&s->records, cm, cm);
+}
+
+/* A record the chain makes itself (a fee record, a bridge transfer's)
+ * has a salt anyone can compute. Someone could create a record with that
+ * very commitment ahead of time; then hash the salt again (salt = H(salt))
+ * until the commitment is new, so nobody can block it. Update salt, write
+ * the commitment into cm. 0, -EINVAL (asset too long) or the ledger's code. */
+static int record_fresh_salt(sql_t *q, const uint8_t owner[32], const char *asset,
+                             uint64_t amount, uint8_t salt[32], uint8_t cm[32])
+{
+    int rc;
+
+    for (;;) {
+        if (alpha_record_commitment(owner, asset, amount, salt, cm) != 0)
+            return -EINVAL;
+        if ((rc = commitment_exists(q, cm)) <= 0)
+            return rc;
+        crypto_generichash(salt, 32, salt, 32, NULL, 0);
+    }
 }
 
 /* ---- genesis and trees -------------------------------------------------- */
@@ -946,11 +1014,12 @@ static int alpha_create_outputs(alpha_state_t *s, const chain_exec_t *x,
 
     for (uint16_t i = 0; i < plan->p.n_out; i++) {
         const alpha_record_t *o = &plan->p.out[i];
-        if (insert_record(x->sql, plan->out_cm[i], o->owner, o->asset, o->amount, o->salt,
-                          x->height) < 0)
-            return sql_reject(why, x->sql, "writing the transaction's effects");
-        if ((rc = tree_batch_put(&s->records, plan->out_cm[i], plan->out_cm[i])) != 0)
+        rc = record_add(s, x->sql, plan->out_cm[i], o->owner, o->asset, o->amount, o->salt,
+                        x->height);
+        if (rc == -ENOMEM)
             return reject(why, rc, "internal", "records tree: out of memory");
+        if (rc < 0)
+            return sql_reject(why, x->sql, "writing the transaction's effects");
     }
     return 0;
 }
@@ -970,26 +1039,36 @@ static int alpha_log_tx(const chain_exec_t *x, const tx_t *tx, const alpha_plan_
                       p->out[0].asset, p->out[0].amount, tx->fee);
     else if (tx->kind == ALPHA_TX_BURN)
         rc = sql_exec(x->sql,
-                      "INSERT INTO burns(txid, height, owner, asset, amount, recipient) "
-                      "VALUES (?, ?, ?, ?, ?, ?)",
-                      "kuktuk", x->txid, x->height, tx->sender, plan->asset, p->burn_amount,
-                      p->recipient);
+                      "INSERT INTO burns(txid, height, owner, asset, amount, recipient, idx) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      "kuktuku", x->txid, x->height, tx->sender, plan->asset, p->burn_amount,
+                      p->recipient, (uint64_t)x->index);
     return rc < 0 ? sql_reject(why, x->sql, "writing the transaction's effects") : 0;
 }
 
-/* Note what tx did to the supply: inputs spent, outputs created, a burn. */
+/* Note what tx did to the supply: inputs spent, outputs created, a burn,
+ * a mint (fee_asset: the genesis fee asset). */
 static int alpha_note_supply(alpha_state_t *s, const tx_t *tx, const alpha_plan_t *plan,
-                             reject_t *why)
+                             const char *fee_asset, reject_t *why)
 {
+    typedef alpha_supply_delta_t delta_t;
     const alpha_payload_t *p = &plan->p;
     int rc = 0;
 
     if (p->n_in > 0)
-        rc = supply_note(s, plan->asset, -(int64_t)plan->in_total, -(int64_t)p->n_in, 0);
+        rc = supply_note(s, plan->asset, (delta_t){.unspent = -(int64_t)plan->in_total,
+                                                   .records = -(int64_t)p->n_in});
     for (uint16_t i = 0; rc == 0 && i < p->n_out; i++)
-        rc = supply_note(s, p->out[i].asset, (int64_t)p->out[i].amount, 1, 0);
+        rc = supply_note(s, p->out[i].asset,
+                         (delta_t){.unspent = (int64_t)p->out[i].amount, .records = 1});
     if (rc == 0 && tx->kind == ALPHA_TX_BURN)
-        rc = supply_note(s, plan->asset, 0, 0, (int64_t)p->burn_amount);
+        rc = supply_note(s, plan->asset, (delta_t){.burned = (int64_t)p->burn_amount});
+    /* a mint issues its record, and its fee on top in the fee asset (paid
+     * to the proposer by end_block, which notes that record) */
+    if (rc == 0 && tx->kind == ALPHA_TX_MINT)
+        rc = supply_note(s, p->out[0].asset, (delta_t){.minted = (int64_t)p->out[0].amount});
+    if (rc == 0 && tx->kind == ALPHA_TX_MINT && tx->fee > 0)
+        rc = supply_note(s, fee_asset, (delta_t){.minted = (int64_t)tx->fee});
     return rc < 0 ? reject(why, rc, "internal", "out of memory (supply changes)") : 0;
 }
 
@@ -1009,7 +1088,7 @@ static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
         (rc = alpha_spend_inputs(s, x, plan, why)) != 0 ||
         (rc = alpha_create_outputs(s, x, plan, why)) != 0 ||
         (rc = alpha_log_tx(x, tx, plan, why)) != 0 ||
-        (rc = alpha_note_supply(s, tx, plan, why)) != 0)
+        (rc = alpha_note_supply(s, tx, plan, x->genesis->fee_asset, why)) != 0)
         goto out;
     if (s->pending_fees > UINT64_MAX - tx->fee) {
         rc = reject(why, -EOVERFLOW, "overflow", "block fees overflow");
@@ -1019,6 +1098,108 @@ static int alpha_apply_tx(void *state, const chain_exec_t *x, const tx_t *tx, re
 out:
     free(plan);
     return rc;
+}
+
+/* ---- the bridge ------------------------------------------------------------- */
+
+/* The bridge transfer a row (txid, asset, amount, recipient) of burns is. */
+static int burn_transfer(sqlite3_stmt *st, bridge_transfer_t *b)
+{
+    const char *asset = (const char *)sqlite3_column_text(st, 1);
+    sqlite3_int64 amount = sqlite3_column_int64(st, 2);
+
+    memset(b, 0, sizeof *b);
+    if (sql_column_hex(st, 0, b->id, 32) != 0 || sql_column_hex(st, 3, b->recipient, 32) != 0 ||
+        asset == NULL || strlen(asset) > GENESIS_ASSET_MAX || amount <= 0)
+        return -EIO;
+    strcpy(b->asset, asset);
+    b->amount = (uint64_t)amount;
+    return 0;
+}
+
+/* chain_ops_t.bridge_outs: the burns of the block at height, in block
+ * order (burns_height index; rows burnt before migration 10 whose txs row
+ * was pruned have no position and come first, in insertion order). */
+static int alpha_bridge_outs(sql_t *q, uint64_t height,
+                             int (*fn)(void *ctx, const bridge_transfer_t *b), void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    bridge_transfer_t b;
+    int rc = sql_query(q, &st,
+                       "SELECT txid, asset, amount, recipient FROM burns WHERE height = ? "
+                       "ORDER BY idx, rowid", "u", height);
+
+    while (rc == 0 && (rc = sql_step(q, st)) == 1)
+        if ((rc = burn_transfer(st, &b)) == 0)
+            rc = fn(ctx, &b);
+    sql_release(q, st);
+    return rc;
+}
+
+/* A transfer alpha can credit: a valid asset, an amount in 1..2^63-1,
+ * not credited before, and the asset's supply (with the block's unpaid
+ * fees, in the fee asset) staying within 2^63-1. */
+static int bridge_mint_check(const alpha_state_t *s, const chain_exec_t *x,
+                             const bridge_transfer_t *b, reject_t *why)
+{
+    const char *fa = x->genesis->fee_asset;
+    uint64_t supply = 0, pending = 0;
+    char id[65];
+    int rc;
+
+    hex_encode(id, b->id, 32);
+    if (memchr(b->asset, '\0', sizeof b->asset) == NULL || !tx_asset_is_valid(b->asset))
+        return reject(why, -EINVAL, "bad_asset",
+                      "bridge transfer %s: its asset is not 1-%d printable characters", id,
+                      ALPHA_ASSET_MAX);
+    if (b->amount == 0 || b->amount > INT64_MAX)
+        return reject(why, -EINVAL, "bad_amount",
+                      "bridge transfer %s: amount %" PRIu64 " is not in 1..2^63-1", id, b->amount);
+    if ((rc = sql_exists(x->sql, "SELECT 1 FROM bridge_mints WHERE id = ?", "k", b->id)) < 0)
+        return sql_reject(why, x->sql, "looking up the bridge transfer");
+    if (rc == 1)
+        return reject(why, -EEXIST, "duplicate_transfer",
+                      "bridge transfer %s was credited already", id);
+    if (asset_supply(s, x->sql, b->asset, &supply) != 0)
+        return sql_reject(why, x->sql, "reading the supply");
+    if (strcmp(b->asset, fa) == 0)
+        pending = s->pending_fees;
+    if ((u128)supply + pending + b->amount > INT64_MAX)
+        return reject(why, -EOVERFLOW, "overflow",
+                      "bridge transfer %s: supply %" PRIu64 " %s + amount %" PRIu64
+                      " would exceed 2^63-1",
+                      id, supply + pending, b->asset, b->amount);
+    return 0;
+}
+
+/* chain_ops_t.bridge_mint: a new record of b->recipient holding b's
+ * amount, salt alpha_bridge_salt(b->id) (hashed again while taken), made
+ * at x->height, linked to the transfer in bridge_mints. */
+static int alpha_bridge_mint(void *state, const chain_exec_t *x, const bridge_transfer_t *b,
+                             reject_t *why)
+{
+    alpha_state_t *s = state;
+    uint8_t salt[32], cm[32];
+    int rc;
+
+    if (s->broken)
+        return reject(why, -ENOMEM, "internal", "out of memory (state journal)");
+    if ((rc = bridge_mint_check(s, x, b, why)) != 0)
+        return rc;
+    alpha_bridge_salt(b->id, salt);
+    if ((rc = record_fresh_salt(x->sql, b->recipient, b->asset, b->amount, salt, cm)) == 0)
+        rc = record_add(s, x->sql, cm, b->recipient, b->asset, b->amount, salt, x->height);
+    if (rc == -ENOMEM)
+        return reject(why, rc, "internal", "records tree: out of memory");
+    if (rc == 0)
+        rc = sql_exec(x->sql, "INSERT INTO bridge_mints(id, commitment, height) VALUES (?, ?, ?)",
+                      "kku", b->id, cm, x->height);
+    if (rc < 0)
+        return sql_reject(why, x->sql, "writing the bridge transfer's record");
+    rc = supply_note(s, b->asset,
+                     (alpha_supply_delta_t){.unspent = (int64_t)b->amount, .records = 1,
+                                            .bridged_in = (int64_t)b->amount});
+    return rc != 0 ? reject(why, rc, "internal", "out of memory (supply changes)") : 0;
 }
 
 /* Pay the block's fees to the proposer as one new record. */
@@ -1035,32 +1216,21 @@ static int alpha_pay_fees(alpha_state_t *s, const chain_exec_t *x, uint64_t fees
         snprintf(err, errlen, "block fees %" PRIu64 " exceed 2^63-1", fees);
         return -EOVERFLOW;
     }
-    /* The salt is alpha_fee_salt(height). Someone could create a record
-     * with that very commitment ahead of time (by giving the proposer
-     * exactly `fees`); then hash the salt again until the commitment is
-     * new, so nobody can block a height. */
+    /* The salt is alpha_fee_salt(height), hashed again while taken (by
+     * someone who gave the proposer exactly `fees` with it). */
     alpha_fee_salt(x->height, salt);
-    for (;;) {
-        if (alpha_record_commitment(x->proposer, fa, fees, salt, cm) != 0) {
-            snprintf(err, errlen, "fee asset '%s' is too long", fa);
-            return -EINVAL;
-        }
-        rc = commitment_exists(x->sql, cm);
-        if (rc < 0) {
-            snprintf(err, errlen, "looking up the fee record: %s", sql_errmsg(x->sql));
-            return -EIO;
-        }
-        if (rc == 0)
-            break;
-        crypto_generichash(salt, 32, salt, 32, NULL, 0);
+    if ((rc = record_fresh_salt(x->sql, x->proposer, fa, fees, salt, cm)) == -EINVAL) {
+        snprintf(err, errlen, "fee asset '%s' is too long", fa);
+        return rc;
     }
-    if (insert_record(x->sql, cm, x->proposer, fa, fees, salt, x->height) != 0) {
+    if (rc == 0)
+        rc = record_add(s, x->sql, cm, x->proposer, fa, fees, salt, x->height);
+    if (rc < 0 && rc != -ENOMEM) {
         snprintf(err, errlen, "writing the fee record: %s", sql_errmsg(x->sql));
         return -EIO;
     }
-    rc = tree_batch_put(&s->records, cm, cm);
     if (rc == 0)
-        rc = supply_note(s, fa, (int64_t)fees, 1, 0);
+        rc = supply_note(s, fa, (alpha_supply_delta_t){.unspent = (int64_t)fees, .records = 1});
     if (rc != 0) {
         snprintf(err, errlen, "records tree: out of memory");
         return rc;
@@ -1078,32 +1248,39 @@ static int supply_change_cmp(const void *a, const void *b)
  * -ERANGE (a total would leave 0..2^63-1: a bug), or the ledger's code. */
 static int supply_write(sql_t *q, const alpha_supply_change_t *c, size_t n)
 {
+    enum { N_COLS = 5 };
     sqlite3_stmt *st = NULL;
-    __extension__ __int128 unspent = 0, records = 0, burned = 0;
-    int rc = sql_query(q, &st, "SELECT unspent, records, burned FROM supply WHERE asset = ?", "t",
-                       c->asset);
+    __extension__ __int128 v[N_COLS] = {0};
+    int rc = sql_query(q, &st,
+                       "SELECT unspent, records, burned, minted, bridged_in FROM supply "
+                       "WHERE asset = ?", "t", c->asset);
 
     if (rc == 0 && (rc = sql_step(q, st)) == 1) {
-        unspent = sqlite3_column_int64(st, 0);
-        records = sqlite3_column_int64(st, 1);
-        burned = sqlite3_column_int64(st, 2);
+        for (int k = 0; k < N_COLS; k++)
+            v[k] = sqlite3_column_int64(st, k);
         rc = 0;
     }
     sql_release(q, st);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        unspent += c[i].unspent;
-        records += c[i].records;
-        burned += c[i].burned;
+        const alpha_supply_delta_t *d = &c[i].d;
+        v[0] += d->unspent;
+        v[1] += d->records;
+        v[2] += d->burned;
+        v[3] += d->minted;
+        v[4] += d->bridged_in;
     }
-    if (rc == 0 && (unspent < 0 || unspent > INT64_MAX || records < 0 || records > INT64_MAX ||
-                    burned < 0 || burned > INT64_MAX))
-        rc = -ERANGE;
+    for (int k = 0; rc == 0 && k < N_COLS; k++)
+        if (v[k] < 0 || v[k] > INT64_MAX)
+            rc = -ERANGE;
     if (rc == 0)
         rc = sql_exec(q,
-                      "INSERT INTO supply(asset, unspent, records, burned) VALUES (?, ?, ?, ?) "
+                      "INSERT INTO supply(asset, unspent, records, burned, minted, bridged_in) "
+                      "VALUES (?, ?, ?, ?, ?, ?) "
                       "ON CONFLICT(asset) DO UPDATE SET unspent = excluded.unspent, "
-                      "records = excluded.records, burned = excluded.burned",
-                      "tuuu", c->asset, (uint64_t)unspent, (uint64_t)records, (uint64_t)burned);
+                      "records = excluded.records, burned = excluded.burned, "
+                      "minted = excluded.minted, bridged_in = excluded.bridged_in",
+                      "tuuuuu", c->asset, (uint64_t)v[0], (uint64_t)v[1], (uint64_t)v[2],
+                      (uint64_t)v[3], (uint64_t)v[4]);
     return rc;
 }
 
@@ -1180,8 +1357,76 @@ static int alpha_rebuild_root(sql_t *q, uint64_t height, const genesis_progress_
     return rc;
 }
 
+/* Per asset: the supply row's five columns, then the same totals summed
+ * over the tables, then what the genesis gave (its records, height 0).
+ * ?1 is the fee asset, in which mint fees were issued. */
+static const char SUPPLY_AUDIT[] =
+    "WITH t(asset, u, n, b, m, bi, g) AS (SELECT asset, sum(u), sum(n), sum(b), sum(m), sum(bi),"
+    "   sum(g) FROM ("
+    "     SELECT asset, amount AS u, 1 AS n, 0 AS b, 0 AS m, 0 AS bi, 0 AS g FROM records"
+    "       WHERE spent_height IS NULL"
+    "     UNION ALL SELECT asset, 0, 0, amount, 0, 0, 0 FROM burns"
+    "     UNION ALL SELECT asset, 0, 0, 0, amount, 0, 0 FROM mints"
+    "     UNION ALL SELECT ?1, 0, 0, 0, fee, 0, 0 FROM mints WHERE fee > 0"
+    "     UNION ALL SELECT r.asset, 0, 0, 0, 0, r.amount, 0 FROM bridge_mints"
+    "       JOIN records AS r USING (commitment)"
+    "     UNION ALL SELECT asset, 0, 0, 0, 0, 0, amount FROM records WHERE created_height = 0)"
+    "   GROUP BY asset),"
+    " a(asset) AS (SELECT asset FROM t UNION SELECT asset FROM supply)"
+    " SELECT a.asset, coalesce(s.unspent, 0), coalesce(s.records, 0), coalesce(s.burned, 0),"
+    "   coalesce(s.minted, 0), coalesce(s.bridged_in, 0), coalesce(t.u, 0), coalesce(t.n, 0),"
+    "   coalesce(t.b, 0), coalesce(t.m, 0), coalesce(t.bi, 0), coalesce(t.g, 0)"
+    " FROM a LEFT JOIN supply AS s USING (asset) LEFT JOIN t USING (asset) ORDER BY a.asset";
+
+/* Check one row of SUPPLY_AUDIT: the table agrees with the sums, and
+ * unspent = genesis + minted - burned + bridged_in. 0 or -EILSEQ with msg. */
+static int supply_audit_row(sqlite3_stmt *st, char *msg, size_t msglen)
+{
+    static const char *const col[] = {"unspent", "records", "burned", "minted", "bridged_in"};
+    const char *asset = (const char *)sqlite3_column_text(st, 0);
+    sqlite3_int64 v[11];
+
+    for (int k = 0; k < 11; k++)
+        v[k] = sqlite3_column_int64(st, k + 1);
+    for (int k = 0; k < 5; k++)
+        if (v[k] != v[k + 5]) {
+            snprintf(msg, msglen, "supply of %s: %s is %lld in the supply table but %lld in "
+                     "the tables", asset, col[k], (long long)v[k], (long long)v[k + 5]);
+            return -EILSEQ;
+        }
+    __extension__ __int128 want = (__int128)v[10] + v[3] - v[2] + v[4];
+    if (want != v[0]) {
+        snprintf(msg, msglen, "supply of %s: unspent %lld != genesis %lld + minted %lld - "
+                 "burned %lld + bridged_in %lld", asset, (long long)v[0], (long long)v[10],
+                 (long long)v[3], (long long)v[2], (long long)v[4]);
+        return -EILSEQ;
+    }
+    return 0;
+}
+
+/* The supply table against the tables and the conservation rule
+ * (docs/alpha.md), O(records). 0 (with the number of assets in *n),
+ * -EILSEQ or -EIO, with msg. */
+static int alpha_supply_verify(sql_t *q, const char *fee_asset, uint64_t *n, char *msg,
+                               size_t msglen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sql_query(q, &st, SUPPLY_AUDIT, "t", fee_asset);
+
+    *n = 0;
+    while (rc == 0 && (rc = sql_step(q, st)) == 1 && (rc = supply_audit_row(st, msg, msglen)) == 0)
+        (*n)++;
+    if (rc < 0 && rc != -EILSEQ) {
+        snprintf(msg, msglen, "ledger: reading the supply: %s", sql_errmsg(q));
+        rc = -EIO;
+    }
+    sql_release(q, st);
+    return rc;
+}
+
 /* chain_ops_t.state_verify: the trees rebuilt from the tables, the
- * persisted trees and the last header must give one state root. */
+ * persisted trees and the last header must give one state root, and the
+ * supply table must agree with the tables and conserve value. */
 static int alpha_state_verify(sql_t *q, const genesis_t *g, const genesis_progress_t *progress,
                               char *msg, size_t msglen)
 {
@@ -1189,7 +1434,6 @@ static int alpha_state_verify(sql_t *q, const genesis_t *g, const genesis_progre
     uint64_t tip = 0;
     int rc;
 
-    (void)g;
     if (sql_exec(q, "BEGIN", NULL) < 0) {
         snprintf(msg, msglen, "ledger: %s", sql_errmsg(q));
         return -EIO;
@@ -1205,6 +1449,13 @@ static int alpha_state_verify(sql_t *q, const genesis_t *g, const genesis_progre
     if (rc == 0 && ((rc = tree_batch_walk(q, ALPHA_TREE_NAME_RECORDS, tip, &nrec, walk, sizeof walk)) < 0 ||
                     (rc = tree_batch_walk(q, ALPHA_TREE_NAME_NULLIFIERS, tip, &nnul, walk, sizeof walk)) < 0))
         snprintf(msg, msglen, "%s", walk);
+    if (rc == 0) { /* msg holds the trees' verdict: add the supply's */
+        uint64_t nassets = 0;
+        char verdict[CHAIN_ERR_MAX];
+        snprintf(verdict, sizeof verdict, "%s", msg);
+        if ((rc = alpha_supply_verify(q, g->fee_asset, &nassets, msg, msglen)) == 0)
+            snprintf(msg, msglen, "%s; supply of %" PRIu64 " assets conserved", verdict, nassets);
+    }
     sql_exec(q, "COMMIT", NULL);
     return rc == -ENOENT ? -EILSEQ : rc;
 }
@@ -1234,6 +1485,8 @@ const chain_ops_t alpha_chain_ops = {
     .check_tx = alpha_check_tx,
     .apply_tx = alpha_apply_tx,
     .end_block = alpha_end_block,
+    .bridge_outs = alpha_bridge_outs,
+    .bridge_mint = alpha_bridge_mint,
     .routes = alpha_routes,
     .n_routes = ALPHA_N_ROUTES,
 };

@@ -24,9 +24,10 @@ extern const chain_ops_t alpha_chain_ops;
 /* Check alpha's genesis params (chain_ops_t.genesis_check). */
 int alpha_genesis_check(const genesis_t *g, char *err, size_t errlen);
 
-#define ALPHA_N_ROUTES 7
+#define ALPHA_N_ROUTES 8
 /* GET /records/{commitment}, /owners/{address}/records, /nullifiers/{nullifier},
- * /proofs/records/{commitment}, /proofs/nullifiers/{nullifier}, /supply. */
+ * /proofs/records/{commitment}, /proofs/nullifiers/{nullifier}, /supply,
+ * /peer/accounts/{address}, /bridge/{id}. */
 extern const api_route_t alpha_routes[ALPHA_N_ROUTES];
 extern const size_t alpha_n_routes;
 

@@ -1,8 +1,9 @@
 /* Alpha's HTTP routes: records, owners' records and balances, nullifiers,
- * supply, and Merkle proofs against a block's state root. Handlers run on
- * API threads and read only through req->db (read-only); each multi-query
- * answer is read inside one read transaction so that it describes one
- * height. Proofs rebuild both trees from the tables (O(rows) per proof). */
+ * supply, bridge transfers credited here, and Merkle proofs against a
+ * block's state root. Handlers run on API threads and read only through
+ * req->db (read-only); each multi-query answer is read inside one read
+ * transaction so that it describes one height. Proofs rebuild both trees
+ * from the tables (O(rows) per proof). */
 #include "alpha-worker/alpha_chain.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 
 #include "common/base/bech32.h"
 #include "common/base/hex.h"
+#include "common/store/bridgetab.h"
 #include "common/store/sql.h"
 #include "common/store/tree.h"
 #include "common/node/api/api_routes.h"
@@ -246,12 +248,37 @@ static int tip_height(sql_t *q, uint64_t *out)
     return rc == -ENOENT ? -EIO : rc;
 }
 
+/* bridgetab_totals's rows as {asset: {"minted": N, "pending": M}}. */
+static int bridge_total_add(void *ctx, const char *asset, uint64_t minted, uint64_t pending)
+{
+    json_t *row = json_pack("{s:I, s:I}", "minted", (json_int_t)minted, "pending",
+                            (json_int_t)pending);
+    return row != NULL && json_object_set_new(ctx, asset, row) == 0 ? 0 : -ENOMEM;
+}
+
+/* The bridge transfers arriving here, per asset, into a new object at
+ * *out (empty without the bridge's tables). 0 or a negative code. */
+static int bridge_in_totals(sql_t *q, json_t **out)
+{
+    json_t *o = json_object();
+    int rc = o != NULL ? bridgetab_present(q) : -ENOMEM;
+
+    if (rc == 1)
+        rc = bridgetab_totals(q, bridge_total_add, o);
+    if (rc < 0) {
+        json_decref(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
 /* GET /supply: the supply table's rows (kept per block), not a sum over
- * every record. */
+ * every record, and the bridge's totals. */
 static int get_supply(const api_request_t *req, api_response_t *res)
 {
     sql_t q = api_sql(req);
-    json_t *supply = NULL, *burned = NULL;
+    json_t *supply = NULL, *burned = NULL, *minted = NULL, *bridged = NULL, *bridge = NULL;
     uint64_t height = 0;
     int rc;
     if (sql_exec(&q, "BEGIN", NULL) < 0)
@@ -262,17 +289,63 @@ static int get_supply(const api_request_t *req, api_response_t *res)
                      NULL) != 0 ||
         sum_by_asset(&q, &burned,
                      "SELECT asset, burned FROM supply WHERE burned > 0 ORDER BY asset",
-                     NULL) != 0) {
+                     NULL) != 0 ||
+        sum_by_asset(&q, &minted,
+                     "SELECT asset, minted FROM supply WHERE minted > 0 ORDER BY asset",
+                     NULL) != 0 ||
+        sum_by_asset(&q, &bridged,
+                     "SELECT asset, bridged_in FROM supply WHERE bridged_in > 0 ORDER BY asset",
+                     NULL) != 0 ||
+        bridge_in_totals(&q, &bridge) != 0) {
         rc = db_error(res, req->db);
         goto out;
     }
-    rc = api_json(res, 200, json_pack("{s:I, s:o, s:o}", "height", (json_int_t)height,
-                                      "supply", supply, "burned", burned));
-    supply = burned = NULL;
+    rc = api_json(res, 200, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "height",
+                                      (json_int_t)height, "supply", supply, "burned", burned,
+                                      "minted", minted, "bridged_in", bridged, "bridge_in",
+                                      bridge));
+    supply = burned = minted = bridged = bridge = NULL; /* json_pack "o" took them */
 out:
     sql_exec(&q, "COMMIT", NULL);
     json_decref(supply);
     json_decref(burned);
+    json_decref(minted);
+    json_decref(bridged);
+    json_decref(bridge);
+    return rc;
+}
+
+/* GET /bridge/{id}: the record a bridge transfer (the burning
+ * transaction's id on the other chain) minted here, with the height. */
+static int get_bridge_mint(const api_request_t *req, api_response_t *res)
+{
+    sql_t q = api_sql(req);
+    uint8_t id[32];
+    char hex[65];
+    sqlite3_stmt *st = NULL;
+    json_t *o;
+    int rc;
+    if (parse_key(req->params[0], id) != 0)
+        return api_error(res, 400, "bad_id", "transfer id must be 64 hex digits");
+    hex_encode(hex, id, 32);
+    if (sql_query(&q, &st,
+                  "SELECT r.commitment, r.owner, r.asset, r.amount, r.salt, r.created_height, "
+                  "r.spent_height FROM bridge_mints AS b JOIN records AS r USING (commitment) "
+                  "WHERE b.id = ?", "k", id) < 0)
+        return db_error(res, req->db);
+    switch (sql_step(&q, st)) {
+    case 1:
+        o = record_json(st, 0);
+        rc = o != NULL ? api_json(res, 200, json_pack("{s:s, s:o}", "transfer", hex, "record", o))
+                       : api_error(res, 500, "internal", "bad record row");
+        break;
+    case 0:
+        rc = api_error(res, 404, "not_found", "no record minted for bridge transfer %s", hex);
+        break;
+    default:
+        rc = db_error(res, req->db);
+    }
+    sql_release(&q, st);
     return rc;
 }
 
@@ -545,6 +618,7 @@ const api_route_t alpha_routes[] = {
     {"GET", "/proofs/nullifiers/{}", "/proofs/nullifiers/{nullifier}", get_nullifier_proof},
     {"GET", "/supply", "/supply", get_supply},
     {"GET", "/peer/accounts/{}", "/peer/accounts/{address}", get_peer_account},
+    {"GET", "/bridge/{}", "/bridge/{id}", get_bridge_mint},
 };
 _Static_assert(sizeof alpha_routes / sizeof alpha_routes[0] == ALPHA_N_ROUTES,
                "ALPHA_N_ROUTES counts alpha_routes");

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "common/store/bridgetab.h"
 #include "common/store/peertab.h"
 #include "common/store/pooltab.h"
 #include "common/store/tree_batch.h"
@@ -99,12 +100,35 @@ static const char delta_sql_v4[] =
  * read scanned every pool share). */
 static const char delta_sql_v7[] = "CREATE INDEX lp_shares_owner ON lp_shares(owner);\n";
 
+/* Migration 11: the bridge. bridge_outs lists each bridge_out transaction
+ * (coins burnt here for alpha), found by height for the attestations
+ * (chain_ops_t.bridge_outs); supply counts per asset what left and what
+ * arrived (minted from bridge_in), so that balances + pools + staked +
+ * unbonding = genesis - bridged_out + bridged_in. */
+static const char delta_sql_v11[] =
+    "CREATE TABLE bridge_outs (\n"
+    "  txid TEXT PRIMARY KEY,                -- hex id of the bridge_out transaction\n"
+    "  height INTEGER NOT NULL,              -- its block\n"
+    "  idx INTEGER NOT NULL,                 -- its position in the block\n"
+    "  sender TEXT NOT NULL,                 -- hex key debited here\n"
+    "  asset TEXT NOT NULL,\n"
+    "  amount INTEGER NOT NULL CHECK (amount > 0),\n"
+    "  recipient TEXT NOT NULL               -- hex key credited on alpha\n"
+    ");\n"
+    "CREATE INDEX bridge_outs_height ON bridge_outs(height, idx);\n"
+    "ALTER TABLE supply ADD COLUMN bridged_out INTEGER NOT NULL DEFAULT 0\n"
+    "  CHECK (bridged_out >= 0);             -- sum of bridge_outs.amount\n"
+    "ALTER TABLE supply ADD COLUMN bridged_in INTEGER NOT NULL DEFAULT 0\n"
+    "  CHECK (bridged_in >= 0);              -- sum minted from bridge_in\n";
+
 /* Migration 5: the state tree kept in the ledger (common/store/tree.h);
  * delta_state_upgrade fills it from the tables at the first open.
  * Migration 6: its node table in its new key order; delta_state_upgrade
  * moves the rows (tree_upgrade). Migration 8: the mempool's copy
  * (common/store/pooltab.h). Migration 9: the verified headers of the
- * peer chain (common/store/peertab.h). */
+ * peer chain (common/store/peertab.h). Migration 10: bridge transfers
+ * arriving from it (common/store/bridgetab.h). Migration 11: the bridge
+ * out, and the bridge's supply columns (above). */
 static const ledger_migration_t delta_migrations[] = {
     {1, LEDGER_SQL_BASE_V1},
     {2, delta_sql_v2},
@@ -115,9 +139,11 @@ static const ledger_migration_t delta_migrations[] = {
     {7, delta_sql_v7},
     {8, POOLTAB_SQL_V1},
     {9, PEERTAB_SQL_V1},
+    {10, BRIDGETAB_SQL_V1},
+    {11, delta_sql_v11},
 };
 
-static const ledger_schema_t delta_schema = {delta_migrations, 9};
+static const ledger_schema_t delta_schema = {delta_migrations, 11};
 
 /* One change to an asset's row of the supply table, noted while a block
  * is built and written in end_block. */
@@ -125,6 +151,8 @@ typedef struct {
     char asset[DELTA_ASSET_MAX + 1];
     int64_t balances;       /* change of the asset's total in balances */
     int64_t pools;          /* change of its total in pool reserves */
+    int64_t bridged_out;    /* burnt by bridge_out (>= 0) */
+    int64_t bridged_in;     /* minted by bridge_mint (>= 0) */
 } delta_supply_change_t;
 
 /* What delta_state_mark remembers. */
@@ -555,28 +583,39 @@ static int internal(reject_t *why, sql_t *q, int r)
     return reject(why, -EIO, "internal", "ledger: %s", sql_errmsg(q));
 }
 
-/* Note that asset's total in balances and in pool reserves changed; the
- * notes are written at the end of the block. Admission notes nothing: it
- * undoes whatever it tries. */
-static int supply_note(exec_t *e, const char *asset, int64_t balances, int64_t pools)
+/* Note one change of an asset's supply row; the notes are written at the
+ * end of the block. Admission notes nothing: it undoes whatever it tries. */
+static int supply_push(exec_t *e, const char *asset, delta_supply_change_t c)
 {
     delta_state_t *st = e->st;
-    delta_supply_change_t *c;
 
     if (e->admission)
         return 0;
     if (st->n_supply == st->cap_supply) {
         size_t cap = st->cap_supply ? 2 * st->cap_supply : 64;
-        if (!(c = realloc(st->supply, cap * sizeof *c)))
+        delta_supply_change_t *v = realloc(st->supply, cap * sizeof *v);
+        if (!v)
             return internal(e->why, e->sql, -ENOMEM);
-        st->supply = c;
+        st->supply = v;
         st->cap_supply = cap;
     }
-    c = &st->supply[st->n_supply++];
-    snprintf(c->asset, sizeof c->asset, "%s", asset);
-    c->balances = balances;
-    c->pools = pools;
+    snprintf(c.asset, sizeof c.asset, "%s", asset);
+    st->supply[st->n_supply++] = c;
     return 0;
+}
+
+/* Note that asset's total in balances and in pool reserves changed. */
+static int supply_note(exec_t *e, const char *asset, int64_t balances, int64_t pools)
+{
+    return supply_push(e, asset, (delta_supply_change_t){.balances = balances, .pools = pools});
+}
+
+/* Note that amounts of asset left delta (out) or arrived (in) by the
+ * bridge; their balances are noted by balance_sub and balance_add. */
+static int bridge_note(exec_t *e, const char *asset, uint64_t out, uint64_t in)
+{
+    return supply_push(e, asset, (delta_supply_change_t){.bridged_out = (int64_t)out,
+                                                         .bridged_in = (int64_t)in});
 }
 
 /* Note that the staked and unbonding totals (the fee asset) changed. */
@@ -897,6 +936,30 @@ static int do_transfer(exec_t *e, const delta_transfer_t *t)
     return touch_account(e, t->to);
 }
 
+/* Burn amount of asset from the sender for t->to on alpha: the debit of a
+ * transfer without its credit, and a bridge_outs row that the attestation
+ * of this block reads (chain_ops_t.bridge_outs). Admission without a
+ * transaction id (a check only) writes no row. */
+static int do_bridge_out(exec_t *e, const delta_transfer_t *t)
+{
+    int r;
+    if ((r = amount_check(e->why, "amount", t->amount, false)) < 0 ||
+        (r = afford(e, t->asset, t->amount)) < 0 ||
+        (r = balance_sub(e, e->sender, t->asset, t->amount)) < 0 ||
+        (r = bridge_note(e, t->asset, t->amount, 0)) < 0)
+        return r;
+    if (!e->x->txid && e->admission)
+        return 0;
+    if (!e->x->txid)
+        return reject(e->why, -EINVAL, "internal", "bridge_out without a transaction id");
+    r = sql_exec(e->sql,
+                 "INSERT INTO bridge_outs(txid, height, idx, sender, asset, amount, recipient) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 "kuuktuk", e->x->txid, e->x->height, (uint64_t)e->x->index, e->sender,
+                 t->asset, t->amount, t->to);
+    return r < 0 ? internal(e->why, e->sql, r) : 0;
+}
+
 static int do_pool_create(exec_t *e, const delta_pool_create_t *c)
 {
     delta_pool_row_t p;
@@ -1205,6 +1268,8 @@ static int tx_effect(exec_t *e, const delta_payload_t *p)
         return do_stake(e, p->u.stake.amount);
     case DELTA_TX_UNSTAKE:
         return do_unstake(e, p->u.stake.amount);
+    case DELTA_TX_BRIDGE_OUT:
+        return do_bridge_out(e, &p->u.transfer);
     default:
         return reject(e->why, -EINVAL, "unknown_kind", "unknown delta transaction kind %u",
                       (unsigned)p->kind);
@@ -1584,7 +1649,7 @@ static int unbond_release(exec_t *e)
 /* The net change of one asset's supply row over a block. */
 typedef struct {
     const char *asset;
-    i128 balances, pools;
+    i128 balances, pools, bridged_out, bridged_in;
 } supply_net_t;
 
 /* Add the net change v (|v| <= 2^63-1) as *add - *sub, both in range. */
@@ -1601,19 +1666,25 @@ static int net_split(i128 v, uint64_t *add, uint64_t *sub)
  * refuse a total below 0. */
 static int supply_apply(exec_t *e, const supply_net_t *n)
 {
-    uint64_t b_add, b_sub, p_add, p_sub;
+    uint64_t b_add, b_sub, p_add, p_sub, o_add, o_sub, i_add, i_sub;
     int r;
-    if (n->balances == 0 && n->pools == 0)
+    if (n->balances == 0 && n->pools == 0 && n->bridged_out == 0 && n->bridged_in == 0)
         return 0;
-    if (net_split(n->balances, &b_add, &b_sub) < 0 || net_split(n->pools, &p_add, &p_sub) < 0)
+    if (net_split(n->balances, &b_add, &b_sub) < 0 || net_split(n->pools, &p_add, &p_sub) < 0 ||
+        net_split(n->bridged_out, &o_add, &o_sub) < 0 ||
+        net_split(n->bridged_in, &i_add, &i_sub) < 0)
         return reject(e->why, -EIO, "internal", "supply change of %s out of range", n->asset);
     r = sql_exec(e->sql,
-                 "UPDATE supply SET balances = balances + ?2 - ?3, pools = pools + ?4 - ?5 "
+                 "UPDATE supply SET balances = balances + ?2 - ?3, pools = pools + ?4 - ?5, "
+                 "bridged_out = bridged_out + ?6 - ?7, bridged_in = bridged_in + ?8 - ?9 "
                  "WHERE asset = ?1",
-                 "tuuuu", n->asset, b_add, b_sub, p_add, p_sub);
+                 "tuuuuuuuu", n->asset, b_add, b_sub, p_add, p_sub, o_add, o_sub, i_add, i_sub);
     if (r == 0 && sqlite3_changes(e->sql->db) == 0)
-        r = sql_exec(e->sql, "INSERT INTO supply(asset, balances, pools) VALUES (?1, ?2 - ?3, ?4 - ?5)",
-                     "tuuuu", n->asset, b_add, b_sub, p_add, p_sub);
+        r = sql_exec(e->sql,
+                     "INSERT INTO supply(asset, balances, pools, bridged_out, bridged_in) "
+                     "VALUES (?1, ?2 - ?3, ?4 - ?5, ?6 - ?7, ?8 - ?9)",
+                     "tuuuuuuuu", n->asset, b_add, b_sub, p_add, p_sub, o_add, o_sub, i_add,
+                     i_sub);
     return r < 0 ? internal(e->why, e->sql, r) : 0;
 }
 
@@ -1638,6 +1709,8 @@ static int supply_flush(exec_t *e)
             net[n++].asset = c->asset; /* a block touches few assets */
         net[k].balances += c->balances;
         net[k].pools += c->pools;
+        net[k].bridged_out += c->bridged_out;
+        net[k].bridged_in += c->bridged_in;
     }
     for (size_t k = 0; r == 0 && k < n; k++)
         r = supply_apply(e, &net[k]);
@@ -1681,6 +1754,178 @@ static int delta_end_block(void *state, const chain_exec_t *x, uint64_t fees, ch
     return r;
 }
 
+/* ---- the bridge ---- */
+
+_Static_assert(GENESIS_ASSET_MAX == DELTA_ASSET_MAX, "bridge assets are delta assets");
+
+/* chain_ops_t.bridge_outs: the bridge_outs rows of the block at height, by
+ * position, through the index on (height, idx). */
+static int delta_bridge_outs(sql_t *q, uint64_t height,
+                             int (*fn)(void *ctx, const bridge_transfer_t *b), void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int r = sql_query(q, &st,
+                      "SELECT txid, asset, amount, recipient FROM bridge_outs WHERE height = ? "
+                      "ORDER BY idx",
+                      "u", height);
+    int row = r;
+
+    while (r == 0 && (row = sql_step(q, st)) == 1) {
+        bridge_transfer_t b;
+        memset(&b, 0, sizeof b);
+        if (sql_column_hex(st, 0, b.id, sizeof b.id) < 0 || col_asset(st, 1, b.asset) < 0 ||
+            col_u64(st, 2, &b.amount) < 0 || b.amount == 0 ||
+            sql_column_hex(st, 3, b.recipient, sizeof b.recipient) < 0) {
+            r = sql_fail(q, "bridge_outs: a damaged row", SQLITE_CORRUPT);
+            break;
+        }
+        r = fn(ctx, &b);
+    }
+    sql_release(q, st);
+    return r != 0 ? r : (row < 0 ? row : 0);
+}
+
+/* Refuse to mint amount of asset if its total on delta (balances, pools
+ * and, for the fee asset, stakes and unbonding), as committed plus this
+ * block's notes, would pass 2^63-1: every later sum of the asset (the
+ * supply rows, /supply) then stays in range, as the genesis makes sure
+ * for its own assets. O(the block's notes). */
+static int supply_room(exec_t *e, const char *asset, uint64_t amount)
+{
+    const delta_state_t *st = e->st;
+    uint64_t held = 0, staking = 0;
+    i128 total;
+    int r = sql_u64(e->sql, &held, "SELECT balances + pools FROM supply WHERE asset = ?", "t",
+                    asset);
+
+    if (r < 0 && r != -ENOENT)
+        return internal(e->why, e->sql, r);
+    total = held;
+    if (strcmp(asset, e->fee_asset) == 0) {
+        r = sql_u64(e->sql, &staking,
+                    "SELECT staked + unbonding FROM supply_staking WHERE id = 1", NULL);
+        if (r < 0 && r != -ENOENT)
+            return internal(e->why, e->sql, r);
+        total += (i128)staking + st->staked + st->unbonding;
+    }
+    for (size_t i = 0; i < st->n_supply; i++)
+        if (strcmp(st->supply[i].asset, asset) == 0)
+            total += (i128)st->supply[i].balances + st->supply[i].pools;
+    if (total + amount > AMOUNT_MAX)
+        return reject(e->why, -EINVAL, "overflow",
+                      "minting %" PRIu64 " %s would take its supply past 2^63-1", amount, asset);
+    return 0;
+}
+
+/* chain_ops_t.bridge_mint: credit b to its recipient as a transfer credits
+ * its receiver (the account made if new, its leaf recomputed at the root),
+ * and note the supply's balances and bridged_in. No sender, no fee, no
+ * nonce. The caller's savepoint and state_mark undo it on failure. */
+static int delta_bridge_mint(void *state, const chain_exec_t *x, const bridge_transfer_t *b,
+                             reject_t *why)
+{
+    exec_t e = {.st = state, .x = x, .sql = x->sql, .why = why,
+                .fee_asset = x->genesis->fee_asset};
+    int r;
+
+    if (e.st->broken)
+        return reject(why, -ENOMEM, "internal", "out of memory (state journal)");
+    if (!tx_asset_is_valid(b->asset))
+        return reject(why, -EINVAL, "bad_asset", "asset: not 1 to 16 characters of A-Z, 0-9, -");
+    if ((r = amount_check(why, "amount", b->amount, false)) < 0 ||
+        (r = supply_room(&e, b->asset, b->amount)) < 0 ||
+        (r = balance_add(&e, b->recipient, b->asset, b->amount)) < 0 ||
+        (r = bridge_note(&e, b->asset, 0, b->amount)) < 0)
+        return r;
+    if ((r = balance_flush(&e)) < 0)
+        return internal(why, x->sql, r);
+    return touch_account(&e, b->recipient);
+}
+
+/* Supply rows that disagree with the tables: balances and pools against
+ * their sums, bridged_out against bridge_outs, an asset held but without
+ * a row, the staking row against stakes and unbonding. */
+static const char SUPPLY_DIFFS[] =
+    "WITH held AS (SELECT asset, sum(b) AS b, sum(p) AS p FROM ("
+    "    SELECT asset, amount AS b, 0 AS p FROM balances"
+    "    UNION ALL SELECT asset_a, 0, reserve_a FROM pools"
+    "    UNION ALL SELECT asset_b, 0, reserve_b FROM pools) GROUP BY asset),"
+    "  outs AS (SELECT asset, sum(amount) AS o FROM bridge_outs GROUP BY asset)"
+    "SELECT (SELECT count(*) FROM supply AS s LEFT JOIN held AS h USING (asset)"
+    "    LEFT JOIN outs AS o USING (asset)"
+    "    WHERE s.balances != coalesce(h.b, 0) OR s.pools != coalesce(h.p, 0)"
+    "    OR s.bridged_out != coalesce(o.o, 0))"
+    " + (SELECT count(*) FROM held WHERE asset NOT IN (SELECT asset FROM supply))"
+    " + (SELECT count(*) FROM outs WHERE asset NOT IN (SELECT asset FROM supply))"
+    " + (SELECT count(*) FROM supply_staking WHERE id != 1"
+    "    OR staked != (SELECT coalesce(sum(staked), 0) FROM stakes)"
+    "    OR unbonding != (SELECT coalesce(sum(amount), 0) FROM unbonding))"
+    " + (SELECT count(*) != 1 FROM supply_staking)";
+
+/* The asset's genesis total (0 if the genesis has none). */
+static uint64_t genesis_total_of(const genesis_totals_t *t, const char *asset)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->v[i].asset, asset) == 0)
+            return t->v[i].amount;
+    return 0;
+}
+
+static int genesis_total_only(void *ctx, uint64_t index, const genesis_balance_t *b, char *err,
+                              size_t errlen)
+{
+    (void)ctx, (void)index, (void)b, (void)err, (void)errlen;
+    return 0;
+}
+
+/* The supply rows agree with the tables, and per asset what is held is
+ * genesis - bridged_out + bridged_in. Return 0 or -EILSEQ / another code
+ * with msg. */
+static int supply_verify(sql_t *q, const genesis_t *g, char *msg, size_t msglen)
+{
+    genesis_totals_t gt = {0};
+    sqlite3_stmt *st = NULL;
+    uint64_t diffs = 0;
+    int r = sql_u64(q, &diffs, SUPPLY_DIFFS, NULL), row = 0;
+
+    if (r < 0) {
+        snprintf(msg, msglen, "ledger: checking the supply: %s", sql_errmsg(q));
+        return r;
+    }
+    if (diffs > 0) {
+        snprintf(msg, msglen, "the supply tables disagree with the balances, pools, stakes or "
+                              "bridge_outs in %" PRIu64 " rows", diffs);
+        return -EILSEQ;
+    }
+    if ((r = genesis_balances_foreach(g, genesis_total_only, NULL, NULL, &gt, msg, msglen)) < 0)
+        return r;
+    r = sql_query(q, &st,
+                  "SELECT s.asset, s.balances + s.pools + CASE WHEN s.asset = ? "
+                  "THEN k.staked + k.unbonding ELSE 0 END, s.bridged_out, s.bridged_in "
+                  "FROM supply AS s, supply_staking AS k ORDER BY s.asset",
+                  "t", g->fee_asset);
+    while (r == 0 && (row = sql_step(q, st)) == 1) {
+        char asset[DELTA_ASSET_MAX + 1];
+        uint64_t held, out, in;
+        if (col_asset(st, 0, asset) < 0 || col_u64(st, 1, &held) < 0 ||
+            col_u64(st, 2, &out) < 0 || col_u64(st, 3, &in) < 0) {
+            r = sql_fail(q, "supply: a damaged row", SQLITE_CORRUPT);
+        } else if ((i128)held != (i128)genesis_total_of(&gt, asset) - out + in) {
+            snprintf(msg, msglen, "supply of %s: %" PRIu64 " held, but genesis %" PRIu64
+                     " - bridged out %" PRIu64 " + bridged in %" PRIu64 " differs", asset,
+                     held, genesis_total_of(&gt, asset), out, in);
+            r = -EILSEQ;
+        }
+    }
+    sql_release(q, st);
+    genesis_totals_free(&gt);
+    if (r == 0 && row < 0)
+        r = row;
+    if (r < 0 && r != -EILSEQ)
+        snprintf(msg, msglen, "ledger: checking the supply: %s", sql_errmsg(q));
+    return r;
+}
+
 /* chain_ops_t.state_verify: the tree rebuilt from the tables, the
  * persisted tree and the last header must give one root. */
 static int delta_state_verify(sql_t *q, const genesis_t *g, const genesis_progress_t *progress,
@@ -1691,7 +1936,6 @@ static int delta_state_verify(sql_t *q, const genesis_t *g, const genesis_progre
     smt_t *t = NULL;
     int r;
 
-    (void)g;
     if (sql_exec(q, "BEGIN", NULL) < 0) {
         snprintf(msg, msglen, "ledger: %s", sql_errmsg(q));
         return -EIO;
@@ -1709,6 +1953,8 @@ static int delta_state_verify(sql_t *q, const genesis_t *g, const genesis_progre
     uint64_t leaves = 0;
     char walk[256];
     if (r == 0 && (r = tree_batch_walk(q, DELTA_TREE_NAME, tip, &leaves, walk, sizeof walk)) < 0)
+        snprintf(msg, msglen, "%s", walk);
+    if (r == 0 && (r = supply_verify(q, g, walk, sizeof walk)) < 0)
         snprintf(msg, msglen, "%s", walk);
     smt_free(t);
     sql_exec(q, "COMMIT", NULL);
@@ -1739,6 +1985,8 @@ const chain_ops_t delta_chain_ops = {
     .check_tx = delta_check_tx,
     .apply_tx = delta_apply_tx,
     .end_block = delta_end_block,
+    .bridge_outs = delta_bridge_outs,
+    .bridge_mint = delta_bridge_mint,
     .routes = delta_routes,
     .n_routes = DELTA_N_ROUTES,
 };

@@ -14,6 +14,7 @@
 #include "common/node/api/api.h"
 #include "common/node/api/api_routes.h"
 #include "common/node/api/node.h"
+#include "common/store/bridgetab.h"
 #include "common/store/smt.h"
 #include "common/store/sql.h"
 #include "common/store/tree.h"
@@ -402,7 +403,12 @@ static int get_pool(const api_request_t *req, api_response_t *res)
     return api_json(res, 200, j);
 }
 
-static const char *const SUPPLY_PARTS[] = {"balances", "pools", "staked", "unbonding"};
+/* An asset's parts in /supply: where it is (the first N_HELD, which add up
+ * to its total), then what the bridge took out and brought in. */
+static const char *const SUPPLY_PARTS[] = {"balances", "pools", "staked", "unbonding",
+                                           "bridged_out", "bridged_in"};
+#define N_PARTS (sizeof SUPPLY_PARTS / sizeof SUPPLY_PARTS[0])
+#define N_HELD 4
 
 /* Add v to supply[asset][part], creating the asset's entry with zeros. */
 static int supply_add(json_t *supply, const char *asset, const char *part, uint64_t v)
@@ -412,7 +418,7 @@ static int supply_add(json_t *supply, const char *asset, const char *part, uint6
         e = json_object();
         if (!e || json_object_set_new(supply, asset, e) < 0)
             return -ENOMEM;
-        for (size_t i = 0; i < 4; i++)
+        for (size_t i = 0; i < N_PARTS; i++)
             if (json_object_set_new(e, SUPPLY_PARTS[i], json_integer(0)) < 0)
                 return -ENOMEM;
     }
@@ -448,49 +454,96 @@ out:
     return r;
 }
 
-/* GET /supply: the supply tables (kept per block), not sums over every
- * balance. */
-static int get_supply(const api_request_t *req, api_response_t *res)
+/* One asset of bridge_in_totals (bridgetab_totals' fn) into the object ctx. */
+static int bridge_in_add(void *ctx, const char *asset, uint64_t minted, uint64_t pending)
 {
-    sql_t q = api_sql(req);
-    const char *fee_asset = fee_asset_of(req);
-    json_t *supply = json_object();
-    char root_hex[2 * DELTA_HASH_LEN + 1];
-    uint64_t height = 0;
-    int r = -EIO;
+    json_t *o = json_pack("{s:I,s:I}", "minted", (json_int_t)minted, "pending",
+                          (json_int_t)pending);
+    return o && json_object_set_new(ctx, asset, o) == 0 ? 0 : -ENOMEM;
+}
 
-    if (!supply)
-        return internal_error(res, req->db, -ENOMEM);
-    if (read_begin(&q) < 0 || (r = tip_read(&q, &height, root_hex)) < 0 ||
-        (r = supply_query(&q, supply, "SELECT asset, balances FROM supply ORDER BY asset",
+/* Read the supply tables into supply and, if the ledger has them, the
+ * bridge-in totals into *bridge_in (a new object, or left NULL). */
+static int supply_read(sql_t *q, const char *fee_asset, json_t *supply, json_t **bridge_in)
+{
+    json_t *b = NULL;
+    int r;
+    if ((r = supply_query(q, supply, "SELECT asset, balances FROM supply ORDER BY asset",
                           "balances", NULL)) < 0 ||
-        (r = supply_query(&q, supply, "SELECT asset, pools FROM supply ORDER BY asset", "pools",
+        (r = supply_query(q, supply, "SELECT asset, pools FROM supply ORDER BY asset", "pools",
                           NULL)) < 0 ||
-        (r = supply_query(&q, supply, "SELECT staked FROM supply_staking", "staked",
+        (r = supply_query(q, supply, "SELECT staked FROM supply_staking", "staked",
                           fee_asset)) < 0 ||
-        (r = supply_query(&q, supply, "SELECT unbonding FROM supply_staking", "unbonding",
-                          fee_asset)) < 0) {
-        read_end(&q);
-        json_decref(supply);
-        if (r == -EOVERFLOW)
-            return api_error(res, 500, "overflow", "a supply total exceeds 2^63-1");
-        return internal_error(res, req->db, r);
+        (r = supply_query(q, supply, "SELECT unbonding FROM supply_staking", "unbonding",
+                          fee_asset)) < 0 ||
+        (r = supply_query(q, supply, "SELECT asset, bridged_out FROM supply ORDER BY asset",
+                          "bridged_out", NULL)) < 0 ||
+        (r = supply_query(q, supply, "SELECT asset, bridged_in FROM supply ORDER BY asset",
+                          "bridged_in", NULL)) < 0 ||
+        (r = bridgetab_present(q)) <= 0)
+        return r < 0 ? r : 0;
+    if (!(b = json_object()))
+        return -ENOMEM;
+    if ((r = bridgetab_totals(q, bridge_in_add, b)) < 0) {
+        json_decref(b);
+        return r == -ENOMEM ? r : -EIO;
     }
-    read_end(&q);
+    *bridge_in = b;
+    return 0;
+}
+
+/* Each asset's total: what is held on delta (the first N_HELD parts). */
+static int supply_totals(json_t *supply, const char **bad)
+{
     const char *asset;
     json_t *e;
     json_object_foreach(supply, asset, e) {
         u128 total = 0;
-        for (size_t i = 0; i < 4; i++)
+        for (size_t i = 0; i < N_HELD; i++)
             total += (uint64_t)json_integer_value(json_object_get(e, SUPPLY_PARTS[i]));
         if (total > INT64_MAX) {
-            json_decref(supply);
-            return api_error(res, 500, "overflow", "the supply of %s exceeds 2^63-1", asset);
+            *bad = asset;
+            return -EOVERFLOW;
         }
-        json_object_set_new(e, "total", jint((uint64_t)total));
+        if (json_object_set_new(e, "total", jint((uint64_t)total)) < 0)
+            return -ENOMEM;
     }
-    return api_json(res, 200, json_pack("{s:I,s:o}", "height", (json_int_t)height, "supply",
-                                        supply));
+    return 0;
+}
+
+/* GET /supply: the supply tables (kept per block), not sums over every
+ * balance, and what the bridge brought in or holds pending. */
+static int get_supply(const api_request_t *req, api_response_t *res)
+{
+    sql_t q = api_sql(req);
+    json_t *doc = json_object(), *supply = json_object(), *bridge_in = NULL;
+    char root_hex[2 * DELTA_HASH_LEN + 1];
+    const char *bad = "";
+    uint64_t height = 0;
+    int r = -ENOMEM;
+
+    if (!doc || !supply)
+        goto out;
+    if ((r = read_begin(&q)) == 0 && (r = tip_read(&q, &height, root_hex)) == 0)
+        r = supply_read(&q, fee_asset_of(req), supply, &bridge_in);
+    read_end(&q);
+    if (r == 0)
+        r = supply_totals(supply, &bad);
+    if (r == 0 && (json_object_set_new(doc, "height", jint(height)) < 0 ||
+                   json_object_set(doc, "supply", supply) < 0 ||
+                   (bridge_in && json_object_set(doc, "bridge_in", bridge_in) < 0)))
+        r = -ENOMEM;
+out:
+    json_decref(supply);
+    json_decref(bridge_in);
+    if (r == 0)
+        return api_json(res, 200, doc);
+    json_decref(doc);
+    if (r == -EOVERFLOW && *bad)
+        return api_error(res, 500, "overflow", "the supply of %s exceeds 2^63-1", bad);
+    if (r == -EOVERFLOW)
+        return api_error(res, 500, "overflow", "a supply total exceeds 2^63-1");
+    return internal_error(res, req->db, r);
 }
 
 /* GET /peer/records/{commitment}, /peer/nullifiers/{nullifier}: whether

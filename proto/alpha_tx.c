@@ -222,6 +222,11 @@ void alpha_fee_salt(uint64_t height, uint8_t out[32])
     height_hash("adnet/alpha/fee-salt", height, out);
 }
 
+void alpha_bridge_salt(const uint8_t id[32], uint8_t out[32])
+{
+    tagged_hash("adnet/alpha/bridge-salt/v1", id, 32, out);
+}
+
 void alpha_state_root(const uint8_t records_root[ALPHA_HASH_LEN],
                       const uint8_t nullifiers_root[ALPHA_HASH_LEN], uint8_t out[ALPHA_HASH_LEN])
 {

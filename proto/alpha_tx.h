@@ -89,6 +89,10 @@ void alpha_record_nullifier(const uint8_t commitment[ALPHA_HASH_LEN], uint8_t ou
 void alpha_spent_value(uint64_t height, uint8_t out[ALPHA_HASH_LEN]);
 /* The salt of the fee record created for the proposer at height. */
 void alpha_fee_salt(uint64_t height, uint8_t out[32]);
+/* The salt of the record a bridge transfer id (the burning transaction's
+ * id on the other chain) mints here: H("adnet/alpha/bridge-salt/v1" || id),
+ * so its recipient can find and spend it. */
+void alpha_bridge_salt(const uint8_t id[32], uint8_t out[32]);
 /* The state root in alpha block headers, from the two tree roots. */
 void alpha_state_root(const uint8_t records_root[ALPHA_HASH_LEN],
                       const uint8_t nullifiers_root[ALPHA_HASH_LEN], uint8_t out[ALPHA_HASH_LEN]);

@@ -16,7 +16,7 @@ static const char POOL_LEAF_TAG[] = "adnet/delta/pool/v1";
 
 static const char *const KIND_NAMES[] = {
     NULL, "transfer", "pool_create", "liquidity_add", "liquidity_remove", "swap", "stake",
-    "unstake",
+    "unstake", "bridge_out",
 };
 
 const char *delta_kind_name(uint16_t kind)
@@ -39,6 +39,7 @@ int delta_payload_encode(const delta_payload_t *p, uint8_t *buf, size_t cap, siz
     wire_writer_init(&w, buf, cap);
     switch (p->kind) {
     case DELTA_TX_TRANSFER:
+    case DELTA_TX_BRIDGE_OUT:
         if (!str_fits(p->u.transfer.asset))
             return -EINVAL;
         wire_put_bytes(&w, p->u.transfer.to, DELTA_KEY_LEN);
@@ -113,6 +114,7 @@ int delta_payload_decode(delta_payload_t *p, uint16_t kind, const uint8_t *buf, 
     wire_reader_init(&r, buf, len);
     switch (kind) {
     case DELTA_TX_TRANSFER:
+    case DELTA_TX_BRIDGE_OUT:
         wire_get_bytes(&r, "to", t.u.transfer.to, DELTA_KEY_LEN);
         wire_get_str(&r, "asset", t.u.transfer.asset, DELTA_ASSET_MAX);
         wire_get_u64(&r, "amount", &t.u.transfer.amount);
@@ -193,6 +195,7 @@ int delta_payload_check(const delta_payload_t *p, const char **what, const char 
 {
     switch (p->kind) {
     case DELTA_TX_TRANSFER:
+    case DELTA_TX_BRIDGE_OUT:
         CHECK_ASSET(p->u.transfer.asset, "asset");
         return 0;
     case DELTA_TX_POOL_CREATE:

@@ -9,6 +9,8 @@
  *   5 swap              str asset_in || str asset_out || u64 amount_in || u64 min_out
  *   6 stake             u64 amount
  *   7 unstake           u64 amount
+ *   8 bridge_out        to[32] || str asset || u64 amount  (as transfer; to: the recipient's
+ *                       public key on the other chain, credited there once attested)
  *
  * An asset is 1..16 bytes of [A-Z0-9-]. A pool is named by its two assets
  * in canonical order (asset_a < asset_b bytewise). Decoding checks only the
@@ -40,6 +42,7 @@ enum {
     DELTA_TX_SWAP = 5,
     DELTA_TX_STAKE = 6,
     DELTA_TX_UNSTAKE = 7,
+    DELTA_TX_BRIDGE_OUT = 8,
 };
 
 typedef struct {
@@ -87,7 +90,8 @@ typedef struct {
 typedef struct {
     uint16_t kind;
     union {
-        delta_transfer_t transfer;
+        delta_transfer_t transfer; /* DELTA_TX_TRANSFER and DELTA_TX_BRIDGE_OUT (to: the
+                                    * recipient's key on the other chain) */
         delta_pool_create_t pool_create;
         delta_liquidity_add_t liquidity_add;
         delta_liquidity_remove_t liquidity_remove;
@@ -97,7 +101,8 @@ typedef struct {
 } delta_payload_t;
 
 /* Name of a kind ("transfer", "pool_create", "liquidity_add",
- * "liquidity_remove", "swap", "stake", "unstake"), or NULL if unknown. */
+ * "liquidity_remove", "swap", "stake", "unstake", "bridge_out"), or NULL if
+ * unknown. */
 const char *delta_kind_name(uint16_t kind);
 
 /* Encode p into buf[cap] and set *len. Return 0, -EPROTONOSUPPORT (unknown

@@ -354,3 +354,46 @@ int ipc_attest_sign_bytes(const char *chain_id, uint8_t stmt_kind, const uint8_t
         return w.err;
     return (int)w.len;
 }
+
+int ipc_bridge_stmt_encode(const ipc_bridge_stmt_t *s, uint8_t *buf, size_t cap, size_t *len)
+{
+    wire_writer_t w;
+    size_t n = strnlen(s->asset, IPC_ASSET_MAX + 1);
+    if (n == 0 || n > IPC_ASSET_MAX || s->amount == 0 || s->amount > INT64_MAX)
+        return -EINVAL;
+    wire_writer_init(&w, buf, cap);
+    wire_put_bytes(&w, s->id, sizeof s->id);
+    wire_put_str(&w, s->asset);
+    wire_put_u64(&w, s->amount);
+    wire_put_bytes(&w, s->recipient, sizeof s->recipient);
+    if (w.err)
+        return w.err;
+    *len = w.len;
+    return 0;
+}
+
+int ipc_bridge_stmt_decode(ipc_bridge_stmt_t *s, const uint8_t *buf, size_t len,
+                           const char **what)
+{
+    ipc_bridge_stmt_t t;
+    wire_reader_t r;
+    int rc;
+    memset(&t, 0, sizeof t);
+    wire_reader_init(&r, buf, len);
+    wire_get_bytes(&r, "id", t.id, sizeof t.id);
+    wire_get_str(&r, "asset", t.asset, IPC_ASSET_MAX);
+    wire_get_u64(&r, "amount", &t.amount);
+    wire_get_bytes(&r, "recipient", t.recipient, sizeof t.recipient);
+    if (r.err == 0 && (t.asset[0] == '\0' || t.amount == 0 || t.amount > INT64_MAX)) {
+        r.err = -EBADMSG;
+        r.what = t.asset[0] == '\0' ? "asset" : "amount";
+    }
+    rc = wire_reader_finish(&r);
+    if (rc == -EINVAL)
+        rc = -EBADMSG;
+    if (rc == 0)
+        *s = t;
+    else if (what)
+        *what = r.what;
+    return rc;
+}

@@ -155,6 +155,26 @@ const char *ipc_kind_name(uint8_t kind);
 int ipc_state_root(const char *root_tag, const uint8_t roots[][BLOCK_HASH_LEN], size_t n_roots,
                    uint8_t out[BLOCK_HASH_LEN]);
 
+/* The statement of IPC_STMT_BRIDGE_OUT_FINAL: "transfer id (the burning
+ * transaction on the attesting chain) of amount of asset to recipient (a
+ * key on the other chain) is final at the attestation's height":
+ *   id[32] || str asset (1..IPC_ASSET_MAX) || u64 amount (1..2^63-1) ||
+ *   recipient[32]
+ * Encode returns 0 and *len, -EINVAL (a field out of range) or -ENOBUFS;
+ * decode reads exactly len bytes: 0, or -EBADMSG / -EMSGSIZE with *what,
+ * *s untouched. */
+#define IPC_ASSET_MAX 16
+#define IPC_BRIDGE_STMT_MAX (32 + 4 + IPC_ASSET_MAX + 8 + 32)
+typedef struct {
+    uint8_t id[32];
+    char asset[IPC_ASSET_MAX + 1];
+    uint64_t amount;
+    uint8_t recipient[32];
+} ipc_bridge_stmt_t;
+int ipc_bridge_stmt_encode(const ipc_bridge_stmt_t *s, uint8_t *buf, size_t cap, size_t *len);
+int ipc_bridge_stmt_decode(ipc_bridge_stmt_t *s, const uint8_t *buf, size_t len,
+                           const char **what);
+
 /* The bytes a validator signs to attest: "adnet/attest/v1" || str chain_id
  * || u8 stmt_kind || var stmt || u64 height (at most IPC_ATTEST_SIGN_MAX).
  * Return the length, -ENOBUFS, or -EINVAL (chain id empty or over

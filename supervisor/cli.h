@@ -54,5 +54,14 @@ int cmd_verify_ledger(int argc, char **argv);
  *   adnet restore --home DIR PATH       (supervisor/cmd_backup.c) */
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+/*   adnet supply --home DIR [--json]   (supervisor/cmd_supply.c: the bridge
+ *                                       conservation check across both chains) */
+int cmd_supply(int argc, char **argv);
+
+/* Find chain's API of the node home (absolute path) as `adnet run` does
+ * (adnet.yaml, then ADNET_<CHAIN>_API_LISTEN) and write its base URL
+ * "http://host:port" into base[cap]. Return -1 on success, or an exit
+ * code with the reason printed as "adnet verb: ..." (supervisor/cmd_tx.c). */
+int cli_api_base(const char *verb, const char *home, const char *chain, char *base, size_t cap);
 
 #endif

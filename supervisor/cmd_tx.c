@@ -25,6 +25,7 @@
 #include "common/base/fsutil.h"
 #include "common/base/hex.h"
 #include "common/base/keys.h"
+#include "common/base/typo.h"
 #include "common/store/genesis.h"
 #include "proto/alpha_tx.h"
 #include "proto/delta_tx.h"
@@ -47,7 +48,8 @@ extern char **environ;
 enum {
     O_HOME, O_CHAIN, O_FROM, O_FEE, O_EXPIRY, O_TIMEOUT, O_NONCE, O_TO, O_AMOUNT, O_ASSET,
     O_PAY, O_RECEIVE, O_MIN_OUT, O_ASSET_A, O_ASSET_B, O_AMOUNT_A, O_AMOUNT_B, O_FEE_BPS,
-    O_MAX_A, O_MAX_B, O_MIN_SHARES, O_SHARES, O_MIN_A, O_MIN_B, O_HEIGHT,
+    O_MAX_A, O_MAX_B, O_MIN_SHARES, O_SHARES, O_MIN_A, O_MIN_B, O_HEIGHT, O_FROM_CHAIN,
+    O_TO_CHAIN,
     O_NVALUED,
     O_NO_WAIT = O_NVALUED, O_JSON, O_ALL, O_HELP,
 };
@@ -78,6 +80,8 @@ static const struct option long_opts[] = {
     { "min-a", required_argument, NULL, O_MIN_A },
     { "min-b", required_argument, NULL, O_MIN_B },
     { "height", required_argument, NULL, O_HEIGHT },
+    { "from-chain", required_argument, NULL, O_FROM_CHAIN },
+    { "to-chain", required_argument, NULL, O_TO_CHAIN },
     { "no-wait", no_argument, NULL, O_NO_WAIT },
     { "json", no_argument, NULL, O_JSON },
     { "all", no_argument, NULL, O_ALL },
@@ -103,7 +107,6 @@ typedef struct {
     int npos;
     char home[PATH_MAX];            /* absolute node home */
     const char *chain;              /* "alpha" / "delta" */
-    config_t cfg;
     httpc_t *http;                  /* client of the chosen chain's API */
 } cli_t;
 
@@ -121,6 +124,9 @@ static void tx_usage(FILE *f)
         "  transfer --to ADDR --amount N [--asset A] [--chain delta|alpha]   (default chain: delta)\n"
         "  mint     --to ADDR --amount N [--asset A]              (alpha; the minter key signs)\n"
         "  burn     --amount N --to DELTA_ADDR                     (alpha)\n"
+        "  bridge   --from-chain alpha|delta --to-chain delta|alpha --to ADDR --amount N\n"
+        "           [--asset A]   move value to the other chain: alpha->delta is a burn,\n"
+        "           delta->alpha a bridge_out; the other chain credits --to once attested\n"
         "  swap     --pay ASSET --amount N --receive ASSET --min-out N        (delta)\n"
         "  pool-create --asset-a A --amount-a N --asset-b B --amount-b N [--fee-bps N]\n"
         "  liquidity-add --asset-a A --asset-b B --max-a N --max-b N [--min-shares N]\n"
@@ -216,24 +222,38 @@ static int parse(cli_t *c, int argc, char **argv)
     return -1;
 }
 
+int cli_api_base(const char *verb, const char *home, const char *chain, char *base, size_t cap)
+{
+    char path[PATH_MAX], err[CONFIG_ERR_MAX];
+    config_t cfg;
+    if (fs_path(path, sizeof(path), "%s/adnet.yaml", home) < 0) {
+        fprintf(stderr, "adnet %s: home path too long\n", verb);
+        return ADNET_EXIT_CONFIG;
+    }
+    if (config_load(&cfg, NULL, node_chains, N_NODE_CHAINS, path, true, environ, NULL, 0,
+                    err) < 0) {
+        fprintf(stderr, "adnet %s: %s\n", verb, err);
+        return ADNET_EXIT_CONFIG;
+    }
+    const config_chain_t *cc = config_chain(&cfg, chain);
+    if (!cc || httpc_base_from_listen(base, cap, cc->api_listen) < 0) {
+        fprintf(stderr, "adnet %s: %s.api.listen: cannot connect to \"%s\"\n", verb, chain,
+                cc ? cc->api_listen : "");
+        return ADNET_EXIT_CONFIG;
+    }
+    return -1;
+}
+
 /* Settle which chain the command talks to and connect a client to its API. */
 static int connect_chain(cli_t *c, const char *dflt)
 {
-    char path[PATH_MAX], err[CONFIG_ERR_MAX], base[HTTPC_URL_MAX];
+    char base[HTTPC_URL_MAX];
+    int rc;
     c->chain = has(c, O_CHAIN) ? c->str[O_CHAIN] : dflt;
     if (!c->chain)
         return usage_error(c, "say which chain: --chain alpha or --chain delta");
-    if (fs_path(path, sizeof(path), "%s/adnet.yaml", c->home) < 0)
-        return usage_error(c, "home path too long");
-    if (config_load(&c->cfg, NULL, node_chains, N_NODE_CHAINS, path, true, environ, NULL, 0,
-                    err) < 0) {
-        fprintf(stderr, "adnet %s: %s\n", c->verb, err);
-        return ADNET_EXIT_CONFIG;
-    }
-    const config_chain_t *cc = config_chain(&c->cfg, c->chain);
-    if (!cc || httpc_base_from_listen(base, sizeof(base), cc->api_listen) < 0)
-        return usage_error(c, "%s.api.listen: cannot connect to \"%s\"", c->chain,
-                           cc ? cc->api_listen : "");
+    if ((rc = cli_api_base(c->verb, c->home, c->chain, base, sizeof(base))) >= 0)
+        return rc;
     long timeout = REQUEST_TIMEOUT_MS;
     if (has(c, O_TIMEOUT) && (long)c->num[O_TIMEOUT] * 1000 < timeout)
         timeout = (long)c->num[O_TIMEOUT] * 1000;
@@ -694,11 +714,56 @@ out:
     return rc;
 }
 
+/* build_alpha for the kinds that spend the sender's records: a transfer
+ * to --to, or (burn) a burn noting --to as the delta account to credit:
+ * both `adnet tx burn` and `adnet tx bridge --from-chain alpha` build this.
+ * The change goes back to the sender. Return -1 once *p is filled, or the
+ * exit code to end with (the mistake printed). */
+static int build_alpha_spend(cli_t *c, const char *kind, bool burn, const chain_facts_t *f,
+                             uint64_t fee, const keys_pair_t *kp, alpha_payload_t *p)
+{
+    int rc;
+    if ((rc = need(c, kind, O_TO)) >= 0 || (rc = need(c, kind, O_AMOUNT)) >= 0)
+        return rc;
+    uint64_t amount = c->num[O_AMOUNT], total = 0;
+    if (amount > UINT64_MAX - fee)
+        return usage_error(c, "amount %" PRIu64 " + fee %" PRIu64 " overflows", amount, fee);
+    if (has(c, O_ASSET) && strcmp(c->str[O_ASSET], f->fee_asset) != 0)
+        return usage_error(c, "alpha moves only its fee asset %s", f->fee_asset);
+    uint8_t to[32];
+    if ((rc = resolve_address(c, "--to", c->str[O_TO], to)) >= 0)
+        return rc;
+    if ((rc = pick_inputs(c, kp->pk, f->fee_asset, amount + fee, p, &total)) >= 0)
+        return rc;
+    p->kind = burn ? ALPHA_TX_BURN : ALPHA_TX_TRANSFER;
+    if (burn) {
+        p->burn_amount = amount;
+        memcpy(p->recipient, to, 32);
+    } else {
+        memcpy(p->out[p->n_out].owner, to, 32);
+        snprintf(p->out[p->n_out].asset, sizeof(p->out[0].asset), "%s", f->fee_asset);
+        p->out[p->n_out].amount = amount;
+        randombytes_buf(p->out[p->n_out].salt, 32);
+        p->n_out++;
+    }
+    uint64_t change = total - amount - fee;
+    if (change > 0) {
+        memcpy(p->out[p->n_out].owner, kp->pk, 32);
+        snprintf(p->out[p->n_out].asset, sizeof(p->out[0].asset), "%s", f->fee_asset);
+        p->out[p->n_out].amount = change;
+        randombytes_buf(p->out[p->n_out].salt, 32);
+        p->n_out++;
+    }
+    return -1;
+}
+
+/* Fill *p (and tx's kind) with the alpha transaction of this kind; note
+ * the records it creates in outputs. "bridge" is a burn. Return -1 once
+ * *p is filled, or the exit code to end with (the mistake printed). */
 static int build_alpha(cli_t *c, const char *kind, const chain_facts_t *f, tx_t *tx,
                        const keys_pair_t *kp, alpha_payload_t *p, json_t *outputs)
 {
     int rc;
-    uint64_t fee = tx->fee;
     memset(p, 0, sizeof(*p));
     if (strcmp(kind, "mint") == 0) {
         if ((rc = need(c, kind, O_TO)) >= 0 || (rc = need(c, kind, O_AMOUNT)) >= 0)
@@ -713,42 +778,13 @@ static int build_alpha(cli_t *c, const char *kind, const chain_facts_t *f, tx_t 
         snprintf(p->out[0].asset, sizeof(p->out[0].asset), "%s", asset);
         p->out[0].amount = c->num[O_AMOUNT];
         randombytes_buf(p->out[0].salt, sizeof(p->out[0].salt));
-    } else if (strcmp(kind, "transfer") == 0 || strcmp(kind, "burn") == 0) {
-        bool burn = kind[0] == 'b';
-        if ((rc = need(c, kind, O_TO)) >= 0 || (rc = need(c, kind, O_AMOUNT)) >= 0)
+    } else if (strcmp(kind, "transfer") == 0 || strcmp(kind, "burn") == 0 ||
+               strcmp(kind, "bridge") == 0) {
+        if ((rc = build_alpha_spend(c, kind, kind[0] == 'b', f, tx->fee, kp, p)) >= 0)
             return rc;
-        uint64_t amount = c->num[O_AMOUNT], total = 0;
-        if (amount > UINT64_MAX - fee)
-            return usage_error(c, "amount %" PRIu64 " + fee %" PRIu64 " overflows", amount, fee);
-        if (has(c, O_ASSET) && strcmp(c->str[O_ASSET], f->fee_asset) != 0)
-            return usage_error(c, "alpha moves only its fee asset %s", f->fee_asset);
-        uint8_t to[32];
-        if ((rc = resolve_address(c, "--to", c->str[O_TO], to)) >= 0)
-            return rc;
-        if ((rc = pick_inputs(c, kp->pk, f->fee_asset, amount + fee, p, &total)) >= 0)
-            return rc;
-        p->kind = burn ? ALPHA_TX_BURN : ALPHA_TX_TRANSFER;
-        if (burn) {
-            p->burn_amount = amount;
-            memcpy(p->recipient, to, 32);
-        } else {
-            memcpy(p->out[p->n_out].owner, to, 32);
-            snprintf(p->out[p->n_out].asset, sizeof(p->out[0].asset), "%s", f->fee_asset);
-            p->out[p->n_out].amount = amount;
-            randombytes_buf(p->out[p->n_out].salt, 32);
-            p->n_out++;
-        }
-        uint64_t change = total - amount - fee;
-        if (change > 0) {
-            memcpy(p->out[p->n_out].owner, kp->pk, 32);
-            snprintf(p->out[p->n_out].asset, sizeof(p->out[0].asset), "%s", f->fee_asset);
-            p->out[p->n_out].amount = change;
-            randombytes_buf(p->out[p->n_out].salt, 32);
-            p->n_out++;
-        }
     } else {
-        return usage_error(c, "alpha has no transaction kind \"%s\" (mint, transfer, burn)",
-                           kind);
+        return usage_error(c, "alpha has no transaction kind \"%s\" (mint, transfer, burn, "
+                           "bridge)", kind);
     }
     for (uint16_t i = 0; i < p->n_out; i++)
         if (note_output(outputs, &p->out[i]) < 0)
@@ -810,17 +846,18 @@ static int build_delta_pool(cli_t *c, const char *kind, delta_payload_t *p)
     return -1;
 }
 
-/* Fill *p with the delta transaction of this kind from the options.
- * Return -1 once *p is filled, or the exit code to end with (the mistake
+/* Fill *p with the delta transaction of this kind from the options
+ * ("bridge" is a bridge_out). Return -1 once *p is filled, or the exit code to end with (the mistake
  * printed). */
 static int build_delta(cli_t *c, const char *kind, delta_payload_t *p)
 {
     int rc;
     memset(p, 0, sizeof(*p));
-    if (strcmp(kind, "transfer") == 0) {
+    if (strcmp(kind, "transfer") == 0 || strcmp(kind, "bridge") == 0) {
+        /* A bridge_out carries what a transfer does: --to is the alpha owner to credit. */
         if ((rc = need(c, kind, O_TO)) >= 0 || (rc = need(c, kind, O_AMOUNT)) >= 0)
             return rc;
-        p->kind = DELTA_TX_TRANSFER;
+        p->kind = kind[0] == 't' ? DELTA_TX_TRANSFER : DELTA_TX_BRIDGE_OUT;
         if ((rc = resolve_address(c, "--to", c->str[O_TO], p->u.transfer.to)) >= 0)
             return rc;
         const char *asset = has(c, O_ASSET) ? c->str[O_ASSET] : GENESIS_DEFAULT_FEE_ASSET;
@@ -851,7 +888,8 @@ static int build_delta(cli_t *c, const char *kind, delta_payload_t *p)
         p->u.stake.amount = c->num[O_AMOUNT];
     } else {
         return usage_error(c, "delta has no transaction kind \"%s\" (transfer, swap, "
-                           "pool-create, liquidity-add, liquidity-remove, stake, unstake)", kind);
+                           "pool-create, liquidity-add, liquidity-remove, stake, unstake, "
+                           "bridge)", kind);
     }
     return -1;
 }
@@ -871,11 +909,74 @@ static int delta_nonce(cli_t *c, const uint8_t pk[32], uint64_t *nonce)
     return rc;
 }
 
+/* Both chains' names, for `adnet tx bridge`. */
+static const char *const chain_names[] = { "alpha", "delta" };
+
+/* Check a --from-chain/--to-chain value; say the nearest name if it is none. */
+static int check_chain_name(cli_t *c, int opt)
+{
+    const char *v = c->str[opt], *near = chain_names[0];
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < sizeof(chain_names) / sizeof(chain_names[0]); i++) {
+        if (strcmp(v, chain_names[i]) == 0)
+            return -1;
+        size_t d = typo_distance(v, strlen(v), chain_names[i], strlen(chain_names[i]));
+        if (d < best) {
+            best = d;
+            near = chain_names[i];
+        }
+    }
+    if (best <= 2)
+        return usage_error(c, "--%s: unknown chain \"%s\" (did you mean %s?)",
+                           long_opts[opt].name, v, near);
+    return usage_error(c, "--%s: unknown chain \"%s\" (expected alpha or delta)",
+                       long_opts[opt].name, v);
+}
+
+/* `adnet tx bridge`: check the route and send the transaction to the
+ * source chain, whose builders take "bridge" as the kind that moves value
+ * out: alpha's burn, delta's bridge_out. Return -1, or an exit code. */
+static int bridge_route(cli_t *c)
+{
+    int rc;
+    if ((rc = need(c, "bridge", O_FROM_CHAIN)) >= 0 || (rc = need(c, "bridge", O_TO_CHAIN)) >= 0 ||
+        (rc = check_chain_name(c, O_FROM_CHAIN)) >= 0 ||
+        (rc = check_chain_name(c, O_TO_CHAIN)) >= 0)
+        return rc;
+    const char *from = c->str[O_FROM_CHAIN], *to = c->str[O_TO_CHAIN];
+    if (strcmp(from, to) == 0)
+        return usage_error(c, "--from-chain and --to-chain are both %s: a bridge moves value "
+                           "to the other chain", from);
+    if ((rc = need(c, "bridge", O_TO)) >= 0 || (rc = need(c, "bridge", O_AMOUNT)) >= 0)
+        return rc;
+    if (has(c, O_CHAIN) && strcmp(c->str[O_CHAIN], from) != 0)
+        return usage_error(c, "--chain %s contradicts --from-chain %s (a bridge is sent to "
+                           "its source chain)", c->str[O_CHAIN], from);
+    c->have |= 1UL << O_CHAIN;
+    c->str[O_CHAIN] = from;
+    return -1;
+}
+
 static const char *default_chain_of(const char *kind)
 {
     if (strcmp(kind, "mint") == 0 || strcmp(kind, "burn") == 0)
         return "alpha";
     return "delta";
+}
+
+/* Start *tx: chain id, sender, fee and expiry height from the options
+ * and the chain's facts. Return -1, or the exit code (the mistake printed). */
+static int tx_header(cli_t *c, const chain_facts_t *f, const uint8_t sender[32], tx_t *tx)
+{
+    memset(tx, 0, sizeof(*tx));
+    snprintf(tx->chain_id, sizeof(tx->chain_id), "%s", f->chain_id);
+    memcpy(tx->sender, sender, sizeof(tx->sender));
+    tx->fee = has(c, O_FEE) ? c->num[O_FEE] : f->min_fee;
+    uint64_t blocks = has(c, O_EXPIRY) ? c->num[O_EXPIRY] : DEFAULT_EXPIRY_BLOCKS;
+    if (blocks > UINT64_MAX - f->height)
+        return usage_error(c, "--expiry-blocks: too large");
+    tx->expiry_height = f->height + blocks;
+    return -1;
 }
 
 int cmd_tx(int argc, char **argv)
@@ -906,6 +1007,8 @@ int cmd_tx(int argc, char **argv)
         fprintf(stderr, "adnet tx: libsodium failed to initialise\n");
         return ADNET_EXIT_SYSTEM;
     }
+    if (strcmp(kind, "bridge") == 0 && (rc = bridge_route(&c)) >= 0)
+        goto out;
     if ((rc = connect_chain(&c, default_chain_of(kind))) >= 0)
         goto out;
     if ((rc = load_key(&c, has(&c, O_FROM) ? c.str[O_FROM] : "validator", &kp)) >= 0)
@@ -919,16 +1022,8 @@ int cmd_tx(int argc, char **argv)
         goto out;
 
     tx_t tx;
-    memset(&tx, 0, sizeof(tx));
-    snprintf(tx.chain_id, sizeof(tx.chain_id), "%s", f.chain_id);
-    memcpy(tx.sender, kp.pk, sizeof(tx.sender));
-    tx.fee = has(&c, O_FEE) ? c.num[O_FEE] : f.min_fee;
-    uint64_t blocks = has(&c, O_EXPIRY) ? c.num[O_EXPIRY] : DEFAULT_EXPIRY_BLOCKS;
-    if (blocks > UINT64_MAX - f.height) {
-        rc = usage_error(&c, "--expiry-blocks: too large");
+    if ((rc = tx_header(&c, &f, kp.pk, &tx)) >= 0)
         goto out;
-    }
-    tx.expiry_height = f.height + blocks;
 
     size_t plen = 0;
     if (!delta) {

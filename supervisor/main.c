@@ -44,6 +44,7 @@ static void usage(FILE *f)
         "  keys     new|show|list|export|import   manage keys (adnet keys --help)\n"
         "  tx       KIND ...                      sign and submit a transaction (adnet tx --help)\n"
         "  query    WHAT ...                      read balances, records, pools, blocks\n"
+        "  supply   --home DIR [--json]           check supply is conserved across the bridge\n"
         "  verify-proof FILE|-                    check a Merkle proof offline\n"
         "  verify-ledger --home DIR --chain C     rebuild a chain's state and compare (O(state))\n"
         "  backup   --home DIR --out PATH [--with-keys]\n"
@@ -416,7 +417,7 @@ static const struct {
 } own_args[] = {
     { "keys", cmd_keys }, { "tx", cmd_tx }, { "query", cmd_query },
     { "verify-proof", cmd_verify_proof }, { "verify-ledger", cmd_verify_ledger },
-    { "backup", cmd_backup }, { "restore", cmd_restore },
+    { "backup", cmd_backup }, { "restore", cmd_restore }, { "supply", cmd_supply },
 };
 
 static const verb_t *find_verb(const char *name)

@@ -18,13 +18,15 @@
 #include "common/node/ipc/peerstate.h"
 #include "common/node/ipc/peerview.h"
 #include "common/node/ipc/ring.h"
+#include "common/store/bridgetab.h"
 #include "common/store/peertab.h"
 #include "common/store/prune.h"
 #include "common/store/smt.h"
 #include "common/store/tree.h"
 #include "proto/ipcmsg.h"
 
-#define LINK_CATCHUP_BATCH 256   /* proofs one catch-up answer carries at most */
+#define LINK_CATCHUP_BATCH 256   /* heights one catch-up answer carries at most */
+#define LINK_CATCHUP_FRAMES 4096 /* ... and frames, after its first height */
 #define LINK_RETRY_S 1.0         /* an unanswered catch-up request is sent again after this */
 #define LINK_SPIN_NS 20000       /* the consumer polls this long before it parks */
 #define LINK_LOG_EVERY_MS 10000  /* one refusal line per reason this often, at most */
@@ -225,6 +227,68 @@ static void take_finality(peerlink_t *pl, const ipc_msg_t *m, const char *via)
     gauge_peer(pl, h.time_ms);
 }
 
+static void count_bridge(peerlink_t *pl, const char *state)
+{
+    char labels[48];
+    snprintf(labels, sizeof(labels), "state=\"%s\"", state);
+    metrics_counter_add(pl->cfg.metrics, "adnet_bridge_transfers_total",
+                        "Bridge transfers from the peer chain: attested (recorded, to be "
+                        "minted), minted, refused.", labels, 1);
+}
+
+/* An attestation from the peer: "bridge-out X is final at height h",
+ * signed by its validators. Verified, it is recorded as a pending transfer
+ * (bridge_in, in this batch's transaction, so before the header of its
+ * height), which the next block mints; a transfer known already is
+ * refused as a replay, whatever its state. */
+static void take_attestation(peerlink_t *pl, const ipc_msg_t *m, const char *via)
+{
+    const ipc_attestation_t *a = &m->u.attest;
+    ipc_bridge_stmt_t bs;
+    bridge_transfer_t t;
+    reject_t why = { 0 };
+    const char *what = "statement";
+    int rc;
+    if (pl->store_blocked) {
+        pl->need_catchup = true;
+        return;
+    }
+    if (a->stmt_kind != IPC_STMT_BRIDGE_OUT_FINAL)
+        rc = reject(&why, -EINVAL, "unknown_statement", "an attestation of statement kind %u",
+                    a->stmt_kind);
+    else if ((rc = peer_verify_attestation(pl->peer, a, &why)) == 0 &&
+             ipc_bridge_stmt_decode(&bs, a->stmt, a->stmt_len, &what) < 0)
+        rc = reject(&why, -EBADMSG, "malformed", "a bridge statement refused at %s", what);
+    if (rc < 0) {
+        refuse(pl, via, &why);
+        count_bridge(pl, "refused");
+        return;
+    }
+    memset(&t, 0, sizeof(t));
+    memcpy(t.id, bs.id, sizeof(t.id));
+    memcpy(t.recipient, bs.recipient, sizeof(t.recipient));
+    snprintf(t.asset, sizeof(t.asset), "%s", bs.asset);
+    t.amount = bs.amount;
+    if ((rc = txn_open(pl)) == 0)
+        rc = bridgetab_put(link_sql(pl), pl->cfg.peer, a->height, &t, a->n_sigs, clock_wall_ms());
+    if (rc == -EEXIST) {
+        char hex[2 * sizeof(t.id) + 1];
+        hex_encode(hex, t.id, sizeof(t.id));
+        reject(&why, rc, "replay", "transfer %.16s (height %llu) is known already: not minted "
+               "again", hex, (unsigned long long)a->height);
+        refuse(pl, via, &why);
+        count_bridge(pl, "replayed");
+        return;
+    }
+    if (rc < 0) { /* not stored: the batch stops, the height is asked for again */
+        log_unsaved(pl, a->height, ledger_errmsg(chain_ledger(pl->cfg.chain)));
+        pl->store_blocked = true;
+        pl->need_catchup = true;
+        return;
+    }
+    count_bridge(pl, "attested");
+}
+
 /* Decode one message from the peer and act on it; kinds other than
  * expected_kind (a finality proof on the ring) are refused. */
 static void take_message(peerlink_t *pl, const uint8_t *b, size_t n, const char *via)
@@ -254,13 +318,15 @@ static void take_message(peerlink_t *pl, const uint8_t *b, size_t n, const char 
                         LINK_BUCKETS, LINK_NBUCKETS,
                         now > m.sent_ns ? (double)(now - m.sent_ns) / 1e9 : 0.0);
     }
-    if (m.kind != IPC_FINALITY) {
-        reject(&why, -EINVAL, "unexpected_kind", "a %s message where finality proofs come",
-               ipc_kind_name(m.kind));
+    if (m.kind == IPC_FINALITY)
+        take_finality(pl, &m, via);
+    else if (m.kind == IPC_ATTESTATION)
+        take_attestation(pl, &m, via);
+    else {
+        reject(&why, -EINVAL, "unexpected_kind", "a %s message where finality proofs and "
+               "attestations come", ipc_kind_name(m.kind));
         refuse(pl, via, &why);
-        return;
     }
-    take_finality(pl, &m, via);
 }
 
 /* ---- the rings ------------------------------------------------------------ */
@@ -380,6 +446,89 @@ static int own_proof(peerlink_t *pl, uint64_t height, uint8_t *buf, size_t cap, 
     return rc;
 }
 
+/* Messages that go together: a block's attestations, then its proof. */
+typedef struct {
+    uint8_t **buf;
+    size_t *len;
+    size_t n, cap;
+} msgs_t;
+
+static int msgs_add(msgs_t *m, const uint8_t *b, size_t len)
+{
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 8;
+        uint8_t **nb = realloc(m->buf, cap * sizeof(*nb));
+        if (nb)
+            m->buf = nb;
+        size_t *nl = nb ? realloc(m->len, cap * sizeof(*nl)) : NULL;
+        if (!nl)
+            return -ENOMEM;
+        m->len = nl;
+        m->cap = cap;
+    }
+    if (!(m->buf[m->n] = malloc(len ? len : 1)))
+        return -ENOMEM;
+    memcpy(m->buf[m->n], b, len);
+    m->len[m->n++] = len;
+    return 0;
+}
+
+static void msgs_free(msgs_t *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->buf[i]);
+    free(m->buf);
+    free(m->len);
+    memset(m, 0, sizeof(*m));
+}
+
+typedef struct {
+    peerlink_t *pl;
+    uint64_t height;
+    msgs_t *out;
+} attest_ctx_t;
+
+/* One bridge-out of our block: "it is final at this height", signed with
+ * the node's validator key, as an attestation message. */
+static int attest_one(void *ctx, const bridge_transfer_t *b)
+{
+    attest_ctx_t *a = ctx;
+    peerlink_t *pl = a->pl;
+    const keys_pair_t *key = chain_key(pl->cfg.chain);
+    ipc_bridge_stmt_t bs = { .amount = b->amount };
+    uint8_t stmt[IPC_BRIDGE_STMT_MAX];
+    ipc_msg_t m = { .kind = IPC_ATTESTATION };
+    size_t sl, n;
+    int rc;
+    memcpy(bs.id, b->id, sizeof(bs.id));
+    memcpy(bs.recipient, b->recipient, sizeof(bs.recipient));
+    snprintf(bs.asset, sizeof(bs.asset), "%s", b->asset);
+    m.u.attest = (ipc_attestation_t){ .stmt_kind = IPC_STMT_BRIDGE_OUT_FINAL, .stmt = stmt,
+                                      .height = a->height };
+    if ((rc = ipc_bridge_stmt_encode(&bs, stmt, sizeof(stmt), &sl)) < 0)
+        return rc;
+    m.u.attest.stmt_len = sl;
+    if ((rc = peer_attest_sign(&m.u.attest, pl->self_g->chain_id, key->pk, key->sk)) < 0 ||
+        (rc = encode(pl, &m, pl->buf, pl->buf_cap, &n)) < 0)
+        return rc;
+    return msgs_add(a->out, pl->buf, n);
+}
+
+/* Our block at height as the peer is to take it: an attestation for each
+ * bridge-out, then the finality proof (so that a peer which has stored
+ * the header has stored its attestations). */
+static int own_height(peerlink_t *pl, uint64_t height, msgs_t *out)
+{
+    attest_ctx_t a = { pl, height, out };
+    size_t n;
+    int rc = 0;
+    if (pl->cfg.ops->bridge_outs)
+        rc = pl->cfg.ops->bridge_outs(link_sql(pl), height, attest_one, &a);
+    if (rc == 0 && (rc = own_proof(pl, height, pl->buf, pl->buf_cap, &n)) == 0)
+        rc = msgs_add(out, pl->buf, n);
+    return rc;
+}
+
 static void want_catchup(peerlink_t *pl)
 {
     uint8_t buf[IPC_ENVELOPE_MAX + 16];
@@ -406,7 +555,10 @@ static void want_catchup(peerlink_t *pl)
 }
 
 /* Answer one catch-up request on the server socket: frames id, "", a
- * catch-up envelope saying what follows (from, count), the proofs. */
+ * catch-up envelope saying what follows (first height, how many heights),
+ * then for each height its attestations and its proof; whole heights, at
+ * most LINK_CATCHUP_BATCH of them and (after the first) about
+ * LINK_CATCHUP_FRAMES frames. */
 static void serve_catchup(peerlink_t *pl, zmq_msg_t *id, const ipc_msg_t *req)
 {
     ledger_tip_t tip;
@@ -414,28 +566,30 @@ static void serve_catchup(peerlink_t *pl, zmq_msg_t *id, const ipc_msg_t *req)
     uint32_t max = req->u.catchup.max < LINK_CATCHUP_BATCH ? req->u.catchup.max
                                                            : LINK_CATCHUP_BATCH;
     uint8_t head[IPC_ENVELOPE_MAX + 16];
+    msgs_t out = { 0 };
+    uint32_t heights = 0;
     size_t n;
     chain_tip(pl->cfg.chain, &tip);
     /* Pruned blocks are gone: answer from the lowest kept, and say so. */
     if (prune_lowest_height(link_sql(pl), &lowest) == 0 && lowest > from)
         from = lowest;
-    uint32_t count = from > tip.height ? 0
-                     : (uint32_t)(tip.height - from + 1 < max ? tip.height - from + 1 : max);
-    ipc_msg_t m = { .kind = IPC_CATCHUP, .u.catchup = { from, count } };
+    while (heights < max && from + heights <= tip.height &&
+           (heights == 0 || out.n < LINK_CATCHUP_FRAMES) &&
+           own_height(pl, from + heights, &out) == 0)
+        heights++;
+    ipc_msg_t m = { .kind = IPC_CATCHUP, .u.catchup = { from, heights } };
     /* The answer carries the request's seq: the asker knows what it answers. */
-    if (encode_seq(pl, &m, req->seq, head, sizeof(head), &n) < 0)
-        return;
-    zmq_msg_send(id, pl->server, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(pl->server, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    zmq_send(pl->server, head, n, count ? ZMQ_SNDMORE | ZMQ_DONTWAIT : ZMQ_DONTWAIT);
-    for (uint32_t i = 0; i < count; i++) {
-        size_t len = 0;
-        if (own_proof(pl, from + i, pl->buf, pl->buf_cap, &len) < 0)
-            len = 0; /* an empty frame: the asker stops there */
-        zmq_send(pl->server, pl->buf, len, i + 1 < count ? ZMQ_SNDMORE | ZMQ_DONTWAIT
-                                                         : ZMQ_DONTWAIT);
-        count_msg(pl, "out", IPC_FINALITY, "zmq");
+    if (encode_seq(pl, &m, req->seq, head, sizeof(head), &n) == 0) {
+        zmq_msg_send(id, pl->server, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(pl->server, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(pl->server, head, n, out.n ? ZMQ_SNDMORE | ZMQ_DONTWAIT : ZMQ_DONTWAIT);
+        for (size_t i = 0; i < out.n; i++) {
+            zmq_send(pl->server, out.buf[i], out.len[i],
+                     i + 1 < out.n ? ZMQ_SNDMORE | ZMQ_DONTWAIT : ZMQ_DONTWAIT);
+            count_msg(pl, "out", out.buf[i][1], "zmq");
+        }
     }
+    msgs_free(&out);
 }
 
 /* The roots of our state trees at height into r, and the index of the
@@ -608,22 +762,45 @@ static void take_catchup(peerlink_t *pl, zmq_msg_t *f, int n)
                  (unsigned long long)pl->tip.height, n - 2);
 }
 
+/* Read one whole multipart message of any number of frames into *out
+ * (grown as needed; the caller closes and frees them). Return the number
+ * of frames, 0 when none waits, or -errno. */
+static int recv_all(void *sock, zmq_msg_t **out, int *cap)
+{
+    int n = 0, more = 1;
+    while (more) {
+        if (n == *cap) {
+            int c = *cap ? 2 * *cap : 64;
+            zmq_msg_t *f = realloc(*out, (size_t)c * sizeof(*f));
+            if (!f)
+                return -ENOMEM; /* the rest of the message is dropped with the socket's next read */
+            *out = f;
+            *cap = c;
+        }
+        zmq_msg_init(&(*out)[n]);
+        if (zmq_msg_recv(&(*out)[n], sock, ZMQ_DONTWAIT) < 0) {
+            int e = errno;
+            zmq_msg_close(&(*out)[n]);
+            return n ? n : (e == EAGAIN ? 0 : -e);
+        }
+        more = zmq_msg_more(&(*out)[n]);
+        n++;
+    }
+    return n;
+}
+
 static void on_client(struct ev_loop *loop, ev_io *io, int revents)
 {
     peerlink_t *pl = io->data;
-    enum { MAXF = LINK_CATCHUP_BATCH + 2 };
-    zmq_msg_t *f = malloc(MAXF * sizeof(*f));
+    zmq_msg_t *f = NULL;
+    int cap = 0;
     (void)loop;
     (void)revents;
-    if (!f)
-        return;
     while (readable(pl->client)) {
-        for (int i = 0; i < MAXF; i++)
-            zmq_msg_init(&f[i]);
-        int n = recv_frames(pl->client, f, MAXF);
+        int n = recv_all(pl->client, &f, &cap);
         if (n > 0)
             take_catchup(pl, f, n);
-        for (int i = 0; i < MAXF; i++)
+        for (int i = 0; i < n; i++)
             zmq_msg_close(&f[i]);
         if (n <= 0)
             break;
@@ -855,17 +1032,25 @@ out:
 
 void peerlink_block_committed(peerlink_t *pl, uint64_t height)
 {
-    size_t n;
+    msgs_t out = { 0 };
     if (!pl || !pl->out)
         return;
-    int rc = own_proof(pl, height, pl->buf, pl->buf_cap, &n);
-    if (rc == 0)
-        rc = ring_push(pl->out, pl->buf, n);
-    if (rc == 0)
-        count_msg(pl, "out", IPC_FINALITY, "ring");
-    else if (rc != -ENOBUFS)
+    int rc = own_height(pl, height, &out);
+    /* All of the block's messages or none: a peer that misses some sees a
+     * gap at the next height and asks for the whole block again. */
+    if (rc == 0 && ring_room(pl->out) < out.n) {
+        metrics_counter_add(pl->cfg.metrics, "adnet_ipc_ring_overflows_total",
+                            "Messages not sent because the ring to the peer was full "
+                            "(the peer catches up over ZeroMQ).", NULL, (double)out.n);
+        rc = -ENOBUFS;
+    }
+    for (size_t i = 0; rc == 0 && i < out.n; i++)
+        if ((rc = ring_push(pl->out, out.buf[i], out.len[i])) == 0)
+            count_msg(pl, "out", out.buf[i][1], "ring");
+    if (rc < 0 && rc != -ENOBUFS)
         log_warn("finality_unsent", "peer=%s height=%llu reason=\"%s\"", pl->cfg.peer,
                  (unsigned long long)height, strerror(-rc));
+    msgs_free(&out);
     ring_gauges(pl);
 }
 

@@ -39,6 +39,8 @@
 #include "proto/notify.h"
 
 #define MAX_FLAGS 64
+#define BRIDGE_HELP "Bridge transfers from the peer chain: attested (recorded, to be minted), " \
+                    "minted, refused."
 /* What the kernel sends a worker when the supervisor dies (PR_SET_PDEATHSIG).
  * Not SIGTERM: the supervisor stops workers with SIGTERM, and a dying
  * supervisor with threads (ZeroMQ's) is still our parent for a moment
@@ -474,6 +476,12 @@ static void worker_block_committed(worker_t *w, const block_header_t *h,
     metrics_observe(w->metrics, "adnet_block_commit_duration_seconds",
                     "Time to build, apply, sign and commit one block.", NULL,
                     METRICS_LATENCY_BUCKETS, METRICS_LATENCY_NBUCKETS, took);
+    if (st->bridged_in)
+        metrics_counter_add(w->metrics, "adnet_bridge_transfers_total", BRIDGE_HELP,
+                            "state=\"minted\"", st->bridged_in);
+    if (st->bridge_refused)
+        metrics_counter_add(w->metrics, "adnet_bridge_transfers_total", BRIDGE_HELP,
+                            "state=\"mint_refused\"", st->bridge_refused);
     update_pool_gauges(w);
     worker_notify(w, NOTIFY_BLOCK);
     peerlink_block_committed(w->link, h->height);

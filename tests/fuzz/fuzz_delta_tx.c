@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *msg = fuzz_copy(data, size);
     if (msg == NULL)
         return 0;
-    for (uint16_t kind = 0; kind <= DELTA_TX_UNSTAKE + 1; kind++)
+    for (uint16_t kind = 0; kind <= DELTA_TX_BRIDGE_OUT + 1; kind++)
         fuzz_kind(kind, msg, size);
     fuzz_kind(UINT16_MAX, msg, size);
     free(msg);

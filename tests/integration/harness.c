@@ -373,3 +373,15 @@ json_t *node_http_json(node_t *n, int chain, const char *path, long *status)
         *status = st;
     return st != 0 ? json_loads(r.body, 0, NULL) : NULL;
 }
+
+double node_metric(node_t *n, int chain, const char *prefix)
+{
+    static node_resp_t r;
+    size_t k = strlen(prefix);
+    if (node_http(n, chain, "/metrics", NULL, 5000, &r) != 200)
+        return -1;
+    for (const char *p = r.body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, prefix, k) == 0 && p[k] == ' ')
+            return strtod(p + k + 1, NULL);
+    return -1;
+}

@@ -72,4 +72,9 @@ long node_http(node_t *n, int chain, const char *path, const char *body, int tim
  * gets the status. */
 json_t *node_http_json(node_t *n, int chain, const char *path, long *status);
 
+/* The value of the first sample on chain's /metrics whose name and labels
+ * are exactly prefix (e.g. "adnet_peer_height" or
+ * "adnet_ipc_refused_total{reason=\"malformed\"}"), or -1 if none. */
+double node_metric(node_t *n, int chain, const char *prefix);
+
 #endif

@@ -3,8 +3,9 @@
  * closest known one, homes that are not node homes or not running,
  * `adnet restart` that returns once the worker runs, a listen address that
  * cannot be bound (the error names its key), port 0 refused, the
- * `scripts/dev` usage and benchmark list, and the devnet recipe for a
- * second asset that the DEX examples of docs/cli.md follow. */
+ * `scripts/dev` usage and benchmark list, the devnet recipe for a
+ * second asset that the DEX examples of docs/cli.md follow, `adnet supply`
+ * (the conservation check across the bridge) and `adnet tx bridge`. */
 #include <check.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -96,7 +97,7 @@ START_TEST(every_verb_answers_help_with_its_own_usage)
 {
     static const char *const verbs[] = { "init", "run", "status", "restart", "stop", "config",
                                          "version", "keys", "tx", "query", "verify-proof",
-                                         "verify-ledger" };
+                                         "verify-ledger", "supply" };
     char out[8192], err[8192], want[64];
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
         snprintf(want, sizeof(want), "usage: adnet %s", verbs[i]);
@@ -362,6 +363,194 @@ START_TEST(second_asset_devnet_recipe)
 }
 END_TEST
 
+/* The ADN balances of <home>/<chain>/genesis.json, summed here, apart
+ * from the code under test. */
+static long long genesis_adn(const char *chain)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/%s/genesis.json", node.home, chain);
+    json_t *g = json_load_file(path, 0, NULL);
+    ck_assert_ptr_nonnull(g);
+    long long sum = 0;
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(g, "balances"), i, b) {
+        if (strcmp(json_string_value(json_object_get(b, "asset")), "ADN") == 0)
+            sum += json_integer_value(json_object_get(b, "amount"));
+    }
+    json_decref(g);
+    return sum;
+}
+
+/* Add one to the first genesis balance of <home>/alpha/genesis.json. */
+static void alpha_genesis_add_one(void)
+{
+    char path[PATH_MAX + 32], tail[32];
+    snprintf(path, sizeof(path), "%s/alpha/genesis.json", node.home);
+    char *text = file_read(path, NULL), *at = strstr(text, "\"amount\": ");
+    ck_assert_ptr_nonnull(at);
+    at += strlen("\"amount\": ");
+    long long amount = atoll(at);
+    snprintf(tail, sizeof(tail), "%lld", amount);
+    size_t cap = strlen(text) + 32;
+    char *fixed = malloc(cap);
+    ck_assert_ptr_nonnull(fixed);
+    snprintf(fixed, cap, "%.*s%lld%s", (int)(at - text), text, amount + 1, at + strlen(tail));
+    file_write(path, fixed);
+    free(fixed);
+    free(text);
+}
+
+START_TEST(supply_holds_on_a_fresh_devnet)
+{
+    char out[8192], err[8192];
+    int rc;
+    /* Not a node home, and a node home whose node is not running. */
+    ck_assert_int_eq(ADNET(out, err, "supply", "--home", scratch), ADNET_EXIT_CONFIG);
+    ck_assert_msg(strstr(err, "is not a node home"), "%s", err);
+    ck_assert_int_eq(ADNET(out, err, "supply", "--home", node.home), ADNET_EXIT_SYSTEM);
+    ck_assert_msg(strstr(err, "adnet supply: alpha unreachable"), "%s", err);
+    ck_assert_int_eq(ADNET(out, err, "supply", "--jsno", "--home", node.home), ADNET_EXIT_CONFIG);
+    ck_assert_str_eq(err, "adnet supply: unknown option --jsno (did you mean --json?)\n");
+
+    const char *args[] = { FAST, NULL };
+    ck_assert_int_eq(node_start(&node, args, NULL), 0);
+    ck_assert(node_wait_running(&node, "alpha", 15000));
+    ck_assert(node_wait_running(&node, "delta", 15000));
+    ck_assert_msg(ADNET(out, err, "supply", "--home", node.home) == 0, "%s%s", out, err);
+    ck_assert_msg(strstr(out, "\nADN\n") && strstr(out, "\n  OK\n") &&
+                  strstr(out, "holds for every asset"), "%s", out);
+    json_t *j = cli_json(&rc, (const char *const[]){ "supply", "--home", node.home, "--json",
+                                                     NULL });
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_nonnull(j);
+    ck_assert(json_is_true(json_object_get(j, "holds")));
+    ck_assert(json_is_integer(json_object_get(j, "alpha_height")));
+    ck_assert(json_is_integer(json_object_get(j, "delta_height")));
+    json_t *adn = json_object_get(json_object_get(j, "assets"), "ADN");
+    long long want = genesis_adn("alpha") + genesis_adn("delta");
+    ck_assert_int_gt(want, 0);
+    ck_assert(json_is_true(json_object_get(adn, "holds")));
+    ck_assert_int_eq(json_integer_value(json_object_get(adn, "genesis_total")), want);
+    ck_assert_int_eq(json_integer_value(json_object_get(adn, "alpha_supply")) +
+                     json_integer_value(json_object_get(adn, "delta_supply")), want);
+    ck_assert_int_eq(json_integer_value(json_object_get(adn, "in_flight_alpha_to_delta")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(adn, "in_flight_delta_to_alpha")), 0);
+    json_decref(j);
+
+    /* A genesis that says one ADN more than the chains hold: a mismatch, exit 1. */
+    alpha_genesis_add_one();
+    ck_assert_int_eq(ADNET(out, err, "supply", "--home", node.home), 1);
+    ck_assert_msg(strstr(out, "MISMATCH: sum - genesis total = -1") &&
+                  strstr(out, "DOES NOT HOLD"), "%s", out);
+    j = cli_json(&rc, (const char *const[]){ "supply", "--home", node.home, "--json", NULL });
+    ck_assert_int_eq(rc, 1);
+    ck_assert(json_is_false(json_object_get(j, "holds")));
+    json_decref(j);
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 15000), 0);
+}
+END_TEST
+
+START_TEST(bridge_option_errors)
+{
+    static const struct {
+        const char *from, *to, *msg;
+    } cases[] = {
+        { "alpha", "alpha", "adnet tx: --from-chain and --to-chain are both alpha: a bridge "
+                            "moves value to the other chain\n" },
+        { "delta", "delta", "adnet tx: --from-chain and --to-chain are both delta" },
+        { "alpah", "delta", "adnet tx: --from-chain: unknown chain \"alpah\" (did you mean "
+                            "alpha?)\n" },
+        { "alpha", "gamma", "adnet tx: --to-chain: unknown chain \"gamma\" (expected alpha or "
+                            "delta)\n" },
+    };
+    char out[4096], err[4096];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc = ADNET(out, err, "tx", "bridge", "--from-chain", cases[i].from, "--to-chain",
+                       cases[i].to, "--to", "validator", "--amount", "5", "--home", node.home);
+        ck_assert_msg(rc == ADNET_EXIT_CONFIG, "%s -> %s exited %d", cases[i].from, cases[i].to,
+                      rc);
+        ck_assert_msg(strncmp(err, cases[i].msg, strlen(cases[i].msg)) == 0, "%s", err);
+    }
+    ck_assert_int_eq(ADNET(out, err, "tx", "bridge", "--from-chain", "alpha", "--to-chain",
+                           "delta", "--amount", "5", "--home", node.home), ADNET_EXIT_CONFIG);
+    ck_assert_str_eq(err, "adnet tx: bridge needs --to\n");
+    ck_assert_int_eq(ADNET(out, err, "tx", "bridge", "--from-chain", "delta", "--to-chain",
+                           "alpha", "--to", "validator", "--home", node.home), ADNET_EXIT_CONFIG);
+    ck_assert_str_eq(err, "adnet tx: bridge needs --amount\n");
+    ck_assert_int_eq(ADNET(out, err, "tx", "bridge", "--to-chain", "alpha", "--to", "validator",
+                           "--amount", "5", "--home", node.home), ADNET_EXIT_CONFIG);
+    ck_assert_str_eq(err, "adnet tx: bridge needs --from-chain\n");
+    ck_assert_int_eq(ADNET(out, err, "tx", "bridge", "--from-chian", "alpha", "--home",
+                           node.home), ADNET_EXIT_CONFIG);
+    ck_assert_msg(strstr(err, "unknown option --from-chian (did you mean --from-chain?)"), "%s",
+                  err);
+    ck_assert_int_eq(ADNET(out, err, "tx", "--help"), 0);
+    ck_assert_msg(strstr(out, "  bridge   --from-chain alpha|delta --to-chain delta|alpha"),
+                  "%s", out);
+}
+END_TEST
+
+/* Submit `adnet tx bridge` from chain `from` without waiting, then wait
+ * for it to commit there; return the source chain's /supply afterwards. */
+static json_t *bridge_and_commit(const char *from, const char *to, const char *amount)
+{
+    char out[8192], err[8192], id[65];
+    int rc;
+    json_t *j = cli_json(&rc, (const char *const[]){ "tx", "bridge", "--from-chain", from,
+                                                     "--to-chain", to, "--to", "validator",
+                                                     "--amount", amount, "--no-wait", "--json",
+                                                     "--home", node.home, NULL });
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "pending");
+    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "id")));
+    ck_assert_int_eq(strlen(id), 64);
+    json_decref(j);
+    double t0 = now_ms();
+    while (ADNET(out, err, "query", "tx", id, "--chain", from, "--home", node.home) != 0) {
+        ck_assert_msg(now_ms() - t0 < 15000, "%s not committed on %s: %s", id, from, err);
+        usleep(50 * 1000);
+    }
+    ck_assert_msg(strstr(out, "status: committed"), "%s", out);
+    ck_assert_msg(strstr(out, strcmp(from, "alpha") == 0 ? "kind: burn" : "kind: bridge_out"),
+                  "%s", out);
+    j = cli_json(&rc, (const char *const[]){ "query", "supply", "--chain", from, "--home",
+                                             node.home, "--json", NULL });
+    ck_assert_int_eq(rc, 0);
+    return j;
+}
+
+static void start_both(void)
+{
+    const char *args[] = { FAST, NULL };
+    ck_assert_int_eq(node_start(&node, args, NULL), 0);
+    ck_assert(node_wait_running(&node, "alpha", 15000));
+    ck_assert(node_wait_running(&node, "delta", 15000));
+}
+
+/* Alpha -> delta is a burn committed on alpha; that delta credits it is
+ * the bridge's end-to-end test (test_bridge.c), not asserted here. */
+START_TEST(bridge_alpha_to_delta_is_a_burn_on_alpha)
+{
+    start_both();
+    json_t *a = bridge_and_commit("alpha", "delta", "1000");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(a, "burned"), "ADN")),
+                     1000);
+    json_decref(a);
+}
+END_TEST
+
+/* Delta -> alpha is a bridge_out committed on delta. */
+START_TEST(bridge_delta_to_alpha_is_a_bridge_out_on_delta)
+{
+    start_both();
+    json_t *d = bridge_and_commit("delta", "alpha", "700");
+    json_t *adn = json_object_get(json_object_get(d, "supply"), "ADN");
+    ck_assert_int_eq(json_integer_value(json_object_get(adn, "bridged_out")), 700);
+    json_decref(d);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     static const suite_spec_t spec = { "cli", "operator", 120, setup, teardown };
@@ -371,5 +560,9 @@ Suite *test_suite(void)
                                           restart_returns_once_the_worker_runs,
                                           listen_errors_name_their_key,
                                           scripts_dev_usage_and_benchmark_list,
-                                          second_asset_devnet_recipe));
+                                          second_asset_devnet_recipe,
+                                          supply_holds_on_a_fresh_devnet,
+                                          bridge_option_errors,
+                                          bridge_alpha_to_delta_is_a_burn_on_alpha,
+                                          bridge_delta_to_alpha_is_a_bridge_out_on_delta));
 }

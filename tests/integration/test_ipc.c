@@ -18,7 +18,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "common/base/bech32.h"
 #include "common/base/keys.h"
+#include "common/node/ipc/peerview.h"
 #include "common/store/genesis.h"
 #include "proto/block.h"
 #include "proto/ipcmsg.h"
@@ -37,20 +39,6 @@ static const char *const FAST[] = {
 };
 
 static node_t node;
-
-/* The value of the first sample of /metrics of chain whose line starts
- * with prefix (name and labels), or -1. */
-static double metric(node_t *n, int chain, const char *prefix)
-{
-    static node_resp_t r;
-    if (node_http(n, chain, "/metrics", NULL, 5000, &r) != 200)
-        return -1;
-    size_t k = strlen(prefix);
-    for (const char *p = r.body; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, prefix, k) == 0 && p[k] == ' ')
-            return strtod(p + k + 1, NULL);
-    return -1;
-}
 
 /* /status "peer".height of chain, 0 if none. */
 static uint64_t peer_height(node_t *n, int chain)
@@ -119,11 +107,11 @@ START_TEST(test_finality_both_ways)
     ck_assert_msg(node_wait(&node, 20000, peer_reached, &a), "delta never saw alpha 20");
     ck_assert_msg(node_wait(&node, 20000, peer_reached, &d), "alpha never saw delta 20");
     /* The ring carried them (not only the start-up catch-up). */
-    ck_assert(metric(&node, ALPHA, "adnet_ipc_messages_total{direction=\"out\","
+    ck_assert(node_metric(&node, ALPHA, "adnet_ipc_messages_total{direction=\"out\","
                      "kind=\"finality_proof\",via=\"ring\"}") >= 20);
-    ck_assert(metric(&node, DELTA, "adnet_ipc_messages_total{direction=\"in\","
+    ck_assert(node_metric(&node, DELTA, "adnet_ipc_messages_total{direction=\"in\","
                      "kind=\"finality_proof\",via=\"ring\"}") >= 20);
-    ck_assert(metric(&node, DELTA, "adnet_peer_height") >= 20);
+    ck_assert(node_metric(&node, DELTA, "adnet_peer_height") >= 20);
     ck_assert_int_eq(node_stop(&node, SIGTERM, 20000), 0);
     ck_assert_int_ge(check_peer_rows(&node, ALPHA), 20);
     ck_assert_int_ge(check_peer_rows(&node, DELTA), 20);
@@ -146,12 +134,12 @@ START_TEST(test_overflow_catches_up)
     ck_assert_int_eq(kill(delta, SIGSTOP), 0);
     ck_assert(node_wait_height(&node, "alpha", from + 100, 30000)); /* 64 slots */
     ck_assert_int_eq(kill(delta, SIGCONT), 0);
-    ck_assert(metric(&node, ALPHA, "adnet_ipc_ring_overflows_total") > 0);
+    ck_assert(node_metric(&node, ALPHA, "adnet_ipc_ring_overflows_total") > 0);
     uint64_t now = node_ledger_height(&node, "alpha");
     const peer_at_t d1 = { DELTA, now };
     ck_assert_msg(node_wait(&node, 30000, peer_reached, &d1), "delta did not catch up to %"
                   PRIu64 " (at %" PRIu64 ")", now, peer_height(&node, DELTA));
-    ck_assert(metric(&node, DELTA, "adnet_ipc_messages_total{direction=\"in\","
+    ck_assert(node_metric(&node, DELTA, "adnet_ipc_messages_total{direction=\"in\","
                      "kind=\"finality_proof\",via=\"zmq\"}") > 0);
     ck_assert_int_eq(node_stop(&node, SIGTERM, 20000), 0);
     ck_assert_int_ge(check_peer_rows(&node, DELTA), (int64_t)now);
@@ -185,9 +173,9 @@ START_TEST(test_garbage_refused)
     send_garbage(&node, ALPHA, "not a message", 13);
     send_garbage(&node, ALPHA, unknown_version, sizeof unknown_version);
     const char *refused = "adnet_ipc_refused_total{reason=\"malformed\"}";
-    for (int i = 0; i < 50 && metric(&node, ALPHA, refused) < 2; i++)
+    for (int i = 0; i < 50 && node_metric(&node, ALPHA, refused) < 2; i++)
         usleep(100 * 1000);
-    ck_assert_msg(metric(&node, ALPHA, refused) >= 2, "refusals not counted");
+    ck_assert_msg(node_metric(&node, ALPHA, refused) >= 2, "refusals not counted");
     /* Nothing changed: both chains go on, delta still follows alpha. */
     uint64_t at = node_ledger_height(&node, "alpha");
     const peer_at_t d1 = { DELTA, at + 5 };
@@ -338,12 +326,12 @@ START_TEST(test_forged_proofs_refused)
     char name[128];
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
         snprintf(name, sizeof name, "adnet_ipc_refused_total{reason=\"%s\"}", reasons[i]);
-        for (int k = 0; k < 50 && metric(&node, ALPHA, name) < 1; k++)
+        for (int k = 0; k < 50 && node_metric(&node, ALPHA, name) < 1; k++)
             usleep(100 * 1000);
-        ck_assert_msg(metric(&node, ALPHA, name) == 1, "%s: %g", name,
-                      metric(&node, ALPHA, name));
+        ck_assert_msg(node_metric(&node, ALPHA, name) == 1, "%s: %g", name,
+                      node_metric(&node, ALPHA, name));
     }
-    ck_assert(metric(&node, ALPHA, "adnet_ipc_duplicates_total") == 1);
+    ck_assert(node_metric(&node, ALPHA, "adnet_ipc_duplicates_total") == 1);
     ck_assert_uint_eq(peer_height(&node, ALPHA), 1);
     zmq_close(router);
     zmq_ctx_term(ctx);
@@ -368,6 +356,128 @@ START_TEST(test_forged_proofs_refused)
     ck_assert_msg(strstr(log, "event=ipc_refused peer=delta via=zmq reason=unknown_signer") != NULL,
                   "no refusal line in the log");
     free(log);
+    keys_wipe(&f.key);
+    node_cleanup(&node);
+}
+END_TEST
+
+/* An attestation of chain f ("transfer id of amount ADN to recipient is
+ * final at height"), signed by (pk, sk), as a frame into out; its length. */
+static size_t forge_attest(const forge_t *f, const uint8_t id[32], uint64_t amount,
+                           const uint8_t recipient[32], uint64_t height, uint8_t kind,
+                           const uint8_t *pk, const uint8_t *sk, uint8_t *out, size_t cap)
+{
+    ipc_bridge_stmt_t bs = {.amount = amount};
+    uint8_t stmt[IPC_BRIDGE_STMT_MAX];
+    size_t sl, n;
+    ipc_msg_t m = {.kind = IPC_ATTESTATION, .seq = 2};
+    memcpy(bs.id, id, 32);
+    memcpy(bs.recipient, recipient, 32);
+    snprintf(bs.asset, sizeof bs.asset, "ADN");
+    ck_assert_int_eq(ipc_bridge_stmt_encode(&bs, stmt, sizeof stmt, &sl), 0);
+    m.u.attest = (ipc_attestation_t){.stmt_kind = kind, .stmt = stmt, .stmt_len = sl,
+                                     .height = height};
+    ck_assert_int_eq(peer_attest_sign(&m.u.attest, f->g.chain_id, pk, sk), 0);
+    snprintf(m.source, sizeof m.source, "%s", f->g.chain_id);
+    ck_assert_int_eq(ipc_msg_encode(&m, out, cap, &n), 0);
+    return n;
+}
+
+/* delta runs alone; the test plays alpha on alpha's socket and answers
+ * delta's catch-up with: an attestation signed by a non-validator, one
+ * signed for another chain id, a genuine one (transfer X: 777 ADN to bob), alpha's header 1, then X's attestation
+ * again. Only the genuine one is recorded; delta's next block credits bob
+ * exactly 777, once; the replay is refused and counted. */
+START_TEST(test_forged_attestations_refused)
+{
+    forge_t f, other;
+    char path[PATH_MAX + 32], err[GENESIS_ERR_MAX > KEYS_ERR_MAX ? GENESIS_ERR_MAX : KEYS_ERR_MAX];
+    uint8_t npk[32], nsk[64], hash[BLOCK_HASH_LEN], id[32], bob[32];
+    char bob_addr[ADDRESS_MAX];
+    block_header_t h;
+    size_t len[12];
+    int n = 0;
+
+    ck_assert_int_eq(node_init(&node), 0);
+    snprintf(path, sizeof path, "%s/alpha/genesis.json", node.home);
+    ck_assert_msg(genesis_load(&f.g, path, "alpha", err) == 0, "%s", err);
+    snprintf(path, sizeof path, "%s/keys/validator.json", node.home);
+    ck_assert_msg(keys_load(&f.key, path, err) == 0, "%s", err);
+    other = f;
+    snprintf(other.g.chain_id, sizeof other.g.chain_id, "adnet-forged");
+    crypto_sign_keypair(npk, nsk);
+    randombytes_buf(id, sizeof id);
+    randombytes_buf(bob, sizeof bob);
+    ck_assert_int_eq(address_encode(bob_addr, bob), 0);
+    forge_header(&f, 1, NULL, 10, &h, hash);
+    len[n] = forge_attest(&f, id, 777, bob, 1, IPC_STMT_BRIDGE_OUT_FINAL, npk, nsk, forged[n],
+                          IPC_MSG_MAX), n++;
+    len[n] = forge_attest(&other, id, 777, bob, 1, IPC_STMT_BRIDGE_OUT_FINAL, f.key.pk,
+                          f.key.sk, forged[n], IPC_MSG_MAX);
+    /* signed for another chain id, sent as alpha's */
+    {
+        ipc_msg_t m;
+        ck_assert_int_eq(ipc_msg_decode(&m, forged[n], len[n], NULL), 0);
+        snprintf(m.source, sizeof m.source, "%s", f.g.chain_id);
+        ck_assert_int_eq(ipc_msg_encode(&m, forged[n + 1], IPC_MSG_MAX, &len[n + 1]), 0);
+        memcpy(forged[n], forged[n + 1], len[n + 1]);
+        len[n] = len[n + 1];
+        n++;
+    }
+    len[n] = forge_attest(&f, id, 777, bob, 1, IPC_STMT_BRIDGE_OUT_FINAL, f.key.pk, f.key.sk,
+                          forged[n], IPC_MSG_MAX), n++;
+    len[n] = forge_proof(&f, &h, hash, f.key.pk, f.key.sk, forged[n], IPC_MSG_MAX), n++;
+    len[n] = forge_attest(&f, id, 777, bob, 1, IPC_STMT_BRIDGE_OUT_FINAL, f.key.pk, f.key.sk,
+                          forged[n], IPC_MSG_MAX), n++;
+
+    char ep[PATH_MAX + 32];
+    snprintf(ep, sizeof ep, "ipc://%s/run/alpha.ipc", node.home);
+    const char *const args[] = {"--only", "delta", "--set", "delta.block_interval_ms=100", NULL};
+    ck_assert_int_eq(node_start(&node, args, NULL), 0);
+    ck_assert(node_wait_height(&node, "delta", 1, 20000));
+    void *ctx = zmq_ctx_new(), *router = zmq_socket(ctx, ZMQ_ROUTER);
+    int zero = 0;
+    zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof zero);
+    ck_assert_int_eq(zmq_bind(router, ep), 0);
+    forge_answer(router, f.g.chain_id, forged, len, n);
+
+    static const char *const reasons[] = {"unknown_signer", "bad_signature", "replay"};
+    char name[128];
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+        snprintf(name, sizeof name, "adnet_ipc_refused_total{reason=\"%s\"}", reasons[i]);
+        for (int k = 0; k < 50 && node_metric(&node, DELTA, name) < 1; k++)
+            usleep(100 * 1000);
+        ck_assert_msg(node_metric(&node, DELTA, name) == 1, "%s: %g", name,
+                      node_metric(&node, DELTA, name));
+    }
+    /* The next block credits bob, once. */
+    char apath[ADDRESS_MAX + 32];
+    snprintf(apath, sizeof apath, "/accounts/%s", bob_addr);
+    json_int_t got = 0;
+    for (int k = 0; k < 50 && got != 777; k++) {
+        json_t *j = node_http_json(&node, DELTA, apath, NULL);
+        got = json_integer_value(json_object_get(json_object_get(j, "balances"), "ADN"));
+        json_decref(j);
+        if (got != 777)
+            usleep(100 * 1000);
+    }
+    ck_assert_int_eq(got, 777);
+    ck_assert(node_metric(&node, DELTA, "adnet_bridge_transfers_total{state=\"attested\"}") == 1);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+    ck_assert_int_eq(node_stop(&node, SIGTERM, 20000), 0);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    snprintf(path, sizeof path, "%s/delta/ledger.db", node.home);
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*), count(minted_height), sum(amount) "
+                                        "FROM bridge_in", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 1);
+    ck_assert_int_eq(sqlite3_column_int(st, 1), 1);
+    ck_assert_int_eq(sqlite3_column_int(st, 2), 777);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     keys_wipe(&f.key);
     node_cleanup(&node);
 }
@@ -477,5 +587,6 @@ Suite *test_suite(void)
     static const suite_spec_t spec = {.name = "ipc", .tcase = "node", .timeout_s = 180};
     return suite_build(&spec, SUITE_TESTS(test_finality_both_ways, test_overflow_catches_up,
                                           test_garbage_refused, test_forged_proofs_refused,
-                                          test_kills_catch_up, test_catch_up_past_pruned_blocks));
+                                          test_kills_catch_up, test_catch_up_past_pruned_blocks,
+                                          test_forged_attestations_refused));
 }

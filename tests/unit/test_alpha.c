@@ -19,6 +19,7 @@
 #include "alpha-worker/alpha_chain.h"
 #include "common/base/bech32.h"
 #include "common/base/hex.h"
+#include "common/store/bridgetab.h"
 #include "common/store/ledger.h"
 #include "common/store/smt.h"
 #include "proto/alpha_tx.h"
@@ -520,7 +521,7 @@ START_TEST(test_schema_and_genesis)
     ck_assert_str_eq(OPS->tx_kind_name(ALPHA_TX_BURN), "burn");
     ck_assert_ptr_null(OPS->tx_kind_name(4));
     ck_assert_ptr_eq(OPS->routes, alpha_routes);
-    ck_assert_uint_eq(OPS->n_routes, 7);
+    ck_assert_uint_eq(OPS->n_routes, 8);
 
     /* The genesis root is the root of a tree holding the two commitments
      * and an empty nullifier tree. */
@@ -1268,6 +1269,21 @@ START_TEST(test_routes)
 }
 END_TEST
 
+/* state_verify on the ledger (trees, header, supply): 0 and its summary. */
+static int verify_state(env_t *e, char *msg, size_t msglen)
+{
+    msg[0] = '\0';
+    return OPS->state_verify(SQL(e), e->g, NULL, msg, msglen);
+}
+
+static void assert_verifies(env_t *e)
+{
+    char msg[CHAIN_ERR_MAX];
+    int rc = verify_state(e, msg, sizeof msg);
+    ck_assert_msg(rc == 0, "state_verify %d: %s", rc, msg);
+    ck_assert_ptr_nonnull(strstr(msg, "conserved"));
+}
+
 /* ---- supply totals ------------------------------------------------------------ */
 
 /* Rows where the supply table differs from the sums over records and
@@ -1404,6 +1420,7 @@ START_TEST(test_supply_table_tracks_state)
     block_with(&e, &t.tx);
     ck_assert_int_eq(q_int(&e, "SELECT unspent FROM supply WHERE asset = 'GLD'"), before + 7);
     assert_supply_matches(&e);
+    assert_verifies(&e); /* minted too, and conservation */
     env_close(&e);
 }
 END_TEST
@@ -1442,6 +1459,423 @@ START_TEST(test_supply_migrates_v3_ledger)
 }
 END_TEST
 
+/* ---- the bridge ---------------------------------------------------------------- */
+
+/* A burn of one input: change to the sender (0: none), burn, fee. */
+static void burn_tx(txb_t *t, const uint8_t sender[32], const uint8_t in[32], uint64_t change,
+                    uint64_t burn, uint64_t fee, uint8_t salt_byte)
+{
+    alpha_payload_t p;
+    memset(&p, 0, sizeof p);
+    p.kind = ALPHA_TX_BURN;
+    p.n_in = 1;
+    memcpy(p.in[0], in, 32);
+    if (change > 0)
+        set_record(&p.out[p.n_out++], sender, "ADN", change, salt_byte);
+    p.burn_amount = burn;
+    memcpy(p.recipient, RECIPIENT, 32);
+    build(t, &p, sender, fee);
+}
+
+static void transfer_of(bridge_transfer_t *b, uint8_t id_byte, const uint8_t to[32],
+                        const char *asset, uint64_t amount)
+{
+    memset(b, 0, sizeof *b);
+    memset(b->id, id_byte, 32);
+    snprintf(b->asset, sizeof b->asset, "%s", asset);
+    b->amount = amount;
+    memcpy(b->recipient, to, 32);
+}
+
+/* Credit b in the open block as the pipeline does: in a savepoint and a
+ * state mark, both undone if it is refused. */
+static int blk_bridge_mint(env_t *e, const bridge_transfer_t *b, reject_t *why)
+{
+    ck_assert_int_eq(sqlite3_exec(DB(e), "SAVEPOINT mint", NULL, NULL, NULL), SQLITE_OK);
+    uint64_t m = OPS->state_mark(e->state);
+    chain_exec_t x = exec_of(e);
+    x.txid = NULL;
+    memset(why, 0, sizeof *why);
+    int rc = OPS->bridge_mint(e->state, &x, b, why);
+    if (rc != 0) {
+        ck_assert_ptr_nonnull(why->code);
+        ck_assert_int_eq(sqlite3_exec(DB(e), "ROLLBACK TO mint", NULL, NULL, NULL), SQLITE_OK);
+        OPS->state_rollback(e->state, m);
+    }
+    ck_assert_int_eq(sqlite3_exec(DB(e), "RELEASE mint", NULL, NULL, NULL), SQLITE_OK);
+    return rc;
+}
+
+/* The record bridge_mint makes for b with salt (recomputed here). */
+static void bridge_record(const bridge_transfer_t *b, const uint8_t salt[32], uint8_t cm[32])
+{
+    ck_assert_int_eq(alpha_record_commitment(b->recipient, b->asset, b->amount, salt, cm), 0);
+}
+
+static long long supply_col(env_t *e, const char *col, const char *asset)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT coalesce((SELECT %s FROM supply WHERE asset = '%s'), 0)",
+             col, asset);
+    return q_int(e, sql);
+}
+
+typedef struct {
+    bridge_transfer_t b[8];
+    size_t n;
+    int stop_after;             /* return 7 after this many (0: never) */
+} outs_t;
+
+static int collect_out(void *ctx, const bridge_transfer_t *b)
+{
+    outs_t *o = ctx;
+    ck_assert_uint_lt(o->n, 8);
+    o->b[o->n++] = *b;
+    return o->stop_after != 0 && (int)o->n >= o->stop_after ? 7 : 0;
+}
+
+START_TEST(test_bridge_outs_lists_burns)
+{
+    env_t e;
+    txb_t t;
+    reject_t why;
+    uint8_t a[32], b[32], ids[2][32];
+    outs_t o = {0};
+    char plan[400];
+    env_open(&e);
+    only_record(&e, ALICE, a);
+    only_record(&e, BOB, b);
+    /* Block 1: bob burns 20, a transfer, alice burns 30: in that order. */
+    blk_begin(&e);
+    burn_tx(&t, BOB, b, 29, 20, 1, 0x81);
+    ck_assert_int_eq(blk_apply(&e, &t.tx, &why), 0);
+    memcpy(ids[0], e.txid, 32);
+    mint_tx(&t, MINTER, BOB, "ADN", 3, 1, 0x82);
+    ck_assert_int_eq(blk_apply(&e, &t.tx, &why), 0);
+    burn_tx(&t, ALICE, a, 0, 99, 1, 0x83);
+    ck_assert_int_eq(blk_apply(&e, &t.tx, &why), 0);
+    memcpy(ids[1], e.txid, 32);
+    blk_end(&e, NULL);
+    mint_tx(&t, MINTER, BOB, "ADN", 3, 1, 0x84);
+    block_with(&e, &t.tx);
+
+    ck_assert_int_eq(OPS->bridge_outs(SQL(&e), 1, collect_out, &o), 0);
+    ck_assert_uint_eq(o.n, 2);
+    ck_assert_mem_eq(o.b[0].id, ids[0], 32);
+    ck_assert_str_eq(o.b[0].asset, "ADN");
+    ck_assert_uint_eq(o.b[0].amount, 20);
+    ck_assert_mem_eq(o.b[0].recipient, RECIPIENT, 32);
+    ck_assert_mem_eq(o.b[1].id, ids[1], 32);
+    ck_assert_uint_eq(o.b[1].amount, 99);
+    /* None at a height without burns, nor at one not yet made. */
+    o.n = 0;
+    ck_assert_int_eq(OPS->bridge_outs(SQL(&e), 2, collect_out, &o), 0);
+    ck_assert_int_eq(OPS->bridge_outs(SQL(&e), 9, collect_out, &o), 0);
+    ck_assert_uint_eq(o.n, 0);
+    /* fn's nonzero value stops the walk and is returned. */
+    o.stop_after = 1;
+    ck_assert_int_eq(OPS->bridge_outs(SQL(&e), 1, collect_out, &o), 7);
+    ck_assert_uint_eq(o.n, 1);
+    /* The height is looked up in an index, not by scanning burns. */
+    sqlite3_stmt *st;
+    ck_assert_int_eq(sqlite3_prepare_v2(DB(&e), "EXPLAIN QUERY PLAN SELECT txid FROM burns "
+                                        "WHERE height = 1 ORDER BY idx, rowid", -1, &st, NULL),
+                     SQLITE_OK);
+    plan[0] = '\0';
+    while (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%s | ",
+                 (const char *)sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+    ck_assert_msg(strstr(plan, "USING INDEX burns_height") != NULL, "%s", plan);
+    ck_assert_msg(strstr(plan, "TEMP B-TREE") == NULL, "%s", plan);
+    env_close(&e);
+}
+END_TEST
+
+/* A credited transfer is a record of its recipient with the bridge salt:
+ * in the records tree and the supply, found by GET /bridge/{id}, and
+ * spendable by its owner, who can compute its salt. */
+START_TEST(test_bridge_mint_record)
+{
+    env_t e;
+    txb_t t;
+    reject_t why;
+    bridge_transfer_t b;
+    api_response_t res;
+    uint8_t salt[32], cm[32];
+    char cmhex[65], idhex[65], salthex[65], msg[256], sql[300];
+    json_t *doc = NULL;
+    env_open(&e);
+    transfer_of(&b, 0xb1, ALICE, "ADN", 40);
+    alpha_bridge_salt(b.id, salt);
+    bridge_record(&b, salt, cm);
+    hex_encode(cmhex, cm, 32);
+    hex_encode(idhex, b.id, 32);
+    hex_encode(salthex, salt, 32);
+    blk_begin(&e);
+    ck_assert_msg(blk_bridge_mint(&e, &b, &why) == 0, "%s: %s", why.code, why.message);
+    blk_end(&e, NULL);
+
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM records WHERE commitment = '%s' AND salt = "
+             "'%s' AND amount = 40 AND asset = 'ADN' AND created_height = 1 AND spent_height IS "
+             "NULL", cmhex, salthex);
+    ck_assert_int_eq(q_int(&e, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT height FROM bridge_mints WHERE id = '%s' AND "
+             "commitment = '%s'", idhex, cmhex);
+    ck_assert_int_eq(q_int(&e, sql), 1);
+    ck_assert_int_eq(balance(&e, ALICE, "ADN"), 140);
+    ck_assert_int_eq(supply_col(&e, "unspent", "ADN"), 190);
+    ck_assert_int_eq(supply_col(&e, "records", "ADN"), 3);
+    ck_assert_int_eq(supply_col(&e, "bridged_in", "ADN"), 40);
+    ck_assert_int_eq(supply_col(&e, "minted", "ADN"), 0);
+    assert_verifies(&e);
+    ck_assert_int_eq(alpha_proof_build(DB(&e), ALPHA_TREE_RECORDS, cm, 1, &doc, msg, sizeof msg),
+                     0);
+    ck_assert_int_eq(verify_doc(&e, doc, "records", cm, 1), 1);
+    json_decref(doc);
+
+    call(&e, "/bridge/{id}", idhex, &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(res.json, "record"),
+                                                       "commitment")), cmhex);
+    json_decref(res.json);
+    memset(salt, 0x99, 32);
+    hex_encode(idhex, salt, 32);
+    call(&e, "/bridge/{id}", idhex, &res);
+    ck_assert_int_eq(res.status, 404);
+    json_decref(res.json);
+
+    /* Alice spends it: 39 to bob, fee 1. */
+    transfer_tx(&t, ALICE, cm, BOB, 39, NULL, 0, 1, 0x91);
+    block_with(&e, &t.tx);
+    ck_assert_int_eq(balance(&e, BOB, "ADN"), 89);
+    ck_assert_int_eq(balance(&e, ALICE, "ADN"), 100);
+    assert_verifies(&e);
+
+    /* /supply: the totals, and the bridge's pending transfers. */
+    transfer_of(&b, 0xb2, BOB, "GLD", 8);
+    ck_assert_int_eq(bridgetab_put(SQL(&e), "delta", 4, &b, 1, T0_MS), 0);
+    call(&e, "/supply", NULL, &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(res.json, "supply"),
+                                                        "ADN")), 190);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(res.json, "bridged_in"),
+                                                        "ADN")), 40);
+    ck_assert_int_eq(json_object_size(json_object_get(res.json, "minted")), 0);
+    json_t *gld = json_object_get(json_object_get(res.json, "bridge_in"), "GLD");
+    ck_assert_int_eq(json_integer_value(json_object_get(gld, "pending")), 8);
+    ck_assert_int_eq(json_integer_value(json_object_get(gld, "minted")), 0);
+    json_decref(res.json);
+
+    /* A supply table that disagrees with the tables fails the check. */
+    ck_assert_int_eq(sqlite3_exec(DB(&e), "UPDATE supply SET bridged_in = 41 WHERE asset = 'ADN'",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(verify_state(&e, msg, sizeof msg), -EILSEQ);
+    ck_assert_msg(strstr(msg, "bridged_in is 41") != NULL, "%s", msg);
+    env_close(&e);
+}
+END_TEST
+
+/* Undone by its savepoint and the state journal, or with its block, a
+ * credit leaves nothing: no row, no tree leaf, no supply. */
+START_TEST(test_bridge_mint_rollback)
+{
+    env_t e;
+    reject_t why;
+    bridge_transfer_t b;
+    uint8_t r0[32], r[32];
+    env_open(&e);
+    long long rows = q_int(&e, "SELECT count(*) FROM records");
+    transfer_of(&b, 0xc1, BOB, "ADN", 25);
+    root_of(&e, r0);
+
+    blk_begin(&e);
+    ck_assert_int_eq(sqlite3_exec(DB(&e), "SAVEPOINT mint", NULL, NULL, NULL), SQLITE_OK);
+    uint64_t m = OPS->state_mark(e.state);
+    chain_exec_t x = exec_of(&e);
+    ck_assert_int_eq(OPS->bridge_mint(e.state, &x, &b, &why), 0);
+    root_of(&e, r);
+    ck_assert_mem_ne(r, r0, 32);
+    ck_assert_int_eq(sqlite3_exec(DB(&e), "ROLLBACK TO mint", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(DB(&e), "RELEASE mint", NULL, NULL, NULL), SQLITE_OK);
+    OPS->state_rollback(e.state, m);
+    root_of(&e, r);
+    ck_assert_mem_eq(r, r0, 32);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM records"), rows);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM bridge_mints"), 0);
+    blk_end(&e, NULL);
+    ck_assert_int_eq(supply_col(&e, "bridged_in", "ADN"), 0);
+    ck_assert_int_eq(supply_col(&e, "unspent", "ADN"), 150);
+    ck_assert_int_eq(supply_col(&e, "records", "ADN"), 2);
+
+    /* The whole block rolled back after its end was written. */
+    char err[256];
+    blk_begin(&e);
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), 0);
+    x = exec_of(&e);
+    x.txid = NULL;
+    ck_assert_msg(OPS->end_block(e.state, &x, 0, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(supply_col(&e, "bridged_in", "ADN"), 25);
+    ledger_rollback(e.l);
+    OPS->state_rollback(e.state, e.block_mark);
+    root_of(&e, r);
+    ck_assert_mem_eq(r, r0, 32);
+    ck_assert_int_eq(supply_col(&e, "bridged_in", "ADN"), 0);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM bridge_mints"), 0);
+    /* And it can be credited afterwards. */
+    blk_begin(&e);
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), 0);
+    blk_end(&e, NULL);
+    ck_assert_int_eq(balance(&e, BOB, "ADN"), 75);
+    assert_verifies(&e);
+    env_close(&e);
+}
+END_TEST
+
+/* The bridge salt already taken (someone gave the recipient that very
+ * record): the salt is hashed again. The same transfer id a second time
+ * is refused (bridge_mints holds one row per id). */
+START_TEST(test_bridge_mint_salt_taken_and_replay)
+{
+    env_t e;
+    txb_t t;
+    reject_t why;
+    bridge_transfer_t b;
+    alpha_payload_t p;
+    uint8_t in[32], salt[32], cm[32], cm2[32];
+    char hex[65], sql[300];
+    env_open(&e);
+    only_record(&e, ALICE, in);
+    transfer_of(&b, 0xd1, BOB, "ADN", 40);
+    alpha_bridge_salt(b.id, salt);
+    bridge_record(&b, salt, cm);
+    memset(&p, 0, sizeof p);
+    p.kind = ALPHA_TX_TRANSFER;
+    p.n_in = 1;
+    memcpy(p.in[0], in, 32);
+    p.n_out = 2;
+    set_record(&p.out[0], BOB, "ADN", 40, 0);
+    memcpy(p.out[0].salt, salt, 32);
+    set_record(&p.out[1], ALICE, "ADN", 59, 9);
+    build(&t, &p, ALICE, 1);
+    block_with(&e, &t.tx);
+
+    blk_begin(&e);
+    ck_assert_msg(blk_bridge_mint(&e, &b, &why) == 0, "%s: %s", why.code, why.message);
+    blk_end(&e, NULL);
+    crypto_generichash(salt, 32, salt, 32, NULL, 0);
+    bridge_record(&b, salt, cm2);
+    ck_assert_mem_ne(cm, cm2, 32);
+    hex_encode(hex, cm2, 32);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM bridge_mints JOIN records USING (commitment) "
+             "WHERE commitment = '%s' AND created_height = 2", hex);
+    ck_assert_int_eq(q_int(&e, sql), 1);
+    ck_assert_int_eq(balance(&e, BOB, "ADN"), 130);
+
+    uint8_t r0[32], r[32];
+    root_of(&e, r0);
+    blk_begin(&e);
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), -EEXIST);
+    ck_assert_str_eq(why.code, "duplicate_transfer");
+    blk_end(&e, NULL);
+    root_of(&e, r);
+    ck_assert_mem_eq(r, r0, 32);
+    ck_assert_int_eq(balance(&e, BOB, "ADN"), 130);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM bridge_mints"), 1);
+    assert_verifies(&e);
+    env_close(&e);
+}
+END_TEST
+
+/* Refused, with nothing changed: assets that are not symbols, amounts out
+ * of 1..2^63-1, a supply that would pass 2^63-1. */
+START_TEST(test_bridge_mint_refusals)
+{
+    env_t e;
+    reject_t why;
+    bridge_transfer_t b;
+    uint8_t r0[32], r[32];
+    env_open(&e);
+    root_of(&e, r0);
+    blk_begin(&e);
+    transfer_of(&b, 0xe1, ALICE, "ADN", (uint64_t)INT64_MAX - 149);
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), -EOVERFLOW);
+    ck_assert_str_eq(why.code, "overflow");
+    transfer_of(&b, 0xe1, ALICE, "ADN", 0);
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), -EINVAL);
+    ck_assert_str_eq(why.code, "bad_amount");
+    transfer_of(&b, 0xe1, ALICE, "ADN", (uint64_t)INT64_MAX + 1);
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), -EINVAL);
+    ck_assert_str_eq(why.code, "bad_amount");
+    transfer_of(&b, 0xe1, ALICE, "A B", 5);
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), -EINVAL);
+    ck_assert_str_eq(why.code, "bad_asset");
+    transfer_of(&b, 0xe1, ALICE, "", 5);
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), -EINVAL);
+    memset(b.asset, 'A', sizeof b.asset); /* no NUL */
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), -EINVAL);
+    ck_assert_str_eq(why.code, "bad_asset");
+    root_of(&e, r);
+    ck_assert_mem_eq(r, r0, 32);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM bridge_mints"), 0);
+
+    /* Up to 2^63-1 exactly, counting the block's credits so far. */
+    transfer_of(&b, 0xe2, ALICE, "GLD", (uint64_t)INT64_MAX - 1);
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), 0);
+    transfer_of(&b, 0xe3, ALICE, "GLD", 2);
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), -EOVERFLOW);
+    transfer_of(&b, 0xe3, ALICE, "GLD", 1);
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), 0);
+    blk_end(&e, NULL);
+    ck_assert_int_eq(supply_col(&e, "bridged_in", "GLD"), INT64_MAX);
+    transfer_of(&b, 0xe4, ALICE, "GLD", 1);
+    blk_begin(&e);
+    ck_assert_int_eq(blk_bridge_mint(&e, &b, &why), -EOVERFLOW);
+    blk_end(&e, NULL);
+    assert_verifies(&e);
+    env_close(&e);
+}
+END_TEST
+
+/* A ledger of schema 9 gets supply.minted from its mints (amounts, and
+ * fees in the fee asset), bridged_in 0, and each burn's block position. */
+START_TEST(test_migration_10_fills_minted)
+{
+    char err[LEDGER_ERR_MAX], rows[200];
+    tmp_ledger_t t;
+    ledger_t *l = NULL;
+    tmp_ledger_init(&t, "alpha-mig");
+    ledger_schema_t v9 = {OPS->schema->migrations, 9};
+    ck_assert_int_eq(ledger_open(&l, t.db, &v9, err), 0);
+    ck_assert_msg(sqlite3_exec(ledger_db(l),
+                                  "INSERT INTO records VALUES ('c1', 'aa', 'ADN', 100, 's', 0, NULL),"
+                                  " ('m1', 'bb', 'GLD', 10, 's', 1, NULL), ('f1', 'pp', 'ADN', 2, 's', 1,"
+                                  " NULL), ('m2', 'bb', 'ADN', 5, 's', 2, NULL);"
+                                  "INSERT INTO mints VALUES ('t1', 1, 'mm', 'm1', 'GLD', 10, 2),"
+                                  " ('t2', 2, 'mm', 'm2', 'ADN', 5, 0), ('t3', 2, 'mm', 'm3', 'SLV', 4, 0);"
+                                  "INSERT INTO supply VALUES ('ADN', 107, 3, 0), ('GLD', 10, 1, 0);"
+                                  "INSERT INTO blocks VALUES (3, 'h3', 'p', 't', 0, 'c', 1, 'pr', 'tr',"
+                                  " 'sr', 2, x'', x'', NULL, NULL);"
+                                  "INSERT INTO txs VALUES ('b1', 3, 4, 'burn', NULL, x'');"
+                                  "INSERT INTO burns VALUES ('b1', 3, 'aa', 'ADN', 1, 'dd'),"
+                                  " ('b2', 3, 'aa', 'ADN', 1, 'dd');",
+                                  NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(ledger_db(l)));
+    ledger_close(l);
+    ck_assert_msg(ledger_open(&l, t.db, OPS->schema, err) == 0, "%s", err);
+    ck_assert_int_eq(ledger_schema_version(l), 10);
+    db_text(ledger_db(l), "SELECT group_concat(asset || ':' || unspent || ':' || minted || ':' "
+                          "|| bridged_in, ' ') FROM (SELECT * FROM supply ORDER BY asset)",
+            rows, sizeof rows);
+    ck_assert_str_eq(rows, "ADN:107:7:0 GLD:10:10:0 SLV:0:4:0");
+    db_text(ledger_db(l), "SELECT group_concat(txid || ':' || coalesce(idx, '-'), ' ') FROM "
+                          "(SELECT * FROM burns ORDER BY txid)", rows, sizeof rows);
+    ck_assert_str_eq(rows, "b1:4 b2:-");
+    ck_assert_int_eq(db_int(ledger_db(l), "SELECT count(*) FROM bridge_mints"), 0);
+    ledger_close(l);
+    tmp_ledger_cleanup(&t);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     static const suite_spec_t spec = {.name = "alpha", .tcase = "alpha", .timeout_s = 30};
@@ -1451,5 +1885,8 @@ Suite *test_suite(void)
         test_transfer_accept, test_transfer_rejects, test_double_spend_across_blocks,
         test_double_spend_within_block, test_burn_with_change, test_conservation,
         test_fee_salt_collision, test_root_determinism, test_mark_rollback, test_proofs,
-        test_routes, test_supply_table_tracks_state, test_supply_migrates_v3_ledger));
+        test_routes, test_supply_table_tracks_state, test_supply_migrates_v3_ledger,
+        test_bridge_outs_lists_burns, test_bridge_mint_record, test_bridge_mint_rollback,
+        test_bridge_mint_salt_taken_and_replay, test_bridge_mint_refusals,
+        test_migration_10_fills_minted));
 }

@@ -120,8 +120,15 @@ static void block_begin(env_t *e)
  * undone on failure. */
 static int block_apply(env_t *e, const tx_t *tx, reject_t *why)
 {
-    static const uint8_t txid[32] = {1};
+    static uint8_t txid[32];
     ck_assert(e->in_block);
+    /* a distinct id per (height, index): bridge_outs is keyed by it */
+    memset(txid, 0, sizeof txid);
+    txid[0] = 1;
+    for (int i = 0; i < 8; i++)
+        txid[8 + i] = (uint8_t)(e->x.height >> (56 - 8 * i));
+    txid[16] = (uint8_t)(e->x.index >> 8);
+    txid[17] = (uint8_t)e->x.index;
     e->x.txid = txid;
     ck_assert_int_eq(sqlite3_exec(e->db, "SAVEPOINT tx", NULL, NULL, NULL), SQLITE_OK);
     uint64_t mark = OPS->state_mark(e->st);
@@ -407,12 +414,13 @@ START_TEST(codec_transfer_layout)
 }
 END_TEST
 
-static const char *const KIND_NAMES[7] = {"transfer", "pool_create", "liquidity_add",
-                                          "liquidity_remove", "swap", "stake", "unstake"};
+static const char *const KIND_NAMES[8] = {"transfer", "pool_create", "liquidity_add",
+                                          "liquidity_remove", "swap", "stake", "unstake",
+                                          "bridge_out"};
 
 START_TEST(codec_roundtrip_all_kinds)
 {
-    delta_payload_t ps[7];
+    delta_payload_t ps[8];
     memset(ps, 0, sizeof ps);
     ps[0].kind = DELTA_TX_TRANSFER;
     strcpy(ps[0].u.transfer.asset, "USD-C");
@@ -441,9 +449,13 @@ START_TEST(codec_roundtrip_all_kinds)
     ps[5].u.stake.amount = 3;
     ps[6].kind = DELTA_TX_UNSTAKE;
     ps[6].u.stake.amount = 4;
-    static const size_t lens[7] = {32 + 4 + 5 + 8, 4 + 3 + 4 + 3 + 8 + 8 + 2, 5 + 5 + 24, 5 + 5 + 24,
-                                   5 + 5 + 16, 8, 8};
-    for (int i = 0; i < 7; i++) {
+    ps[7].kind = DELTA_TX_BRIDGE_OUT;
+    memset(ps[7].u.transfer.to, 0x5a, 32);
+    strcpy(ps[7].u.transfer.asset, "ADN");
+    ps[7].u.transfer.amount = 6;
+    static const size_t lens[8] = {32 + 4 + 5 + 8, 4 + 3 + 4 + 3 + 8 + 8 + 2, 5 + 5 + 24, 5 + 5 + 24,
+                                   5 + 5 + 16, 8, 8, 32 + 4 + 3 + 8};
+    for (int i = 0; i < 8; i++) {
         uint8_t buf[DELTA_PAYLOAD_MAX], buf2[DELTA_PAYLOAD_MAX];
         size_t len = 0, len2 = 0;
         delta_payload_t q;
@@ -466,7 +478,7 @@ START_TEST(codec_roundtrip_all_kinds)
         ck_assert_str_eq(delta_kind_name(ps[i].kind), KIND_NAMES[i]);
     }
     ck_assert_ptr_null(delta_kind_name(0));
-    ck_assert_ptr_null(delta_kind_name(8));
+    ck_assert_ptr_null(delta_kind_name(9));
 }
 END_TEST
 
@@ -1781,7 +1793,7 @@ END_TEST
 
 /* A ledger of schema 5 (tree rows keyed (tree, path, version), no
  * lp_shares_owner index, no mempool or peer tables) is brought forward at
- * open: migrations 6 to 9, then the rows moved by the state's upgrade, the same root served. */
+ * open: migrations 6 to 11, then the rows moved by the state's upgrade, the same root served. */
 START_TEST(tree_layout_migrates_v5_ledger)
 {
     env_t e;
@@ -1805,7 +1817,9 @@ START_TEST(tree_layout_migrates_v5_ledger)
         "INSERT INTO tree_nodes SELECT * FROM t6; DROP TABLE t6;"
         "DROP INDEX lp_shares_owner; DROP TABLE mempool; DROP TABLE tx_dropped;"
         "DROP TABLE peer_headers; ALTER TABLE blocks DROP COLUMN peer_height;"
-        "ALTER TABLE blocks DROP COLUMN peer_hash;"
+        "ALTER TABLE blocks DROP COLUMN peer_hash; DROP TABLE bridge_in; DROP TABLE bridge_in_totals;"
+        "DROP TABLE bridge_outs; ALTER TABLE supply DROP COLUMN bridged_out;"
+        "ALTER TABLE supply DROP COLUMN bridged_in;"
         "PRAGMA user_version = 5", NULL, NULL, NULL), SQLITE_OK);
     chainenv_close(OPS, e.l, e.st);
     ck_assert_msg(ledger_open(&l, e.tmp.db, OPS->schema, err) == 0, "%s", err);
@@ -1821,6 +1835,466 @@ START_TEST(tree_layout_migrates_v5_ledger)
     chainenv_close(OPS, l, st);
     tmp_ledger_cleanup(&e.tmp);
     free(e.g);
+}
+END_TEST
+
+/* ================= the bridge ================= */
+
+static const uint8_t ALPHA_KEY[32] = {0x0a, 0x1f, 0xa0, 0x77}; /* a recipient on alpha */
+
+static const tx_t *bridge_out(txb_t *t, const uint8_t *from, uint64_t nonce, const uint8_t *to,
+                              const char *asset, uint64_t amount)
+{
+    delta_payload_t p = {.kind = DELTA_TX_BRIDGE_OUT};
+    memcpy(p.u.transfer.to, to, 32);
+    snprintf(p.u.transfer.asset, sizeof p.u.transfer.asset, "%s", asset);
+    p.u.transfer.amount = amount;
+    return mk(t, from, nonce, 1, &p);
+}
+
+/* A supply column of asset (0 without a row). */
+static int64_t supply_of(env_t *e, const char *column, const char *asset)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT %s FROM supply WHERE asset = ?", column);
+    return q_int(e, sql, asset, NULL);
+}
+
+/* What genesis gave of asset, less what left by the bridge, plus what came
+ * in, equals what is held (balances, pools, staking); and bridged_out is
+ * the sum of bridge_outs. */
+static void assert_bridge_conserves(env_t *e, const char *asset, int64_t genesis)
+{
+    u128 held = total_of(e, asset);
+    int64_t out = supply_of(e, "bridged_out", asset), in = supply_of(e, "bridged_in", asset);
+    ck_assert_msg(held == (u128)(genesis - out + in), "%s: held %" PRId64 " != %" PRId64
+                  " - %" PRId64 " + %" PRId64, asset, (int64_t)held, genesis, out, in);
+    ck_assert_int_eq(q_int(e, "SELECT coalesce(sum(amount), 0) FROM bridge_outs WHERE asset = ?",
+                           asset, NULL), out);
+    assert_supply_matches(e);
+}
+
+static void assert_state_verifies(env_t *e)
+{
+    char msg[CHAIN_ERR_MAX] = "";
+    ck_assert_msg(OPS->state_verify(e->sql, e->g, NULL, msg, sizeof msg) == 0, "%s", msg);
+}
+
+START_TEST(codec_bridge_out_layout)
+{
+    delta_payload_t p = {.kind = DELTA_TX_BRIDGE_OUT}, q, tr = {.kind = DELTA_TX_TRANSFER};
+    uint8_t buf[DELTA_PAYLOAD_MAX], want[DELTA_PAYLOAD_MAX];
+    size_t len = 0, wlen = 0;
+    const char *what = NULL, *why = NULL;
+    memcpy(p.u.transfer.to, ALPHA_KEY, 32);
+    strcpy(p.u.transfer.asset, "USD-C");
+    p.u.transfer.amount = 0x0102030405060708ULL;
+    tr.u.transfer = p.u.transfer;
+    /* the very bytes of a transfer: only the envelope's kind differs */
+    ck_assert_int_eq(delta_payload_encode(&p, buf, sizeof buf, &len), 0);
+    ck_assert_int_eq(delta_payload_encode(&tr, want, sizeof want, &wlen), 0);
+    ck_assert_uint_eq(len, 32 + 4 + 5 + 8);
+    ck_assert_uint_eq(len, wlen);
+    ck_assert_mem_eq(buf, want, len);
+    ck_assert_int_eq(delta_payload_decode(&q, DELTA_TX_BRIDGE_OUT, buf, len, &what), 0);
+    ck_assert_uint_eq(q.kind, DELTA_TX_BRIDGE_OUT);
+    ck_assert_mem_eq(q.u.transfer.to, ALPHA_KEY, 32);
+    ck_assert_str_eq(q.u.transfer.asset, "USD-C");
+    ck_assert_uint_eq(q.u.transfer.amount, 0x0102030405060708ULL);
+    ck_assert_int_eq(delta_payload_check(&q, &what, &why), 0);
+    ck_assert_str_eq(delta_kind_name(DELTA_TX_BRIDGE_OUT), "bridge_out");
+    strcpy(q.u.transfer.asset, "usd");
+    ck_assert_int_eq(delta_payload_check(&q, &what, &why), -EINVAL);
+    ck_assert_str_eq(what, "asset");
+}
+END_TEST
+
+/* A bridge_out debits the sender (amount and fee), credits nobody on
+ * delta, leaves its row, and moves the supply from balances to
+ * bridged_out; the state root changes and verify-ledger agrees. */
+START_TEST(bridge_out_applied)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    uint8_t r0[32], r1[32];
+    char hx[65], want[65];
+    env_open(&e);
+    root_of(&e, r0);
+    ck_assert_int_eq(run1(&e, bridge_out(&t, ALICE, 0, ALPHA_KEY, "USD", 250), &why), 0);
+    root_of(&e, r1);
+    ck_assert_mem_ne(r0, r1, 32);
+    ck_assert_int_eq(bal(&e, ALICE, "USD"), 1000000 - 250);
+    ck_assert_int_eq(bal(&e, ALICE, "ADN"), 1000000 - 1);
+    ck_assert_int_eq(nonce_of(&e, ALICE), 1);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM accounts WHERE address = ?",
+                           (hex_encode(hx, ALPHA_KEY, 32), hx), NULL), 0);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM bridge_outs", NULL, NULL), 1);
+    ck_assert_int_eq(q_int(&e, "SELECT height FROM bridge_outs", NULL, NULL), 1);
+    ck_assert_int_eq(q_int(&e, "SELECT idx FROM bridge_outs", NULL, NULL), 0);
+    ck_assert_int_eq(q_int(&e, "SELECT amount FROM bridge_outs WHERE asset = 'USD'", NULL, NULL),
+                     250);
+    hex_encode(want, ALICE, 32);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM bridge_outs WHERE sender = ? AND "
+                               "recipient = ?", want, hx), 1);
+    ck_assert_int_eq(q_int(&e, "SELECT length(txid) FROM bridge_outs", NULL, NULL), 64);
+    ck_assert_int_eq(supply_of(&e, "bridged_out", "USD"), 250);
+    ck_assert_int_eq(supply_of(&e, "balances", "USD"), 2000000 - 250);
+    ck_assert_int_eq(supply_of(&e, "bridged_out", "ADN"), 0);
+    /* in the fee asset: amount and fee both leave the sender, the fee to the proposer */
+    ck_assert_int_eq(run1(&e, bridge_out(&t, ALICE, 1, ALPHA_KEY, "ADN", 10), &why), 0);
+    ck_assert_int_eq(bal(&e, ALICE, "ADN"), 1000000 - 1 - 11);
+    ck_assert_int_eq(bal(&e, PROP, "ADN"), 2);
+    ck_assert_int_eq(supply_of(&e, "bridged_out", "ADN"), 10);
+    assert_bridge_conserves(&e, "USD", 2000000);
+    assert_bridge_conserves(&e, "ADN", 2000100);
+    assert_tree_matches_tables(&e);
+    assert_state_verifies(&e);
+    env_close(&e);
+}
+END_TEST
+
+START_TEST(bridge_out_rejects)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    uint8_t r0[32], r1[32];
+    env_open(&e);
+    root_of(&e, r0);
+    EXPECT_REJECT(why, run1(&e, bridge_out(&t, CAROL, 0, ALPHA_KEY, "ADN", 100), &why), -EINVAL,
+                  "overspend", "balance 100 ADN < amount 100 + fee 1");
+    EXPECT_REJECT(why, run1(&e, bridge_out(&t, BOB, 0, ALPHA_KEY, "USD", 1000001), &why), -EINVAL,
+                  "overspend", "balance 1000000 USD < amount 1000001");
+    EXPECT_REJECT(why, run1(&e, bridge_out(&t, BOB, 0, ALPHA_KEY, "USD", 0), &why), -EINVAL,
+                  "bad_amount", "must be positive");
+    EXPECT_REJECT(why, run1(&e, bridge_out(&t, BOB, 0, ALPHA_KEY, "USD", I64MAX + 1), &why),
+                  -EINVAL, "bad_amount", "exceeds 2^63-1");
+    EXPECT_REJECT(why, run1(&e, bridge_out(&t, BOB, 0, ALPHA_KEY, "usd", 5), &why), -EINVAL,
+                  "bad_asset", "asset");
+    EXPECT_REJECT(why, run1(&e, bridge_out(&t, BOB, 0, ALPHA_KEY, "EUR", 5), &why), -EINVAL,
+                  "overspend", "balance 0 EUR < amount 5");
+    EXPECT_REJECT(why, run1(&e, bridge_out(&t, BOB, 1, ALPHA_KEY, "USD", 5), &why), -EAGAIN,
+                  "bad_nonce", "not yet");
+    /* admission accepts a good one and leaves nothing behind */
+    ck_assert_int_eq(check(&e, bridge_out(&t, BOB, 0, ALPHA_KEY, "USD", 5), &why), 0);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM bridge_outs", NULL, NULL), 0);
+    ck_assert_int_eq(supply_of(&e, "bridged_out", "USD"), 0);
+    ck_assert_int_eq(supply_of(&e, "bridged_out", "ADN"), 0);
+    ck_assert_int_eq(bal(&e, CAROL, "ADN"), 100);
+    ck_assert_int_eq(nonce_of(&e, BOB), 0);
+    root_of(&e, r1);
+    ck_assert_mem_eq(r0, r1, 32);
+    assert_bridge_conserves(&e, "USD", 2000000);
+    /* a nonce used once is used: the same bridge_out again is refused */
+    ck_assert_int_eq(run1(&e, bridge_out(&t, BOB, 0, ALPHA_KEY, "USD", 5), &why), 0);
+    EXPECT_REJECT(why, run1(&e, bridge_out(&t, BOB, 0, ALPHA_KEY, "USD", 5), &why), -EINVAL,
+                  "bad_nonce", "already used");
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM bridge_outs", NULL, NULL), 1);
+    env_close(&e);
+}
+END_TEST
+
+#define MAX_OUTS 8
+
+typedef struct {
+    bridge_transfer_t b[MAX_OUTS];
+    size_t n;
+    int stop_at;              /* return 7 on this call (0: never) */
+} outs_t;
+
+static int outs_collect(void *ctx, const bridge_transfer_t *b)
+{
+    outs_t *o = ctx;
+    ck_assert_uint_lt(o->n, MAX_OUTS);
+    o->b[o->n++] = *b;
+    return (int)o->n == o->stop_at ? 7 : 0;
+}
+
+/* The bridge_outs hook lists a block's bridge-outs in block order, with
+ * their transaction ids, and nothing of other blocks. */
+START_TEST(bridge_outs_hook_lists_block)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    uint8_t other[32], ids[3][32];
+    outs_t o = {0};
+    memset(other, 0x3c, 32);
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, bridge_out(&t, BOB, 0, ALPHA_KEY, "ADN", 1), &why), 0);
+    block_begin(&e);
+    ck_assert_int_eq(block_apply(&e, bridge_out(&t, ALICE, 0, ALPHA_KEY, "USD", 30), &why), 0);
+    memcpy(ids[0], e.x.txid, 32);
+    ck_assert_int_eq(block_apply(&e, transfer(&t, ALICE, 1, BOB, "USD", 5), &why), 0);
+    ck_assert_int_ne(block_apply(&e, bridge_out(&t, CAROL, 0, other, "ADN", 500), &why), 0);
+    ck_assert_int_eq(block_apply(&e, bridge_out(&t, BOB, 1, other, "ADN", 40), &why), 0);
+    memcpy(ids[1], e.x.txid, 32);
+    ck_assert_int_eq(block_apply(&e, bridge_out(&t, ALICE, 2, ALPHA_KEY, "ADN", 2), &why), 0);
+    memcpy(ids[2], e.x.txid, 32);
+    block_end(&e, 4);
+    ck_assert_int_eq(OPS->bridge_outs(e.sql, 2, outs_collect, &o), 0);
+    ck_assert_uint_eq(o.n, 3);
+    ck_assert_mem_eq(o.b[0].id, ids[0], 32);
+    ck_assert_str_eq(o.b[0].asset, "USD");
+    ck_assert_uint_eq(o.b[0].amount, 30);
+    ck_assert_mem_eq(o.b[0].recipient, ALPHA_KEY, 32);
+    ck_assert_mem_eq(o.b[1].id, ids[1], 32);
+    ck_assert_str_eq(o.b[1].asset, "ADN");
+    ck_assert_uint_eq(o.b[1].amount, 40);
+    ck_assert_mem_eq(o.b[1].recipient, other, 32);
+    ck_assert_mem_eq(o.b[2].id, ids[2], 32);
+    ck_assert_uint_eq(o.b[2].amount, 2);
+    memset(&o, 0, sizeof o);
+    ck_assert_int_eq(OPS->bridge_outs(e.sql, 1, outs_collect, &o), 0);
+    ck_assert_uint_eq(o.n, 1);
+    ck_assert_uint_eq(o.b[0].amount, 1);
+    memset(&o, 0, sizeof o);
+    ck_assert_int_eq(OPS->bridge_outs(e.sql, 3, outs_collect, &o), 0);
+    ck_assert_uint_eq(o.n, 0);
+    /* fn's nonzero value stops the walk and is returned */
+    memset(&o, 0, sizeof o);
+    o.stop_at = 2;
+    ck_assert_int_eq(OPS->bridge_outs(e.sql, 2, outs_collect, &o), 7);
+    ck_assert_uint_eq(o.n, 2);
+    /* the index serves the lookup */
+    char plan[512] = "";
+    sqlite3_stmt *qp;
+    ck_assert_int_eq(sqlite3_prepare_v2(e.db, "EXPLAIN QUERY PLAN SELECT txid FROM bridge_outs "
+                                              "WHERE height = 2 ORDER BY idx", -1, &qp, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(qp) == SQLITE_ROW)
+        snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%s;",
+                 (const char *)sqlite3_column_text(qp, 3));
+    sqlite3_finalize(qp);
+    ck_assert_msg(strstr(plan, "bridge_outs_height") && !strstr(plan, "TEMP B-TREE"), "%s", plan);
+    assert_bridge_conserves(&e, "ADN", 2000100);
+    env_close(&e);
+}
+END_TEST
+
+static bridge_transfer_t mint_of(const uint8_t *to, const char *asset, uint64_t amount)
+{
+    bridge_transfer_t b;
+    memset(&b, 0, sizeof b);
+    memset(b.id, 0x99, 32);
+    b.id[0] = (uint8_t)amount;
+    memcpy(b.recipient, to, 32);
+    snprintf(b.asset, sizeof b.asset, "%s", asset);
+    b.amount = amount;
+    return b;
+}
+
+/* One mint the way the pipeline does it: savepoint + journal mark, undone on failure. */
+static int mint1(env_t *e, const bridge_transfer_t *b, reject_t *why)
+{
+    ck_assert(e->in_block);
+    e->x.txid = b->id;
+    ck_assert_int_eq(sqlite3_exec(e->db, "SAVEPOINT bridge", NULL, NULL, NULL), SQLITE_OK);
+    uint64_t mark = OPS->state_mark(e->st);
+    int r = OPS->bridge_mint(e->st, &e->x, b, why);
+    if (r < 0) {
+        ck_assert_int_eq(sqlite3_exec(e->db, "ROLLBACK TO bridge", NULL, NULL, NULL), SQLITE_OK);
+        OPS->state_rollback(e->st, mark);
+    }
+    ck_assert_int_eq(sqlite3_exec(e->db, "RELEASE bridge", NULL, NULL, NULL), SQLITE_OK);
+    e->x.txid = NULL;
+    return r;
+}
+
+/* Mints credit a new account (made as a transfer makes it) and an
+ * existing one, before the block's transactions, which may spend them;
+ * the root is the tables', the supply counts them as bridged in. */
+START_TEST(bridge_mint_credits)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    uint8_t dave[32], r0[32], r1[32];
+    char hx[65];
+    memset(dave, 0xd0, 32);
+    env_open(&e);
+    root_of(&e, r0);
+    block_begin(&e);
+    bridge_transfer_t b1 = mint_of(dave, "USD", 500), b2 = mint_of(BOB, "ADN", 7),
+                      b3 = mint_of(dave, "GLD", 3), b4 = mint_of(dave, "ADN", 2);
+    ck_assert_int_eq(mint1(&e, &b1, &why), 0);
+    ck_assert_int_eq(mint1(&e, &b2, &why), 0);
+    ck_assert_int_eq(mint1(&e, &b3, &why), 0); /* an asset delta never had */
+    ck_assert_int_eq(mint1(&e, &b4, &why), 0);
+    ck_assert_int_eq(block_apply(&e, transfer(&t, dave, 0, CAROL, "USD", 100), &why), 0);
+    block_end(&e, 1);
+    root_of(&e, r1);
+    ck_assert_mem_ne(r0, r1, 32);
+    ck_assert_int_eq(bal(&e, dave, "USD"), 400);
+    ck_assert_int_eq(bal(&e, dave, "GLD"), 3);
+    ck_assert_int_eq(bal(&e, dave, "ADN"), 1);
+    ck_assert_int_eq(bal(&e, CAROL, "USD"), 100);
+    ck_assert_int_eq(bal(&e, BOB, "ADN"), 1000007);
+    ck_assert_int_eq(nonce_of(&e, dave), 1);
+    hex_encode(hx, BOB, 32);
+    ck_assert_int_eq(q_int(&e, "SELECT nonce FROM accounts WHERE address = ?", hx, NULL), 0);
+    ck_assert_int_eq(supply_of(&e, "bridged_in", "USD"), 500);
+    ck_assert_int_eq(supply_of(&e, "bridged_in", "ADN"), 9);
+    ck_assert_int_eq(supply_of(&e, "bridged_in", "GLD"), 3);
+    ck_assert_int_eq(supply_of(&e, "balances", "GLD"), 3);
+    ck_assert_int_eq(supply_of(&e, "balances", "USD"), 2000500);
+    assert_bridge_conserves(&e, "USD", 2000000);
+    assert_bridge_conserves(&e, "ADN", 2000100);
+    assert_bridge_conserves(&e, "GLD", 0);
+    assert_tree_matches_tables(&e);
+    assert_state_verifies(&e);
+    /* verify-ledger sees a bridged_in that does not add up, and a lost bridge_outs row */
+    char msg[CHAIN_ERR_MAX] = "";
+    ck_assert_int_eq(sqlite3_exec(e.db, "UPDATE supply SET bridged_in = 499 WHERE asset = 'USD'",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(OPS->state_verify(e.sql, e.g, NULL, msg, sizeof msg), -EILSEQ);
+    ck_assert_msg(strstr(msg, "supply of USD") != NULL, "%s", msg);
+    ck_assert_int_eq(sqlite3_exec(e.db, "UPDATE supply SET bridged_in = 500 WHERE asset = 'USD'",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    assert_state_verifies(&e);
+    ck_assert_int_eq(run1(&e, bridge_out(&t, BOB, 0, ALPHA_KEY, "ADN", 3), &why), 0);
+    assert_state_verifies(&e);
+    ck_assert_int_eq(sqlite3_exec(e.db, "DELETE FROM bridge_outs", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(OPS->state_verify(e.sql, e.g, NULL, msg, sizeof msg), -EILSEQ);
+    ck_assert_msg(strstr(msg, "bridge_outs") != NULL, "%s", msg);
+    env_close(&e);
+}
+END_TEST
+
+/* A mint undone by its savepoint and the journal leaves no balance, no
+ * account, no supply note and the old root; a refused transaction after
+ * a mint takes only its own notes with it. */
+START_TEST(bridge_mint_rolled_back)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    uint8_t dave[32], r0[32], r1[32], r2[32];
+    char hx[65];
+    memset(dave, 0xd0, 32);
+    hex_encode(hx, dave, 32);
+    env_open(&e);
+    root_of(&e, r0);
+    block_begin(&e);
+    bridge_transfer_t b = mint_of(dave, "USD", 500);
+    e.x.txid = b.id;
+    ck_assert_int_eq(sqlite3_exec(e.db, "SAVEPOINT bridge", NULL, NULL, NULL), SQLITE_OK);
+    uint64_t mark = OPS->state_mark(e.st);
+    ck_assert_int_eq(OPS->bridge_mint(e.st, &e.x, &b, &why), 0);
+    root_of(&e, r1);
+    ck_assert_mem_ne(r0, r1, 32);
+    ck_assert_int_eq(sqlite3_exec(e.db, "ROLLBACK TO bridge; RELEASE bridge", NULL, NULL, NULL),
+                     SQLITE_OK);
+    OPS->state_rollback(e.st, mark);
+    root_of(&e, r2);
+    ck_assert_mem_eq(r0, r2, 32);
+    ck_assert_int_eq(bal(&e, dave, "USD"), 0);
+    ck_assert_int_eq(q_int(&e, "SELECT count(*) FROM accounts WHERE address = ?", hx, NULL), 0);
+    /* a kept mint, then a refused transaction: the mint's notes stay */
+    bridge_transfer_t b2 = mint_of(BOB, "USD", 20);
+    ck_assert_int_eq(mint1(&e, &b2, &why), 0);
+    ck_assert_int_ne(block_apply(&e, transfer(&t, CAROL, 0, BOB, "ADN", 500), &why), 0);
+    block_end(&e, 0);
+    ck_assert_int_eq(supply_of(&e, "bridged_in", "USD"), 20);
+    ck_assert_int_eq(supply_of(&e, "balances", "USD"), 2000020);
+    assert_bridge_conserves(&e, "USD", 2000000);
+    assert_tree_matches_tables(&e);
+    assert_state_verifies(&e);
+    /* a whole block with a mint, rolled back: nothing */
+    block_begin(&e);
+    uint64_t bmark = OPS->state_mark(e.st);
+    ck_assert_int_eq(mint1(&e, &b, &why), 0);
+    ledger_rollback(e.l);
+    OPS->state_rollback(e.st, bmark);
+    e.in_block = 0;
+    empty_block(&e);
+    ck_assert_int_eq(bal(&e, dave, "USD"), 0);
+    ck_assert_int_eq(supply_of(&e, "bridged_in", "USD"), 20);
+    assert_bridge_conserves(&e, "USD", 2000000);
+    env_close(&e);
+}
+END_TEST
+
+/* Refusals: a supply or a balance past 2^63-1 (counting this block's
+ * earlier mints), a zero or too large amount, a bad asset; each leaves
+ * nothing. */
+START_TEST(bridge_mint_refusals)
+{
+    env_t e;
+    reject_t why = {0};
+    genesis_t *g = genesis_new();
+    keys_init();
+    gen_add_balance(g, ALICE, "ADN", 1000);
+    gen_add_balance(g, ALICE, "BIG", I64MAX - 100);
+    env_open_with(&e, g);
+    block_begin(&e);
+    bridge_transfer_t b = mint_of(BOB, "BIG", 101);
+    EXPECT_REJECT(why, mint1(&e, &b, &why), -EINVAL, "overflow", "past 2^63-1");
+    b = mint_of(BOB, "BIG", 60);
+    ck_assert_int_eq(mint1(&e, &b, &why), 0);
+    b = mint_of(CAROL, "BIG", 41); /* 60 minted before in this block */
+    EXPECT_REJECT(why, mint1(&e, &b, &why), -EINVAL, "overflow", "past 2^63-1");
+    b = mint_of(CAROL, "BIG", 40);
+    ck_assert_int_eq(mint1(&e, &b, &why), 0);
+    b = mint_of(BOB, "ADN", 0);
+    EXPECT_REJECT(why, mint1(&e, &b, &why), -EINVAL, "bad_amount", "must be positive");
+    b = mint_of(BOB, "ADN", I64MAX + 1);
+    EXPECT_REJECT(why, mint1(&e, &b, &why), -EINVAL, "bad_amount", "exceeds 2^63-1");
+    b = mint_of(BOB, "adn", 5);
+    EXPECT_REJECT(why, mint1(&e, &b, &why), -EINVAL, "bad_asset", "asset");
+    b = mint_of(BOB, "", 5);
+    EXPECT_REJECT(why, mint1(&e, &b, &why), -EINVAL, "bad_asset", "asset");
+    block_end(&e, 0);
+    ck_assert_int_eq(bal(&e, BOB, "BIG"), 60);
+    ck_assert_int_eq(bal(&e, CAROL, "BIG"), 40);
+    ck_assert_int_eq(bal(&e, BOB, "ADN"), 0);
+    ck_assert_int_eq(supply_of(&e, "balances", "BIG"), (int64_t)I64MAX);
+    ck_assert_int_eq(supply_of(&e, "bridged_in", "BIG"), 100);
+    ck_assert_int_eq(supply_of(&e, "bridged_in", "ADN"), 0);
+    assert_bridge_conserves(&e, "BIG", (int64_t)(I64MAX - 100));
+    /* full: not one more, not even in another block */
+    block_begin(&e);
+    b = mint_of(ALICE, "BIG", 1);
+    EXPECT_REJECT(why, mint1(&e, &b, &why), -EINVAL, "overflow", "past 2^63-1");
+    block_end(&e, 0);
+    assert_tree_matches_tables(&e);
+    assert_state_verifies(&e);
+    env_close(&e);
+}
+END_TEST
+
+/* GET /supply shows what left and arrived by the bridge per asset, the
+ * total (what is held) unchanged in meaning, and bridge_in's totals. */
+START_TEST(routes_supply_bridge)
+{
+    env_t e;
+    txb_t t;
+    reject_t why = {0};
+    env_open(&e);
+    ck_assert_int_eq(run1(&e, bridge_out(&t, ALICE, 0, ALPHA_KEY, "USD", 250), &why), 0);
+    block_begin(&e);
+    bridge_transfer_t b = mint_of(BOB, "GLD", 9);
+    ck_assert_int_eq(mint1(&e, &b, &why), 0);
+    block_end(&e, 0);
+    ck_assert_int_eq(sqlite3_exec(e.db, "INSERT INTO bridge_in_totals(asset, minted, pending) "
+                                        "VALUES ('GLD', 9, 4)", NULL, NULL, NULL), SQLITE_OK);
+    json_t *j = call(&e, "/supply", NULL, NULL, 200);
+    json_t *s = json_object_get(j, "supply");
+    json_t *usd = json_object_get(s, "USD"), *gld = json_object_get(s, "GLD");
+    ck_assert_int_eq(jget(usd, "bridged_out", NULL), 250);
+    ck_assert_int_eq(jget(usd, "bridged_in", NULL), 0);
+    ck_assert_int_eq(jget(usd, "balances", NULL), 2000000 - 250);
+    ck_assert_int_eq(jget(usd, "total", NULL), 2000000 - 250);
+    ck_assert_int_eq(jget(gld, "bridged_in", NULL), 9);
+    ck_assert_int_eq(jget(gld, "total", NULL), 9);
+    ck_assert_int_eq(jget(json_object_get(s, "ADN"), "bridged_out", NULL), 0);
+    json_t *bi = json_object_get(json_object_get(j, "bridge_in"), "GLD");
+    ck_assert_int_eq(jget(bi, "minted", NULL), 9);
+    ck_assert_int_eq(jget(bi, "pending", NULL), 4);
+    ck_assert_uint_eq(json_object_size(json_object_get(j, "bridge_in")), 1);
+    json_decref(j);
+    env_close(&e);
 }
 END_TEST
 
@@ -1872,6 +2346,18 @@ Suite *test_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, supply_table_tracks_state);
     tcase_add_test(tc, supply_migrates_v3_ledger);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("bridge");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, codec_bridge_out_layout);
+    tcase_add_test(tc, bridge_out_applied);
+    tcase_add_test(tc, bridge_out_rejects);
+    tcase_add_test(tc, bridge_outs_hook_lists_block);
+    tcase_add_test(tc, bridge_mint_credits);
+    tcase_add_test(tc, bridge_mint_rolled_back);
+    tcase_add_test(tc, bridge_mint_refusals);
+    tcase_add_test(tc, routes_supply_bridge);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("routes");

@@ -37,6 +37,7 @@ struct chain {
     bool has_signed;
     bool admitting;              /* inside chain_admit_begin/end */
     bool pooltab;                /* the ledger keeps the mempool's copy (pooltab.h) */
+    bool bridgetab;              /* the ledger has bridge_in and the chain mints (bridgetab.h) */
     uint64_t pool_seq;           /* the last admission number given to it */
     /* Scratch for one block: ids (for the root) and what else the block
      * keeps of its included transactions. */
@@ -200,10 +201,12 @@ int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
         goto out;
     }
     c->pooltab = r == 1;
-    if (c->pooltab && (r = pooltab_last_seq(c->sql, &c->pool_seq)) < 0) {
+    if ((c->pooltab && (r = pooltab_last_seq(c->sql, &c->pool_seq)) < 0) ||
+        (r = bridgetab_present(c->sql)) < 0) {
         snprintf(err, CHAIN_ERR_MAX, "ledger: %s", sql_errmsg(c->sql));
         goto out;
     }
+    c->bridgetab = r == 1 && ops->bridge_mint;
     r = 0;
     *out = c;
     c = NULL;
@@ -220,6 +223,11 @@ void chain_set_keep_heights(chain_t *c, uint64_t keep_heights)
 void chain_set_retain_blocks(chain_t *c, uint64_t retain_blocks)
 {
     c->retain_blocks = retain_blocks;
+}
+
+const keys_pair_t *chain_key(const chain_t *c)
+{
+    return &c->key;
 }
 
 void chain_set_peer(chain_t *c, const char *peer)
@@ -523,6 +531,63 @@ static int block_drop_tx(chain_t *c, uint64_t height, mempool_t *pool, const mem
     return r;
 }
 
+/* One pending bridge-in, credited inside its own savepoint: minted, or
+ * refused for good (its reason kept in bridge_in); a failure of the
+ * ledger itself fails the block. */
+typedef struct {
+    chain_t *c;
+    chain_exec_t *x;
+    chain_block_stats_t *st;
+} bridge_ctx_t;
+
+static int block_bridge_one(void *ctx, uint64_t seq, const bridge_transfer_t *t)
+{
+    bridge_ctx_t *b = ctx;
+    chain_t *c = b->c;
+    reject_t why = { 0 };
+    uint64_t mark;
+    int r, verdict;
+    if ((r = sql_exec(c->sql, "SAVEPOINT bridge", NULL)) < 0)
+        return r;
+    mark = c->ops->state_mark(c->state);
+    b->x->txid = t->id;
+    sql_clear_fault(c->sql);
+    verdict = c->ops->bridge_mint(c->state, b->x, t, &why);
+    if (verdict < 0 && (r = sql_fault(c->sql)) < 0)
+        return r;
+    if (verdict < 0) {
+        if ((r = sql_exec(c->sql, "ROLLBACK TO bridge", NULL)) < 0)
+            return r;
+        c->ops->state_rollback(c->state, mark);
+        if (!why.code)
+            reject(&why, verdict, "internal", "minting failed: %s", strerror(-verdict));
+        r = bridgetab_refused(c->sql, seq, b->x->height, why.code, why.message);
+        b->st->bridge_refused++;
+    } else {
+        r = bridgetab_minted(c->sql, seq, b->x->height);
+        b->st->bridged_in++;
+    }
+    if (r == 0)
+        r = sql_exec(c->sql, "RELEASE bridge", NULL);
+    return r;
+}
+
+/* Credit the attested bridge transfers waiting in bridge_in (at most
+ * CHAIN_BRIDGE_PER_BLOCK, oldest first), before the block's transactions.
+ * Return 0 or a negative code with err. */
+static int block_bridge_in(chain_t *c, chain_exec_t *x, chain_block_stats_t *st,
+                           char err[CHAIN_ERR_MAX])
+{
+    bridge_ctx_t b = { c, x, st };
+    int r;
+    if (!c->bridgetab)
+        return 0;
+    x->index = 0;
+    r = bridgetab_pending(c->sql, CHAIN_BRIDGE_PER_BLOCK, block_bridge_one, &b);
+    x->txid = NULL;
+    return r < 0 ? block_ledger_error(c, x->height, r, err) : 0;
+}
+
 /* Apply up to want pooled transactions, in admission order, to the block
  * being built (x), counting them in *st and keeping the included ones in
  * c->ids and c->picked. Return 0, or a negative code with err. */
@@ -705,7 +770,8 @@ int chain_produce_block(chain_t *c, uint64_t now_ms, mempool_t *pool, size_t max
     }
     block_mark = c->ops->state_mark(c->state);
     chain_exec_init(c, &x, h.height, h.time_ms);
-    if ((r = block_fill(c, &x, pool, want, drop, drop_ctx, &st, err)) == 0 &&
+    if ((r = block_bridge_in(c, &x, &st, err)) == 0 &&
+        (r = block_fill(c, &x, pool, want, drop, drop_ctx, &st, err)) == 0 &&
         (r = block_seal(c, &x, &h, &st, hash, cert, err)) == 0 &&
         (r = ledger_commit(c->ledger)) < 0)
         block_ledger_error(c, h.height, r, err);

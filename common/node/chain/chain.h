@@ -13,6 +13,7 @@
 #include "common/base/keys.h"
 #include "common/base/reject.h"
 #include "common/node/api/api.h"
+#include "common/store/bridgetab.h"
 #include "common/store/commitrec.h"
 #include "common/store/genesis.h"
 #include "common/store/ledger.h"
@@ -108,6 +109,23 @@ typedef struct chain_ops {
     const char *const *state_trees;
     size_t n_state_trees;
     const char *state_root_tag;    /* NULL: none */
+    /* Optional, the bridge's source side: call fn(ctx, b) for each
+     * bridge-out (a transfer burnt here for the other chain, b->recipient
+     * its owner there) committed in the block at height, in block order,
+     * reading through sql. Return 0, fn's nonzero value, or a negative
+     * code. */
+    int (*bridge_outs)(sql_t *sql, uint64_t height,
+                       int (*fn)(void *ctx, const bridge_transfer_t *b), void *ctx);
+    /* Optional, the destination side: credit the attested transfer b to
+     * b->recipient in the block being built (x; inside its transaction,
+     * within a savepoint and a state_mark like apply_tx), and count it in
+     * the chain's supply totals as bridged in. Called by the pipeline for
+     * each pending row of bridge_in (common/store/bridgetab.h), which it
+     * marks minted in the same transaction: exactly once. It runs before
+     * the block's transactions, so before end_block. Return 0 or a
+     * negative code with why (the transfer is then marked refused). */
+    int (*bridge_mint)(void *state, const chain_exec_t *x, const bridge_transfer_t *b,
+                       reject_t *why);
     /* The chain's own HTTP routes (handlers get an api_request_t whose ctx
      * is the worker's api context, see common/node.h). */
     const api_route_t *routes;
@@ -176,6 +194,11 @@ void chain_close(chain_t *c);
 void chain_tip(const chain_t *c, ledger_tip_t *out);
 /* The chain's ledger (the writer), owned by c. */
 ledger_t *chain_ledger(chain_t *c);
+/* The node's validator key, owned by c (for what the validator signs
+ * beside blocks: attestations). */
+const keys_pair_t *chain_key(const chain_t *c);
+/* Attested bridge transfers a block credits at most (the rest wait). */
+#define CHAIN_BRIDGE_PER_BLOCK 256
 /* The chain's copy of its genesis, owned by c. */
 const genesis_t *chain_genesis(const chain_t *c);
 
@@ -238,6 +261,8 @@ typedef struct {
     uint32_t deferred;       /* kept in the pool (-EAGAIN) */
     uint64_t fees;
     double oldest_wait_ms;   /* admission to commit, of the longest-waiting included tx */
+    uint32_t bridged_in;     /* attested bridge transfers credited (before the transactions) */
+    uint32_t bridge_refused; /* ... and refused for good by the chain's bridge_mint */
 } chain_block_stats_t;
 
 /* Build, sign and commit the next block with time max(now_ms, tip+1),

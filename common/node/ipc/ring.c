@@ -363,6 +363,15 @@ int ring_push(ring_t *r, const void *msg, size_t len)
     return 0;
 }
 
+size_t ring_room(ring_t *r)
+{
+    if (r == NULL || r->role != RING_PRODUCER)
+        return 0;
+    r->tail_seen = atomic_load_explicit(&r->hdr->tail, memory_order_acquire);
+    uint64_t used = r->next - r->tail_seen;
+    return used >= r->n_slots ? 0 : (size_t)(r->n_slots - used);
+}
+
 /* Consumer: let the producer reuse the slot of sequence t. Release: our
  * reads of it are done before the producer can see tail move. */
 static void ring_consumed(ring_t *r, uint64_t t)

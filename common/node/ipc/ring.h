@@ -71,6 +71,11 @@ void ring_detach(ring_t *r); /* NULL-safe */
  * range) or -EPERM (not the producer). Wakes a parked consumer. */
 int ring_push(ring_t *r, const void *msg, size_t len);
 
+/* Producer: how many messages a push could place now (capacity minus
+ * those not yet taken), so that a group of messages that must arrive
+ * together is pushed whole or not at all. 0 for a consumer handle. */
+size_t ring_room(ring_t *r);
+
 /* Consumer: take the oldest message into buf[cap] and its length into
  * *len. Return 0, -EAGAIN (empty), -EMSGSIZE (cap too small: the message
  * stays, *len says how much it needs), -EBADMSG (a slot whose length is
