@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "common/node/gov/gov.h"
 #include "common/store/bridgetab.h"
 #include "common/store/peertab.h"
 #include "common/store/pooltab.h"
@@ -125,9 +126,10 @@ static const ledger_migration_t alpha_migrations[] = {
     {8, PEERTAB_SQL_V1},
     {9, BRIDGETAB_SQL_V1},
     {10, alpha_sql_v10},
+    {11, GOVTAB_SQL_V1},
 };
 
-static const ledger_schema_t alpha_schema = {alpha_migrations, 10};
+static const ledger_schema_t alpha_schema = {alpha_migrations, 11};
 
 #define TREE_RECORDS ALPHA_TREE_NAME_RECORDS
 #define TREE_NULLIFIERS ALPHA_TREE_NAME_NULLIFIERS

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "common/node/gov/gov.h"
 #include "common/store/bridgetab.h"
 #include "common/store/peertab.h"
 #include "common/store/pooltab.h"
@@ -141,9 +142,10 @@ static const ledger_migration_t delta_migrations[] = {
     {9, PEERTAB_SQL_V1},
     {10, BRIDGETAB_SQL_V1},
     {11, delta_sql_v11},
+    {12, GOVTAB_SQL_V1},
 };
 
-static const ledger_schema_t delta_schema = {delta_migrations, 11};
+static const ledger_schema_t delta_schema = {delta_migrations, 12};
 
 /* One change to an asset's row of the supply table, noted while a block
  * is built and written in end_block. */

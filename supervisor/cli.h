@@ -15,6 +15,8 @@ typedef struct {
     const char *balances;                 /* --balances FILE, or NULL */
     const char *assets[INIT_ASSETS_MAX];  /* --asset SYMBOL=AMOUNT, as typed */
     size_t nassets;
+    size_t governors;                     /* --governors N (1..128): keys gov1..govN govern
+                                             both chains; 0: the validator key does */
 } init_opts_t;
 
 /* `adnet init`: make home with adnet.yaml, a validator key and both
@@ -26,7 +28,10 @@ typedef struct {
  * them; a home whose node runs is refused. With o->balances (a JSON-lines
  * file), each chain's genesis names a canonical balances.jsonl made from
  * it; each o->assets entry gives the validator key a delta genesis
- * balance. */
+ * balance. With o->governors, keys/gov1.json..govN.json are made (an
+ * existing one is kept and used, as the validator key is) and both
+ * geneses list them as the governors instead of the validator key. Both
+ * geneses list the built-in programs (gov_builtins). */
 int cmd_init(const char *home, const init_opts_t *o);
 
 /* `adnet status`, `adnet restart NAME`, `adnet stop`: talk to the
@@ -57,6 +62,10 @@ int cmd_restore(int argc, char **argv);
 /*   adnet supply --home DIR [--json]   (supervisor/cmd_supply.c: the bridge
  *                                       conservation check across both chains) */
 int cmd_supply(int argc, char **argv);
+/*   adnet gov propose|sign|attest|vote|shadow|show|list|apply ... --chain C --home DIR
+ *                                       (supervisor/cmd_gov.c: governance proposals,
+ *                                       governors' signatures and votes; docs/cli.md) */
+int cmd_gov(int argc, char **argv);
 
 /* Find chain's API of the node home (absolute path) as `adnet run` does
  * (adnet.yaml, then ADNET_<CHAIN>_API_LISTEN) and write its base URL

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "common/base/fsutil.h"
 #include "common/base/hex.h"
 #include "common/base/keys.h"
+#include "common/node/gov/program.h"
 #include "common/store/genesis.h"
 #include "proto/tx.h"
 #include "supervisor/aside.h"
@@ -25,6 +27,13 @@
 #include "supervisor/node_chains.h"
 
 #define GENESIS_SUPPLY 1000000000000ULL /* per chain, to the validator, on devnet */
+
+/* The governors both geneses list: the validator alone, or --governors N
+ * keys gov1..govN of the home. */
+typedef struct {
+    size_t n;
+    uint8_t pk[GENESIS_MAX_GOVERNORS][BLOCK_KEY_LEN];
+} init_governors_t;
 
 static int fail(const char *what, const char *path, int r)
 {
@@ -60,8 +69,40 @@ typedef struct {
     size_t n;
 } init_balances_t;
 
+/* The built-in programs (common/node/gov/program.h) as g's genesis
+ * programs, each program file as compact JSON. Return an exit code. */
+static int genesis_programs(genesis_t *g)
+{
+    if (gov_n_builtins > GENESIS_MAX_PROGRAMS) {
+        fprintf(stderr, "adnet init: %zu built-in programs, a genesis holds %d\n",
+                gov_n_builtins, GENESIS_MAX_PROGRAMS);
+        return ADNET_EXIT_SYSTEM;
+    }
+    for (size_t i = 0; i < gov_n_builtins; i++) {
+        const gov_builtin_t *bi = &gov_builtins[i];
+        genesis_program_t *gp = &g->programs[i];
+        json_t *j = json_loads(bi->json, 0, NULL);
+        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        const char *policy = gov_policy_name(bi->policy);
+        bool fits = text && policy && strlen(text) < sizeof(gp->json);
+        if (fits) {
+            snprintf(gp->json, sizeof(gp->json), "%s", text);
+            snprintf(gp->policy, sizeof(gp->policy), "%s", policy);
+        }
+        free(text);
+        json_decref(j);
+        if (!fits) {
+            fprintf(stderr, "adnet init: the built-in program %s cannot go in a genesis (not "
+                    "JSON, no policy, or over %d bytes)\n", bi->name, GENESIS_PROGRAM_JSON_MAX);
+            return ADNET_EXIT_SYSTEM;
+        }
+    }
+    g->n_programs = gov_n_builtins;
+    return ADNET_EXIT_OK;
+}
+
 static void genesis_fill(genesis_t *g, const char *chain, const keys_pair_t *key, uint64_t now,
-                         init_balances_t *b)
+                         const init_governors_t *gov, init_balances_t *b)
 {
     memset(g, 0, sizeof(*g));
     snprintf(g->chain_id, sizeof(g->chain_id), "adnet-%s-%s", ADNET_NETWORK, chain);
@@ -80,9 +121,10 @@ static void genesis_fill(genesis_t *g, const char *chain, const keys_pair_t *key
     snprintf(g->validators[0].name, sizeof(g->validators[0].name), "validator");
     memcpy(g->validators[0].pk, key->pk, BLOCK_KEY_LEN);
     g->validators[0].power = 10;
-    /* A devnet's one node governs too; testnets list their governors. */
-    g->n_governors = 1;
-    memcpy(g->governors[0], key->pk, BLOCK_KEY_LEN);
+    /* A devnet's one node governs too, unless init made governor keys;
+     * testnets list their governors. */
+    g->n_governors = gov->n;
+    memcpy(g->governors, gov->pk, gov->n * sizeof(gov->pk[0]));
     if (b->list)
         return;
     /* Delta's accounts hold and trade any asset; alpha moves only its fee asset. */
@@ -126,17 +168,20 @@ static int write_genesis(const char *home, genesis_t *g, const init_balances_t *
 
 /* Both genesis files; delta's names alpha's. Return an exit code. */
 static int write_genesis_files(const char *home, const keys_pair_t *key, uint64_t now,
-                               init_balances_t *b)
+                               const init_governors_t *gov, init_balances_t *b)
 {
     genesis_t *alpha = malloc(sizeof(*alpha)), *delta = malloc(sizeof(*delta));
     int rc = ADNET_EXIT_SYSTEM;
 
     if (!alpha || !delta)
         goto out;
-    genesis_fill(alpha, "alpha", key, now, b);
-    if ((rc = write_genesis(home, alpha, b)) != ADNET_EXIT_OK)
+    genesis_fill(alpha, "alpha", key, now, gov, b);
+    if ((rc = genesis_programs(alpha)) != ADNET_EXIT_OK ||
+        (rc = write_genesis(home, alpha, b)) != ADNET_EXIT_OK)
         goto out;
-    genesis_fill(delta, "delta", key, now, b);
+    genesis_fill(delta, "delta", key, now, gov, b);
+    if ((rc = genesis_programs(delta)) != ADNET_EXIT_OK)
+        goto out;
     delta->has_peer_genesis = 1;
     snprintf(delta->peer_chain, sizeof(delta->peer_chain), "alpha");
     memcpy(delta->peer_genesis_hash, alpha->hash, BLOCK_HASH_LEN);
@@ -242,6 +287,57 @@ static int get_key(const char *path, keys_pair_t *key, bool *fresh)
     return ADNET_EXIT_OK;
 }
 
+/* --governors n: keys gov1..govN of home, each the one in its file if
+ * there is one (never replaced; refused if it cannot be read as a key),
+ * else a new one, saved once the home is made (fresh[i]). Return an exit
+ * code. */
+static int get_governor_keys(const char *home, size_t n, keys_pair_t *keys, bool *fresh)
+{
+    char path[PATH_MAX], name[32], err[KEYS_ERR_MAX];
+    int r;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "gov%zu", i + 1);
+        if (fs_path(path, sizeof(path), "%s/keys/%s.json", home, name) < 0) {
+            fprintf(stderr, "adnet init: home path too long\n");
+            return ADNET_EXIT_CONFIG;
+        }
+        fresh[i] = !fs_exists(path);
+        if (fresh[i] && (r = keys_generate(&keys[i], name)) < 0)
+            return fail("cannot generate", path, r);
+        if (!fresh[i] && (r = keys_load(&keys[i], path, err)) < 0) {
+            fprintf(stderr, "adnet init: the existing governor key %s cannot be used: %s. init "
+                    "never replaces a key: fix it, or move it away yourself\n", path, err);
+            return r == -EPERM || r == -EINVAL ? ADNET_EXIT_CONFIG : ADNET_EXIT_SYSTEM;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (memcmp(keys[k].pk, keys[i].pk, BLOCK_KEY_LEN) == 0) {
+                fprintf(stderr, "adnet init: %s is the same key as gov%zu: a governor is "
+                        "listed once\n", path, k + 1);
+                return ADNET_EXIT_CONFIG;
+            }
+    }
+    return ADNET_EXIT_OK;
+}
+
+/* Save the fresh governor keys (saying so) and list every one in *gov. */
+static int save_governor_keys(const char *home, size_t n, const keys_pair_t *keys,
+                              const bool *fresh, init_governors_t *gov)
+{
+    char path[PATH_MAX], hex[2 * BLOCK_KEY_LEN + 1];
+    int r;
+    for (size_t i = 0; i < n; i++) {
+        fs_path(path, sizeof(path), "%s/keys/%s.json", home, keys[i].name);
+        if (fresh[i] && (r = keys_save(&keys[i], path, 0)) < 0)
+            return fail("cannot write", path, r);
+        hex_encode(hex, keys[i].pk, BLOCK_KEY_LEN);
+        printf(fresh[i] ? "wrote governor    %s (mode 0600, public key %s)\n"
+                        : "kept governor     %s (unchanged, public key %s)\n", path, hex);
+        memcpy(gov->pk[i], keys[i].pk, BLOCK_KEY_LEN);
+    }
+    gov->n = n;
+    return ADNET_EXIT_OK;
+}
+
 /* Refuse a home in use: take its lock for as long as init writes (a
  * supervisor started meanwhile finds it held). Return an exit code. */
 static int lock_home(const char *home, int *fd)
@@ -270,23 +366,36 @@ int cmd_init(const char *home, const init_opts_t *o)
 {
     char path[PATH_MAX], key_path[PATH_MAX], hex[2 * BLOCK_HASH_LEN + 1];
     init_balances_t b;
-    keys_pair_t key;
-    bool fresh = false;
+    init_governors_t *gov = calloc(1, sizeof(*gov));
+    keys_pair_t key, *gkeys = calloc(o->governors ? o->governors : 1, sizeof(*gkeys));
+    bool fresh = false, *gfresh = calloc(o->governors ? o->governors : 1, sizeof(*gfresh));
     int r, rc, lock_fd = -1;
 
     memset(&b, 0, sizeof(b));
     memset(&key, 0, sizeof(key));
+    if (!gov || !gkeys || !gfresh) {
+        rc = ADNET_EXIT_SYSTEM;
+        goto out;
+    }
+    if (o->governors > GENESIS_MAX_GOVERNORS) {
+        fprintf(stderr, "adnet init: --governors: at most %d\n", GENESIS_MAX_GOVERNORS);
+        rc = ADNET_EXIT_CONFIG;
+        goto out;
+    }
     if (fs_path(path, sizeof(path), "%s/adnet.yaml", home) < 0 ||
         fs_path(key_path, sizeof(key_path), "%s/keys/validator.json", home) < 0) {
         fprintf(stderr, "adnet init: home path too long\n");
-        return ADNET_EXIT_CONFIG;
+        rc = ADNET_EXIT_CONFIG;
+        goto out;
     }
     if (fs_exists(path) && !o->force) {
         fprintf(stderr, "adnet init: %s already holds a node (%s exists); use --force to "
                 "re-initialize it (the key is kept; old files are moved aside)\n", home, path);
-        return ADNET_EXIT_CONFIG;
+        rc = ADNET_EXIT_CONFIG;
+        goto out;
     }
-    if ((rc = get_key(key_path, &key, &fresh)) != ADNET_EXIT_OK)
+    if ((rc = get_key(key_path, &key, &fresh)) != ADNET_EXIT_OK ||
+        (rc = get_governor_keys(home, o->governors, gkeys, gfresh)) != ADNET_EXIT_OK)
         goto out;
     memcpy(b.validator.owner, key.pk, BLOCK_KEY_LEN);
     snprintf(b.validator.asset, sizeof(b.validator.asset), "%s", GENESIS_DEFAULT_FEE_ASSET);
@@ -304,12 +413,24 @@ int cmd_init(const char *home, const init_opts_t *o)
     }
     printf(fresh ? "wrote key         %s (mode 0600, public key %s)\n"
                  : "kept key          %s (unchanged, public key %s)\n", key_path, hex);
-    if ((rc = write_genesis_files(home, &key, now, &b)) == ADNET_EXIT_OK)
+    if (o->governors) {
+        if ((rc = save_governor_keys(home, o->governors, gkeys, gfresh, gov)) != ADNET_EXIT_OK)
+            goto out;
+    } else {
+        gov->n = 1;
+        memcpy(gov->pk[0], key.pk, BLOCK_KEY_LEN);
+    }
+    if ((rc = write_genesis_files(home, &key, now, gov, &b)) == ADNET_EXIT_OK)
         print_next_steps(home, key_path);
 out:
     if (lock_fd >= 0)
         close(lock_fd);
     keys_wipe(&key);
+    for (size_t i = 0; gkeys && i < (o->governors ? o->governors : 1); i++)
+        keys_wipe(&gkeys[i]);
+    free(gkeys);
+    free(gfresh);
+    free(gov);
     free(b.list);
     return rc;
 }

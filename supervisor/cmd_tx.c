@@ -15,11 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/base/bech32.h"
-#include "common/base/clock.h"
 #include "common/base/config.h"
 #include "common/base/exitcode.h"
 #include "common/base/fsutil.h"
@@ -34,6 +32,7 @@
 #include "supervisor/cliopt.h"
 #include "supervisor/httpc.h"
 #include "supervisor/node_chains.h"
+#include "supervisor/txsubmit.h"
 
 extern char **environ;
 
@@ -41,7 +40,6 @@ extern char **environ;
 #define DEFAULT_TIMEOUT_S 60
 #define DEFAULT_FEE_BPS 30
 #define REQUEST_TIMEOUT_MS 10000 /* one HTTP request at most */
-#define POLL_MS 100              /* how often a submitted transaction is looked for */
 #define PATH_BUF 512
 
 /* Options with a value; bit i of opts_t.have says option i was given. */
@@ -107,7 +105,7 @@ typedef struct {
     int npos;
     char home[PATH_MAX];            /* absolute node home */
     const char *chain;              /* "alpha" / "delta" */
-    httpc_t *http;                  /* client of the chosen chain's API */
+    txsub_t api;                    /* client of the chosen chain's API */
 } cli_t;
 
 static bool has(const cli_t *c, int opt)
@@ -257,136 +255,21 @@ static int connect_chain(cli_t *c, const char *dflt)
     long timeout = REQUEST_TIMEOUT_MS;
     if (has(c, O_TIMEOUT) && (long)c->num[O_TIMEOUT] * 1000 < timeout)
         timeout = (long)c->num[O_TIMEOUT] * 1000;
-    if (httpc_new(&c->http, base, timeout) < 0) {
+    if (httpc_new(&c->api.http, base, timeout) < 0) {
         fprintf(stderr, "adnet %s: cannot make an HTTP client\n", c->verb);
         return ADNET_EXIT_SYSTEM;
     }
+    c->api.verb = c->verb;
+    c->api.json = c->json;
+    c->api.timeout_s = has(c, O_TIMEOUT) ? c->num[O_TIMEOUT] : DEFAULT_TIMEOUT_S;
     return -1;
-}
-
-/* Report an API answer that is not the expected success; return the exit code. */
-static int api_failure(const cli_t *c, const httpc_response_t *res, bool submission)
-{
-    json_t *e = res->json ? json_object_get(res->json, "error") : NULL;
-    const char *code = json_string_value(json_object_get(e, "code"));
-    const char *msg = json_string_value(json_object_get(e, "message"));
-    if (!code)
-        code = "http_error";
-    if (!msg)
-        msg = "(no message)";
-    if (submission)
-        fprintf(stderr, "adnet: refused (%s): %s\n", code, msg);
-    else
-        fprintf(stderr, "adnet %s: %s: %s (HTTP %ld)\n", c->verb, code, msg, res->status);
-    if (c->json && e) {
-        json_dumpf(res->json, stdout, JSON_COMPACT);
-        fputc('\n', stdout);
-    }
-    return res->status >= 400 && res->status < 500 && res->status != 429 ? ADNET_EXIT_CONFIG
-                                                                          : ADNET_EXIT_SYSTEM;
-}
-
-static int transport_failure(const cli_t *c, int r)
-{
-    fprintf(stderr, "adnet %s: node unreachable: %s%s\n", c->verb, httpc_error(c->http),
-            r == -ECONNREFUSED ? " (is `adnet run` up? check the chain's api.listen)" : "");
-    return ADNET_EXIT_SYSTEM;
-}
-
-/* GET path expecting 200 with a JSON body; *out is owned by the caller.
- * Return -1 on success, else an exit code (the failure already reported). */
-static int api_get(cli_t *c, const char *path, json_t **out)
-{
-    httpc_response_t res;
-    int r = httpc_get(c->http, path, &res);
-    if (r < 0)
-        return transport_failure(c, r);
-    if (res.status != 200 || !res.json) {
-        int rc = res.status == 200 ? (fprintf(stderr, "adnet %s: %s: not JSON\n", c->verb, path),
-                                      ADNET_EXIT_SYSTEM)
-                                   : api_failure(c, &res, false);
-        httpc_response_clear(&res);
-        return rc;
-    }
-    *out = json_incref(res.json);
-    httpc_response_clear(&res);
-    return -1;
-}
-
-static int print_json_doc(const json_t *j)
-{
-    if (json_dumpf(j, stdout, JSON_INDENT(2)) < 0 || fputc('\n', stdout) == EOF) {
-        fprintf(stderr, "adnet: cannot write to stdout\n");
-        return ADNET_EXIT_SYSTEM;
-    }
-    return ADNET_EXIT_OK;
-}
-
-static void print_scalar(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_STRING: fputs(json_string_value(v), stdout); break;
-    case JSON_INTEGER: printf("%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
-    case JSON_REAL: printf("%.17g", json_real_value(v)); break;
-    case JSON_TRUE: fputs("true", stdout); break;
-    case JSON_FALSE: fputs("false", stdout); break;
-    case JSON_NULL: fputs("-", stdout); break;
-    default: break;
-    }
-}
-
-static bool is_scalar(const json_t *v)
-{
-    return !json_is_object(v) && !json_is_array(v);
-}
-
-/* People's view of an API answer: "key: value" lines, nested by indent. */
-static void print_human(const json_t *o, int indent)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)o, key, v) {
-        printf("%*s%s:", indent, "", key);
-        if (is_scalar(v)) {
-            putchar(' ');
-            print_scalar(v);
-            putchar('\n');
-        } else if (json_is_object(v)) {
-            if (json_object_size(v) == 0)
-                fputs(" (none)", stdout);
-            putchar('\n');
-            print_human(v, indent + 2);
-        } else {
-            size_t i;
-            json_t *e;
-            bool scalars = true;
-            json_array_foreach(v, i, e) scalars = scalars && is_scalar(e);
-            if (json_array_size(v) == 0) {
-                fputs(" (none)\n", stdout);
-            } else if (scalars) {
-                putchar('\n');
-                json_array_foreach(v, i, e) {
-                    printf("%*s- ", indent + 2, "");
-                    print_scalar(e);
-                    putchar('\n');
-                }
-            } else {
-                putchar('\n');
-                json_array_foreach(v, i, e) {
-                    printf("%*s-\n", indent + 2, "");
-                    if (json_is_object(e))
-                        print_human(e, indent + 4);
-                }
-            }
-        }
-    }
 }
 
 static int print_answer(const cli_t *c, const json_t *j)
 {
     if (c->json)
-        return print_json_doc(j);
-    print_human(j, 0);
+        return txsub_print_json(j);
+    txsub_print_human(j, 0);
     return ADNET_EXIT_OK;
 }
 
@@ -394,13 +277,7 @@ static int print_answer(const cli_t *c, const json_t *j)
 
 static int load_key(cli_t *c, const char *name, keys_pair_t *kp)
 {
-    char path[PATH_MAX], err[KEYS_ERR_MAX];
-    if (strchr(name, '/') || name[0] == '.' || strlen(name) > KEYS_NAME_MAX ||
-        fs_path(path, sizeof(path), "%s/keys/%s.json", c->home, name) < 0)
-        return usage_error(c, "bad key name \"%s\"", name);
-    if (keys_load(kp, path, err) < 0)
-        return usage_error(c, "key \"%s\": %s", name, err);
-    return -1;
+    return txsub_load_key(c->verb, c->home, name, kp);
 }
 
 /* An address "ad1..." or the name of a key in <home>/keys. */
@@ -435,39 +312,20 @@ typedef struct {
     char fee_asset[GENESIS_ASSET_MAX + 1];
 } chain_facts_t;
 
-static int get_u64_field(const json_t *o, const char *key, uint64_t *out)
-{
-    const json_t *v = json_object_get(o, key);
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return -EINVAL;
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
-}
-
 static int fetch_facts(cli_t *c, chain_facts_t *f)
 {
-    json_t *st = NULL, *gen = NULL;
-    int rc = api_get(c, "/status", &st);
-    if (rc >= 0)
-        goto out;
-    const char *cid = json_string_value(json_object_get(st, "chain_id"));
-    if (!cid || strlen(cid) > BLOCK_CHAIN_ID_MAX || get_u64_field(st, "height", &f->height) < 0) {
-        fprintf(stderr, "adnet tx: GET /status: no chain_id/height in the answer\n");
-        rc = ADNET_EXIT_SYSTEM;
-        goto out;
-    }
-    snprintf(f->chain_id, sizeof(f->chain_id), "%s", cid);
-    if ((rc = api_get(c, "/network/genesis", &gen)) >= 0)
+    json_t *gen = NULL;
+    int rc = txsub_tip(&c->api, f->chain_id, &f->height);
+    if (rc >= 0 || (rc = txsub_get(&c->api, "/network/genesis", &gen)) >= 0)
         goto out;
     const json_t *params = json_object_get(gen, "params");
-    if (get_u64_field(params, "min_fee", &f->min_fee) < 0)
+    if (txsub_json_u64(params, "min_fee", &f->min_fee) < 0)
         f->min_fee = GENESIS_DEFAULT_MIN_FEE;
     const char *fa = json_string_value(json_object_get(params, "fee_asset"));
     snprintf(f->fee_asset, sizeof(f->fee_asset), "%s",
              fa && strlen(fa) <= GENESIS_ASSET_MAX ? fa : GENESIS_DEFAULT_FEE_ASSET);
     rc = -1;
 out:
-    json_decref(st);
     json_decref(gen);
     return rc;
 }
@@ -487,113 +345,23 @@ static int check_asset(cli_t *c, int opt, const char *s)
                        long_opts[opt].name, s, DELTA_ASSET_MAX);
 }
 
-/* Poll GET /txs/{id} until it is committed; return -1 and *height, or an exit code. */
-static int wait_committed(cli_t *c, const char *idhex, uint64_t expiry, uint64_t *height)
-{
-    char path[PATH_BUF];
-    uint64_t secs = has(c, O_TIMEOUT) ? c->num[O_TIMEOUT] : DEFAULT_TIMEOUT_S;
-    struct timespec nap = { 0, POLL_MS * 1000000L };
-    unsigned polls = 0;
-    uint64_t t0 = clock_mono_us();
-    snprintf(path, sizeof(path), "/txs/%s", idhex);
-    for (;;) {
-        httpc_response_t res;
-        int r = httpc_get(c->http, path, &res);
-        if (r < 0)
-            return transport_failure(c, r);
-        if (res.status == 200) {
-            int ok = get_u64_field(res.json, "height", height);
-            httpc_response_clear(&res);
-            if (ok < 0) {
-                fprintf(stderr, "adnet tx: GET %s: no height in the answer\n", path);
-                return ADNET_EXIT_SYSTEM;
-            }
-            return -1;
-        }
-        json_t *e = res.status == 404 && res.json ? json_object_get(res.json, "error") : NULL;
-        const char *code = json_string_value(json_object_get(e, "code"));
-        if (res.status != 404 || (code && strcmp(code, "dropped") == 0)) {
-            /* a drop is final: the node refused it at a block, or at its restart */
-            int rc = api_failure(c, &res, false);
-            httpc_response_clear(&res);
-            return rc;
-        }
-        httpc_response_clear(&res);
-        /* Past its expiry height a transaction can no longer be included. */
-        if (++polls % 10 == 0) {
-            json_t *st = NULL;
-            uint64_t h;
-            if (api_get(c, "/status", &st) < 0 && get_u64_field(st, "height", &h) == 0 &&
-                h > expiry) {
-                json_decref(st);
-                /* One last look: it may have landed in the block that passed expiry. */
-                if (httpc_get(c->http, path, &res) == 0 && res.status == 200 &&
-                    get_u64_field(res.json, "height", height) == 0) {
-                    httpc_response_clear(&res);
-                    return -1;
-                }
-                httpc_response_clear(&res);
-                fprintf(stderr, "adnet tx: %s was not committed by its expiry height %" PRIu64
-                        " (tip %" PRIu64 "): the node dropped it (see adnet_tx_rejected_total "
-                        "in /metrics)\n", idhex, expiry, h);
-                return ADNET_EXIT_SYSTEM;
-            }
-            json_decref(st);
-        }
-        double el = (double)(clock_mono_us() - t0) / 1e6;
-        if (el >= (double)secs) {
-            fprintf(stderr, "adnet tx: %s not committed after %" PRIu64 " s (still pending, "
-                    "or dropped)\n", idhex, secs);
-            return ADNET_EXIT_SYSTEM;
-        }
-        nanosleep(&nap, NULL);
-    }
-}
-
 /* Sign, submit, and (unless --no-wait) wait; print the outcome. outputs
  * (may be NULL) lists alpha records created, for the user to find them. */
 static int submit(cli_t *c, tx_t *tx, const keys_pair_t *kp, json_t *outputs)
 {
-    uint8_t *buf = malloc(TX_MAX_BYTES), id[TX_ID_LEN];
-    char *hex = NULL, idhex[2 * TX_ID_LEN + 1];
-    json_t *body = NULL;
-    httpc_response_t res = { 0 };
-    size_t len;
-    int rc = ADNET_EXIT_SYSTEM, r;
-    if (!buf)
-        goto out;
-    if ((r = tx_sign_encode(tx, kp->sk, buf, TX_MAX_BYTES, &len)) < 0) {
-        fprintf(stderr, "adnet tx: cannot encode the transaction: %s\n", strerror(-r));
-        rc = ADNET_EXIT_CONFIG;
-        goto out;
-    }
-    tx_id(buf, len, id);
-    if (!(hex = malloc(2 * len + 1)))
-        goto out;
-    hex_encode(hex, buf, len);
-    if (!(body = json_pack("{s:s}", "tx", hex)))
-        goto out;
-    if ((r = httpc_post_json(c->http, "/txs", body, &res)) < 0) {
-        rc = transport_failure(c, r);
-        goto out;
-    }
-    if (res.status != 202) {
-        rc = api_failure(c, &res, true);
-        goto out;
-    }
-    const char *got = json_string_value(json_object_get(res.json, "id"));
-    hex_encode(idhex, id, TX_ID_LEN);
-    if (got && strcmp(got, idhex) != 0)
-        fprintf(stderr, "adnet tx: warning: the node names the transaction %s, expected %s\n",
-                got, idhex);
+    char idhex[TXSUB_ID_HEX];
+    int rc = txsub_post(&c->api, tx, kp->sk, idhex);
+    if (rc >= 0)
+        return rc;
+    rc = ADNET_EXIT_SYSTEM;
     uint64_t height = 0;
-    if (!c->no_wait && (rc = wait_committed(c, idhex, tx->expiry_height, &height)) >= 0)
-        goto out;
+    if (!c->no_wait && (rc = txsub_wait(&c->api, idhex, tx->expiry_height, &height)) >= 0)
+        return rc;
     if (c->json) {
         json_t *o = json_pack("{s:s, s:s}", "id", idhex, "status",
                               c->no_wait ? "pending" : "committed");
         if (!o)
-            goto out;
+            return rc;
         if (!c->no_wait)
             json_object_set_new(o, "height", json_integer((json_int_t)height));
         if (outputs)
@@ -616,13 +384,7 @@ static int submit(cli_t *c, tx_t *tx, const keys_pair_t *kp, json_t *outputs)
         else
             printf("committed in block %" PRIu64 "\n", height);
     }
-    rc = fflush(stdout) == 0 ? ADNET_EXIT_OK : ADNET_EXIT_SYSTEM;
-out:
-    httpc_response_clear(&res);
-    json_decref(body);
-    free(hex);
-    free(buf);
-    return rc;
+    return fflush(stdout) == 0 ? ADNET_EXIT_OK : ADNET_EXIT_SYSTEM;
 }
 
 /* Describe an alpha output record for the user: {"commitment","owner","asset","amount"}.
@@ -666,7 +428,7 @@ static int pick_inputs(cli_t *c, const uint8_t owner[32], const char *asset, uin
     int rc;
     address_encode(addr, owner);
     snprintf(path, sizeof(path), "/owners/%s/records?unspent=true", addr);
-    if ((rc = api_get(c, path, &j)) >= 0)
+    if ((rc = txsub_get(&c->api, path, &j)) >= 0)
         goto out;
     json_t *recs = json_object_get(j, "records");
     rc = ADNET_EXIT_SYSTEM;
@@ -677,7 +439,7 @@ static int pick_inputs(cli_t *c, const uint8_t owner[32], const char *asset, uin
         const char *cm = json_string_value(json_object_get(e, "commitment"));
         uint64_t amt;
         if (!a || strcmp(a, asset) != 0 || !json_is_null(json_object_get(e, "spent_height")) ||
-            !cm || get_u64_field(e, "amount", &amt) < 0 || amt == 0 ||
+            !cm || txsub_json_u64(e, "amount", &amt) < 0 || amt == 0 ||
             hex_decode(coins[n].cm, ALPHA_HASH_LEN, cm) < 0)
             continue;
         coins[n++].amount = amt;
@@ -900,8 +662,8 @@ static int delta_nonce(cli_t *c, const uint8_t pk[32], uint64_t *nonce)
     json_t *acct = NULL;
     address_encode(addr, pk);
     snprintf(path, sizeof(path), "/accounts/%s", addr);
-    int rc = api_get(c, path, &acct);
-    if (rc < 0 && get_u64_field(acct, "nonce", nonce) < 0) {
+    int rc = txsub_get(&c->api, path, &acct);
+    if (rc < 0 && txsub_json_u64(acct, "nonce", nonce) < 0) {
         fprintf(stderr, "adnet tx: GET %s: no nonce in the answer\n", path);
         rc = ADNET_EXIT_SYSTEM;
     }
@@ -1052,7 +814,7 @@ out:
     keys_wipe(&kp);
     free(ap);
     json_decref(outputs);
-    httpc_free(c.http);
+    httpc_free(c.api.http);
     return rc;
 }
 
@@ -1061,7 +823,7 @@ out:
 static int query_get_print(cli_t *c, const char *path)
 {
     json_t *j = NULL;
-    int rc = api_get(c, path, &j);
+    int rc = txsub_get(&c->api, path, &j);
     if (rc >= 0)
         return rc;
     rc = print_answer(c, j);
@@ -1103,9 +865,9 @@ static int query_proof(cli_t *c)
         return usage_error(c, "proof of what? record, nullifier or account (got \"%s\")", what);
     }
     json_t *j = NULL;
-    if ((rc = api_get(c, path, &j)) >= 0)
+    if ((rc = txsub_get(&c->api, path, &j)) >= 0)
         return rc;
-    rc = print_json_doc(j); /* the document verify-proof reads, --json or not */
+    rc = txsub_print_json(j); /* the document verify-proof reads, --json or not */
     json_decref(j);
     return rc;
 }
@@ -1221,6 +983,6 @@ int cmd_query(int argc, char **argv)
         rc = usage_error(&c, "unknown query \"%s\" (adnet query --help)", what);
     }
 out:
-    httpc_free(c.http);
+    httpc_free(c.api.http);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include "common/base/exitcode.h"
 #include "common/base/fsutil.h"
 #include "common/base/log.h"
+#include "common/store/genesis.h"
 #include "proto/block.h"
 #include "supervisor/cli.h"
 #include "supervisor/cliopt.h"
@@ -31,7 +32,7 @@ static void usage(FILE *f)
         "\n"
         "Commands:\n"
         "  init     --home DIR [--force] [--balances FILE.jsonl] [--asset SYMBOL=AMOUNT]...\n"
-        "                                         create a node home (config, key, genesis)\n"
+        "           [--governors N]               create a node home (config, key, genesis)\n"
         "  run      --home DIR [--only alpha|delta] [--log-level L] [--set KEY=VALUE]...\n"
         "           [--allow-resign]              run the supervisor and the chain workers\n"
         "  status   --home DIR [--json]           show each worker's state and height\n"
@@ -45,6 +46,8 @@ static void usage(FILE *f)
         "  tx       KIND ...                      sign and submit a transaction (adnet tx --help)\n"
         "  query    WHAT ...                      read balances, records, pools, blocks\n"
         "  supply   --home DIR [--json]           check supply is conserved across the bridge\n"
+        "  gov      VERB ...                      governance: propose, sign, attest, vote,\n"
+        "                                         shadow, show, list, apply (adnet gov --help)\n"
         "  verify-proof FILE|-                    check a Merkle proof offline\n"
         "  verify-ledger --home DIR --chain C     rebuild a chain's state and compare (O(state))\n"
         "  backup   --home DIR --out PATH [--with-keys]\n"
@@ -61,7 +64,7 @@ static void usage(FILE *f)
 enum {
     OPT_HOME = 1u << 0, OPT_ONLY = 1u << 1, OPT_LOG = 1u << 2, OPT_SET = 1u << 3,
     OPT_JSON = 1u << 4, OPT_FORCE = 1u << 5, OPT_NO_WAIT = 1u << 6, OPT_BALANCES = 1u << 7,
-    OPT_ASSET = 1u << 8, OPT_ALLOW_RESIGN = 1u << 9,
+    OPT_ASSET = 1u << 8, OPT_ALLOW_RESIGN = 1u << 9, OPT_GOVERNORS = 1u << 10,
 };
 
 static const struct {
@@ -78,6 +81,7 @@ static const struct {
     { { "balances", required_argument, NULL, 'b' }, OPT_BALANCES },
     { { "asset", required_argument, NULL, 'a' }, OPT_ASSET },
     { { "allow-resign", no_argument, NULL, 'R' }, OPT_ALLOW_RESIGN },
+    { { "governors", required_argument, NULL, 'g' }, OPT_GOVERNORS },
     { { "help", no_argument, NULL, 'h' }, 0 },
 };
 #define N_OPTS (sizeof(all_opts) / sizeof(all_opts[0]))
@@ -127,6 +131,7 @@ static int parse_set(args_t *a, const char *arg)
 static int take_option(args_t *a, int c)
 {
     log_level_t lvl;
+    uint64_t n;
     switch (c) {
     case 'H': a->home = optarg; return 0;
     case 'o': a->only = optarg; return 0; /* checked against the chains in cmd_run */
@@ -143,6 +148,14 @@ static int take_option(args_t *a, int c)
             return -EINVAL;
         }
         a->log_level = optarg;
+        return 0;
+    case 'g':
+        if (cliopt_parse_u64(optarg, &n) < 0 || n < 1 || n > GENESIS_MAX_GOVERNORS) {
+            fprintf(stderr, "adnet %s: --governors: expected 1..%d governor keys, got \"%s\"\n",
+                    a->verb, GENESIS_MAX_GOVERNORS, optarg);
+            return -EINVAL;
+        }
+        a->init.governors = (size_t)n;
         return 0;
     case 'a':
         if (a->init.nassets == INIT_ASSETS_MAX) {
@@ -344,8 +357,9 @@ static int run_restart(args_t *a)
 }
 
 static const verb_t verbs[] = {
-    { "init", OPT_HOME | OPT_FORCE | OPT_BALANCES | OPT_ASSET, false, run_init,
+    { "init", OPT_HOME | OPT_FORCE | OPT_BALANCES | OPT_ASSET | OPT_GOVERNORS, false, run_init,
       "usage: adnet init --home DIR [--force] [--balances FILE.jsonl] [--asset SYMBOL=AMOUNT]...\n"
+      "                  [--governors N]\n"
       "\n"
       "Create a node home: adnet.yaml, the validator key (keys/validator.json, mode\n"
       "0600) and both chains' genesis files (delta's names alpha's genesis hash).\n"
@@ -361,6 +375,11 @@ static const verb_t verbs[] = {
       "                    accounts hold and trade any asset (alpha moves only ADN);\n"
       "                    repeatable, e.g. --asset USD=1000000; not with --balances\n"
       "                    (put such lines in the file)\n"
+      "  --governors N     make N governor keys, keys/gov1.json .. govN.json (one that\n"
+      "                    is there already is kept and used), and list them as both\n"
+      "                    chains' governors instead of the validator key (N: 1..128;\n"
+      "                    adnet gov --help)\n"
+      "Both geneses register the built-in programs (credits, registry, governance).\n"
       "The home must not be in use by a running node. Exit 0, 100 (usage, an existing\n"
       "home without --force, a bad key or balance), 111 (system error).\n" },
     { "run", OPT_HOME | OPT_ONLY | OPT_LOG | OPT_SET | OPT_ALLOW_RESIGN, false, cmd_run,
@@ -418,6 +437,7 @@ static const struct {
     { "keys", cmd_keys }, { "tx", cmd_tx }, { "query", cmd_query },
     { "verify-proof", cmd_verify_proof }, { "verify-ledger", cmd_verify_ledger },
     { "backup", cmd_backup }, { "restore", cmd_restore }, { "supply", cmd_supply },
+    { "gov", cmd_gov },
 };
 
 static const verb_t *find_verb(const char *name)

@@ -30,6 +30,7 @@
 #include "common/node/api/api.h"
 #include "common/node/api/api_routes.h"
 #include "common/node/api/node.h"
+#include "common/node/gov/gov_routes.h"
 #include "common/node/mempool/mempool.h"
 #include "common/runtime/peerlink.h"
 #include "common/runtime/production.h"
@@ -50,6 +51,15 @@
 /* A transaction handed from an API thread to the loop: it lives on the
  * API thread's stack until the loop marks it done. */
 typedef struct submission {
+    /* Not a transaction but work for the loop thread (a governance shadow
+     * run): call runs there instead of admission, and sets result. */
+    int (*call)(void *w, struct submission *s);
+    const uint8_t *gov_id;
+    json_t *report;
+    const uint8_t *const *blk_tx;  /* a block to check (check_call) */
+    const size_t *blk_len;
+    size_t blk_n;
+    node_block_check_t *blk_out;
     const uint8_t *bytes;
     size_t len;
     tx_t tx;                 /* decoded, signature checked */
@@ -248,6 +258,70 @@ static int worker_submit(node_api_t *n, const uint8_t *bytes, size_t len, uint8_
     return s.result;
 }
 
+/* On the loop: the shadow run of s->gov_id. */
+static int shadow_call(void *ctx, submission_t *s)
+{
+    worker_t *w = ctx;
+    int r = chain_gov_shadow(w->chain, s->gov_id, &s->report, &s->why);
+    if (r < 0)
+        count_reject(w, "shadow", &s->why);
+    return r;
+}
+
+/* node_api_t.gov_shadow: a shadow run handed to the loop like a submission. */
+static int worker_gov_shadow(node_api_t *n, const uint8_t id[32], json_t **report,
+                             reject_t *why)
+{
+    worker_t *w = n->loop_ctx;
+    submission_t s;
+    memset(&s, 0, sizeof(s));
+    s.call = shadow_call;
+    s.gov_id = id;
+    inbox_hand(w, &s, &s);
+    if (s.result < 0) {
+        *why = s.why;
+        return s.result;
+    }
+    *report = s.report;
+    return 0;
+}
+
+/* On the loop: chain_check_block of s->blk_*. */
+static int check_call(void *ctx, submission_t *s)
+{
+    worker_t *w = ctx;
+    chain_block_check_t c;
+    int r = chain_check_block(w->chain, s->blk_tx, s->blk_len, s->blk_n, clock_wall_ms(), &c,
+                              &s->why);
+    s->blk_out->height = c.height;
+    memcpy(s->blk_out->state_root, c.state_root, 32);
+    memcpy(s->blk_out->txs_root, c.txs_root, 32);
+    s->blk_out->bad_index = c.bad_index;
+    snprintf(s->blk_out->bad_code, sizeof(s->blk_out->bad_code), "%s",
+             c.bad_code ? c.bad_code : "");
+    if (r < 0)
+        count_reject(w, "block_check", &s->why);
+    return r;
+}
+
+/* node_api_t.check_block: handed to the loop like a submission. */
+static int worker_check_block(node_api_t *n, const uint8_t *const *tx, const size_t *len,
+                              size_t count, node_block_check_t *out, reject_t *why)
+{
+    worker_t *w = n->loop_ctx;
+    submission_t s;
+    memset(&s, 0, sizeof(s));
+    s.call = check_call;
+    s.blk_tx = tx;
+    s.blk_len = len;
+    s.blk_n = count;
+    s.blk_out = out;
+    inbox_hand(w, &s, &s);
+    if (s.result < 0)
+        *why = s.why;
+    return s.result;
+}
+
 /* node_api_t.submit_many: the checks here, then one hand-over for all. */
 static void worker_submit_many(node_api_t *n, const uint8_t *const *tx, const size_t *len,
                                size_t count, uint8_t (*ids)[TX_ID_LEN], int *results,
@@ -289,14 +363,14 @@ static void inbox_save(worker_t *w, submission_t *batch, uint64_t now)
     size_t n = 0, k = 0;
     reject_t why = {0};
     for (submission_t *s = batch; s; s = s->next)
-        n += s->result == 0;
+        n += s->result == 0 && !s->call;
     if (n == 0 || !chain_pool_kept(w->chain))
         return;
     const uint8_t **ids = calloc(n, sizeof *ids), **bytes = calloc(n, sizeof *bytes);
     size_t *lens = calloc(n, sizeof *lens);
     int r = ids && bytes && lens ? 0 : reject(&why, -ENOMEM, "internal", "out of memory");
     for (submission_t *s = batch; r == 0 && s; s = s->next)
-        if (s->result == 0) {
+        if (s->result == 0 && !s->call) {
             ids[k] = s->id;
             bytes[k] = s->bytes;
             lens[k++] = s->len;
@@ -304,7 +378,7 @@ static void inbox_save(worker_t *w, submission_t *batch, uint64_t now)
     if (r == 0)
         r = chain_pool_save(w->chain, w->pool, n, ids, bytes, lens, now, &why);
     for (submission_t *s = batch; r < 0 && s; s = s->next)
-        if (s->result == 0) {
+        if (s->result == 0 && !s->call) {
             mempool_remove(w->pool, s->id);
             s->result = r;
             s->why = why;
@@ -323,10 +397,19 @@ static void on_inbox(struct ev_loop *loop, ev_async *a, int revents)
     w->inbox_head = w->inbox_tail = NULL;
     pthread_mutex_unlock(&w->inbox_mu);
     uint64_t now = clock_wall_ms();
+    size_t txs = 0;
+    for (submission_t *s = batch; s; s = s->next) {
+        if (s->call)
+            s->result = s->call(w, s);
+        else
+            txs++;
+    }
     /* One read transaction for the whole batch; if it cannot open, each
      * admission opens its own. */
-    bool batch_txn = batch && batch->next && chain_admit_begin(w->chain) == 0;
+    bool batch_txn = txs > 1 && chain_admit_begin(w->chain) == 0;
     for (submission_t *s = batch; s; s = s->next) {
+        if (s->call)
+            continue;
         s->result = chain_admit_tx(w->chain, w->pool, &s->tx, s->id, s->bytes, s->len, now,
                                    &s->why);
         if (s->result < 0)
@@ -1055,10 +1138,11 @@ static int worker_serve_api(worker_t *w, uint32_t restarts, const char *peer)
                             .metrics = w->metrics, .restarts = restarts, .peer = peer,
                             .block_interval_ms = w->ccfg->block_interval_ms,
                             .submit = worker_submit, .submit_many = worker_submit_many,
-                            .state = worker_state,
+                            .state = worker_state, .gov_shadow = worker_gov_shadow,
+                            .check_block = worker_check_block,
                             .peer_state = peer ? worker_peer_state : NULL, .loop_ctx = w };
-    const api_route_t *tables[] = { api_common_routes, ops->routes, NULL };
-    const size_t counts[] = { api_common_nroutes, ops->n_routes };
+    const api_route_t *tables[] = { api_common_routes, gov_routes, ops->routes, NULL };
+    const size_t counts[] = { api_common_nroutes, gov_n_routes, ops->n_routes };
     const config_chain_t *cc = w->ccfg;
     api_config_t acfg = {
         .listen = cc->api_listen, .ledger_path = w->ledger_path, .schema = ops->schema,
@@ -1175,6 +1259,7 @@ static int worker_start(worker_t *w, const worker_args_t *a)
         return ADNET_EXIT_SYSTEM;
     }
     w->prod.metrics = w->metrics; /* production_t reports there from now on */
+    chain_set_metrics(w->chain, w->metrics);
     if ((rc = worker_reload_pool(w)) != 0)
         return rc;
     metrics_set_collector(w->metrics, collect_files, w);

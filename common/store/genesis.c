@@ -85,6 +85,16 @@ static json_t *governors_json(const genesis_t *g)
     return govs;
 }
 
+static json_t *programs_json(const genesis_t *g)
+{
+    json_t *progs = json_array();
+    for (size_t i = 0; progs && i < g->n_programs; i++)
+        progs = append_or_drop(progs, json_pack("{s:s, s:o?}", "policy", g->programs[i].policy,
+                                                "program",
+                                                json_loads(g->programs[i].json, 0, NULL)));
+    return progs;
+}
+
 static json_t *params_json(const genesis_t *g)
 {
     json_t *params = json_object();
@@ -133,6 +143,13 @@ static json_t *genesis_to_json(const genesis_t *g, json_t *bals)
     bad |= json_object_set_new(o, "params", params_json(g));
     bad |= json_object_set_new(o, "validators", validators_json(g));
     bad |= json_object_set_new(o, "governors", governors_json(g));
+    if (g->has_governance)
+        bad |= json_object_set_new(o, "governance",
+                                   json_pack("{s:I, s:I}", "threshold_bps",
+                                             (json_int_t)g->gov_threshold_bps, "voting_period",
+                                             (json_int_t)g->gov_voting_period));
+    if (g->n_programs)
+        bad |= json_object_set_new(o, "programs", programs_json(g));
     if (bals)
         bad |= json_object_set(o, "balances", bals);
     else
@@ -176,6 +193,8 @@ void genesis_params_default(genesis_t *g)
     g->min_fee = GENESIS_DEFAULT_MIN_FEE;
     snprintf(g->fee_asset, sizeof(g->fee_asset), "%s", GENESIS_DEFAULT_FEE_ASSET);
     g->n_params = 0;
+    g->gov_threshold_bps = GENESIS_THRESHOLD_BPS_DEFAULT;
+    g->gov_voting_period = GENESIS_VOTING_PERIOD_DEFAULT;
 }
 
 /* ---- loading -------------------------------------------------------------- */
@@ -308,6 +327,71 @@ static int load_governors(const load_ctx_t *c, const json_t *o, genesis_t *g)
                 return fail(c, "governors[%zu]: duplicate public_key", i);
     }
     g->n_governors = json_array_size(arr);
+    return 0;
+}
+
+/* "governance": {"threshold_bps": 1..10000, "voting_period": 1..10^7},
+ * both optional inside it; the whole object optional. */
+static int load_governance(const load_ctx_t *c, const json_t *o, genesis_t *g)
+{
+    const json_t *gov = json_object_get(o, "governance"), *v;
+    const char *key;
+    g->has_governance = gov != NULL;
+    g->gov_threshold_bps = GENESIS_THRESHOLD_BPS_DEFAULT;
+    g->gov_voting_period = GENESIS_VOTING_PERIOD_DEFAULT;
+    if (!gov)
+        return 0;
+    if (!json_is_object(gov))
+        return fail(c, "governance: expected an object {threshold_bps, voting_period}");
+    json_object_foreach((json_t *)gov, key, v) {
+        if (strcmp(key, "threshold_bps") != 0 && strcmp(key, "voting_period") != 0)
+            return fail(c, "governance.%s: unknown key; expected threshold_bps or voting_period",
+                        key);
+    }
+    if ((v = json_object_get(gov, "threshold_bps"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 10000)
+            return fail(c, "governance.threshold_bps: expected an integer 1..10000 "
+                        "(basis points of the governors, 6700 = 67%%)");
+        g->gov_threshold_bps = (uint32_t)json_integer_value(v);
+    }
+    if ((v = json_object_get(gov, "voting_period"))) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+            json_integer_value(v) > 10000000)
+            return fail(c, "governance.voting_period: expected an integer 1..10000000 (blocks)");
+        g->gov_voting_period = (uint64_t)json_integer_value(v);
+    }
+    return 0;
+}
+
+/* "programs": [{"policy": "...", "program": {...}}], at most
+ * GENESIS_MAX_PROGRAMS; the program itself is checked when the chain opens. */
+static int load_programs(const load_ctx_t *c, const json_t *o, genesis_t *g)
+{
+    const json_t *arr = json_object_get(o, "programs");
+    g->n_programs = 0;
+    if (!arr)
+        return 0;
+    if (!json_is_array(arr) || json_array_size(arr) > GENESIS_MAX_PROGRAMS)
+        return fail(c, "programs: expected an array of at most %d entries", GENESIS_MAX_PROGRAMS);
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *e = json_array_get(arr, i), *pol = json_object_get(e, "policy"),
+                     *prog = json_object_get(e, "program");
+        if (!json_is_object(e) || json_object_size(e) != 2 || !json_is_string(pol) ||
+            !json_is_object(prog) || json_string_length(pol) > GENESIS_POLICY_MAX)
+            return fail(c, "programs[%zu]: expected {\"policy\": \"immutable\"|\"additive\"|"
+                        "\"compatible\", \"program\": {a program file}}", i);
+        char *text = json_dumps(prog, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (!text || strlen(text) >= GENESIS_PROGRAM_JSON_MAX) {
+            free(text);
+            return fail(c, "programs[%zu]: program larger than %d bytes of JSON", i,
+                        GENESIS_PROGRAM_JSON_MAX - 1);
+        }
+        snprintf(g->programs[i].policy, sizeof(g->programs[i].policy), "%s",
+                 json_string_value(pol));
+        snprintf(g->programs[i].json, sizeof(g->programs[i].json), "%s", text);
+        free(text);
+    }
+    g->n_programs = json_array_size(arr);
     return 0;
 }
 
@@ -503,7 +587,8 @@ static int load_doc(genesis_t *g, const char *path, const char *chain, json_t **
         goto out;
     }
     if ((r = load_header(&c, o, g, chain)) < 0 || (r = load_validators(&c, o, g)) < 0 ||
-        (r = load_governors(&c, o, g)) < 0 ||
+        (r = load_governors(&c, o, g)) < 0 || (r = load_governance(&c, o, g)) < 0 ||
+        (r = load_programs(&c, o, g)) < 0 ||
         (r = json_object_get(o, "balances_file") ? load_balances_file(&c, o, g)
                                                  : load_balances(&c, o, g, &inl)) < 0 ||
         (r = load_params(&c, o, g)) < 0 || (r = load_peer(&c, o, g)) < 0)

@@ -36,6 +36,11 @@
 #define GENESIS_PARAM_VALUE_MAX 128
 #define GENESIS_CHAIN_MAX 15
 #define GENESIS_MAX_POWER (1ULL << 53) /* so total power * 3 never overflows */
+#define GENESIS_MAX_PROGRAMS 8            /* in "programs" */
+#define GENESIS_PROGRAM_JSON_MAX 16384    /* one program file, as compact JSON */
+#define GENESIS_POLICY_MAX 15
+#define GENESIS_THRESHOLD_BPS_DEFAULT 6700 /* of the governors that must approve */
+#define GENESIS_VOTING_PERIOD_DEFAULT 1200 /* blocks a proposal is open for */
 
 typedef struct {
     char name[65];
@@ -58,6 +63,16 @@ typedef struct {
     char value[GENESIS_PARAM_VALUE_MAX + 1]; /* e.g. "10" or "\"abcd...\"" */
 } genesis_param_t;
 
+/* A program registered at genesis with edition 0: its upgrade policy and
+ * its program file, kept as compact JSON text. genesis_load checks only
+ * the shape ({"policy": string, "program": object}); the governance stage
+ * (common/node/gov) parses the program when the chain opens, and a
+ * program that does not load stops the node. */
+typedef struct {
+    char policy[GENESIS_POLICY_MAX + 1];
+    char json[GENESIS_PROGRAM_JSON_MAX];
+} genesis_program_t;
+
 typedef struct {
     char chain_id[BLOCK_CHAIN_ID_MAX + 1];
     char chain[GENESIS_CHAIN_MAX + 1]; /* the chain's name: 1..15 of [a-z] */
@@ -72,6 +87,15 @@ typedef struct {
     genesis_validator_t validators[GENESIS_MAX_VALIDATORS];
     size_t n_governors;
     uint8_t governors[GENESIS_MAX_GOVERNORS][BLOCK_KEY_LEN];
+    /* "governance": {"threshold_bps", "voting_period"}; absent means the
+     * defaults and is left out of the canonical form (so older genesis
+     * files keep their hash). */
+    int has_governance;
+    uint32_t gov_threshold_bps;    /* 1..10000 */
+    uint64_t gov_voting_period;    /* 1..10^7 blocks */
+    /* "programs": absent (n_programs 0) means the node's built-in ones. */
+    size_t n_programs;
+    genesis_program_t programs[GENESIS_MAX_PROGRAMS];
     uint64_t n_balances;           /* balances: inline, or the lines of balances_file */
     /* A genesis built in memory (adnet init, tests) points here at its
      * caller's n_balances inline balances: not owned, and they must outlive
@@ -86,8 +110,9 @@ typedef struct {
     uint8_t hash[BLOCK_HASH_LEN];  /* computed on load/save */
 } genesis_t;
 
-/* Fill the common parameters (min_fee, fee_asset) with their defaults and
- * drop every chain-specific one. */
+/* Fill the common parameters (min_fee, fee_asset, the governance
+ * threshold and voting period) with their defaults and drop every
+ * chain-specific one. */
 void genesis_params_default(genesis_t *g);
 
 /* Load and check a genesis file; with chain non-NULL, refuse a genesis of

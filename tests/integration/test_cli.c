@@ -387,7 +387,9 @@ static void alpha_genesis_add_one(void)
 {
     char path[PATH_MAX + 32], tail[32];
     snprintf(path, sizeof(path), "%s/alpha/genesis.json", node.home);
-    char *text = file_read(path, NULL), *at = strstr(text, "\"amount\": ");
+    /* The first amount of the balances (the genesis programs name "amount" fields too). */
+    char *text = file_read(path, NULL), *bal = strstr(text, "\"balances\": ");
+    char *at = bal ? strstr(bal, "\"amount\": ") : NULL;
     ck_assert_ptr_nonnull(at);
     at += strlen("\"amount\": ");
     long long amount = atoll(at);

@@ -1862,7 +1862,7 @@ START_TEST(test_migration_10_fills_minted)
                                   NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(ledger_db(l)));
     ledger_close(l);
     ck_assert_msg(ledger_open(&l, t.db, OPS->schema, err) == 0, "%s", err);
-    ck_assert_int_eq(ledger_schema_version(l), 10);
+    ck_assert_int_eq(ledger_schema_version(l), 11);
     db_text(ledger_db(l), "SELECT group_concat(asset || ':' || unspent || ':' || minted || ':' "
                           "|| bridged_in, ' ') FROM (SELECT * FROM supply ORDER BY asset)",
             rows, sizeof rows);

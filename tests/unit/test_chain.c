@@ -15,6 +15,7 @@
 #include "common/base/hex.h"
 #include "common/base/keys.h"
 #include "common/node/chain/chain.h"
+#include "common/node/gov/gov.h"
 #include "common/node/mempool/mempool.h"
 #include "common/store/genesis.h"
 #include "common/store/ledger.h"
@@ -1051,6 +1052,106 @@ START_TEST(test_mempool_saved_and_reloaded)
 }
 END_TEST
 
+
+/* ---- checking a block another validator proposes ---- */
+
+static const ledger_migration_t KV_GOV_MIGRATIONS[] = {
+    {1, LEDGER_SQL_BASE_V1},
+    {2, "CREATE TABLE kv(k TEXT PRIMARY KEY, v INTEGER);"},
+    {3, GOVTAB_SQL_V1},
+};
+static const ledger_schema_t KV_GOV_SCHEMA = {KV_GOV_MIGRATIONS, 3};
+
+/* A gov_attest for a proposal nobody made, signed by the one governor. */
+static size_t forged_attest(uint8_t *buf, const keys_pair_t *k, const char *chain_id)
+{
+    static gov_payload_t pl;
+    static uint8_t payload[TX_PAYLOAD_MAX];
+    size_t plen = 0, len = 0;
+    uint8_t action[8] = {1, 2, 3};
+    tx_t t;
+    memset(&pl, 0, sizeof pl);
+    pl.kind = GOV_KIND_ATTEST;
+    memset(pl.id, 0x77, sizeof pl.id);
+    pl.attestation.n = 1;
+    pl.attestation.expiry_height = 100;
+    gov_attest_sign(chain_id, action, sizeof action, 0, 100, k->pk, k->sk,
+                    &pl.attestation.sigs[0]);
+    ck_assert_int_eq(gov_payload_encode(&pl, payload, sizeof payload, &plen), 0);
+    memset(&t, 0, sizeof t);
+    snprintf(t.chain_id, sizeof t.chain_id, "%s", chain_id);
+    t.kind = GOV_KIND_ATTEST;
+    memcpy(t.sender, k->pk, 32);
+    t.expiry_height = 100;
+    t.payload = payload;
+    t.payload_len = plen;
+    ck_assert_int_eq(tx_sign_encode(&t, k->sk, buf, TX_MAX_BYTES, &len), 0);
+    return len;
+}
+
+/* A block checked before it is built has the roots the block then
+ * commits with; a check commits nothing; a block with a refused
+ * transaction (the chain's, or a governance step) is invalid and names it. */
+START_TEST(test_check_block)
+{
+    tmp_ledger_t t;
+    keys_pair_t key;
+    chain_t *c = NULL;
+    char err[CHAIN_ERR_MAX] = "";
+    static uint8_t a[TX_MAX_BYTES], b[TX_MAX_BYTES], bad[TX_MAX_BYTES], gov[TX_MAX_BYTES];
+    chain_ops_t ops = KV_OPS;
+    chain_block_check_t out;
+    block_header_t h;
+    reject_t why;
+    ops.schema = &KV_GOV_SCHEMA;
+    tmp_ledger_init(&t, "chain");
+    ck_assert_int_eq(keys_generate(&key, "node"), 0);
+    genesis_t *g = solo_genesis(&t, &key);
+    gen_add_governor(g, key.pk);
+    ck_assert_msg(chain_open(&c, &ops, t.db, g, &key, NULL, err) == 0, "%s", err);
+    mempool_limits_t lim = { 100, 1 << 20, 100 };
+    mempool_t *pool = mempool_new(&lim);
+    size_t na = make_tx(a, &key, g->chain_id, 1, "x=5", 1, 1, 50);
+    size_t nb = make_tx(b, &key, g->chain_id, 1, "y=6", 2, 1, 50);
+    size_t nbad = make_tx(bad, &key, g->chain_id, 1, "fail", 3, 1, 50);
+    size_t ngov = forged_attest(gov, &key, g->chain_id);
+
+    const uint8_t *txs[] = {a, b};
+    size_t lens[] = {na, nb};
+    ck_assert_msg(chain_check_block(c, txs, lens, 2, 2000, &out, &why) == 0, "%s", why.message);
+    ck_assert_uint_eq(out.height, 1);
+    ck_assert_int_eq(kv_count(c), 1); /* the genesis balance only: nothing committed */
+    ck_assert_int_eq(submit(c, pool, a, na, &why), 0);
+    ck_assert_int_eq(submit(c, pool, b, nb, &why), 0);
+    ck_assert_msg(chain_produce_block(c, 2000, pool, 10, NULL, NULL, &h, NULL, err) == 0, "%s",
+                  err);
+    ck_assert_mem_eq(h.state_root, out.state_root, BLOCK_HASH_LEN);
+    ck_assert_mem_eq(h.txs_root, out.txs_root, BLOCK_HASH_LEN);
+
+    /* The same transactions again: replays. */
+    ck_assert_int_eq(chain_check_block(c, txs, lens, 2, 3000, &out, &why), -EEXIST);
+    ck_assert_str_eq(why.code, "invalid_block");
+    ck_assert_str_eq(out.bad_code, "replay");
+    const uint8_t *txs2[] = {bad};
+    size_t lens2[] = {nbad};
+    ck_assert_int_lt(chain_check_block(c, txs2, lens2, 1, 3000, &out, &why), 0);
+    ck_assert_str_eq(out.bad_code, "overspend");
+    ck_assert_int_eq(kv_get(c, "fail"), -1); /* its write was rolled back */
+    const uint8_t *txs3[] = {gov};
+    size_t lens3[] = {ngov};
+    ck_assert_int_lt(chain_check_block(c, txs3, lens3, 1, 3000, &out, &why), 0);
+    ck_assert_str_eq(out.bad_code, "unknown_proposal");
+    ck_assert_msg(strstr(why.message, "gov_attest"), "%s", why.message);
+    ledger_tip_t tip;
+    chain_tip(c, &tip);
+    ck_assert_uint_eq(tip.height, 1);
+    mempool_free(pool);
+    chain_close(c);
+    free(g);
+    tmp_ledger_cleanup(&t);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     static const suite_spec_t spec = {.name = "chain", .tcase = "core", .timeout_s = 30};
@@ -1060,5 +1161,5 @@ Suite *test_suite(void)
         test_two_thirds_rule, test_genesis_init_failure, test_transactions_pipeline,
         test_failed_block_changes_nothing, test_open_large_genesis,
         test_open_refuses_bad_balances, test_signed_height_is_never_signed_again,
-        test_busy_ledger_delays, test_mempool_saved_and_reloaded));
+        test_busy_ledger_delays, test_mempool_saved_and_reloaded, test_check_block));
 }

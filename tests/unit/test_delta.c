@@ -1820,6 +1820,9 @@ START_TEST(tree_layout_migrates_v5_ledger)
         "ALTER TABLE blocks DROP COLUMN peer_hash; DROP TABLE bridge_in; DROP TABLE bridge_in_totals;"
         "DROP TABLE bridge_outs; ALTER TABLE supply DROP COLUMN bridged_out;"
         "ALTER TABLE supply DROP COLUMN bridged_in;"
+        "DROP TABLE gov_governors; DROP TABLE gov_params; DROP TABLE gov_proposals;"
+        "DROP TABLE gov_journal; DROP TABLE gov_votes; DROP TABLE gov_nonces;"
+        "DROP TABLE registry; DROP TABLE programs;"
         "PRAGMA user_version = 5", NULL, NULL, NULL), SQLITE_OK);
     chainenv_close(OPS, e.l, e.st);
     ck_assert_msg(ledger_open(&l, e.tmp.db, OPS->schema, err) == 0, "%s", err);

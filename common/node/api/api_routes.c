@@ -24,7 +24,6 @@
 #include "proto/tx.h"
 
 #define GENESIS_FILE_MAX (16u * 1024 * 1024)
-#define GOVERNOR_THRESHOLD_PERCENT 67
 #define HEALTH_STALL_SLACK_MS 2000 /* see health_stall_ms */
 
 static node_api_t *node_of(const api_request_t *req)
@@ -901,6 +900,81 @@ out:
     return res->status ? 0 : -ENOMEM;
 }
 
+/* ---- POST /blocks/check ------------------------------------------------- */
+
+/* ?name=<64 hex>: 1 and out, 0 if absent, -1 with the refusal in res. */
+static int query_root(const api_request_t *req, api_response_t *res, const char *name,
+                      uint8_t out[32])
+{
+    const char *v = api_query(req, name);
+    if (!v)
+        return 0;
+    if (strlen(v) != 64 || hex_decode(out, 32, v) < 0) {
+        api_error(res, 400, "bad_root", "%s must be 64 hex digits", name);
+        return -1;
+    }
+    return 1;
+}
+
+/* A block for the next height, its transactions in the body as for
+ * /txs/batch, checked by every stage a validator runs on a block it did
+ * not build; with ?state_root= and ?txs_root= (a header's), the roots must
+ * match too. Nothing is committed. */
+static int h_block_check(const api_request_t *req, api_response_t *res)
+{
+    node_api_t *n = node_of(req);
+    batch_in_t b = {0};
+    node_block_check_t out;
+    reject_t why = {0};
+    uint8_t want_state[32], want_txs[32];
+    char sr[65], tr[65];
+    int hs, ht;
+    int rc = media_type_is(api_header(req, "Content-Type"), "application/octet-stream")
+                 ? batch_parse_binary(req, res, &b) : batch_parse_json(req, res, &b);
+
+    if (rc < 0 || (hs = query_root(req, res, "state_root", want_state)) < 0 ||
+        (ht = query_root(req, res, "txs_root", want_txs)) < 0)
+        goto out;
+    if (!n->check_block) {
+        api_error(res, 503, "unavailable", "this node checks no blocks");
+        goto out;
+    }
+    memset(&out, 0, sizeof(out));
+    if (n->check_block(n, b.tx, b.len, b.n, &out, &why) < 0) {
+        char msg[sizeof why.message];
+        snprintf(msg, sizeof msg, "%s", why.message);
+        api_text_clean(msg);
+        if (why.code && strcmp(why.code, "invalid_block") == 0)
+            api_json(res, 422, json_pack("{s:{s:s,s:s,s:I,s:s,s:I}}", "error", "code",
+                                         "invalid_block", "message", msg, "height",
+                                         (json_int_t)out.height, "reason", out.bad_code,
+                                         "index", (json_int_t)out.bad_index));
+        else
+            api_error(res, submit_status(why.code ? why.code : "internal"),
+                      why.code ? why.code : "internal", "%s", msg);
+        goto out;
+    }
+    hex_encode(sr, out.state_root, 32);
+    hex_encode(tr, out.txs_root, 32);
+    if ((hs && memcmp(want_state, out.state_root, 32) != 0) ||
+        (ht && memcmp(want_txs, out.txs_root, 32) != 0)) {
+        api_json(res, 422, json_pack("{s:{s:s,s:s,s:I,s:s}}", "error", "code", "invalid_block",
+                                     "message", "root_mismatch: the block's transactions are "
+                                     "valid but the header's roots are not theirs", "height",
+                                     (json_int_t)out.height, "reason", "root_mismatch"));
+        json_object_set_new(json_object_get(res->json, "error"), "state_root",
+                            json_string(sr));
+        json_object_set_new(json_object_get(res->json, "error"), "txs_root", json_string(tr));
+        goto out;
+    }
+    api_json(res, 200, json_pack("{s:b,s:I,s:I,s:s,s:s}", "valid", 1, "height",
+                                 (json_int_t)out.height, "transactions", (json_int_t)b.n,
+                                 "state_root", sr, "txs_root", tr));
+out:
+    batch_in_free(&b);
+    return res->status ? 0 : -ENOMEM;
+}
+
 /* ---- /network ----------------------------------------------------------- */
 
 static int h_genesis(const api_request_t *req, api_response_t *res)
@@ -941,26 +1015,6 @@ static int h_genesis_hash(const api_request_t *req, api_response_t *res)
     char hash[2 * BLOCK_HASH_LEN + 1];
     hex_encode(hash, g->hash, BLOCK_HASH_LEN);
     return api_json(res, 200, json_pack("{s:s,s:s}", "hash", hash, "chain_id", g->chain_id));
-}
-
-static int h_governors(const api_request_t *req, api_response_t *res)
-{
-    const genesis_t *g = node_of(req)->genesis;
-    json_t *list = json_array();
-    char pk[2 * BLOCK_KEY_LEN + 1], addr[ADDRESS_MAX];
-    if (list == NULL)
-        return -ENOMEM;
-    for (size_t i = 0; i < g->n_governors; i++) {
-        hex_encode(pk, g->governors[i], BLOCK_KEY_LEN);
-        if (address_encode(addr, g->governors[i]) != 0) {
-            json_decref(list);
-            return -EINVAL;
-        }
-        json_array_append_new(list, json_pack("{s:s,s:s}", "public_key", pk, "address", addr));
-    }
-    return api_json(res, 200,
-                    json_pack("{s:o,s:i,s:I}", "governors", list, "threshold_percent",
-                              GOVERNOR_THRESHOLD_PERCENT, "count", (json_int_t)g->n_governors));
 }
 
 /* ---- GET /metrics ------------------------------------------------------- */
@@ -1068,10 +1122,10 @@ const api_route_t api_common_routes[] = {
     {"GET", "/txs/{}", "/txs/{id}", h_tx_get},
     {"POST", "/txs", "/txs", h_tx_submit},
     {"POST", "/txs/batch", "/txs/batch", h_tx_batch},
+    {"POST", "/blocks/check", "/blocks/check", h_block_check},
     {"GET", "/peer/state/{}/{}", "/peer/state/{tree}/{key}", h_peer_state},
     {"GET", "/network/genesis", "/network/genesis", h_genesis},
     {"GET", "/network/genesis/hash", "/network/genesis/hash", h_genesis_hash},
-    {"GET", "/network/governors", "/network/governors", h_governors},
     {"GET", "/metrics", "/metrics", h_metrics},
 };
 const size_t api_common_nroutes = sizeof(api_common_routes) / sizeof(api_common_routes[0]);

@@ -5,6 +5,7 @@
 #ifndef ADNET_NODE_H
 #define ADNET_NODE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,15 @@ typedef struct {
     uint8_t tree_root[32];  /* the tree's root at that height */
 } node_peer_state_t;
 
+/* What checking a proposed block found (node_api_t.check_block). */
+typedef struct {
+    uint64_t height;           /* the height it was checked at */
+    uint8_t state_root[32];    /* after it, when valid */
+    uint8_t txs_root[32];
+    size_t bad_index;          /* when invalid: the first transaction refused */
+    char bad_code[48];         /* and its reason's code */
+} node_block_check_t;
+
 typedef struct node_api {
     const char *chain;              /* the chain's name (chain_ops_t.name) */
     const struct chain_ops *ops;
@@ -78,6 +88,20 @@ typedef struct node_api {
     int (*peer_state)(struct node_api *n, const char *tree, const uint8_t *key, size_t key_len,
                       uint64_t height, const uint8_t state_root[32], node_peer_state_t *out,
                       reject_t *why);
+    /* Shadow governance proposal id on the event loop (the writer, inside
+     * a transaction it rolls back; common/node/gov/gov.h gov_shadow),
+     * journal the report, and answer it in *report (new reference, with
+     * "receipt"), or a negative code with why. Thread-safe. May be NULL:
+     * the route answers 503. */
+    int (*gov_shadow)(struct node_api *n, const uint8_t id[32], json_t **report,
+                      reject_t *why);
+    /* Check, on the event loop, a block for the next height carrying the
+     * count encoded transactions tx[i][len[i]] (common/node/chain/chain.h,
+     * chain_check_block): 0 with the roots in *out, or a negative code
+     * with why ("invalid_block": the first transaction refused, also in
+     * out). Nothing is committed. Thread-safe. May be NULL. */
+    int (*check_block)(struct node_api *n, const uint8_t *const *tx, const size_t *len,
+                       size_t count, node_block_check_t *out, reject_t *why);
     void *loop_ctx;                 /* for submit and state */
 } node_api_t;
 

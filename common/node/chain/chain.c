@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/base/hex.h"
+#include "common/node/gov/gov.h"
 #include "common/node/mempool/mempool.h"
 #include "common/store/prune.h"
 #include "common/store/peertab.h"
@@ -21,6 +22,14 @@ typedef struct {
     uint8_t sender[BLOCK_KEY_LEN];
 } picked_t;
 
+/* A governance refusal at admission, kept for its journal row. */
+typedef struct {
+    tx_t tx;
+    uint8_t id[TX_ID_LEN];
+    uint8_t payload[TX_PAYLOAD_MAX];
+    reject_t why;
+} gov_refusal_t;
+
 struct chain {
     const chain_ops_t *ops;
     ledger_t *ledger;
@@ -29,6 +38,8 @@ struct chain {
     keys_pair_t key;
     ledger_tip_t tip;
     void *state;                 /* the chain's in-memory state (ops->state_open) */
+    gov_t *gov;                  /* the governance stage, or NULL: the schema has no
+                                  * governance tables, and governance kinds are refused */
     uint64_t keep_heights;       /* state history kept (0: all), for ops->state_prune */
     uint64_t retain_blocks;      /* blocks kept (0: all), see block_prune_ledger */
     commitrec_t signed_rec;      /* the last block this validator signed (chain_set_signed) */
@@ -38,6 +49,10 @@ struct chain {
     bool admitting;              /* inside chain_admit_begin/end */
     bool pooltab;                /* the ledger keeps the mempool's copy (pooltab.h) */
     bool bridgetab;              /* the ledger has bridge_in and the chain mints (bridgetab.h) */
+    /* Governance refusals at admission wait here for their journal rows
+     * until the admission transaction is over (gov_journal_refusal). */
+    gov_refusal_t *refused;
+    size_t n_refused;
     uint64_t pool_seq;           /* the last admission number given to it */
     /* Scratch for one block: ids (for the root) and what else the block
      * keeps of its included transactions. */
@@ -54,6 +69,12 @@ ledger_t *chain_ledger(chain_t *c)
 const genesis_t *chain_genesis(const chain_t *c)
 {
     return &c->genesis;
+}
+
+const char *chain_kind_name(const chain_ops_t *ops, uint16_t kind)
+{
+    const char *g = gov_kind_name(kind);
+    return g ? g : ops->tx_kind_name(kind);
 }
 
 void chain_tip(const chain_t *c, ledger_tip_t *out)
@@ -207,6 +228,23 @@ int chain_open(chain_t **out, const chain_ops_t *ops, const char *ledger_path,
         goto out;
     }
     c->bridgetab = r == 1 && ops->bridge_mint;
+    if ((r = sql_exists(c->sql, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND"
+                        " name = 'gov_proposals'", NULL)) < 0) {
+        snprintf(err, CHAIN_ERR_MAX, "ledger: %s", sql_errmsg(c->sql));
+        goto out;
+    }
+    if (r == 1) {
+        char gerr[GOV_ERR_MAX];
+        if ((r = gov_open(&c->gov, c->sql, &c->genesis, gerr)) < 0) {
+            snprintf(err, CHAIN_ERR_MAX, "%s", gerr);
+            goto out;
+        }
+    }
+    if (!(c->refused = malloc(CHAIN_GOV_REFUSALS * sizeof(*c->refused)))) {
+        snprintf(err, CHAIN_ERR_MAX, "out of memory");
+        r = -ENOMEM;
+        goto out;
+    }
     r = 0;
     *out = c;
     c = NULL;
@@ -267,6 +305,8 @@ void chain_close(chain_t *c)
         return;
     if (c->state)
         c->ops->state_close(c->state);
+    gov_close(c->gov);
+    free(c->refused);
     ledger_close(c->ledger);
     keys_wipe(&c->key);
     free(c->ids);
@@ -293,7 +333,10 @@ int chain_precheck_tx(const genesis_t *g, const uint8_t *bytes, size_t len, tx_t
     if (strcmp(t.chain_id, g->chain_id) != 0)
         return reject(why, -EINVAL, "wrong_chain", "transaction is for chain %s, this is %s",
                       t.chain_id, g->chain_id);
-    if (t.fee < g->min_fee)
+    if (gov_kind_is_gov(t.kind) && t.fee != 0)
+        return reject(why, -EINVAL, "fee_not_allowed", "governance transactions carry no fee "
+                      "(this one: %llu)", (unsigned long long)t.fee);
+    if (!gov_kind_is_gov(t.kind) && t.fee < g->min_fee)
         return reject(why, -EINVAL, "fee_too_low", "fee %llu is below the minimum %llu %s",
                       (unsigned long long)t.fee, (unsigned long long)g->min_fee, g->fee_asset);
     if (tx_verify(&t, bytes, len) < 0)
@@ -305,16 +348,45 @@ int chain_precheck_tx(const genesis_t *g, const uint8_t *bytes, size_t len, tx_t
 }
 
 /* The governance verifier stage. Every transaction passes through here,
- * at admission and when a block is built; governance actions (program
- * deployments, registry changes, network upgrades) will be held to the
- * governors' attestations here. No transaction kind defined so far is a
- * governance action, so none is held. */
-static int chain_govern(const chain_t *c, const tx_t *tx, reject_t *why)
+ * at admission (apply false, inside the admission's read transaction) and
+ * when a block is built (apply true, inside the transaction's savepoint):
+ * the governance kinds are checked and applied by common/node/gov, and
+ * reach no chain code; every other kind passes. */
+static int chain_govern(chain_t *c, const chain_exec_t *x, const tx_t *tx, bool apply,
+                        reject_t *why)
 {
-    (void)c;
-    (void)tx;
-    (void)why;
-    return 0;
+    if (!gov_kind_is_gov(tx->kind))
+        return 0;
+    if (!c->gov)
+        return reject(why, -EINVAL, "unknown_kind", "%s keeps no governance tables",
+                      c->ops->name);
+    gov_ctx_t g = {.height = x->height, .txid = x->txid, .genesis = &c->genesis};
+    return gov_tx(c->gov, c->sql, &g, tx, apply, why);
+}
+
+/* Keep a governance refusal at admission for its journal row, written
+ * once the admission's transaction is over (chain_flush_refusals). */
+static void chain_note_refusal(chain_t *c, const tx_t *tx, const uint8_t id[TX_ID_LEN],
+                               const reject_t *why)
+{
+    if (!c->gov || !gov_kind_is_gov(tx->kind) || c->n_refused == CHAIN_GOV_REFUSALS ||
+        tx->payload_len > sizeof(c->refused[0].payload) || !why->code ||
+        strcmp(why->code, "ledger_busy") == 0)
+        return;
+    gov_refusal_t *f = &c->refused[c->n_refused++];
+    f->tx = *tx;
+    memcpy(f->payload, tx->payload, tx->payload_len);
+    f->tx.payload = f->payload;
+    memcpy(f->id, id, TX_ID_LEN);
+    f->why = *why;
+}
+
+static void chain_flush_refusals(chain_t *c)
+{
+    for (size_t i = 0; i < c->n_refused; i++)
+        gov_journal_refusal(c->gov, c->sql, c->tip.height + 1, &c->refused[i].tx,
+                            c->refused[i].id, &c->refused[i].why);
+    c->n_refused = 0;
 }
 
 static void chain_exec_init(const chain_t *c, chain_exec_t *x, uint64_t height, uint64_t time_ms)
@@ -344,6 +416,7 @@ void chain_admit_end(chain_t *c)
         return;
     sql_exec(c->sql, "ROLLBACK", NULL);
     c->admitting = false;
+    chain_flush_refusals(c);
 }
 
 /* A ledger failure during admission: "ledger_busy" when another process
@@ -367,7 +440,9 @@ static int chain_check(chain_t *c, const chain_exec_t *x, const tx_t *tx, reject
         r = admit_ledger_error(c, r, why);
     } else {
         sql_clear_fault(c->sql);
-        r = c->ops->check_tx(c->state, x, tx, why);
+        r = chain_govern(c, x, tx, false, why);
+        if (r == 0 && !gov_kind_is_gov(tx->kind))
+            r = c->ops->check_tx(c->state, x, tx, why);
         /* The chain reports a failed read like a refusal: a lock held
          * elsewhere is the ledger's, not the transaction's. */
         if (r < 0 && sql_fault(c->sql) == -EBUSY)
@@ -388,7 +463,7 @@ int chain_admit_tx(chain_t *c, mempool_t *pool, const tx_t *tx, const uint8_t id
         return reject(why, -EINVAL, "expired", "transaction expired at height %llu; the next "
                       "block is %llu", (unsigned long long)tx->expiry_height,
                       (unsigned long long)next);
-    if (!c->ops->tx_kind_name(tx->kind))
+    if (!chain_kind_name(c->ops, tx->kind))
         return reject(why, -EINVAL, "unknown_kind", "%s has no transaction kind %u",
                       c->ops->name, tx->kind);
     if (mempool_contains(pool, id))
@@ -396,8 +471,6 @@ int chain_admit_tx(chain_t *c, mempool_t *pool, const tx_t *tx, const uint8_t id
     if ((r = ledger_has_tx(c->ledger, id)) != 0)
         return r > 0 ? reject(why, -EEXIST, "replay", "the transaction is already committed")
                      : admit_ledger_error(c, r, why);
-    if ((r = chain_govern(c, tx, why)) < 0)
-        return r;
     chain_exec_t x;
     chain_exec_init(c, &x, next, now_ms);
     x.txid = id;
@@ -408,6 +481,8 @@ int chain_admit_tx(chain_t *c, mempool_t *pool, const tx_t *tx, const uint8_t id
     if (own && (r = chain_admit_begin(c)) < 0)
         return admit_ledger_error(c, r, why);
     r = chain_check(c, &x, tx, why);
+    if (r < 0)
+        chain_note_refusal(c, tx, id, why);
     if (own)
         chain_admit_end(c);
     if (r < 0)
@@ -481,14 +556,14 @@ static int block_try_tx(chain_t *c, chain_exec_t *x, const mempool_entry_t *e, t
                           (unsigned long long)tx->expiry_height);
         return 0;
     }
-    if ((*verdict = chain_govern(c, tx, why)) < 0)
-        return 0;
     if ((r = sql_exec(c->sql, "SAVEPOINT tx", NULL)) < 0)
         return r;
     mark = c->ops->state_mark(c->state);
     x->txid = e->id;
     sql_clear_fault(c->sql);
-    *verdict = c->ops->apply_tx(c->state, x, tx, why);
+    *verdict = chain_govern(c, x, tx, true, why);
+    if (*verdict == 0 && !gov_kind_is_gov(tx->kind))
+        *verdict = c->ops->apply_tx(c->state, x, tx, why);
     /* A refusal that came from the ledger failing (a full disk, I/O) says
      * nothing about the transaction: fail the block, keep it pooled. */
     if (*verdict < 0 && (r = sql_fault(c->sql)) < 0)
@@ -586,6 +661,18 @@ static int block_bridge_in(chain_t *c, chain_exec_t *x, chain_block_stats_t *st,
     r = bridgetab_pending(c->sql, CHAIN_BRIDGE_PER_BLOCK, block_bridge_one, &b);
     x->txid = NULL;
     return r < 0 ? block_ledger_error(c, x->height, r, err) : 0;
+}
+
+/* The governance steps the chain takes itself at the start of a block:
+ * expiries, and approved proposals whose activation height has come. */
+static int block_gov(chain_t *c, uint64_t height, char err[CHAIN_ERR_MAX])
+{
+    char gerr[GOV_ERR_MAX];
+    int r;
+    if (!c->gov || (r = gov_begin_block(c->gov, c->sql, height, gerr)) == 0)
+        return 0;
+    snprintf(err, CHAIN_ERR_MAX, "%s", gerr);
+    return r;
 }
 
 /* Apply up to want pooled transactions, in admission order, to the block
@@ -710,7 +797,7 @@ static int block_seal(chain_t *c, chain_exec_t *x, block_header_t *h, const chai
         return block_ledger_error(c, h->height, r, err);
     for (uint32_t i = 0; i < st->included; i++) {
         const picked_t *p = &c->picked[i];
-        if ((r = ledger_put_tx(c->ledger, p->e->id, h->height, i, c->ops->tx_kind_name(p->kind),
+        if ((r = ledger_put_tx(c->ledger, p->e->id, h->height, i, chain_kind_name(c->ops, p->kind),
                                p->sender, p->e->bytes, p->e->len)) < 0 ||
             (c->pooltab && (r = pooltab_remove(c->sql, p->e->tag)) < 0))
             return block_ledger_error(c, h->height, r, err);
@@ -770,7 +857,8 @@ int chain_produce_block(chain_t *c, uint64_t now_ms, mempool_t *pool, size_t max
     }
     block_mark = c->ops->state_mark(c->state);
     chain_exec_init(c, &x, h.height, h.time_ms);
-    if ((r = block_bridge_in(c, &x, &st, err)) == 0 &&
+    if ((r = block_gov(c, h.height, err)) == 0 &&
+        (r = block_bridge_in(c, &x, &st, err)) == 0 &&
         (r = block_fill(c, &x, pool, want, drop, drop_ctx, &st, err)) == 0 &&
         (r = block_seal(c, &x, &h, &st, hash, cert, err)) == 0 &&
         (r = ledger_commit(c->ledger)) < 0)
@@ -786,11 +874,179 @@ int chain_produce_block(chain_t *c, uint64_t now_ms, mempool_t *pool, size_t max
         goto out;
     }
     block_committed(c, &h, hash, pool, now_ms, &st);
+    if (c->gov)
+        gov_committed(c->gov, c->sql);
     if (out)
         *out = h;
     if (stats)
         *stats = st;
 out:
     free(cert);
+    return r;
+}
+
+void chain_set_metrics(chain_t *c, metrics_t *m)
+{
+    if (c->gov)
+        gov_set_metrics(c->gov, m);
+}
+
+typedef struct {
+    chain_t *c;
+} shadow_env_ctx_t;
+
+static int shadow_root(void *ctx, uint8_t out[32])
+{
+    chain_t *c = ((shadow_env_ctx_t *)ctx)->c;
+    return c->ops->state_root(c->state, c->sql, out);
+}
+
+/* The chain's supply table as it stands ({asset: {column: value}}): every
+ * chain keeps its per-asset totals in a table named supply, updated in
+ * each block's transaction; NULL if it has none. */
+static json_t *shadow_supply(void *ctx)
+{
+    chain_t *c = ((shadow_env_ctx_t *)ctx)->c;
+    sqlite3_stmt *st;
+    json_t *o = json_object();
+    int r = sql_query(c->sql, &st, "SELECT * FROM supply ORDER BY 1", NULL);
+    if (r < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    while ((r = sql_step(c->sql, st)) == 1) {
+        json_t *row = json_object();
+        for (int i = 1; i < sqlite3_column_count(st); i++)
+            json_object_set_new(row, sqlite3_column_name(st, i),
+                                json_integer((json_int_t)sqlite3_column_int64(st, i)));
+        json_object_set_new(o, (const char *)sqlite3_column_text(st, 0), row);
+    }
+    sql_release(c->sql, st);
+    return o;
+}
+
+int chain_gov_shadow(chain_t *c, const uint8_t id[32], json_t **report, reject_t *why)
+{
+    shadow_env_ctx_t sc = {c};
+    gov_shadow_env_t env = {shadow_root, shadow_supply, &sc};
+    char receipt[2 * 32 + 1];
+    uint64_t mark;
+    int r;
+    if (!c->gov)
+        return reject(why, -ENOTSUP, "unavailable", "%s keeps no governance tables",
+                      c->ops->name);
+    if (c->admitting)
+        return reject(why, -EBUSY, "unavailable", "an admission batch is open");
+    if ((r = sql_exec(c->sql, "BEGIN", NULL)) < 0)
+        return admit_ledger_error(c, r, why);
+    mark = c->ops->state_mark(c->state);
+    r = gov_shadow(c->gov, c->sql, c->tip.height + 1, id, &env, report, why);
+    /* Whatever the run wrote goes: the ledger never keeps any of it. */
+    sql_exec_quiet(c->sql, "ROLLBACK");
+    c->ops->state_rollback(c->state, mark);
+    if (r < 0)
+        return r;
+    if ((r = gov_journal_shadow(c->gov, c->sql, c->tip.height + 1, id, *report, receipt)) < 0) {
+        json_decref(*report);
+        *report = NULL;
+        return admit_ledger_error(c, r, why);
+    }
+    json_object_set_new(*report, "receipt", json_string(receipt));
+    return 0;
+}
+
+/* One transaction of a block under check, as block_try_tx would take it
+ * from the pool: the admission checks that need no state, expiry, replay,
+ * then the governance stage and the chain's apply in a savepoint. */
+static int check_one(chain_t *c, chain_exec_t *x, const uint8_t *bytes, size_t len,
+                     uint8_t id[TX_ID_LEN], tx_t *tx, reject_t *why)
+{
+    int r;
+    if ((r = chain_precheck_tx(&c->genesis, bytes, len, tx, id, why)) < 0)
+        return r;
+    if (tx->expiry_height < x->height)
+        return reject(why, -EINVAL, "expired", "expired at height %llu",
+                      (unsigned long long)tx->expiry_height);
+    if (!chain_kind_name(c->ops, tx->kind))
+        return reject(why, -EINVAL, "unknown_kind", "%s has no transaction kind %u",
+                      c->ops->name, tx->kind);
+    if ((r = ledger_has_tx(c->ledger, id)) != 0)
+        return r > 0 ? reject(why, -EEXIST, "replay", "the transaction is already committed")
+                     : admit_ledger_error(c, r, why);
+    x->txid = id;
+    sql_clear_fault(c->sql);
+    r = chain_govern(c, x, tx, true, why);
+    if (r == 0 && !gov_kind_is_gov(tx->kind))
+        r = c->ops->apply_tx(c->state, x, tx, why);
+    if (r < 0 && sql_fault(c->sql) < 0)
+        return admit_ledger_error(c, sql_fault(c->sql), why);
+    return r;
+}
+
+int chain_check_block(chain_t *c, const uint8_t *const *txs, const size_t *lens, size_t n,
+                      uint64_t now_ms, chain_block_check_t *out, reject_t *why)
+{
+    block_header_t h;
+    chain_exec_t x;
+    chain_block_stats_t st;
+    char err[CHAIN_ERR_MAX];
+    uint64_t mark;
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    memset(&st, 0, sizeof(st));
+    if (c->admitting)
+        return reject(why, -EBUSY, "unavailable", "an admission batch is open");
+    if (chain_scratch(c, n ? n : 1) < 0)
+        return reject(why, -ENOMEM, "internal", "out of memory");
+    chain_next_header(c, now_ms, &h);
+    if ((r = ledger_begin(c->ledger)) < 0)
+        return admit_ledger_error(c, r, why);
+    mark = c->ops->state_mark(c->state);
+    chain_exec_init(c, &x, h.height, h.time_ms);
+    r = block_gov(c, h.height, err);
+    if (r == 0)
+        r = block_bridge_in(c, &x, &st, err);
+    if (r < 0)
+        reject(why, r, "internal", "%s", err);
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        tx_t tx;
+        reject_t tw = {0};
+        x.index = (uint32_t)i;
+        if ((r = sql_exec(c->sql, "SAVEPOINT tx", NULL)) < 0) {
+            admit_ledger_error(c, r, why);
+            break;
+        }
+        r = check_one(c, &x, txs[i], lens[i], c->ids[i], &tx, &tw);
+        for (size_t j = 0; r == 0 && j < i; j++)
+            if (memcmp(c->ids[j], c->ids[i], TX_ID_LEN) == 0)
+                r = reject(&tw, -EEXIST, "duplicate", "the block carries it twice");
+        if (r < 0) {
+            const char *kind = tw.code && strcmp(tw.code, "malformed") != 0
+                                   ? chain_kind_name(c->ops, tx.kind) : NULL;
+            out->bad_index = i;
+            out->bad_code = tw.code ? tw.code : "internal";
+            reject(why, r, "invalid_block", "transaction %zu (%s): %s: %s", i,
+                   kind ? kind : "?",
+                   tw.code ? tw.code : "internal", tw.message);
+            break;
+        }
+        sql_exec(c->sql, "RELEASE tx", NULL);
+        st.fees += tx.fee;
+        st.included++;
+    }
+    if (r == 0) {
+        x.txid = NULL;
+        x.index = st.included;
+        if ((c->ops->end_block &&
+             (r = c->ops->end_block(c->state, &x, st.fees, err, CHAIN_ERR_MAX)) < 0) ||
+            (r = tx_root((const uint8_t(*)[TX_ID_LEN])c->ids, st.included, out->txs_root)) < 0 ||
+            (r = c->ops->state_root(c->state, c->sql, out->state_root)) < 0)
+            reject(why, r, "internal", "sealing the block failed: %s", err);
+    }
+    /* A check commits nothing: the ledger and the state go back. */
+    ledger_rollback(c->ledger);
+    c->ops->state_rollback(c->state, mark);
+    out->height = h.height;
     return r;
 }

@@ -202,6 +202,46 @@ const keys_pair_t *chain_key(const chain_t *c);
 /* The chain's copy of its genesis, owned by c. */
 const genesis_t *chain_genesis(const chain_t *c);
 
+/* The name of a transaction kind on this chain: a governance kind's
+ * (proto/gov.h), else ops->tx_kind_name's; NULL for none. */
+const char *chain_kind_name(const chain_ops_t *ops, uint16_t kind);
+
+/* Governance refusals at admission journalled per admission batch at most. */
+#define CHAIN_GOV_REFUSALS 32
+
+/* Count governance metrics (common/node/gov/gov.h) in m. */
+void chain_set_metrics(chain_t *c, metrics_t *m);
+
+/* Shadow governance proposal id against the committed state as the next
+ * block would apply it (gov_shadow, inside a transaction that is always
+ * rolled back), then journal the report (origin local) and put its
+ * "receipt" in it. On the loop thread, outside admission batches. Return
+ * 0 and *report (new reference), or a negative code with why. */
+int chain_gov_shadow(chain_t *c, const uint8_t id[32], json_t **report, reject_t *why);
+
+/* What chain_check_block found. */
+typedef struct {
+    uint64_t height;                 /* the height the block was checked at (tip + 1) */
+    uint8_t state_root[BLOCK_HASH_LEN]; /* of the state after it, when valid */
+    uint8_t txs_root[TX_ID_LEN];
+    size_t bad_index;                /* when invalid: the first transaction refused, */
+    const char *bad_code;            /* and its reason's code (static) */
+} chain_block_check_t;
+
+/* Validate a block proposed for the next height, carrying the n encoded
+ * transactions txs[i][lens[i]], as a validator that did not build it
+ * would: every transaction through the same stages as admission and
+ * block building (decode, signature, fee, expiry, replay, the governance
+ * verifier stage, the chain's apply), after the chain's own start-of-block
+ * steps, then end_block and the roots. Nothing is committed: the ledger
+ * and the state are rolled back whatever happens. Return 0 with the roots
+ * in *out (the caller compares them with the block's header), or a
+ * negative code with why: "invalid_block" naming the first transaction
+ * refused and its reason (out->bad_index, bad_code), or the ledger's
+ * failure. On the loop thread, outside admission batches. */
+int chain_check_block(chain_t *c, const uint8_t *const *txs, const size_t *lens, size_t n,
+                      uint64_t now_ms, chain_block_check_t *out, reject_t *why);
+
 /* Admission, first half, safe on any thread (no state): decode, size,
  * chain id, fee floor, signature. On success write *tx (its payload
  * points into bytes) and id. Otherwise return a negative code and why. */
