@@ -48,6 +48,34 @@ static void teardown(void)
     node_cleanup(&node);
 }
 
+/* GET path as JSON, again while the rate limit answers 429. */
+static json_t *get_json(int chain, const char *path, long *status)
+{
+    double t0 = now_ms();
+    long st = 0;
+    json_t *o;
+    while ((o = node_http_json(&node, chain, path, &st)) != NULL && st == 429 &&
+           now_ms() - t0 < WAIT_MS) {
+        json_decref(o);
+        usleep(200 * 1000);
+    }
+    if (status)
+        *status = st;
+    return o;
+}
+
+/* POST body to path, again while the API's rate limit answers 429 (this
+ * suite polls the node between its steps). */
+static long post(int chain, const char *path, const char *body, node_resp_t *res)
+{
+    double t0 = now_ms();
+    long st;
+    while ((st = node_http(&node, chain, path, body, 10000, res)) == 429 &&
+           now_ms() - t0 < WAIT_MS)
+        usleep(200 * 1000);
+    return st;
+}
+
 static void load_validator(keys_pair_t *kp)
 {
     char path[PATH_MAX + 64], err[KEYS_ERR_MAX];
@@ -57,7 +85,7 @@ static void load_validator(keys_pair_t *kp)
 
 static void chain_id_of(int chain, char *out, size_t cap)
 {
-    json_t *o = node_http_json(&node, chain, "/network/genesis/hash", NULL);
+    json_t *o = get_json(chain, "/network/genesis/hash", NULL);
     ck_assert_ptr_nonnull(o);
     snprintf(out, cap, "%s", json_string_value(json_object_get(o, "chain_id")));
     json_decref(o);
@@ -65,7 +93,7 @@ static void chain_id_of(int chain, char *out, size_t cap)
 
 static uint64_t tip(int chain)
 {
-    json_t *o = node_http_json(&node, chain, "/blocks/latest", NULL);
+    json_t *o = get_json(chain, "/blocks/latest", NULL);
     uint64_t h = o ? (uint64_t)json_integer_value(json_object_get(o, "height")) : 0;
     json_decref(o);
     return h;
@@ -173,7 +201,7 @@ static json_t *check_block(int chain, const char *query, long *status, const cha
         k += (size_t)snprintf(body + k, sizeof(body) - k, "%s\"%s\"", i ? "," : "", txs[i]);
     snprintf(body + k, sizeof(body) - k, "]}");
     snprintf(path, sizeof(path), "/blocks/check%s", query ? query : "");
-    *status = node_http(&node, chain, path, body, 10000, &res);
+    *status = post(chain, path, body, &res);
     return json_loads(res.body, 0, NULL);
 }
 
@@ -192,6 +220,7 @@ static bool hello_registered(node_t *n, const void *arg)
 {
     long st = 0;
     json_t *o = node_http_json(n, *(const int *)arg, "/registry/hello", &st);
+    usleep(100 * 1000); /* well inside the API's rate limit */
     json_decref(o);
     return st == 200;
 }
@@ -245,10 +274,10 @@ START_TEST(test_forged_block_refused_genuine_accepted)
     expect_invalid(o, st, "root_mismatch", 0);
     json_decref(o);
     /* Nothing of any check stayed. */
-    o = node_http_json(&node, DELTA, "/registry/hello", &st);
+    o = get_json(DELTA, "/registry/hello", &st);
     ck_assert_int_eq(st, 404);
     json_decref(o);
-    o = node_http_json(&node, DELTA, "/gov/proposals", &st);
+    o = get_json(DELTA, "/gov/proposals", &st);
     ck_assert_int_eq(json_array_size(json_object_get(o, "proposals")), 0);
     json_decref(o);
 
@@ -256,19 +285,19 @@ START_TEST(test_forged_block_refused_genuine_accepted)
     char body[2 * TX_MAX_BYTES + 32];
     node_resp_t res;
     snprintf(body, sizeof(body), "{\"tx\":\"%s\"}", d.propose);
-    ck_assert_int_eq(node_http(&node, DELTA, "/txs", body, 10000, &res), 202);
+    ck_assert_int_eq(post(DELTA, "/txs", body, &res), 202);
     uint64_t h = tip(DELTA);
     ck_assert(node_wait_height(&node, "delta", h + 2, WAIT_MS));
     snprintf(body, sizeof(body), "{\"tx\":\"%s\"}", att);
-    ck_assert_msg(node_http(&node, DELTA, "/txs", body, 10000, &res) == 202, "%s", res.body);
+    ck_assert_msg(post(DELTA, "/txs", body, &res) == 202, "%s", res.body);
     int chain = DELTA;
     ck_assert(node_wait(&node, WAIT_MS, hello_registered, &chain));
-    o = node_http_json(&node, DELTA, "/registry/hello", &st);
+    o = get_json(DELTA, "/registry/hello", &st);
     ck_assert_int_eq(json_integer_value(json_object_get(o, "edition")), 0);
     json_decref(o);
     /* The forged one, submitted, is refused at admission with its reason. */
     snprintf(body, sizeof(body), "{\"tx\":\"%s\"}", forged);
-    ck_assert_int_eq(node_http(&node, DELTA, "/txs", body, 10000, &res), 400);
+    ck_assert_int_eq(post(DELTA, "/txs", body, &res), 400);
     ck_assert_msg(strstr(res.body, "already_approved"), "%s", res.body);
     ck_assert_int_eq(node_stop(&node, SIGTERM, WAIT_MS), 0);
 }
@@ -307,11 +336,11 @@ START_TEST(test_migrates_older_ledger)
     ck_assert_int_eq(node_start(&node, NULL, NULL), 0);
     uint64_t h = node_ledger_height(&node, "delta");
     ck_assert(node_wait_height(&node, "delta", h + 1, WAIT_MS));
-    o = node_http_json(&node, DELTA, "/registry/credits", &st);
+    o = get_json(DELTA, "/registry/credits", &st);
     ck_assert_int_eq(st, 200);
     ck_assert_int_eq(json_integer_value(json_object_get(o, "edition")), 0);
     json_decref(o);
-    o = node_http_json(&node, DELTA, "/network/governors", &st);
+    o = get_json(DELTA, "/network/governors", &st);
     ck_assert_int_eq(json_integer_value(json_object_get(o, "count")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(o, "threshold_bps")), 6700);
     json_decref(o);
