@@ -635,8 +635,9 @@ START_TEST(test_steps_out_of_order)
     {
         /* The encoder checks the action too: write the payload by hand. */
         size_t k = 0;
+        const uint64_t one = 1;
         for (int i = 7; i >= 0; i--)
-            buf[k++] = (uint8_t)(1 >> (8 * i));
+            buf[k++] = (uint8_t)(one >> (8 * i));
         buf[k++] = (uint8_t)(p.action_len >> 24);
         buf[k++] = (uint8_t)(p.action_len >> 16);
         buf[k++] = (uint8_t)(p.action_len >> 8);
