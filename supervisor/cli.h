@@ -62,6 +62,9 @@ int cmd_restore(int argc, char **argv);
 /*   adnet supply --home DIR [--json]   (supervisor/cmd_supply.c: the bridge
  *                                       conservation check across both chains) */
 int cmd_supply(int argc, char **argv);
+/*   adnet genesis sign|verify --home DIR --chain C ... (supervisor/cmd_genesis.c:
+ *                                       governors' signatures of a genesis) */
+int cmd_genesis(int argc, char **argv);
 /*   adnet gov propose|sign|attest|vote|shadow|show|list|apply ... --chain C --home DIR
  *                                       (supervisor/cmd_gov.c: governance proposals,
  *                                       governors' signatures and votes; docs/cli.md) */

@@ -48,6 +48,8 @@ static void usage(FILE *f)
         "  supply   --home DIR [--json]           check supply is conserved across the bridge\n"
         "  gov      VERB ...                      governance: propose, sign, attest, vote,\n"
         "                                         shadow, show, list, apply (adnet gov --help)\n"
+        "  genesis  sign|verify --home DIR --chain C [--key NAME]\n"
+        "                                         governors sign a genesis; check the signatures\n"
         "  verify-proof FILE|-                    check a Merkle proof offline\n"
         "  verify-ledger --home DIR --chain C     rebuild a chain's state and compare (O(state))\n"
         "  backup   --home DIR --out PATH [--with-keys]\n"
@@ -437,7 +439,7 @@ static const struct {
     { "keys", cmd_keys }, { "tx", cmd_tx }, { "query", cmd_query },
     { "verify-proof", cmd_verify_proof }, { "verify-ledger", cmd_verify_ledger },
     { "backup", cmd_backup }, { "restore", cmd_restore }, { "supply", cmd_supply },
-    { "gov", cmd_gov },
+    { "gov", cmd_gov }, { "genesis", cmd_genesis },
 };
 
 static const verb_t *find_verb(const char *name)

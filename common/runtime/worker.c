@@ -36,6 +36,7 @@
 #include "common/runtime/production.h"
 #include "common/store/checkpoint.h"
 #include "common/store/commitrec.h"
+#include "common/store/genesis_sig.h"
 #include "common/store/ledger_files.h"
 #include "proto/notify.h"
 
@@ -1041,6 +1042,34 @@ static int worker_ledger_ready(worker_t *w, const commitrec_t *rec, bool have)
     return 0;
 }
 
+/* The genesis' signatures, when the home has them (genesis_sig.h): checked
+ * at every start, so a genesis file changed after its governors signed it
+ * is refused. A home without them runs unsigned (a devnet). Return 0, or
+ * -1 with the refusal logged. */
+static int worker_genesis_sigs(worker_t *w, const char *home)
+{
+    char path[PATH_MAX], err[GENESIS_SIG_ERR_MAX];
+    genesis_sigs_t *sigs = malloc(sizeof(*sigs));
+    size_t good = 0;
+    int r;
+    if (!sigs)
+        return -1;
+    if (fs_path(path, sizeof(path), "%s/%s/%s", home, w->ops->name, GENESIS_SIGS_FILE) < 0 ||
+        (r = genesis_sigs_load(sigs, path, err)) == -ENOENT) {
+        free(sigs);
+        return 0;
+    }
+    if (r == 0)
+        r = genesis_sigs_verify(w->genesis, sigs, &good, err);
+    free(sigs);
+    if (r < 0) {
+        log_error("genesis_unsigned", "path=%s reason=\"%s\"", path, err);
+        return -1;
+    }
+    log_info("genesis_signed", "governors=%zu of=%zu", good, w->genesis->n_governors);
+    return 0;
+}
+
 /* Load genesis and the validator key, lock the ledger and open the chain.
  * Return 0 or an exit code (the reason logged). */
 static int worker_open_chain(worker_t *w, const char *home)
@@ -1065,6 +1094,8 @@ static int worker_open_chain(worker_t *w, const char *home)
         log_error("genesis_invalid", "reason=\"%s\"", err);
         goto out;
     }
+    if (worker_genesis_sigs(w, home) < 0)
+        goto out;
     if (fs_path(path, sizeof(path), "%s/keys/validator.json", home) < 0 ||
         keys_load(&key, path, kerr) < 0) {
         log_error("key_invalid", "reason=\"%s\"", kerr);

@@ -4,8 +4,9 @@
  * refused, naming the transaction and the reason, and leaves nothing
  * behind; the same block with a genuine attestation is valid, and submitted
  * for real it registers the program. Then a ledger from before the
- * governance tables is migrated at start with the genesis programs, and a
- * genesis whose programs do not load stops the worker with the reason. */
+ * governance tables is migrated at start with the genesis programs, a
+ * genesis whose programs do not load stops the node with the reason, and
+ * governors' signatures of a genesis are checked at every start. */
 #include <check.h>
 #include <errno.h>
 #include <limits.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/base/hex.h"
@@ -24,6 +26,7 @@
 #include "proto/tx.h"
 #include "tests/integration/harness.h"
 #include "tests/lib/suite.h"
+
 
 Suite *test_suite(void);
 
@@ -349,7 +352,8 @@ START_TEST(test_migrates_older_ledger)
 END_TEST
 
 /* A genesis program with an unknown type: the worker refuses to start and
- * says which program and field; the other chain keeps going. */
+ * says which program and field, and the node stops with exit 100 (a
+ * configuration error, which a restart would not mend). */
 START_TEST(test_genesis_program_does_not_load)
 {
     char path[PATH_MAX + 32], log[64 * 1024];
@@ -370,7 +374,8 @@ START_TEST(test_genesis_program_does_not_load)
     ck_assert_int_eq(json_dump_file(g, path, JSON_INDENT(2)), 0);
     json_decref(g);
     ck_assert_int_eq(node_start(&node, NULL, NULL), 0);
-    ck_assert(node_wait_height(&node, "alpha", 1, WAIT_MS));
+    int status = node_wait_exit(&node, WAIT_MS);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 100, "status %d", status);
     double t0 = now_ms();
     bool seen = false;
     while (!seen && now_ms() - t0 < WAIT_MS) {
@@ -385,9 +390,75 @@ START_TEST(test_genesis_program_does_not_load)
     }
     ck_assert_msg(seen, "no refusal naming the program in the log:\n%s", log);
     ck_assert_int_eq(node_ledger_height(&node, "delta"), 0);
-    node_stop(&node, SIGTERM, WAIT_MS);
 }
 END_TEST
+
+static bool log_has(const char *a, const char *b)
+{
+    static char log[256 * 1024];
+    FILE *f = fopen(node.log, "r");
+    size_t n = f ? fread(log, 1, sizeof(log) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    log[n] = '\0';
+    return strstr(log, a) && (!b || strstr(log, b));
+}
+
+/* Governors sign a genesis; a node checks the signatures at every start
+ * and refuses a genesis whose signatures do not hold. */
+START_TEST(test_genesis_signatures)
+{
+    char out[4096], path[PATH_MAX + 64];
+    const char *init[] = {"init", "--home", node.home, "--force", "--governors", "3", NULL};
+    const char *verify[] = {"genesis", "verify", "--home", node.home, "--chain", "delta", NULL};
+    const char *verify_json[] = {"genesis", "verify", "--home", node.home, "--chain", "delta",
+                                 "--json", NULL};
+    ck_assert_int_eq(node_cli(&node, out, sizeof(out), init), 0);
+    ck_assert_int_eq(node_cli(&node, out, sizeof(out), verify), 1); /* no signatures yet */
+    const char *names[] = {"gov1", "gov2", "gov3"};
+    for (int i = 0; i < 3; i++) {
+        const char *sign[] = {"genesis", "sign", "--home", node.home, "--chain", "delta",
+                              "--key", names[i], NULL};
+        ck_assert_int_eq(node_cli(&node, out, sizeof(out), sign), 0);
+        if (i < 2) { /* 1 and 2 of 3 are below 6700 bps */
+            ck_assert_int_eq(node_cli(&node, out, sizeof(out), verify_json), 1);
+            ck_assert_msg(strstr(out, "\"signed\": false"), "%s", out);
+        }
+    }
+    ck_assert_int_eq(node_cli(&node, out, sizeof(out), verify), 0);
+    ck_assert_msg(strstr(out, "signed by 3 of 3"), "%s", out);
+    const char *stranger[] = {"genesis", "sign", "--home", node.home, "--chain", "delta",
+                              "--key", "validator", NULL};
+    ck_assert_int_eq(node_cli(&node, out, sizeof(out), stranger), 100);
+
+    ck_assert_int_eq(node_start(&node, NULL, NULL), 0);
+    ck_assert(node_wait_height(&node, "delta", 2, WAIT_MS));
+    ck_assert(log_has("genesis_signed", "governors=3"));
+    ck_assert_int_eq(node_stop(&node, SIGTERM, WAIT_MS), 0);
+
+    /* One signature's byte changed: delta refuses to start, and the node
+     * stops with exit 100 (a configuration error: restarting will not help). */
+    snprintf(path, sizeof(path), "%s/delta/genesis.sigs.json", node.home);
+    json_error_t jerr;
+    json_t *o = json_load_file(path, 0, &jerr);
+    ck_assert_ptr_nonnull(o);
+    json_t *sig = json_object_get(json_array_get(json_object_get(o, "signatures"), 1),
+                                  "signature");
+    char hex[129];
+    snprintf(hex, sizeof(hex), "%s", json_string_value(sig));
+    hex[0] = hex[0] == '0' ? '1' : '0';
+    json_string_set(sig, hex);
+    ck_assert_int_eq(json_dump_file(o, path, JSON_INDENT(2)), 0);
+    json_decref(o);
+    uint64_t h = node_ledger_height(&node, "delta");
+    ck_assert_int_eq(node_start(&node, NULL, NULL), 0);
+    int status = node_wait_exit(&node, WAIT_MS);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 100, "status %d", status);
+    ck_assert(log_has("genesis_unsigned", "does not verify"));
+    ck_assert_uint_eq(node_ledger_height(&node, "delta"), h);
+}
+END_TEST
+
 
 Suite *test_suite(void)
 {
@@ -396,5 +467,6 @@ Suite *test_suite(void)
         .teardown = teardown};
     return suite_build(&spec, SUITE_TESTS(test_forged_block_refused_genuine_accepted,
                                           test_migrates_older_ledger,
-                                          test_genesis_program_does_not_load));
+                                          test_genesis_program_does_not_load,
+                                          test_genesis_signatures));
 }
