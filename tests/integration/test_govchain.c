@@ -434,6 +434,16 @@ START_TEST(test_genesis_signatures)
     ck_assert_int_eq(node_start(&node, NULL, NULL), 0);
     ck_assert(node_wait_height(&node, "delta", 2, WAIT_MS));
     ck_assert(log_has("genesis_signed", "governors=3"));
+    long st = 0;
+    json_t *served = get_json(DELTA, "/network/genesis/signatures", &st);
+    ck_assert_int_eq(st, 200);
+    ck_assert_int_eq(json_array_size(json_object_get(served, "signatures")), 3);
+    json_decref(served);
+    served = get_json(ALPHA, "/network/genesis/signatures", &st); /* alpha's was not signed */
+    ck_assert_int_eq(st, 404);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(served, "error"), "code")),
+                     "unsigned");
+    json_decref(served);
     ck_assert_int_eq(node_stop(&node, SIGTERM, WAIT_MS), 0);
 
     /* One signature's byte changed: delta refuses to start, and the node

@@ -18,6 +18,7 @@
 #include "common/base/hex.h"
 #include "common/node/api/node.h"
 #include "common/store/peertab.h"
+#include "common/store/genesis_sig.h"
 #include "common/store/pooltab.h"
 #include "common/store/prune.h"
 #include "proto/block.h"
@@ -1009,6 +1010,46 @@ out:
     return res->status ? 0 : -ENOMEM;
 }
 
+/* GET /network/genesis/signatures: the governors' signatures of the
+ * genesis (common/store/genesis_sig.h), as the worker checked them at
+ * start; 404 "unsigned" for a home that has none. */
+static int h_genesis_sigs(const api_request_t *req, api_response_t *res)
+{
+    const char *gpath = node_of(req)->genesis_path;
+    const char *slash = gpath ? strrchr(gpath, '/') : NULL;
+    char path[GENESIS_PATH_MAX + sizeof(GENESIS_SIGS_FILE)], err[GENESIS_SIG_ERR_MAX];
+    genesis_sigs_t *sigs;
+    int rc;
+    if (!slash || (size_t)(slash - gpath) + 1 + sizeof(GENESIS_SIGS_FILE) > sizeof(path))
+        return api_error(res, 500, "internal", "the genesis file has no folder");
+    snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - gpath), gpath, GENESIS_SIGS_FILE);
+    if (!(sigs = malloc(sizeof(*sigs))))
+        return -ENOMEM;
+    rc = genesis_sigs_load(sigs, path, err);
+    if (rc == -ENOENT) {
+        free(sigs);
+        return api_error(res, 404, "unsigned", "no governor has signed this node's genesis "
+                         "(no %s beside it)", GENESIS_SIGS_FILE);
+    }
+    if (rc < 0) {
+        free(sigs);
+        return api_error(res, 500, "internal", "%s", err);
+    }
+    json_t *list = json_array();
+    char hex[2 * BLOCK_SIG_LEN + 1];
+    for (size_t i = 0; i < sigs->n; i++) {
+        char pk[2 * BLOCK_KEY_LEN + 1];
+        hex_encode(pk, sigs->sigs[i].pk, BLOCK_KEY_LEN);
+        hex_encode(hex, sigs->sigs[i].sig, BLOCK_SIG_LEN);
+        json_array_append_new(list, json_pack("{s:s,s:s}", "public_key", pk, "signature", hex));
+    }
+    hex_encode(hex, sigs->genesis_hash, BLOCK_HASH_LEN);
+    rc = api_json(res, 200, json_pack("{s:s,s:s,s:o}", "chain_id", sigs->chain_id,
+                                      "genesis_hash", hex, "signatures", list));
+    free(sigs);
+    return rc;
+}
+
 static int h_genesis_hash(const api_request_t *req, api_response_t *res)
 {
     const genesis_t *g = node_of(req)->genesis;
@@ -1126,6 +1167,7 @@ const api_route_t api_common_routes[] = {
     {"GET", "/peer/state/{}/{}", "/peer/state/{tree}/{key}", h_peer_state},
     {"GET", "/network/genesis", "/network/genesis", h_genesis},
     {"GET", "/network/genesis/hash", "/network/genesis/hash", h_genesis_hash},
+    {"GET", "/network/genesis/signatures", "/network/genesis/signatures", h_genesis_sigs},
     {"GET", "/metrics", "/metrics", h_metrics},
 };
 const size_t api_common_nroutes = sizeof(api_common_routes) / sizeof(api_common_routes[0]);
