@@ -16,6 +16,7 @@
 
 #include "common/base/hex.h"
 #include "common/store/genesis.h"
+#include "common/store/genesis_sig.h"
 #include "tests/lib/file.h"
 #include "tests/lib/gen.h"
 #include "tests/lib/suite.h"
@@ -1081,11 +1082,86 @@ START_TEST(test_import)
 }
 END_TEST
 
+
+/* ---- governors' signatures of a genesis (genesis_sig.h) ---- */
+
+START_TEST(test_signatures)
+{
+    tmp_dir_t d;
+    char path[TMP_PATH_MAX], err[GENESIS_SIG_ERR_MAX];
+    uint8_t pk[5][32], sk[5][64];
+    genesis_sig_t s[5];
+    static genesis_sigs_t sigs;
+    size_t good = 0;
+    tmp_dir_init(&d, "gensig");
+    tmp_dir_path(&d, GENESIS_SIGS_FILE, path);
+    genesis_t *g = gen_new("delta", "adnet-test-delta");
+    for (int i = 0; i < 5; i++) {
+        crypto_sign_keypair(pk[i], sk[i]);
+        if (i < 4)
+            gen_add_governor(g, pk[i]); /* key 4 is nobody's governor */
+    }
+    memset(g->hash, 0x42, sizeof(g->hash));
+    for (int i = 0; i < 5; i++)
+        genesis_sig_make(g, pk[i], sk[i], &s[i]);
+
+    ck_assert_int_eq(genesis_sigs_load(&sigs, path, err), -ENOENT);
+    for (int i = 0; i < 2; i++)
+        ck_assert_msg(genesis_sigs_add(path, g, &s[i], err) == 0, "%s", err);
+    ck_assert_int_eq(genesis_sigs_add(path, g, &s[0], err), 0); /* the same again: nothing */
+    genesis_sig_t other = s[0];
+    other.sig[3] ^= 1;
+    ck_assert_int_eq(genesis_sigs_add(path, g, &other, err), -EEXIST); /* kept as it was */
+    ck_assert_int_eq(genesis_sigs_load(&sigs, path, err), 0);
+    ck_assert_uint_eq(sigs.n, 2);
+    ck_assert_int_eq(genesis_sigs_verify(g, &sigs, &good, err), -EACCES); /* 2 of 4 < 67% */
+    ck_assert_msg(strstr(err, "2 of 4"), "%s", err);
+    ck_assert_uint_eq(good, 2);
+    g->gov_threshold_bps = 5000; /* 2 * 10000 >= 5000 * 4 */
+    ck_assert_int_eq(genesis_sigs_verify(g, &sigs, &good, err), 0);
+    g->gov_threshold_bps = 6700;
+    ck_assert_msg(genesis_sigs_add(path, g, &s[2], err) == 0, "%s", err);
+    ck_assert_int_eq(genesis_sigs_load(&sigs, path, err), 0);
+    ck_assert_int_eq(genesis_sigs_verify(g, &sigs, &good, err), 0); /* 3 of 4 */
+
+    /* A stranger, a repeated signer, a changed signature, another genesis. */
+    genesis_sigs_t bad = sigs;
+    bad.sigs[bad.n++] = s[4];
+    ck_assert_int_eq(genesis_sigs_verify(g, &bad, &good, err), -EPERM);
+    bad = sigs;
+    bad.sigs[bad.n++] = s[1];
+    ck_assert_int_eq(genesis_sigs_verify(g, &bad, &good, err), -EPERM);
+    ck_assert_msg(strstr(err, "twice"), "%s", err);
+    bad = sigs;
+    bad.sigs[1].sig[0] ^= 1;
+    ck_assert_int_eq(genesis_sigs_verify(g, &bad, &good, err), -EBADMSG);
+    genesis_t *g2 = gen_new("delta", "adnet-test-delta");
+    *g2 = *g;
+    g2->hash[0] ^= 1;
+    ck_assert_int_eq(genesis_sigs_verify(g2, &sigs, &good, err), -EXDEV);
+    ck_assert_int_eq(genesis_sigs_add(path, g2, &s[3], err), -EXDEV);
+
+    /* The file's shape is checked. */
+    static const char *const texts[] = {
+        "[]", "{\"chain_id\":\"x\",\"genesis_hash\":\"42\",\"signatures\":[]}",
+        "{\"chain_id\":\"x\",\"genesis_hash\":\"4242424242424242424242424242424242424242424242"
+        "424242424242424242\",\"signatures\":[{\"public_key\":\"00\",\"signature\":\"00\"}]}",
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        file_write(path, texts[i]);
+        ck_assert_int_eq(genesis_sigs_load(&sigs, path, err), -EBADMSG);
+    }
+    free(g2);
+    free(g);
+    tmp_dir_cleanup(&d);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     static const suite_spec_t spec = {.name = "genesis", .tcase = "core"};
     return suite_build(&spec, SUITE_TESTS(
-        test_round_trip, test_hash_ignores_layout, test_hash_covers_values,
+        test_signatures, test_round_trip, test_hash_ignores_layout, test_hash_covers_values,
         test_peer_genesis_round_trip, test_power, test_refusals, test_refuses_unknown_network,
         test_power_limit_exact, test_load_io_errors, test_chain_params,
         test_inline_hash_unchanged, test_inline_changed_after_load, test_inline_limit,
