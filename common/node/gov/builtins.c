@@ -2,7 +2,8 @@
  * as program files. Nothing executes them yet (docs/governance.md); their
  * interfaces name the operations the chains already carry out natively, so
  * that later editions are checked against them by the registry's policies.
- * The code is a single placeholder byte until the program VM exists. */
+ * The code is the one byte 00: nothing runs programs until the program VM
+ * exists (docs/governance.md, "Not yet"). */
 #include "common/node/gov/program.h"
 
 /* Moving value: the record chain mints, transfers and burns records, the

@@ -926,6 +926,37 @@ static int tally(sql_t *sql, const uint8_t id[GOV_ID_LEN], uint64_t c[3])
     return r;
 }
 
+/* After a vote at x->height on p, with the tally c (yes, no, abstain) of
+ * n governors at thr bps: approve p when the yes votes reach the
+ * threshold (and its action still holds), reject it when they no longer
+ * can; otherwise nothing. */
+static int vote_outcome(gov_t *gv, sql_t *sql, const gov_ctx_t *x, prop_t *p,
+                        const uint64_t c[3], size_t n, uint64_t thr, reject_t *why)
+{
+    int r = 0;
+    if (reaches(c[0], n, thr)) {
+        gov_action_t *a = malloc(sizeof(*a));
+        r = !a ? reject(why, -ENOMEM, "internal", "out of memory")
+               : decode_action(p, a, why) < 0 ? -EBADMSG
+               : action_check(gv, sql, a, NULL, why);
+        free(a);
+        if (r == 0)
+            r = prop_approved(gv, sql, p, x->height, x->txid,
+                              json_pack("{s:s,s:I,s:I,s:I,s:I}", "by", "votes", "yes",
+                                        (json_int_t)c[0], "no", (json_int_t)c[1], "abstain",
+                                        (json_int_t)c[2], "governors", (json_int_t)n), why);
+    } else if (!reaches(n - c[1] - c[2], n, thr)) {
+        reject_t rj;
+        reject(&rj, -EPERM, "rejected", "%" PRIu64 " no and %" PRIu64 " abstain of %zu "
+               "governors: %" PRIu64 " bps can no longer be reached", c[1], c[2], n, thr);
+        if ((r = set_state(sql, p->id, "rejected", x->height, rj.message)) < 0 ||
+            (r = journal_put(sql, p->id, "reject", "rejected", x->height, x->txid, false, &rj,
+                             NULL, NULL)) < 0)
+            r = ledger_reject(sql, r, why);
+    }
+    return r;
+}
+
 static int tx_vote(gov_t *gv, sql_t *sql, const gov_ctx_t *x, const tx_t *tx,
                    const gov_payload_t *pl, bool apply, reject_t *why)
 {
@@ -988,26 +1019,7 @@ static int tx_vote(gov_t *gv, sql_t *sql, const gov_ctx_t *x, const tx_t *tx,
         r = ledger_reject(sql, r, why);
         goto out;
     }
-    if (reaches(c[0], n, thr)) {
-        gov_action_t *a = malloc(sizeof(*a));
-        r = !a ? reject(why, -ENOMEM, "internal", "out of memory")
-               : decode_action(p, a, why) < 0 ? -EBADMSG
-               : action_check(gv, sql, a, NULL, why);
-        free(a);
-        if (r == 0)
-            r = prop_approved(gv, sql, p, x->height, x->txid,
-                              json_pack("{s:s,s:I,s:I,s:I,s:I}", "by", "votes", "yes",
-                                        (json_int_t)c[0], "no", (json_int_t)c[1], "abstain",
-                                        (json_int_t)c[2], "governors", (json_int_t)n), why);
-    } else if (!reaches(n - c[1] - c[2], n, thr)) {
-        reject_t rj;
-        reject(&rj, -EPERM, "rejected", "%" PRIu64 " no and %" PRIu64 " abstain of %zu "
-               "governors: %" PRIu64 " bps can no longer be reached", c[1], c[2], n, thr);
-        if ((r = set_state(sql, p->id, "rejected", x->height, rj.message)) < 0 ||
-            (r = journal_put(sql, p->id, "reject", "rejected", x->height, x->txid, false, &rj,
-                             NULL, NULL)) < 0)
-            r = ledger_reject(sql, r, why);
-    }
+    r = vote_outcome(gv, sql, x, p, c, n, thr, why);
 out:
     sql_release(sql, st);
     free(keys);
