@@ -110,6 +110,7 @@ static const char *const PARAM_VOTING = "voting_period";
 struct gov {
     char chain_id[BLOCK_CHAIN_ID_MAX + 1];
     metrics_t *m;
+    bool dirty;        /* proposals may have changed state since the gauges were set */
     /* Scratch for policy checks (each about 40 KiB), and for the code of
      * a program parsed from JSON. */
     gov_program_t *old, *next;
@@ -1082,6 +1083,8 @@ int gov_tx(gov_t *gv, sql_t *sql, const gov_ctx_t *x, const tx_t *tx, bool apply
     } else {
         r = tx_apply(gv, sql, x, pl, apply, why);
     }
+    if (apply && r == 0)
+        gv->dirty = true;
     if (gv->m) {
         char labels[128];
         metrics_observe(gv->m, "adnet_gov_verify_seconds",
@@ -1132,6 +1135,7 @@ int gov_begin_block(gov_t *gv, sql_t *sql, uint64_t height, char err[GOV_ERR_MAX
     if ((r = collect_ids(sql, "SELECT id FROM gov_proposals WHERE state = 'proposed' AND"
                          " voting_end < ? ORDER BY voting_end LIMIT ?", height, ids, &n)) < 0)
         goto fail;
+    gv->dirty |= n > 0;
     for (size_t i = 0; i < n; i++) {
         reject_t rj;
         reject(&rj, -ETIME, "expired", "the voting period ended without approval");
@@ -1144,6 +1148,7 @@ int gov_begin_block(gov_t *gv, sql_t *sql, uint64_t height, char err[GOV_ERR_MAX
                          " activation_height <= ? ORDER BY activation_height, id LIMIT ?",
                          height, ids, &n)) < 0)
         goto fail;
+    gv->dirty |= n > 0;
     if (n && !(p = malloc(sizeof(*p)))) {
         r = -ENOMEM;
         goto fail;
@@ -1179,16 +1184,21 @@ void gov_committed(gov_t *gv, sql_t *sql)
 {
     static const char *const states[] = {"proposed", "approved", "applied", "rejected",
                                          "expired"};
-    if (!gv->m)
+    /* Only after a block that changed a proposal: the counts read the
+     * proposals of each state, which grow (slowly) with the chain. */
+    if (!gv->m || !gv->dirty)
         return;
+    gv->dirty = false;
     for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
         uint64_t k = 0;
         char labels[48];
         /* The index on (state, proposed_height) counts without a scan of
          * the other states' rows. */
         if (sql_u64(sql, &k, "SELECT count(*) FROM gov_proposals WHERE state = ?", "t",
-                    states[i]) < 0)
+                    states[i]) < 0) {
+            gv->dirty = true; /* try again after the next block */
             return;
+        }
         snprintf(labels, sizeof(labels), "state=\"%s\"", states[i]);
         metrics_gauge_set(gv->m, "adnet_gov_proposals", "Governance proposals, by state.",
                           labels, (double)k);
@@ -1571,4 +1581,5 @@ void gov_close(gov_t *gv)
 void gov_set_metrics(gov_t *gv, metrics_t *m)
 {
     gv->m = m;
+    gv->dirty = true;
 }
