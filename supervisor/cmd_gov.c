@@ -291,35 +291,26 @@ static int json_hex32(const json_t *o, const char *key, uint8_t out[32])
 /* The deploy action of --name, --program and --policy: the next edition of
  * the registered program (its policy kept), or edition 0. prog holds the
  * encoded program (GOV_PROGRAM_MAX bytes). Return -1, or an exit code. */
-static int build_deploy(gov_cli_t *g, gov_action_t *a, uint8_t *prog)
+/* Read, check and encode the program file --program, which must be the
+ * program --name, into prog (GOV_PROGRAM_MAX bytes) and *len. Return -1,
+ * or an exit code. */
+static int load_program(gov_cli_t *g, uint8_t *prog, size_t *len)
 {
     const char *name = g->str[G_NAME], *file = g->str[G_PROGRAM];
-    char *text = NULL, err[GOV_PROGRAM_ERR_MAX], path[PATH_BUF];
+    char *text = NULL, err[GOV_PROGRAM_ERR_MAX];
     gov_program_t *p = malloc(sizeof(*p));
-    uint8_t *code = malloc(GOV_CODE_MAX), policy = GOV_POLICY_COMPATIBLE;
-    json_t *reg = NULL;
-    size_t len = 0;
-    long status = 0;
+    uint8_t *code = malloc(GOV_CODE_MAX);
+    size_t n = 0;
     int rc = ADNET_EXIT_SYSTEM, r;
 
     if (!p || !code)
         goto out;
-    if (!gov_name_is_valid(name)) {
-        rc = fail(g, "--name: \"%s\" is not a program name (1..%d of a-z 0-9 _, starting "
-                  "with a letter)", name, GOV_NAME_MAX);
-        goto out;
-    }
-    if (has(g, G_POLICY) && gov_policy_parse(g->str[G_POLICY], &policy) < 0) {
-        rc = fail(g, "--policy: expected compatible, additive or immutable, got \"%s\"",
-                  g->str[G_POLICY]);
-        goto out;
-    }
-    if ((r = fs_read_file(file, PROGRAM_FILE_MAX, &text, &len)) < 0) {
+    if ((r = fs_read_file(file, PROGRAM_FILE_MAX, &text, &n)) < 0) {
         rc = fail(g, "--program %s: %s", file, r == -EFBIG ? "larger than 1 MiB"
                                                            : strerror(-r));
         goto out;
     }
-    if (gov_program_from_text(text, len, p, code, err, sizeof(err)) < 0) {
+    if (gov_program_from_text(text, n, p, code, err, sizeof(err)) < 0) {
         rc = fail(g, "--program %s: %s", file, err);
         goto out;
     }
@@ -327,12 +318,38 @@ static int build_deploy(gov_cli_t *g, gov_action_t *a, uint8_t *prog)
         rc = fail(g, "--program %s is the program \"%s\", not --name %s", file, p->name, name);
         goto out;
     }
-    if ((r = gov_program_encode(p, prog, GOV_PROGRAM_MAX, &len)) < 0) {
+    if ((r = gov_program_encode(p, prog, GOV_PROGRAM_MAX, len)) < 0) {
         rc = fail(g, "--program %s: %s", file, r == -ENOBUFS
                   ? "its encoding is larger than the largest program (" "6144 bytes)"
                   : "it does not encode");
         goto out;
     }
+    rc = -1;
+out:
+    free(text);
+    free(code);
+    free(p);
+    return rc;
+}
+
+static int build_deploy(gov_cli_t *g, gov_action_t *a, uint8_t *prog)
+{
+    const char *name = g->str[G_NAME];
+    char path[PATH_BUF];
+    uint8_t policy = GOV_POLICY_COMPATIBLE;
+    json_t *reg = NULL;
+    size_t len = 0;
+    long status = 0;
+    int rc;
+
+    if (!gov_name_is_valid(name))
+        return fail(g, "--name: \"%s\" is not a program name (1..%d of a-z 0-9 _, starting "
+                    "with a letter)", name, GOV_NAME_MAX);
+    if (has(g, G_POLICY) && gov_policy_parse(g->str[G_POLICY], &policy) < 0)
+        return fail(g, "--policy: expected compatible, additive or immutable, got \"%s\"",
+                    g->str[G_POLICY]);
+    if ((rc = load_program(g, prog, &len)) >= 0)
+        return rc;
     snprintf(path, sizeof(path), "/registry/%s", name);
     if ((rc = txsub_get_any(&g->api, path, &status, &reg)) >= 0)
         goto out;
@@ -376,9 +393,6 @@ static int build_deploy(gov_cli_t *g, gov_action_t *a, uint8_t *prog)
     rc = -1;
 out:
     json_decref(reg);
-    free(text);
-    free(code);
-    free(p);
     return rc;
 }
 

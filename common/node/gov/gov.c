@@ -1334,13 +1334,66 @@ static json_t *before_after(json_t *before, json_t *after)
                      !json_equal(before ? before : json_null(), after ? after : json_null()));
 }
 
+/* What a shadow run compares before and after the apply. */
+typedef struct {
+    json_t *root, *supply, *tables;
+} snapshot_t;
+
+/* The state root, the supply and the row counts as they stand; 0, or
+ * -EIO when the counts cannot be read. */
+static int snapshot_take(sql_t *sql, const gov_shadow_env_t *env, snapshot_t *s)
+{
+    s->root = root_json(env);
+    s->supply = env && env->supply ? env->supply(env->ctx) : NULL;
+    s->tables = table_counts(sql);
+    return s->tables ? 0 : -EIO;
+}
+
+static void snapshot_free(snapshot_t *s)
+{
+    json_decref(s->root);
+    json_decref(s->supply);
+    json_decref(s->tables);
+}
+
+/* The report of a run of a (ok when v == 0, else err) on p: see gov.h.
+ * Takes no reference of its arguments. */
+static json_t *shadow_report(const prop_t *p, const gov_action_t *a, uint64_t height, int v,
+                             const reject_t *err, const snapshot_t *s0, const snapshot_t *s1,
+                             json_t *changes, json_t *compat)
+{
+    char hex[HEX32], summary[200];
+    json_t *tables = json_object(), *val;
+    const char *k;
+    hex32(hex, p->id);
+    summary_of(a, summary, sizeof(summary));
+    json_object_foreach(s0->tables, k, val)
+        json_object_set_new(tables, k, before_after(json_incref(val),
+                                                    json_incref(json_object_get(s1->tables, k))));
+    json_t *rep = json_pack("{s:s,s:I,s:s,s:s,s:s,s:b,s:o,s:o,s:o,s:O}", "proposal", hex,
+                            "height", (json_int_t)height, "action", gov_action_name(a->kind),
+                            "summary", summary, "state", p->state, "ok", v == 0, "state_root",
+                            before_after(json_incref(s0->root), json_incref(s1->root)),
+                            "tables", tables, "supply",
+                            before_after(json_incref(s0->supply), json_incref(s1->supply)),
+                            "changes", changes);
+    if (rep && v < 0) {
+        json_array_clear(json_object_get(rep, "changes"));
+        json_object_set_new(rep, "error", json_pack("{s:s,s:s}", "code", err->code, "message",
+                                                    err->message));
+    }
+    if (rep && json_object_size(compat))
+        json_object_set(rep, "compatibility", compat);
+    return rep;
+}
+
 int gov_shadow(gov_t *gv, sql_t *sql, uint64_t height, const uint8_t id[GOV_ID_LEN],
                const gov_shadow_env_t *env, json_t **report, reject_t *why)
 {
     prop_t *p = malloc(sizeof(*p));
     gov_action_t *a = malloc(sizeof(*a));
-    json_t *changes = json_array(), *compat = json_object(), *rep = NULL;
-    json_t *root0 = NULL, *root1 = NULL, *sup0 = NULL, *sup1 = NULL, *tab0 = NULL, *tab1 = NULL;
+    json_t *changes = json_array(), *compat = json_object();
+    snapshot_t s0 = {0}, s1 = {0};
     char hex[HEX32];
     reject_t err = {0};
     int r, v;
@@ -1359,59 +1412,29 @@ int gov_shadow(gov_t *gv, sql_t *sql, uint64_t height, const uint8_t id[GOV_ID_L
     }
     if ((r = decode_action(p, a, why)) < 0)
         goto out;
-    root0 = root_json(env);
-    sup0 = env && env->supply ? env->supply(env->ctx) : NULL;
-    if (!(tab0 = table_counts(sql)) || (r = sql_exec(sql, "SAVEPOINT shadow", NULL)) < 0) {
-        r = ledger_reject(sql, r < 0 ? r : -EIO, why);
+    if ((r = snapshot_take(sql, env, &s0)) < 0 ||
+        (r = sql_exec(sql, "SAVEPOINT shadow", NULL)) < 0) {
+        r = ledger_reject(sql, r, why);
         goto out;
     }
     sql_clear_fault(sql);
     v = action_apply(gv, sql, id, height, a, changes, compat, &err);
-    if (v < 0 && (r = sql_fault(sql)) < 0) {
-        r = ledger_reject(sql, r, why);
-        sql_exec_quiet(sql, "ROLLBACK TO shadow");
-        sql_exec_quiet(sql, "RELEASE shadow");
-        goto out;
-    }
-    root1 = root_json(env);
-    sup1 = env && env->supply ? env->supply(env->ctx) : NULL;
-    tab1 = table_counts(sql);
+    r = v < 0 ? sql_fault(sql) : 0;
+    if (r == 0)
+        snapshot_take(sql, env, &s1);
     /* Nothing of the run stays: the savepoint is undone here and the
      * caller rolls its transaction back as well. */
     sql_exec_quiet(sql, "ROLLBACK TO shadow");
     sql_exec_quiet(sql, "RELEASE shadow");
-    json_t *tables = json_object();
-    const char *k;
-    json_t *val;
-    json_object_foreach(tab0, k, val) {
-        json_object_set_new(tables, k, before_after(json_incref(val),
-                                                    json_incref(json_object_get(tab1, k))));
+    if (r < 0) {
+        r = ledger_reject(sql, r, why);
+        goto out;
     }
-    rep = json_pack("{s:s,s:I,s:s,s:s,s:s,s:b,s:o,s:o,s:o,s:o}", "proposal", hex, "height",
-                    (json_int_t)height, "action", gov_action_name(a->kind), "summary",
-                    "", "state", p->state, "ok", v == 0, "state_root",
-                    before_after(root0, root1), "tables", tables, "supply",
-                    before_after(sup0, sup1), "changes", v == 0 ? changes : json_array());
-    root0 = root1 = sup0 = sup1 = NULL;
-    if (v == 0)
-        changes = NULL;
-    char summary[200];
-    summary_of(a, summary, sizeof(summary));
-    json_object_set_new(rep, "summary", json_string(summary));
-    if (v < 0)
-        json_object_set_new(rep, "error", json_pack("{s:s,s:s}", "code", err.code, "message",
-                                                    err.message));
-    if (json_object_size(compat))
-        json_object_set(rep, "compatibility", compat);
-    *report = rep;
-    r = 0;
+    if (!(*report = shadow_report(p, a, height, v, &err, &s0, &s1, changes, compat)))
+        r = reject(why, -ENOMEM, "internal", "out of memory");
 out:
-    json_decref(root0);
-    json_decref(root1);
-    json_decref(sup0);
-    json_decref(sup1);
-    json_decref(tab0);
-    json_decref(tab1);
+    snapshot_free(&s0);
+    snapshot_free(&s1);
     json_decref(changes);
     json_decref(compat);
     free(p);
